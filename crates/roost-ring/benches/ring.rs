@@ -65,7 +65,7 @@ fn ring_benches(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    // Short runs: the machine is shared, and these numbers are stable within a second.
+    // Short runs: the machine is shared by several engineers and CI.
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));

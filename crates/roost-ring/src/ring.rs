@@ -321,6 +321,13 @@ mod tests {
     }
 
     #[test]
+    fn ring_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Ring>();
+        assert_send_sync::<Successors<'static>>();
+    }
+
+    #[test]
     fn debug_is_short() {
         let text = format!("{:?}", ring_of(&["a", "b"]));
         assert!(text.contains("points: 8000"), "{text}");

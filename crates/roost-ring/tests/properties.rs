@@ -44,7 +44,7 @@ fn owner_id(ring: &Ring, hash: u64) -> Option<&NodeId> {
 proptest! {
     // Each case builds rings of up to 68k points and places 100k keys twice: a few
     // dozen cases keep the debug-build run to seconds while still varying N and names.
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
     fn adding_a_node_moves_keys_only_to_it(names in node_names(3..=17)) {
