@@ -1,0 +1,4 @@
+//! Front doors: each translates its wire format into calls on the one
+//! [`Cache`](crate::cache::Cache) service and back, and holds no cache logic.
+
+pub mod rest;

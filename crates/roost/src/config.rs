@@ -1,0 +1,252 @@
+//! Configuration: layered loading (defaults < `roost.toml` < environment < flags)
+//! and validation into typed values, once, at start-up.
+//!
+//! Every layer yields raw strings keyed by the catalogue; [`Config::from_layers`]
+//! turns them into typed values and names the exact key, layer and reason when a
+//! value is wrong. Nothing reads the environment after start-up.
+
+mod catalogue;
+mod layers;
+mod parse;
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+pub use catalogue::{setting, Setting, SETTINGS};
+pub use layers::{Layers, Origin};
+use parse::{addr, bounded_u64, byte_size, redis_urls};
+use roost_store::PolicyKind;
+
+/// The longest TTL a client may ask for: 30 days, as the API documents.
+pub const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A value that failed validation, with where it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {env}={value:?} (from {origin}): {reason}")]
+    Invalid {
+        env: &'static str,
+        value: String,
+        origin: Origin,
+        reason: String,
+    },
+    #[error("config file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+/// Validated configuration, passed explicitly to whatever needs it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http_addr: SocketAddr,
+    pub resp_addr: SocketAddr,
+    pub dashboard_addr: SocketAddr,
+    pub backend: BackendConfig,
+    pub default_ttl: Option<Duration>,
+    pub warming_interval: Duration,
+    pub limits: Limits,
+    pub admin_token: Option<String>,
+    pub expiry_sweep_interval: Duration,
+    pub shutdown_timeout: Duration,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+/// Which store sits behind the router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendConfig {
+    Embedded {
+        shards: NonZeroUsize,
+        max_memory_bytes: u64,
+        policy: PolicyKind,
+    },
+    Redis {
+        nodes: Vec<String>,
+    },
+}
+
+/// Request limits, shared by every front door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_key_bytes: usize,
+    pub max_value_bytes: usize,
+    pub max_batch_keys: usize,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Validates the merged layers into a typed configuration.
+    pub fn from_layers(layers: &Layers) -> Result<Config, ConfigError> {
+        let limits = Limits {
+            max_key_bytes: bounded_u64(layers, "max_key_bytes", 1, 65_536)? as usize,
+            max_value_bytes: byte_size(layers, "max_value_bytes", 1, 512 << 20)? as usize,
+            max_batch_keys: bounded_u64(layers, "max_batch_keys", 1, 100_000)? as usize,
+            max_body_bytes: byte_size(layers, "max_body_bytes", 1024, 4 << 30)? as usize,
+        };
+        let ttl = bounded_u64(layers, "cache_ttl", 0, MAX_TTL.as_secs())?;
+        Ok(Config {
+            http_addr: addr(layers, "http_addr")?,
+            resp_addr: addr(layers, "resp_addr")?,
+            dashboard_addr: addr(layers, "dashboard_addr")?,
+            backend: backend(layers)?,
+            default_ttl: (ttl > 0).then(|| Duration::from_secs(ttl)),
+            warming_interval: Duration::from_millis(bounded_u64(
+                layers,
+                "warming_interval",
+                100,
+                86_400_000,
+            )?),
+            limits,
+            admin_token: layers.get("admin_token").map(str::to_owned),
+            expiry_sweep_interval: Duration::from_millis(bounded_u64(
+                layers,
+                "expiry_sweep_interval",
+                10,
+                60_000,
+            )?),
+            shutdown_timeout: Duration::from_secs(bounded_u64(
+                layers,
+                "shutdown_timeout",
+                0,
+                3600,
+            )?),
+            log_filter: layers.get("log").unwrap_or("info").to_owned(),
+            log_format: log_format(layers)?,
+        })
+    }
+}
+
+fn backend(layers: &Layers) -> Result<BackendConfig, ConfigError> {
+    if layers.get("redis_cluster_nodes").is_some() {
+        return Ok(BackendConfig::Redis {
+            nodes: redis_urls(layers, "redis_cluster_nodes")?,
+        });
+    }
+    let shards = match layers.get("shards") {
+        None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get) as u64,
+        Some(_) => bounded_u64(layers, "shards", 1, 1024)?,
+    };
+    let shards = NonZeroUsize::new(shards as usize).expect("invariant: shards >= 1 checked");
+    let max_memory_bytes = byte_size(layers, "max_memory", 1 << 20, u64::MAX)?;
+    let policy = match layers.get("eviction_policy") {
+        None => PolicyKind::default(),
+        Some(name) => name.parse().map_err(|_| {
+            let names: Vec<String> = PolicyKind::ALL.iter().map(|p| p.to_string()).collect();
+            layers.invalid(
+                "eviction_policy",
+                format!("expected one of {}", names.join(", ")),
+            )
+        })?,
+    };
+    if max_memory_bytes / (shards.get() as u64) < 64 * 1024 {
+        return Err(layers.invalid(
+            "max_memory",
+            format!("too small for {shards} shards: each shard needs at least 64KiB"),
+        ));
+    }
+    Ok(BackendConfig::Embedded {
+        shards,
+        max_memory_bytes,
+        policy,
+    })
+}
+
+fn log_format(layers: &Layers) -> Result<LogFormat, ConfigError> {
+    match layers.get("log_format").unwrap_or("text") {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(layers.invalid("log_format", "expected text or json".into())),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn with_env(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let layers = Layers::defaults().with_env(&env);
+        Config::from_layers(&layers)
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let config = with_env(&[]).unwrap();
+        assert_eq!(config.http_addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.default_ttl, Some(Duration::from_secs(3600)));
+        assert_eq!(config.limits.max_key_bytes, 512);
+        assert_eq!(config.limits.max_value_bytes, 1 << 20);
+        assert_eq!(config.limits.max_batch_keys, 1000);
+        match config.backend {
+            BackendConfig::Embedded {
+                max_memory_bytes, ..
+            } => assert_eq!(max_memory_bytes, 256 << 20),
+            other => panic!("expected embedded, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn brief_variables_keep_their_meaning() {
+        let config = with_env(&[("CACHE_TTL", "0"), ("WARMING_INTERVAL", "250")]).unwrap();
+        assert_eq!(config.default_ttl, None);
+        assert_eq!(config.warming_interval, Duration::from_millis(250));
+        let config = with_env(&[(
+            "REDIS_CLUSTER_NODES",
+            "redis://10.0.0.1:7000, redis://h:7001",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.backend,
+            BackendConfig::Redis {
+                nodes: vec!["redis://10.0.0.1:7000".into(), "redis://h:7001".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable_the_value_and_the_reason() {
+        let err = with_env(&[("ROOST_MAX_MEMORY", "12XB")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ROOST_MAX_MEMORY=\"12XB\""), "{err}");
+        assert!(err.contains("environment"), "{err}");
+        let err = with_env(&[("WARMING_INTERVAL", "5")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 100"), "{err}");
+        let err = with_env(&[("ROOST_HTTP_ADDR", "localhost")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("IP:port"), "{err}");
+        let err = with_env(&[("REDIS_CLUSTER_NODES", "http://x:1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redis://"), "{err}");
+        let err = with_env(&[("ROOST_EVICTION_POLICY", "fifo")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected one of"), "{err}");
+        let err = with_env(&[("ROOST_LOG_FORMAT", "xml")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("text or json"), "{err}");
+    }
+
+    #[test]
+    fn memory_cap_must_leave_room_for_every_shard() {
+        let err = with_env(&[("ROOST_MAX_MEMORY", "1MiB"), ("ROOST_SHARDS", "64")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("64 shards"), "{err}");
+    }
+}

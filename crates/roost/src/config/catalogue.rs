@@ -1,0 +1,169 @@
+//! The one catalogue of configuration keys: name in `roost.toml`, environment
+//! variable, command-line flag, default and meaning.
+//!
+//! Everything that lists settings — `--help`, `roost config check`, the layer
+//! loader and the test that keeps `docs/configuration.md` true — reads this table,
+//! so a key cannot exist in one place and be missing from another.
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// Key in `roost.toml` (also the `--flag` name with `_` turned into `-`).
+    pub key: &'static str,
+    /// Environment variable.
+    pub env: &'static str,
+    /// Default as an operator would write it; empty means unset.
+    pub default: &'static str,
+    /// One line: what it does and its unit.
+    pub help: &'static str,
+}
+
+impl Setting {
+    /// The command-line flag, without the leading dashes.
+    pub fn flag(&self) -> String {
+        self.key.replace('_', "-")
+    }
+}
+
+/// Every configuration key Roost reads, in the order they are documented.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "http_addr",
+        env: "ROOST_HTTP_ADDR",
+        default: "127.0.0.1:8000",
+        help: "REST API, /metrics, /healthz and /readyz listen address (port 0 picks a free port)",
+    },
+    Setting {
+        key: "resp_addr",
+        env: "ROOST_RESP_ADDR",
+        default: "127.0.0.1:6380",
+        help: "Redis protocol listen address (reserved: validated, served once the RESP front door lands)",
+    },
+    Setting {
+        key: "dashboard_addr",
+        env: "ROOST_DASHBOARD_ADDR",
+        default: "127.0.0.1:3000",
+        help: "dashboard listen address (reserved: validated, served once the dashboard lands)",
+    },
+    Setting {
+        key: "redis_cluster_nodes",
+        env: "REDIS_CLUSTER_NODES",
+        default: "",
+        help: "comma-separated redis:// node URLs; unset means the embedded store",
+    },
+    Setting {
+        key: "cache_ttl",
+        env: "CACHE_TTL",
+        default: "3600",
+        help: "default TTL in seconds for writes that give none; 0 means no expiry by default",
+    },
+    Setting {
+        key: "warming_interval",
+        env: "WARMING_INTERVAL",
+        default: "60000",
+        help: "cache warming interval in milliseconds (100 to 86400000)",
+    },
+    Setting {
+        key: "shards",
+        env: "ROOST_SHARDS",
+        default: "",
+        help: "number of embedded shards (ring nodes); unset means one per CPU core",
+    },
+    Setting {
+        key: "max_memory",
+        env: "ROOST_MAX_MEMORY",
+        default: "256MiB",
+        help: "memory cap of the embedded store (keys, values and per-entry overhead), e.g. 256MiB or 2GiB",
+    },
+    Setting {
+        key: "eviction_policy",
+        env: "ROOST_EVICTION_POLICY",
+        default: "",
+        help: "eviction policy of the embedded store; unset means the measured default",
+    },
+    Setting {
+        key: "max_key_bytes",
+        env: "ROOST_MAX_KEY_BYTES",
+        default: "512",
+        help: "longest accepted key in bytes (1 to 65536)",
+    },
+    Setting {
+        key: "max_value_bytes",
+        env: "ROOST_MAX_VALUE_BYTES",
+        default: "1MiB",
+        help: "largest accepted value, e.g. 1MiB (at most 512MiB)",
+    },
+    Setting {
+        key: "max_batch_keys",
+        env: "ROOST_MAX_BATCH_KEYS",
+        default: "1000",
+        help: "most keys in one mget or mset (1 to 100000)",
+    },
+    Setting {
+        key: "max_body_bytes",
+        env: "ROOST_MAX_BODY_BYTES",
+        default: "16MiB",
+        help: "largest accepted HTTP request body",
+    },
+    Setting {
+        key: "admin_token",
+        env: "ROOST_ADMIN_TOKEN",
+        default: "",
+        help: "when set, admin endpoints (flush) need `Authorization: Bearer <token>`",
+    },
+    Setting {
+        key: "expiry_sweep_interval",
+        env: "ROOST_EXPIRY_SWEEP_INTERVAL",
+        default: "100",
+        help: "milliseconds between background sweeps that remove expired keys (10 to 60000)",
+    },
+    Setting {
+        key: "shutdown_timeout",
+        env: "ROOST_SHUTDOWN_TIMEOUT",
+        default: "30",
+        help: "seconds to drain in-flight requests on SIGINT/SIGTERM before exiting",
+    },
+    Setting {
+        key: "log",
+        env: "ROOST_LOG",
+        default: "info",
+        help: "log filter in tracing-subscriber EnvFilter syntax, e.g. info or roost=debug",
+    },
+    Setting {
+        key: "log_format",
+        env: "ROOST_LOG_FORMAT",
+        default: "text",
+        help: "log line format: text or json",
+    },
+];
+
+/// Looks a setting up by its `roost.toml` key.
+pub fn setting(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_env_names_are_unique_and_well_formed() {
+        let mut keys: Vec<_> = SETTINGS.iter().map(|s| s.key).collect();
+        let mut envs: Vec<_> = SETTINGS.iter().map(|s| s.env).collect();
+        keys.sort_unstable();
+        envs.sort_unstable();
+        keys.dedup();
+        envs.dedup();
+        assert_eq!(keys.len(), SETTINGS.len());
+        assert_eq!(envs.len(), SETTINGS.len());
+        for s in SETTINGS {
+            let brief = ["REDIS_CLUSTER_NODES", "CACHE_TTL", "WARMING_INTERVAL"];
+            assert!(
+                s.env.starts_with("ROOST_") || brief.contains(&s.env),
+                "{} must be ROOST_-prefixed",
+                s.env
+            );
+            assert!(s.key.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+    }
+}

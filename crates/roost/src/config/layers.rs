@@ -1,0 +1,192 @@
+//! The configuration layers: defaults, `roost.toml`, environment, flags. Each
+//! later layer overrides an earlier one key by key, and every value remembers the
+//! layer it came from so errors and `roost config check` can say so.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+
+use super::catalogue::{setting, SETTINGS};
+use super::ConfigError;
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(String),
+    Environment,
+    Flag,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(path) => write!(f, "file {path}"),
+            Origin::Environment => f.write_str("environment"),
+            Origin::Flag => f.write_str("command line"),
+        }
+    }
+}
+
+/// Raw values keyed by catalogue key, merged layer by layer.
+#[derive(Debug, Clone)]
+pub struct Layers {
+    values: BTreeMap<&'static str, (String, Origin)>,
+}
+
+impl Layers {
+    /// The catalogue defaults.
+    pub fn defaults() -> Layers {
+        let values = SETTINGS
+            .iter()
+            .map(|s| (s.key, (s.default.to_owned(), Origin::Default)))
+            .collect();
+        Layers { values }
+    }
+
+    /// Overlays a TOML file. Unknown keys and non-scalar values are errors.
+    pub fn with_file(mut self, path: &Path) -> Result<Layers, ConfigError> {
+        let shown = path.display().to_string();
+        let file_error = |reason: String| ConfigError::File {
+            path: shown.clone(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            file_error(e.to_string().trim_end().replace('\n', " "))
+        })?;
+        for (key, value) in table {
+            let Some(setting) = setting(&key) else {
+                return Err(file_error(format!("unknown key {key:?}")));
+            };
+            let raw = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    let kind = other.type_str();
+                    return Err(file_error(format!(
+                        "{key}: expected a string or integer, got {kind}"
+                    )));
+                }
+            };
+            self.values
+                .insert(setting.key, (raw, Origin::File(shown.clone())));
+        }
+        Ok(self)
+    }
+
+    /// Overlays environment variables (a snapshot taken once at start-up).
+    pub fn with_env(mut self, env: &HashMap<String, String>) -> Layers {
+        for s in SETTINGS {
+            if let Some(value) = env.get(s.env) {
+                self.values
+                    .insert(s.key, (value.trim().to_owned(), Origin::Environment));
+            }
+        }
+        self
+    }
+
+    /// Overlays command-line flags given as (catalogue key, value).
+    pub fn with_flags(mut self, flags: &[(&'static str, String)]) -> Layers {
+        for (key, value) in flags {
+            self.values.insert(key, (value.clone(), Origin::Flag));
+        }
+        self
+    }
+
+    /// The value of a key; `None` when unset or empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(|(v, _)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every key with its value and origin, secrets redacted, for `config check`.
+    pub fn describe(&self) -> Vec<(&'static str, String, &Origin)> {
+        SETTINGS
+            .iter()
+            .filter_map(|s| {
+                let (value, origin) = self.values.get(s.key)?;
+                let shown = match (s.key, value.is_empty()) {
+                    (_, true) => "(unset)".to_owned(),
+                    ("admin_token", false) => "(set, hidden)".to_owned(),
+                    _ => value.clone(),
+                };
+                Some((s.env, shown, origin))
+            })
+            .collect()
+    }
+
+    /// An error for `key` naming its variable, value and origin.
+    pub fn invalid(&self, key: &str, reason: String) -> ConfigError {
+        let setting = setting(key).expect("invariant: validation only asks for catalogue keys");
+        let (value, origin) = self
+            .values
+            .get(key)
+            .cloned()
+            .unwrap_or((String::new(), Origin::Default));
+        ConfigError::Invalid {
+            env: setting.env,
+            value,
+            origin,
+            reason,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn later_layers_win_key_by_key() {
+        let f = file("http_addr = \"127.0.0.1:9000\"\ncache_ttl = 10\nshards = 3\n");
+        let env = HashMap::from([("CACHE_TTL".to_string(), "20".to_string())]);
+        let layers = Layers::defaults()
+            .with_file(f.path())
+            .unwrap()
+            .with_env(&env)
+            .with_flags(&[("shards", "5".into())]);
+        assert_eq!(layers.get("http_addr"), Some("127.0.0.1:9000"));
+        assert_eq!(layers.get("cache_ttl"), Some("20"));
+        assert_eq!(layers.get("shards"), Some("5"));
+        assert_eq!(layers.get("max_key_bytes"), Some("512"));
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_toml_are_rejected() {
+        let f = file("htp_addr = \"x\"\n");
+        let err = Layers::defaults().with_file(f.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown key \"htp_addr\""),
+            "{err}"
+        );
+        let f = file("shards = [1, 2]\n");
+        let err = Layers::defaults().with_file(f.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("expected a string or integer"),
+            "{err}"
+        );
+        let f = file("shards = \n");
+        assert!(Layers::defaults().with_file(f.path()).is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_shown() {
+        let env = HashMap::from([("ROOST_ADMIN_TOKEN".to_string(), "s3cret".to_string())]);
+        let layers = Layers::defaults().with_env(&env);
+        let shown = layers.describe();
+        assert!(shown.iter().all(|(_, v, _)| !v.contains("s3cret")));
+    }
+}

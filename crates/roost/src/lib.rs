@@ -1,0 +1,27 @@
+//! Roost: a distributed caching tier.
+//!
+//! # Layout
+//!
+//! - [`config`] — the settings catalogue, layered loading and validation.
+//! - [`cache`] — the cache service: the one meaning of get/set/delete/mget/mset/flush.
+//! - [`router`] — the only place that picks a node for a key (consistent hashing).
+//! - [`backend`] — where entries live: the embedded `roost-store` shards.
+//! - [`api`] — front doors (REST today) that translate wire formats into cache calls.
+//! - [`stats`] — the stats overview and the refresh of store-derived metrics.
+//! - [`telemetry`] — logging, the metric catalogue, the per-second history.
+//! - [`server`] — start-up, background tasks and graceful shutdown.
+//! - [`cli`] — the `roost` command line.
+//!
+//! Requests flow front door → [`cache::Cache`] → [`router::Router`] →
+//! [`backend::Backend`]; nothing else routes keys or touches the store.
+
+pub mod api;
+pub mod backend;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod router;
+pub mod server;
+pub mod stats;
+pub mod telemetry;

@@ -1,0 +1,155 @@
+//! Start-up and shutdown: builds the backend, router and cache service from a
+//! validated [`Config`], binds the listeners, and owns every background task so
+//! that shutdown cancels all of them and drains in-flight requests.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use roost_store::{Clock, StoreConfig, SystemClock};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::rest::{self, AppState, SharedState};
+use crate::backend::{Backend, Embedded};
+use crate::cache::Cache;
+use crate::config::{BackendConfig, Config};
+use crate::router::Router;
+use crate::telemetry::{History, Metrics};
+
+/// A running server: its bound addresses and the handle to stop it.
+#[derive(Debug)]
+pub struct Running {
+    http_addr: SocketAddr,
+    state: SharedState,
+    cancel: CancellationToken,
+    tasks: JoinSet<()>,
+    shutdown_timeout: Duration,
+}
+
+/// Starts Roost with the system clock.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// Starts Roost with an injected clock (tests drive TTLs with a manual one).
+pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let (router, backend) = build_backend(&config, clock)?;
+    let metrics = Arc::new(Metrics::new());
+    let cache = Cache::new(router, backend, config.limits, config.default_ttl, metrics);
+    let state = Arc::new(AppState {
+        cache,
+        history: Arc::new(History::default()),
+        admin_token: config.admin_token.clone(),
+        ready: AtomicBool::new(true),
+    });
+
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;
+    let http_addr = listener
+        .local_addr()
+        .context("reading the bound HTTP address")?;
+    tracing::info!(addr = %http_addr, backend = state.cache.backend().name(), "http listening");
+
+    let cancel = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let app = rest::router(state.clone());
+    let stop = cancel.clone();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    spawn_background(&mut tasks, &state, &config, &cancel);
+    Ok(Running {
+        http_addr,
+        state,
+        cancel,
+        tasks,
+        shutdown_timeout: config.shutdown_timeout,
+    })
+}
+
+fn build_backend(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Router, Backend)> {
+    match &config.backend {
+        BackendConfig::Embedded {
+            shards,
+            max_memory_bytes,
+            policy,
+        } => {
+            let store = StoreConfig {
+                shards: *shards,
+                max_memory_bytes: *max_memory_bytes,
+                policy: *policy,
+            };
+            tracing::info!(shards = shards.get(), max_memory_bytes, %policy, "embedded store");
+            Ok((
+                Router::for_shards(shards.get()),
+                Backend::Embedded(Embedded::new(store, clock)),
+            ))
+        }
+        BackendConfig::Redis { nodes } => anyhow::bail!(
+            "REDIS_CLUSTER_NODES is set ({} nodes) but this build of roost only has the \
+             embedded store; unset REDIS_CLUSTER_NODES to run on the embedded store",
+            nodes.len()
+        ),
+    }
+}
+
+fn spawn_background(
+    tasks: &mut JoinSet<()>,
+    state: &SharedState,
+    config: &Config,
+    cancel: &CancellationToken,
+) {
+    let (s, stop, interval) = (state.clone(), cancel.clone(), config.expiry_sweep_interval);
+    tasks.spawn(async move {
+        match s.cache.backend() {
+            Backend::Embedded(embedded) => embedded.sweep_expired(interval, stop).await,
+        }
+    });
+    let (s, stop) = (state.clone(), cancel.clone());
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => s.history.push(s.cache.sample()),
+            }
+        }
+    });
+}
+
+impl Running {
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn state(&self) -> &SharedState {
+        &self.state
+    }
+
+    /// Stops accepting, drains in-flight requests (up to the shutdown timeout),
+    /// and ends every background task.
+    pub async fn shutdown(mut self) {
+        tracing::info!("shutting down: draining in-flight requests");
+        self.state.ready.store(false, Ordering::Release);
+        self.cancel.cancel();
+        let drained = tokio::time::timeout(self.shutdown_timeout, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(timeout = ?self.shutdown_timeout, "drain timed out; aborting remaining work");
+            self.tasks.abort_all();
+        }
+        tracing::info!("stopped");
+    }
+}

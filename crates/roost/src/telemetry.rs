@@ -1,0 +1,24 @@
+//! Telemetry: structured logging set-up, the metric catalogue, and the
+//! once-a-second history that turns counters into rates.
+
+mod history;
+mod metrics;
+
+pub use history::{History, Sample};
+pub use metrics::{quantile, Metrics, NodeSample, Op, StoreTotals};
+
+use crate::config::{Config, LogFormat};
+
+/// Installs the global tracing subscriber. Call once, from `main`.
+pub fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .map_err(|e| anyhow::anyhow!("invalid ROOST_LOG {:?}: {e}", config.log_filter))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("installing the log subscriber: {e}"))
+}

@@ -1,0 +1,181 @@
+//! The `roost` binary as an operator runs it: port 0 with the bound address in
+//! the log, clean exit 0 on SIGTERM and SIGINT, and `roost config check`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn roost() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roost"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+/// Starts `roost serve` on port 0 and returns the child and its HTTP address,
+/// read from the "http listening" log line.
+fn serve() -> (Child, String) {
+    let mut child = roost()
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("http listening") {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                let _ = tx.send(v["fields"]["addr"].as_str().unwrap().to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("no listening log line");
+    (child, addr)
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child) -> i32 {
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    panic!("roost did not exit within 10 s of the signal");
+}
+
+#[tokio::test]
+async fn serves_on_port_zero_and_exits_cleanly_on_sigterm_and_sigint() {
+    for sig in ["TERM", "INT"] {
+        let (mut child, addr) = serve();
+        assert!(!addr.ends_with(":0"), "{addr}");
+        let client = reqwest::Client::new();
+        let r = client
+            .post(format!("http://{addr}/api/cache"))
+            .json(&serde_json::json!({"key": "k", "value": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        signal(&child, sig);
+        assert_eq!(wait_exit(&mut child), 0, "exit code after SIG{sig}");
+    }
+}
+
+#[test]
+fn config_check_prints_the_effective_configuration() {
+    let out = roost()
+        .args(["config", "check", "--shards", "3"])
+        .env("CACHE_TTL", "99")
+        .env("ROOST_ADMIN_TOKEN", "hidden-value")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("configuration is valid"));
+    assert!(
+        text.contains("ROOST_SHARDS") && text.contains("(command line)"),
+        "{text}"
+    );
+    assert!(text
+        .lines()
+        .any(|l| l.starts_with("CACHE_TTL") && l.contains("99") && l.contains("(environment)")));
+    assert!(!text.contains("hidden-value"));
+}
+
+#[test]
+fn config_check_names_the_wrong_value_and_exits_2() {
+    let out = roost()
+        .args(["config", "check"])
+        .env("ROOST_MAX_MEMORY", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(text.contains("ROOST_MAX_MEMORY=\"lots\""), "{text}");
+    assert!(text.contains("expected a size"), "{text}");
+}
+
+#[test]
+fn a_config_file_is_read_and_unknown_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("roost.toml"), "cache_ttl = 42\n").unwrap();
+    let out = roost()
+        .current_dir(dir.path())
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("CACHE_TTL") && l.contains("42") && l.contains("file")),
+        "{text}"
+    );
+
+    std::fs::write(dir.path().join("roost.toml"), "cache_tll = 42\n").unwrap();
+    let out = roost()
+        .current_dir(dir.path())
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("unknown key \"cache_tll\""));
+}
+
+#[test]
+fn a_dotenv_file_supplies_unset_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "CACHE_TTL=77\nROOST_SHARDS=2\n").unwrap();
+    let out = roost()
+        .current_dir(dir.path())
+        .env("ROOST_SHARDS", "5")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("CACHE_TTL") && l.contains("77")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ROOST_SHARDS") && l.contains(" 5 ")),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_redis_backend_is_refused_with_a_clear_message() {
+    let out = roost()
+        .args(["serve", "--http-addr", "127.0.0.1:0"])
+        .env("REDIS_CLUSTER_NODES", "redis://127.0.0.1:7000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(text.contains("REDIS_CLUSTER_NODES"), "{text}");
+}

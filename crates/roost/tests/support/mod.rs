@@ -1,0 +1,139 @@
+//! Test harness: starts a real Roost server on 127.0.0.1:0 with a builder,
+//! hands out a client, and polls with deadlines instead of sleeping.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use roost::config::{Config, Layers};
+use roost::server::{self, Running};
+use roost_store::{Clock, ManualClock, SystemClock};
+use serde_json::Value;
+
+pub struct TestServerBuilder {
+    env: HashMap<String, String>,
+    clock: Option<ManualClock>,
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub running: Option<Running>,
+}
+
+impl TestServer {
+    pub fn builder() -> TestServerBuilder {
+        let env = HashMap::from([
+            ("ROOST_HTTP_ADDR".to_string(), "127.0.0.1:0".to_string()),
+            ("ROOST_SHARDS".to_string(), "4".to_string()),
+            ("ROOST_LOG".to_string(), "warn".to_string()),
+        ]);
+        TestServerBuilder { env, clock: None }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        split(r).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        split(r).await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        split(r).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let r = self.client.delete(self.url(path)).send().await.unwrap();
+        split(r).await
+    }
+
+    pub async fn stats(&self) -> Value {
+        let (status, body) = self.get("/api/cache/stats/overview").await;
+        assert_eq!(status, 200);
+        body
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+impl TestServerBuilder {
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    pub fn shards(self, n: usize) -> Self {
+        self.env("ROOST_SHARDS", &n.to_string())
+    }
+
+    pub fn clock(mut self, clock: ManualClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    pub async fn start(self) -> TestServer {
+        let layers = Layers::defaults().with_env(&self.env);
+        let config = Config::from_layers(&layers).unwrap();
+        let clock: Arc<dyn Clock> = match self.clock {
+            Some(c) => Arc::new(c),
+            None => Arc::new(SystemClock),
+        };
+        let running = server::start_with_clock(config, clock).await.unwrap();
+        let base = format!("http://{}", running.http_addr());
+        TestServer {
+            base,
+            client: reqwest::Client::new(),
+            running: Some(running),
+        }
+    }
+}
+
+async fn split(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// Polls `check` until it returns true or the deadline passes.
+pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
