@@ -9,11 +9,116 @@ pub mod belady;
 pub mod catalog;
 pub mod formats;
 pub mod lru;
+pub mod replay;
+pub mod table;
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use catalog::TraceSpec;
+use roost_store::PolicyKind;
+
+use catalog::{PublishedPolicy, TraceSpec};
 use formats::DecodeError;
+use replay::ReplayError;
+use table::{PolicyScore, TraceReport, TraceRow};
+
+/// What `roost-bench trace` replays.
+#[derive(Debug, Clone)]
+pub struct TraceOptions {
+    pub traces_dir: PathBuf,
+    pub traces: Vec<&'static TraceSpec>,
+    pub policies: Vec<PolicyKind>,
+    pub shards: NonZeroUsize,
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("{trace}: decoded {requests} requests / {unique} keys, README says {expected_requests} / {expected_unique}; wrong file?")]
+    CountMismatch {
+        trace: &'static str,
+        requests: usize,
+        unique: usize,
+        expected_requests: usize,
+        expected_unique: usize,
+    },
+    #[error("{trace} @ {size}: {source}")]
+    Replay {
+        trace: &'static str,
+        size: usize,
+        source: ReplayError,
+    },
+}
+
+/// Replays every requested trace at every size; `on_row` sees each row as soon as it
+/// is computed (the slow traces take seconds each).
+pub fn run_traces(
+    options: &TraceOptions,
+    mut on_row: impl FnMut(&TraceRow),
+) -> Result<TraceReport, TraceError> {
+    let mut rows = Vec::new();
+    for spec in &options.traces {
+        let trace = LoadedTrace::load(&options.traces_dir, spec)?;
+        if trace.keys.len() != spec.requests || trace.unique != spec.unique {
+            return Err(TraceError::CountMismatch {
+                trace: spec.name,
+                requests: trace.keys.len(),
+                unique: trace.unique,
+                expected_requests: spec.requests,
+                expected_unique: spec.unique,
+            });
+        }
+        for &size in spec.sizes {
+            let row = replay_size(&trace, size, options)?;
+            on_row(&row);
+            rows.push(row);
+        }
+    }
+    let dir = options.traces_dir.display().to_string();
+    Ok(TraceReport::new(dir, options.shards.get(), rows))
+}
+
+fn replay_size(
+    trace: &LoadedTrace,
+    size: usize,
+    options: &TraceOptions,
+) -> Result<TraceRow, TraceError> {
+    let name = trace.spec.name;
+    let lru_percent = trace.percent(lru::lru_hits(&trace.ids, trace.unique, size));
+    let opt_percent = trace.percent(belady::belady_hits(&trace.ids, trace.unique, size));
+    let policies = options
+        .policies
+        .iter()
+        .map(|&policy| {
+            let hits = replay::store_hits(&trace.keys, size, policy, options.shards).map_err(
+                |source| TraceError::Replay {
+                    trace: name,
+                    size,
+                    source,
+                },
+            )?;
+            let hit_percent = trace.percent(hits);
+            Ok(PolicyScore {
+                policy: policy.to_string(),
+                hit_percent,
+                of_opt: table::ratio_of_opt(hit_percent, opt_percent),
+            })
+        })
+        .collect::<Result<Vec<_>, TraceError>>()?;
+    Ok(TraceRow {
+        trace: name,
+        size,
+        requests: trace.keys.len(),
+        lru_percent,
+        opt_percent,
+        policies,
+        published_w_tinylfu: catalog::published(name, size, PublishedPolicy::WTinyLfu)
+            .map(Into::into),
+        published_arc: catalog::published(name, size, PublishedPolicy::Arc).map(Into::into),
+    })
+}
 
 /// A decoded trace ready for the simulators.
 #[derive(Debug)]
@@ -80,6 +185,31 @@ mod tests {
     /// Rounds to the README's two decimals.
     fn two_decimals(percent: f64) -> f64 {
         (percent * 100.0).round() / 100.0
+    }
+
+    #[test]
+    fn run_reports_rows_with_published_figures_and_averages() {
+        let options = TraceOptions {
+            traces_dir: traces_dir(),
+            traces: vec![catalog::find_trace("glimpse").unwrap()],
+            policies: vec![PolicyKind::Lru],
+            shards: NonZeroUsize::MIN,
+        };
+        let mut streamed = 0;
+        let report = run_traces(&options, |_| streamed += 1).unwrap();
+        assert_eq!((streamed, report.rows.len()), (8, 8));
+        let at_2000 = &report.rows[7];
+        assert_eq!(
+            (at_2000.size, two_decimals(at_2000.opt_percent)),
+            (2000, 57.96)
+        );
+        assert_eq!(
+            at_2000.published_w_tinylfu.as_ref().map(|p| p.hit_percent),
+            Some(57.5)
+        );
+        // The store's strict LRU must score what the exact simulator scores.
+        assert_eq!(two_decimals(at_2000.policies[0].hit_percent), 57.41);
+        assert!(report.averages[0].mean_of_opt > 0.0 && report.averages[0].mean_of_opt < 1.0);
     }
 
     #[test]

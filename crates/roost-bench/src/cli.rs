@@ -1,0 +1,306 @@
+//! The command line: clap definitions for `trace`, `load` and `fill`, and their
+//! translation into the typed options each subcommand runs with.
+//!
+//! Parsing and validation only; no I/O beyond what `main` asks of it.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use roost_store::PolicyKind;
+
+use crate::fill::FillOptions;
+use crate::load::workload::{KeyDistribution, OperationMix, WorkloadError, WorkloadSpec};
+use crate::load::{LoadOptions, StopCondition};
+use crate::trace::{catalog, default_traces_dir, TraceOptions};
+
+/// Roost's load generator and trace replayer.
+#[derive(Debug, Parser)]
+#[command(name = "roost-bench", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay shared/traces through the store's policy, exact LRU and exact OPT.
+    Trace(TraceArgs),
+    /// Closed-loop mixed traffic against Roost's REST API.
+    Load(LoadArgs),
+    /// Bulk-load keys with mset.
+    Fill(FillArgs),
+}
+
+/// Why the command line was rejected after clap accepted its syntax.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("unknown trace {0:?} (known: glimpse, multi2, sprite, loop, oltp, web07, web12, orm-busy, scarab)")]
+    UnknownTrace(String),
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Directory holding the trace files [default: $ROOST_TRACES_DIR, else ../shared/traces].
+    #[arg(long)]
+    pub traces_dir: Option<PathBuf>,
+    /// Trace to replay (repeatable); all when omitted.
+    #[arg(long = "trace", value_name = "NAME")]
+    pub traces: Vec<String>,
+    /// Store eviction policy to replay (repeatable); the store's default when omitted.
+    #[arg(long = "policy", value_name = "P")]
+    pub policies: Vec<PolicyKind>,
+    /// Store shards; keys are routed by the consistent-hash ring when above 1.
+    #[arg(long, default_value = "1")]
+    pub shards: NonZeroUsize,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl TraceArgs {
+    pub fn options(&self) -> Result<TraceOptions, CliError> {
+        let traces = if self.traces.is_empty() {
+            catalog::TRACES.iter().collect()
+        } else {
+            self.traces
+                .iter()
+                .map(|name| {
+                    catalog::find_trace(name).ok_or_else(|| CliError::UnknownTrace(name.clone()))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let policies = if self.policies.is_empty() {
+            vec![PolicyKind::default()]
+        } else {
+            self.policies.clone()
+        };
+        let env_dir = std::env::var("ROOST_TRACES_DIR").ok();
+        Ok(TraceOptions {
+            traces_dir: self
+                .traces_dir
+                .clone()
+                .unwrap_or_else(|| default_traces_dir(env_dir.as_deref())),
+            traces,
+            policies,
+            shards: self.shards,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Base URL of Roost's REST API.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    pub target: String,
+    /// Run for this long (e.g. 30s, 2m).
+    #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "requests")]
+    pub duration: Option<Duration>,
+    /// Stop after this many requests instead of after a duration.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Concurrent connections, one request in flight each.
+    #[arg(long, default_value = "16")]
+    pub connections: usize,
+    /// Number of distinct keys.
+    #[arg(long, default_value = "10000")]
+    pub keyspace: u64,
+    /// Zipf exponent of key popularity.
+    #[arg(long, default_value = "0.99", conflicts_with = "uniform")]
+    pub zipf: f64,
+    /// Draw keys uniformly instead of by Zipf.
+    #[arg(long)]
+    pub uniform: bool,
+    /// Bytes of each value set.
+    #[arg(long, default_value = "100")]
+    pub value_size: usize,
+    /// Relative operation weights.
+    #[arg(long, default_value = "get=70,set=20,mget=5,delete=5")]
+    pub mix: OperationMix,
+    /// Keys per mget.
+    #[arg(long, default_value = "10")]
+    pub mget_keys: usize,
+    /// TTL in seconds given to a share of sets (see --ttl-ratio); 0 disables TTLs.
+    #[arg(long, default_value = "300")]
+    pub ttl: u64,
+    /// Share of sets that carry --ttl.
+    #[arg(long, default_value = "0.5")]
+    pub ttl_ratio: f64,
+    /// Key prefix; keys are <prefix><index>, as `fill` writes them.
+    #[arg(long, default_value = "key:")]
+    pub prefix: String,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Default run length when neither --duration nor --requests is given.
+const DEFAULT_DURATION: Duration = Duration::from_secs(30);
+
+impl LoadArgs {
+    pub fn options(&self) -> Result<LoadOptions, CliError> {
+        let stop = match (self.requests, self.duration) {
+            (Some(requests), _) => StopCondition::Requests(requests),
+            (None, duration) => StopCondition::After(duration.unwrap_or(DEFAULT_DURATION)),
+        };
+        let workload = WorkloadSpec {
+            keyspace: self.keyspace,
+            distribution: if self.uniform {
+                KeyDistribution::Uniform
+            } else {
+                KeyDistribution::Zipf {
+                    exponent: self.zipf,
+                }
+            },
+            key_prefix: self.prefix.clone(),
+            value_size: self.value_size,
+            mix: self.mix.clone(),
+            mget_keys: self.mget_keys,
+            ttl_seconds: (self.ttl > 0).then_some(self.ttl),
+            ttl_ratio: self.ttl_ratio,
+        };
+        workload.validate()?;
+        Ok(LoadOptions {
+            connections: self.connections,
+            stop,
+            workload: Arc::new(workload),
+            show_progress: !self.no_progress,
+            seed: 0x5eed,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FillArgs {
+    /// Base URL of Roost's REST API.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    pub target: String,
+    /// Number of keys to write.
+    #[arg(long, default_value = "1000000")]
+    pub keys: u64,
+    /// Bytes of each value.
+    #[arg(long, default_value = "100")]
+    pub value_size: usize,
+    /// Entries per mset request (the API takes at most 1000).
+    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub batch: u16,
+    /// Key prefix; keys are <prefix>0 .. <prefix>(keys-1).
+    #[arg(long, default_value = "key:")]
+    pub prefix: String,
+    /// Batches in flight at once.
+    #[arg(long, default_value = "8")]
+    pub connections: usize,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+impl FillArgs {
+    pub fn options(&self) -> FillOptions {
+        FillOptions {
+            keys: self.keys,
+            value_size: self.value_size,
+            batch: usize::from(self.batch),
+            prefix: self.prefix.clone(),
+            connections: self.connections,
+            show_progress: !self.no_progress,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("roost-bench").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn load_defaults_follow_the_documented_command() {
+        let Command::Load(args) = parse(&["load"]).unwrap().command else {
+            panic!("load parsed as another command");
+        };
+        let options = args.options().unwrap();
+        assert_eq!(options.stop, StopCondition::After(Duration::from_secs(30)));
+        assert_eq!(options.connections, 16);
+        assert_eq!(
+            options.workload.distribution,
+            KeyDistribution::Zipf { exponent: 0.99 }
+        );
+        assert_eq!(
+            options.workload.mix.to_string(),
+            "get=70,set=20,mget=5,delete=5"
+        );
+        assert_eq!(options.workload.ttl_seconds, Some(300));
+    }
+
+    #[test]
+    fn load_flags_override_and_conflict() {
+        let cli = parse(&[
+            "load",
+            "--requests",
+            "500",
+            "--uniform",
+            "--mix",
+            "get=1",
+            "--ttl",
+            "0",
+        ])
+        .unwrap();
+        let Command::Load(args) = cli.command else {
+            panic!("load parsed as another command");
+        };
+        let options = args.options().unwrap();
+        assert_eq!(options.stop, StopCondition::Requests(500));
+        assert_eq!(options.workload.distribution, KeyDistribution::Uniform);
+        assert_eq!(options.workload.ttl_seconds, None);
+        assert!(parse(&["load", "--duration", "5s", "--requests", "3"]).is_err());
+        assert!(parse(&["load", "--zipf", "1.1", "--uniform"]).is_err());
+        assert!(parse(&["load", "--mix", "put=3"]).is_err());
+    }
+
+    #[test]
+    fn trace_names_and_policies_are_checked() {
+        let cli = parse(&[
+            "trace", "--trace", "gli", "--policy", "lru", "--policy", "tinylfu", "--shards", "4",
+        ]);
+        let Command::Trace(args) = cli.unwrap().command else {
+            panic!("trace parsed as another command");
+        };
+        let options = args.options().unwrap();
+        assert_eq!(options.traces.len(), 1);
+        assert_eq!(options.policies, vec![PolicyKind::Lru, PolicyKind::TinyLfu]);
+        assert_eq!(options.shards.get(), 4);
+        assert!(parse(&["trace", "--policy", "fifo"]).is_err());
+        assert!(parse(&["trace", "--shards", "0"]).is_err());
+        let Command::Trace(args) = parse(&["trace", "--trace", "nope"]).unwrap().command else {
+            panic!("trace parsed as another command");
+        };
+        assert!(matches!(args.options(), Err(CliError::UnknownTrace(_))));
+    }
+
+    #[test]
+    fn fill_batch_is_capped_at_the_api_limit() {
+        assert!(parse(&["fill", "--batch", "1001"]).is_err());
+        let Command::Fill(args) = parse(&["fill", "--keys", "10", "--prefix", "k:"])
+            .unwrap()
+            .command
+        else {
+            panic!("fill parsed as another command");
+        };
+        let options = args.options();
+        assert_eq!(
+            (options.keys, options.batch, options.prefix.as_str()),
+            (10, 1000, "k:")
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! The `roost-bench` binary: parse the command line and run one subcommand.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use roost_bench::cli::{Cli, Command, FillArgs, LoadArgs, TraceArgs};
+use roost_bench::load::http::HttpTarget;
+use roost_bench::{fill, load, trace};
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Trace(args) => run_trace(&args),
+        Command::Load(args) => runtime()?.block_on(run_load(&args)),
+        Command::Fill(args) => runtime()?.block_on(run_fill(&args)),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
+}
+
+fn run_trace(args: &TraceArgs) -> anyhow::Result<()> {
+    let options = args.options()?;
+    let names: Vec<String> = options.policies.iter().map(ToString::to_string).collect();
+    println!("{}", trace::table::render_header(&names));
+    let report = trace::run_traces(&options, |row| {
+        println!("{}", trace::table::render_row(row));
+        let _ = std::io::stdout().flush();
+    })?;
+    print!("{}", report.render_footer());
+    write_json(args.json.as_deref(), &report)
+}
+
+async fn run_load(args: &LoadArgs) -> anyhow::Result<()> {
+    let options = args.options()?;
+    let target = Arc::new(HttpTarget::new(&args.target, options.connections));
+    let report = load::run_load(target, &options).await?;
+    print!("{}", report.render());
+    write_json(args.json.as_deref(), &report)
+}
+
+async fn run_fill(args: &FillArgs) -> anyhow::Result<()> {
+    let options = args.options();
+    let target = HttpTarget::new(&args.target, options.connections);
+    let report = fill::run_fill(&target, &options).await?;
+    println!(
+        "filled {} keys in {:.2} s: {:.0} keys/s",
+        report.keys,
+        report.elapsed.as_secs_f64(),
+        report.keys_per_second()
+    );
+    Ok(())
+}
+
+fn write_json(path: Option<&Path>, report: &impl serde::Serialize) -> anyhow::Result<()> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let json = serde_json::to_string_pretty(report)?;
+    std::fs::write(path, json + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
