@@ -1,0 +1,641 @@
+//! One shard: a policy map and its expiry index behind one lock, plus atomic
+//! counters that readers use without touching the lock. Owns expiry on access,
+//! background sweeping, the capacity check, and atomic read-modify-write. It never
+//! picks which shard a key belongs to (the server's router does).
+//!
+//! Locking: one `parking_lot::RwLock` per shard around the map and the index.
+//! Lookups take it shared (the map may still serialise inside, as strict LRU must);
+//! every mutation takes it exclusively, which is also what makes [`Shard::update`]
+//! atomic: `quick_cache`'s entry API cannot insert a missing key in the same
+//! critical section, so the shard lock provides the read-modify-write guarantee for
+//! every policy alike.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use crate::expiry::{is_expired, ExpiryIndex};
+use crate::policy::{new_shard_map, PolicyKind, ShardMap};
+use crate::weight::stored_weight;
+use crate::{Clock, StoreError, UnixMillis};
+
+/// A live entry as read from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// The stored bytes.
+    pub value: Bytes,
+    /// When the entry expires (unix millis), if it does.
+    pub expires_at: Option<UnixMillis>,
+}
+
+/// What an [`Shard::update`] closure wants done to its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    /// Leave the key as it is.
+    Keep,
+    /// Store this value and deadline (replacing any current entry).
+    Set {
+        /// The new bytes.
+        value: Bytes,
+        /// The new deadline; `None` keeps the entry until it is evicted or deleted.
+        expires_at: Option<UnixMillis>,
+    },
+    /// Remove the key.
+    Delete,
+}
+
+/// Counters readers load without the lock; written only under the write lock.
+#[derive(Debug, Default)]
+struct ShardCounters {
+    len: AtomicU64,
+    used_bytes: AtomicU64,
+    evictions: AtomicU64,
+    expirations: AtomicU64,
+}
+
+/// The lock-protected part of a shard.
+struct ShardState {
+    map: Box<dyn ShardMap>,
+    expiry: ExpiryIndex,
+}
+
+impl ShardState {
+    /// Stores `key`; `old` is what the map holds for it right now (read under the same lock).
+    fn put(&mut self, counters: &ShardCounters, key: Bytes, hit: Hit, old: Option<&Hit>) {
+        if let Some(old) = old {
+            self.account_removed(counters, &key, old);
+        }
+        counters.len.fetch_add(1, Ordering::Relaxed);
+        counters
+            .used_bytes
+            .fetch_add(stored_weight(&key, &hit), Ordering::Relaxed);
+        let deadline = hit.expires_at.map(|at| (at, key.clone()));
+        let mut evicted = Vec::new();
+        self.map.insert(key, hit, old.is_some(), &mut evicted);
+        let mut new_entry_evicted = false;
+        for (evicted_key, evicted_hit) in &evicted {
+            self.account_removed(counters, evicted_key, evicted_hit);
+            if let Some((_, key)) = &deadline {
+                new_entry_evicted |= evicted_key == key;
+            }
+        }
+        counters
+            .evictions
+            .fetch_add(evicted.len() as u64, Ordering::Relaxed);
+        if let Some((at, key)) = deadline {
+            if !new_entry_evicted {
+                self.expiry.insert(at, key);
+            }
+        }
+    }
+
+    /// Removes `key` from the map, the index and the counters.
+    fn take(&mut self, counters: &ShardCounters, key: &[u8]) -> Option<Hit> {
+        let hit = self.map.remove(key)?;
+        self.account_removed(counters, key, &hit);
+        Some(hit)
+    }
+
+    /// Books an entry that has left the map: counters down, deadline forgotten.
+    fn account_removed(&mut self, counters: &ShardCounters, key: &[u8], hit: &Hit) {
+        counters.len.fetch_sub(1, Ordering::Relaxed);
+        counters
+            .used_bytes
+            .fetch_sub(stored_weight(key, hit), Ordering::Relaxed);
+        if let Some(at) = hit.expires_at {
+            self.expiry.remove(at, key);
+        }
+    }
+}
+
+/// One node on the ring: a bounded, expiring map with its own policy and counters.
+pub struct Shard {
+    state: RwLock<ShardState>,
+    counters: ShardCounters,
+    capacity_bytes: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("capacity_bytes", &self.capacity_bytes)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shard {
+    /// An empty shard holding at most `capacity_bytes` of [`crate::entry_weight`].
+    pub fn new(policy: PolicyKind, capacity_bytes: u64, clock: Arc<dyn Clock>) -> Shard {
+        Shard {
+            state: RwLock::new(ShardState {
+                map: new_shard_map(policy, capacity_bytes),
+                expiry: ExpiryIndex::default(),
+            }),
+            counters: ShardCounters::default(),
+            capacity_bytes,
+            clock,
+        }
+    }
+
+    /// Reads `key` and counts the access for the eviction policy. An expired entry is
+    /// removed, counted as an expiration, and reported as absent.
+    pub fn get(&self, key: &[u8]) -> Option<Hit> {
+        let found = self.state.read().map.get(key);
+        self.unless_expired(key, found)
+    }
+
+    /// Like [`Shard::get`] but not an access for the eviction policy (still honours
+    /// expiry). Under `tinylfu` it is an access all the same: `moka` has no peek.
+    pub fn peek(&self, key: &[u8]) -> Option<Hit> {
+        let found = self.state.read().map.peek(key);
+        self.unless_expired(key, found)
+    }
+
+    /// Stores `value` under `key`, evicting by policy to stay within capacity.
+    pub fn set(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        expires_at: Option<UnixMillis>,
+    ) -> Result<(), StoreError> {
+        let hit = Hit { value, expires_at };
+        self.check_fits(&key, &hit)?;
+        let now = self.clock.now_millis();
+        let mut state = self.state.write();
+        let old = state.map.peek(&key);
+        if old
+            .as_ref()
+            .is_some_and(|old| is_expired(old.expires_at, now))
+        {
+            self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+        }
+        state.put(&self.counters, key, hit, old.as_ref());
+        Ok(())
+    }
+
+    /// Removes `key`; true when a live entry was removed (an expired one counts as an
+    /// expiration and returns false).
+    pub fn delete(&self, key: &[u8]) -> bool {
+        let now = self.clock.now_millis();
+        let removed = self.state.write().take(&self.counters, key);
+        match removed {
+            Some(hit) if is_expired(hit.expires_at, now) => {
+                self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Atomic read-modify-write of one key: `f` sees the live entry (or `None`) and
+    /// decides; no other writer to this shard runs between the read and the write.
+    /// The read counts as an access. `f` runs under the shard's write lock, so it must
+    /// be short and must not call back into this shard (that would deadlock). A `Set`
+    /// too large for the shard is refused with [`StoreError::EntryTooLarge`] after `f`
+    /// ran, and its result is dropped.
+    pub fn update<R>(
+        &self,
+        key: Bytes,
+        f: impl FnOnce(Option<Hit>) -> (Mutation, R),
+    ) -> Result<R, StoreError> {
+        let now = self.clock.now_millis();
+        let mut state = self.state.write();
+        let mut current = state.map.get(&key);
+        if current
+            .as_ref()
+            .is_some_and(|hit| is_expired(hit.expires_at, now))
+        {
+            state.take(&self.counters, &key);
+            self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+            current = None;
+        }
+        let (mutation, result) = f(current.clone());
+        match mutation {
+            Mutation::Keep => {}
+            Mutation::Set { value, expires_at } => {
+                let hit = Hit { value, expires_at };
+                self.check_fits(&key, &hit)?;
+                state.put(&self.counters, key, hit, current.as_ref());
+            }
+            Mutation::Delete => {
+                if current.is_some() {
+                    state.take(&self.counters, &key);
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// Entries held (including expired ones not yet removed).
+    pub fn len(&self) -> u64 {
+        self.counters.len.load(Ordering::Relaxed)
+    }
+
+    /// True when the shard holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes charged for the entries held; never above [`Shard::capacity_bytes`].
+    pub fn used_bytes(&self) -> u64 {
+        self.counters.used_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The most this shard may hold, in [`crate::entry_weight`] bytes.
+    pub fn capacity_bytes(&self) -> u64 {
+        self.capacity_bytes
+    }
+
+    /// Entries removed by the policy to make room, since creation.
+    pub fn evictions(&self) -> u64 {
+        self.counters.evictions.load(Ordering::Relaxed)
+    }
+
+    /// Entries removed because their deadline passed, since creation.
+    pub fn expirations(&self) -> u64 {
+        self.counters.expirations.load(Ordering::Relaxed)
+    }
+
+    /// Removes every entry; returns how many there were.
+    pub fn clear(&self) -> u64 {
+        let mut state = self.state.write();
+        let removed = self.counters.len.swap(0, Ordering::Relaxed);
+        self.counters.used_bytes.store(0, Ordering::Relaxed);
+        state.map.clear();
+        state.expiry.clear();
+        removed
+    }
+
+    /// Background expiry: removes up to `max_visits` entries whose deadline has
+    /// passed, visiting only those (the index is ordered by deadline), and returns how
+    /// many it removed. The write lock is held for at most `max_visits` removals.
+    pub fn sweep_expired(&self, max_visits: usize) -> usize {
+        let now = self.clock.now_millis();
+        let mut state = self.state.write();
+        let due = state.expiry.pop_due(now, max_visits);
+        let mut removed = 0;
+        for (deadline, key) in due {
+            let still_due = state
+                .map
+                .peek(&key)
+                .is_some_and(|hit| hit.expires_at == Some(deadline));
+            if still_due && state.take(&self.counters, &key).is_some() {
+                removed += 1;
+            }
+        }
+        self.counters
+            .expirations
+            .fetch_add(removed as u64, Ordering::Relaxed);
+        removed
+    }
+
+    /// Visits every live entry. The entries are copied (refcounts, not bytes) under
+    /// the read lock and visited after it is released, so `f` may call into the store.
+    pub fn keys(&self, mut f: impl FnMut(&Bytes, &Hit)) {
+        let now = self.clock.now_millis();
+        let mut live = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
+        self.state.read().map.for_each(&mut |key, hit| {
+            if !is_expired(hit.expires_at, now) {
+                live.push((key.clone(), hit.clone()));
+            }
+        });
+        for (key, hit) in &live {
+            f(key, hit);
+        }
+    }
+
+    /// Refuses an entry no eviction could make room for.
+    fn check_fits(&self, key: &[u8], hit: &Hit) -> Result<(), StoreError> {
+        let weight = stored_weight(key, hit);
+        if weight > self.capacity_bytes {
+            return Err(StoreError::EntryTooLarge {
+                weight,
+                shard_capacity: self.capacity_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Passes `found` through unless it is expired, in which case it is removed.
+    fn unless_expired(&self, key: &[u8], found: Option<Hit>) -> Option<Hit> {
+        let hit = found?;
+        let now = self.clock.now_millis();
+        if !is_expired(hit.expires_at, now) {
+            return Some(hit);
+        }
+        let mut state = self.state.write();
+        // Between the read and this write lock another writer may have stored a fresh
+        // value: remove only what is still expired.
+        let still_expired = state
+            .map
+            .peek(key)
+            .is_some_and(|current| is_expired(current.expires_at, now));
+        if still_expired && state.take(&self.counters, key).is_some() {
+            self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{entry_weight, ManualClock, EXPIRY_OVERHEAD_BYTES};
+    use std::time::Duration;
+
+    fn shard(policy: PolicyKind, capacity: u64) -> (Shard, ManualClock) {
+        let clock = ManualClock::new(1_000);
+        (Shard::new(policy, capacity, Arc::new(clock.clone())), clock)
+    }
+
+    fn bytes(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    /// Sum of stored weights and count of what the map really holds, expired included.
+    fn resident(shard: &Shard) -> (u64, u64) {
+        let mut totals = (0, 0);
+        shard.state.read().map.for_each(&mut |key, hit| {
+            totals.0 += stored_weight(key, hit);
+            totals.1 += 1;
+        });
+        totals
+    }
+
+    #[test]
+    fn expired_entry_is_a_miss_on_get_and_is_removed() {
+        let (shard, clock) = shard(PolicyKind::default(), 1 << 20);
+        shard.set(bytes("k"), bytes("v"), Some(1_500)).unwrap();
+        shard.set(bytes("forever"), bytes("v"), None).unwrap();
+        assert_eq!(shard.get(b"k").unwrap().expires_at, Some(1_500));
+        clock.advance(Duration::from_millis(499));
+        assert!(shard.get(b"k").is_some());
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(shard.get(b"k"), None);
+        assert_eq!(shard.expirations(), 1);
+        assert_eq!(shard.len(), 1);
+        assert_eq!(shard.used_bytes(), entry_weight(7, 1));
+        assert_eq!(shard.state.read().expiry.len(), 0);
+        // A second miss is not a second expiration.
+        assert_eq!(shard.get(b"k"), None);
+        assert_eq!(shard.expirations(), 1);
+    }
+
+    #[test]
+    fn peek_honours_expiry_too() {
+        let (shard, clock) = shard(PolicyKind::default(), 1 << 20);
+        shard.set(bytes("k"), bytes("v"), Some(2_000)).unwrap();
+        clock.set(2_000);
+        assert_eq!(shard.peek(b"k"), None);
+        assert_eq!((shard.expirations(), shard.len()), (1, 0));
+    }
+
+    #[test]
+    fn sweep_removes_only_due_entries_bounded_per_call() {
+        let (shard, clock) = shard(PolicyKind::default(), 1 << 20);
+        for i in 0..10u64 {
+            let deadline = 1_000 + 100 * (i + 1);
+            shard
+                .set(bytes(&format!("k{i}")), bytes("v"), Some(deadline))
+                .unwrap();
+        }
+        shard.set(bytes("forever"), bytes("v"), None).unwrap();
+        assert_eq!(shard.sweep_expired(100), 0);
+        clock.set(1_500); // k0..k4 are due
+        assert_eq!(shard.sweep_expired(3), 3);
+        assert_eq!(shard.sweep_expired(100), 2);
+        assert_eq!(shard.expirations(), 5);
+        assert_eq!(shard.len(), 6);
+        assert!(shard.peek(b"k4").is_none() && shard.peek(b"k5").is_some());
+        assert_eq!(resident(&shard), (shard.used_bytes(), 6));
+    }
+
+    #[test]
+    fn replacing_a_deadline_forgets_the_old_one() {
+        let (shard, clock) = shard(PolicyKind::default(), 1 << 20);
+        shard.set(bytes("k"), bytes("v1"), Some(1_100)).unwrap();
+        shard.set(bytes("k"), bytes("v2"), None).unwrap();
+        clock.set(5_000);
+        assert_eq!(shard.sweep_expired(10), 0);
+        assert_eq!(shard.get(b"k").unwrap().value, bytes("v2"));
+        assert_eq!(shard.used_bytes(), entry_weight(1, 2));
+        assert_eq!(shard.state.read().expiry.len(), 0);
+    }
+
+    #[test]
+    fn deadline_is_charged_its_index_slot() {
+        let (shard, _clock) = shard(PolicyKind::default(), 1 << 20);
+        shard.set(bytes("k"), bytes("v"), Some(9_999)).unwrap();
+        assert_eq!(
+            shard.used_bytes(),
+            entry_weight(1, 1) + EXPIRY_OVERHEAD_BYTES
+        );
+    }
+
+    #[test]
+    fn never_above_capacity_under_varied_sizes_for_every_policy() {
+        for policy in PolicyKind::ALL {
+            let capacity = 40 * entry_weight(8, 64);
+            let (shard, _clock) = shard(policy, capacity);
+            let mut accepted = 0u64;
+            for i in 0..2_000u64 {
+                let value = vec![b'x'; ((i * 37) % 300) as usize];
+                let ttl = (i % 3 == 0).then_some(1_000_000 + i);
+                shard
+                    .set(bytes(&format!("key-{}", i % 700)), value.into(), ttl)
+                    .unwrap();
+                accepted += 1;
+                assert!(shard.used_bytes() <= capacity, "{policy}: above cap at {i}");
+            }
+            let (weight, count) = resident(&shard);
+            assert_eq!(weight, shard.used_bytes(), "{policy}: used_bytes drifted");
+            assert_eq!(count, shard.len(), "{policy}: len drifted");
+            assert!(shard.evictions() > 0, "{policy}: nothing evicted");
+            // Every set either still resides, was replaced by a later set of its key, or
+            // was evicted: evictions can never exceed the sets that were accepted.
+            assert!(shard.evictions() + shard.len() <= accepted, "{policy}");
+            assert_eq!(
+                shard.state.read().expiry.len() as u64,
+                {
+                    let mut with_deadline = 0;
+                    shard.keys(|_, hit| with_deadline += u64::from(hit.expires_at.is_some()));
+                    with_deadline
+                },
+                "{policy}: expiry index out of step with the map"
+            );
+        }
+    }
+
+    #[test]
+    fn entry_heavier_than_the_shard_is_refused() {
+        let capacity = entry_weight(1, 100);
+        // Strict LRU keeps an entry that fills the whole shard; s3fifo admits at most
+        // its main-queue share (97 %) and evicts a heavier one at once.
+        let (shard, _clock) = shard(PolicyKind::Lru, capacity);
+        shard.set(bytes("k"), vec![0; 100].into(), None).unwrap();
+        let err = shard
+            .set(bytes("k"), vec![0; 101].into(), None)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::EntryTooLarge {
+                weight: capacity + 1,
+                shard_capacity: capacity
+            }
+        );
+        let err = shard
+            .update(bytes("k"), |_| {
+                let value = Bytes::from(vec![0; 200]);
+                (
+                    Mutation::Set {
+                        value,
+                        expires_at: None,
+                    },
+                    (),
+                )
+            })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::EntryTooLarge { .. }));
+        // The refused writes left the old entry in place.
+        assert_eq!(shard.get(b"k").unwrap().value.len(), 100);
+        for policy in PolicyKind::ALL {
+            let (small, _clock) = self::shard(policy, 1_000);
+            let refused = small.set(bytes("k"), vec![0; 1_000].into(), None);
+            assert!(
+                matches!(refused, Err(StoreError::EntryTooLarge { .. })),
+                "{policy}"
+            );
+            assert_eq!((small.len(), small.used_bytes()), (0, 0), "{policy}");
+        }
+    }
+
+    #[test]
+    fn concurrent_updates_never_lose_an_increment() {
+        for policy in PolicyKind::ALL {
+            let (shard, _clock) = shard(policy, 1 << 20);
+            std::thread::scope(|scope| {
+                for _ in 0..4 {
+                    scope.spawn(|| {
+                        for _ in 0..10_000 {
+                            shard
+                                .update(bytes("counter"), |current| {
+                                    let n: u64 = current.map_or(0, |hit| {
+                                        std::str::from_utf8(&hit.value).unwrap().parse().unwrap()
+                                    });
+                                    let value = Bytes::from((n + 1).to_string());
+                                    (
+                                        Mutation::Set {
+                                            value,
+                                            expires_at: None,
+                                        },
+                                        (),
+                                    )
+                                })
+                                .unwrap();
+                        }
+                    });
+                }
+            });
+            assert_eq!(
+                shard.get(b"counter").unwrap().value,
+                bytes("40000"),
+                "{policy}"
+            );
+            assert_eq!(shard.len(), 1, "{policy}");
+        }
+    }
+
+    #[test]
+    fn update_sees_expired_as_absent_and_can_keep_or_delete() {
+        let (shard, clock) = shard(PolicyKind::default(), 1 << 20);
+        shard.set(bytes("k"), bytes("v"), Some(1_010)).unwrap();
+        let seen = shard
+            .update(bytes("k"), |hit| (Mutation::Keep, hit))
+            .unwrap();
+        assert_eq!(seen.unwrap().value, bytes("v"));
+        clock.set(1_010);
+        let seen = shard
+            .update(bytes("k"), |hit| (Mutation::Keep, hit))
+            .unwrap();
+        assert_eq!(seen, None);
+        assert_eq!((shard.expirations(), shard.len()), (1, 0));
+        shard.set(bytes("k"), bytes("v"), None).unwrap();
+        assert!(shard
+            .update(bytes("k"), |hit| (Mutation::Delete, hit.is_some()))
+            .unwrap());
+        assert_eq!((shard.len(), shard.used_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn delete_reports_live_removals_only() {
+        let (shard, clock) = shard(PolicyKind::default(), 1 << 20);
+        shard.set(bytes("live"), bytes("v"), None).unwrap();
+        shard.set(bytes("dying"), bytes("v"), Some(1_001)).unwrap();
+        clock.set(2_000);
+        assert!(shard.delete(b"live"));
+        assert!(!shard.delete(b"live"));
+        assert!(!shard.delete(b"dying"));
+        assert_eq!(shard.expirations(), 1);
+        assert_eq!((shard.len(), shard.used_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn clear_reports_and_removes_everything() {
+        let (shard, _clock) = shard(PolicyKind::default(), 1 << 20);
+        for i in 0..25 {
+            shard
+                .set(bytes(&i.to_string()), bytes("v"), Some(5_000))
+                .unwrap();
+        }
+        assert_eq!(shard.clear(), 25);
+        assert_eq!((shard.len(), shard.used_bytes()), (0, 0));
+        assert_eq!(shard.state.read().expiry.len(), 0);
+        assert!(shard.get(b"3").is_none());
+        assert_eq!(shard.clear(), 0);
+    }
+
+    #[test]
+    fn peek_does_not_protect_from_lru_eviction_but_get_does() {
+        let capacity = 2 * entry_weight(1, 1);
+        for (read, survivor, victim) in [("peek", "b", "a"), ("get", "a", "b")] {
+            let (shard, _clock) = shard(PolicyKind::Lru, capacity);
+            shard.set(bytes("a"), bytes("1"), None).unwrap();
+            shard.set(bytes("b"), bytes("2"), None).unwrap();
+            match read {
+                "peek" => assert!(shard.peek(b"a").is_some()),
+                _ => assert!(shard.get(b"a").is_some()),
+            }
+            shard.set(bytes("c"), bytes("3"), None).unwrap();
+            assert!(shard.peek(survivor.as_bytes()).is_some(), "{read}");
+            assert!(shard.peek(victim.as_bytes()).is_none(), "{read}");
+            assert_eq!(shard.evictions(), 1);
+        }
+    }
+
+    #[test]
+    fn keys_visits_live_entries_only() {
+        let (shard, clock) = shard(PolicyKind::default(), 1 << 20);
+        shard.set(bytes("a"), bytes("1"), None).unwrap();
+        shard.set(bytes("b"), bytes("2"), Some(1_500)).unwrap();
+        shard.set(bytes("c"), bytes("3"), Some(9_000)).unwrap();
+        clock.set(2_000);
+        let mut seen = Vec::new();
+        shard.keys(|key, hit| seen.push((key.clone(), hit.value.clone())));
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![(bytes("a"), bytes("1")), (bytes("c"), bytes("3"))]
+        );
+        // The visitor may call back into the shard: nothing is locked while it runs.
+        shard.keys(|key, _| {
+            shard.delete(key);
+        });
+        assert_eq!(shard.len(), 1); // only the expired "b" is left for the sweeper
+    }
+}

@@ -1,0 +1,144 @@
+//! The store: N shards sharing one clock and an even split of the memory cap.
+//! Owns construction and the store-wide sums; which shard a key lives in is the
+//! caller's choice (the server's router), never decided here.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use crate::{Clock, PolicyKind, Shard, UnixMillis};
+
+/// How to build a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Number of shards (nodes on the ring).
+    pub shards: NonZeroUsize,
+    /// Memory cap over all shards, in [`crate::entry_weight`] bytes; split evenly.
+    pub max_memory_bytes: u64,
+    /// Eviction policy of every shard.
+    pub policy: PolicyKind,
+}
+
+/// N in-process shards. `Send + Sync`; share it behind an `Arc`.
+#[derive(Debug)]
+pub struct Store {
+    shards: Box<[Shard]>,
+    config: StoreConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl Store {
+    /// Empty shards, each with `max_memory_bytes / shards` capacity (the remainder of
+    /// the division is left unused, so the shards never add up to more than the cap).
+    pub fn new(config: StoreConfig, clock: Arc<dyn Clock>) -> Store {
+        let shard_capacity = config.max_memory_bytes / config.shards.get() as u64;
+        let shards = (0..config.shards.get())
+            .map(|_| Shard::new(config.policy, shard_capacity, Arc::clone(&clock)))
+            .collect();
+        Store {
+            shards,
+            config,
+            clock,
+        }
+    }
+
+    /// The shards, in ring order (index = node position the router uses).
+    pub fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    /// The store's clock reading, for turning TTLs into deadlines.
+    pub fn now_millis(&self) -> UnixMillis {
+        self.clock.now_millis()
+    }
+
+    /// Entries held over all shards.
+    pub fn len(&self) -> u64 {
+        self.shards.iter().map(Shard::len).sum()
+    }
+
+    /// True when no shard holds an entry.
+    pub fn is_empty(&self) -> bool {
+        self.shards.iter().all(Shard::is_empty)
+    }
+
+    /// Bytes charged over all shards; never above [`Store::max_memory_bytes`].
+    pub fn used_bytes(&self) -> u64 {
+        self.shards.iter().map(Shard::used_bytes).sum()
+    }
+
+    /// The configured memory cap.
+    pub fn max_memory_bytes(&self) -> u64 {
+        self.config.max_memory_bytes
+    }
+
+    /// Policy evictions over all shards.
+    pub fn evictions(&self) -> u64 {
+        self.shards.iter().map(Shard::evictions).sum()
+    }
+
+    /// Expirations over all shards.
+    pub fn expirations(&self) -> u64 {
+        self.shards.iter().map(Shard::expirations).sum()
+    }
+
+    /// Empties every shard; returns how many entries were removed.
+    pub fn clear(&self) -> u64 {
+        self.shards.iter().map(Shard::clear).sum()
+    }
+
+    /// The eviction policy every shard runs.
+    pub fn policy(&self) -> PolicyKind {
+        self.config.policy
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{entry_weight, ManualClock};
+    use bytes::Bytes;
+
+    fn store(shards: usize, max_memory_bytes: u64) -> Store {
+        let config = StoreConfig {
+            shards: NonZeroUsize::new(shards).unwrap(),
+            max_memory_bytes,
+            policy: PolicyKind::default(),
+        };
+        Store::new(config, Arc::new(ManualClock::new(0)))
+    }
+
+    #[test]
+    fn memory_is_split_evenly_and_never_sums_above_the_cap() {
+        let store = store(3, 10_000);
+        assert_eq!(store.shards().len(), 3);
+        for shard in store.shards() {
+            assert_eq!(shard.capacity_bytes(), 3_333);
+        }
+        assert_eq!(store.max_memory_bytes(), 10_000);
+        assert_eq!(store.policy(), PolicyKind::default());
+    }
+
+    #[test]
+    fn totals_sum_the_shards_and_clear_empties_all() {
+        let store = store(4, 1_000_000);
+        assert!(store.is_empty());
+        for (i, shard) in store.shards().iter().enumerate() {
+            for j in 0..=i {
+                let key = Bytes::from(format!("{i}-{j}"));
+                shard.set(key, Bytes::from_static(b"v"), None).unwrap();
+            }
+        }
+        assert_eq!(store.len(), 1 + 2 + 3 + 4);
+        assert_eq!(store.used_bytes(), 10 * entry_weight(3, 1));
+        assert_eq!(store.clear(), 10);
+        assert!(store.is_empty());
+        assert_eq!(store.used_bytes(), 0);
+    }
+
+    #[test]
+    fn store_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Store>();
+    }
+}
