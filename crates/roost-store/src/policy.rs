@@ -1,5 +1,5 @@
 //! The eviction-policy seam: [`PolicyKind`] names the candidates, and the
-//! crate-private [`ShardMap`] trait is what a shard needs from a bounded map.
+//! crate-private `ShardMap` trait is what a shard needs from a bounded map.
 //! One file per implementation under `policy/`. This module must not know about
 //! expiry or counters: those live in the shard, above the trait.
 
