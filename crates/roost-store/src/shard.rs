@@ -64,23 +64,25 @@ struct ShardState {
 impl ShardState {
     /// Stores `key`; `old` is what the map holds for it right now (read under the same lock).
     fn put(&mut self, counters: &ShardCounters, key: Bytes, hit: Hit, old: Option<&Hit>) {
+        // Counters are read without the lock, so they move once, by the net change:
+        // adding the new weight before subtracting the evicted ones would briefly
+        // show a shard above its capacity.
+        let mut removed = Removed::default();
         if let Some(old) = old {
-            self.account_removed(counters, &key, old);
+            removed.add(self.forget(&key, old));
         }
-        counters.len.fetch_add(1, Ordering::Relaxed);
-        counters
-            .used_bytes
-            .fetch_add(stored_weight(&key, &hit), Ordering::Relaxed);
+        let added_weight = stored_weight(&key, &hit);
         let deadline = hit.expires_at.map(|at| (at, key.clone()));
         let mut evicted = Vec::new();
         self.map.insert(key, hit, old.is_some(), &mut evicted);
         let mut new_entry_evicted = false;
         for (evicted_key, evicted_hit) in &evicted {
-            self.account_removed(counters, evicted_key, evicted_hit);
+            removed.add(self.forget(evicted_key, evicted_hit));
             if let Some((_, key)) = &deadline {
                 new_entry_evicted |= evicted_key == key;
             }
         }
+        counters.apply(1, added_weight, removed);
         counters
             .evictions
             .fetch_add(evicted.len() as u64, Ordering::Relaxed);
@@ -100,13 +102,51 @@ impl ShardState {
 
     /// Books an entry that has left the map: counters down, deadline forgotten.
     fn account_removed(&mut self, counters: &ShardCounters, key: &[u8], hit: &Hit) {
-        counters.len.fetch_sub(1, Ordering::Relaxed);
-        counters
-            .used_bytes
-            .fetch_sub(stored_weight(key, hit), Ordering::Relaxed);
+        let removed = self.forget(key, hit);
+        counters.apply(0, 0, removed);
+    }
+
+    /// Forgets the deadline of an entry that has left the map; returns what it weighed.
+    fn forget(&mut self, key: &[u8], hit: &Hit) -> Removed {
         if let Some(at) = hit.expires_at {
             self.expiry.remove(at, key);
         }
+        Removed {
+            entries: 1,
+            weight: stored_weight(key, hit),
+        }
+    }
+}
+
+/// Entries and weight that left a map during one operation.
+#[derive(Debug, Default, Clone, Copy)]
+struct Removed {
+    entries: u64,
+    weight: u64,
+}
+
+impl Removed {
+    fn add(&mut self, other: Removed) {
+        self.entries += other.entries;
+        self.weight += other.weight;
+    }
+}
+
+impl ShardCounters {
+    /// Moves `len` and `used_bytes` by the net of what was added and removed, one
+    /// atomic step each, so a lock-free reader never sees an intermediate state.
+    fn apply(&self, added_entries: u64, added_weight: u64, removed: Removed) {
+        move_by(&self.len, added_entries, removed.entries);
+        move_by(&self.used_bytes, added_weight, removed.weight);
+    }
+}
+
+/// Adds `up - down` to `counter` without passing through a wrapped value.
+fn move_by(counter: &AtomicU64, up: u64, down: u64) {
+    if up >= down {
+        counter.fetch_add(up - down, Ordering::Relaxed);
+    } else {
+        counter.fetch_sub(down - up, Ordering::Relaxed);
     }
 }
 
