@@ -137,6 +137,7 @@ impl fmt::Display for OperationMix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = OperationKind::ALL
             .iter()
+            .filter(|kind| self.weight(**kind) > 0)
             .map(|kind| format!("{kind}={}", self.weight(*kind)))
             .collect();
         f.write_str(&parts.join(","))
@@ -334,6 +335,7 @@ mod tests {
         assert_eq!(mix.to_string(), "get=70,set=20,mget=5,delete=5");
         let partial: OperationMix = "get=1".parse().unwrap();
         assert_eq!(partial.weight(OperationKind::Delete), 0);
+        assert_eq!(partial.to_string(), "get=1");
         assert!(matches!(
             "get".parse::<OperationMix>(),
             Err(WorkloadError::MixSyntax(_))
