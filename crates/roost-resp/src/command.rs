@@ -67,11 +67,14 @@ impl CommandParser {
 
     /// Takes one complete command off the front of `buf`.
     ///
-    /// `Ok(None)`: the command at the front is incomplete; its bytes stay in `buf`
-    /// (only empty lines and empty multibulks before it may have been dropped). Call
-    /// again once more bytes are appended. `Err`: the input is malformed or over a
-    /// limit; the connection should get `-ERR <error>` and be closed. Errors come as
-    /// soon as a declared length is over its limit, without waiting for the bytes.
+    /// - `Ok(Some(args))`: a command of at least one argument, its name first, now
+    ///   consumed from `buf`.
+    /// - `Ok(None)`: the command at the front is incomplete; its bytes stay in `buf`
+    ///   (only empty lines and empty multibulks before it may have been dropped).
+    ///   Call again once more bytes are appended.
+    /// - `Err`: the input is malformed or over a limit; the connection should get
+    ///   `-ERR <error>` and be closed. Errors come as soon as a declared length is
+    ///   over its limit, without waiting for the bytes.
     pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         if buf.len() < self.cursor.pos {
             // Not the buffer the cursor was built on; start this command over.

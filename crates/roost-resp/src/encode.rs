@@ -9,7 +9,7 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::number::DoubleText;
-use crate::{Frame, Protocol};
+use crate::{Frame, Protocol, ProtocolError};
 
 /// `+<s>\r\n`. CR and LF in `s` become spaces, as Redis does, so the reply stays one line.
 pub fn write_simple(out: &mut BytesMut, s: &[u8]) {
@@ -20,6 +20,21 @@ pub fn write_simple(out: &mut BytesMut, s: &[u8]) {
 /// in `msg` become spaces, as Redis does.
 pub fn write_error(out: &mut BytesMut, msg: &[u8]) {
     write_line(out, b'-', msg);
+}
+
+/// `-ERR <error>\r\n`: what Redis replies before closing a connection that sent
+/// malformed input. The offending byte of `ExpectedBulk` goes out raw, as Redis's `%c`
+/// does, rather than as the UTF-8 of its `char`.
+pub fn write_protocol_error(out: &mut BytesMut, error: &ProtocolError) {
+    match error {
+        ProtocolError::ExpectedBulk(byte) => {
+            let mut text = b"ERR Protocol error: expected '$', got ' '".to_vec();
+            let quoted = text.len() - 2;
+            text[quoted] = *byte;
+            write_error(out, &text);
+        }
+        _ => write_error(out, format!("ERR {error}").as_bytes()),
+    }
 }
 
 /// `:<n>\r\n`.
@@ -224,6 +239,24 @@ mod tests {
         );
         assert_eq!(encoded(|o| write_bulk(o, b"a\r\nb")), "$4\r\na\r\nb\r\n");
         assert_eq!(encoded(|o| write_bulk(o, b"")), "$0\r\n\r\n");
+    }
+
+    #[test]
+    fn protocol_errors_read_as_redis_writes_them() {
+        let error = ProtocolError::InvalidBulkLength;
+        assert_eq!(
+            encoded(|o| write_protocol_error(o, &error)),
+            "-ERR Protocol error: invalid bulk length\r\n"
+        );
+        let mut out = BytesMut::new();
+        write_protocol_error(&mut out, &ProtocolError::ExpectedBulk(0xff));
+        assert_eq!(
+            &out[..],
+            b"-ERR Protocol error: expected '$', got '\xff'\r\n"
+        );
+        let mut out = BytesMut::new();
+        write_protocol_error(&mut out, &ProtocolError::ExpectedBulk(b'f'));
+        assert_eq!(&out[..], b"-ERR Protocol error: expected '$', got 'f'\r\n");
     }
 
     #[test]
