@@ -301,6 +301,12 @@ impl Shard {
         self.counters.expirations.load(Ordering::Relaxed)
     }
 
+    /// Entries that carry a deadline (expired ones not yet removed included): Redis's
+    /// `expires=` figure. Takes the read lock briefly.
+    pub fn deadlines(&self) -> u64 {
+        self.state.read().expiry.len() as u64
+    }
+
     /// Removes every entry; returns how many there were.
     pub fn clear(&self) -> u64 {
         let mut state = self.state.write();
@@ -414,6 +420,7 @@ mod tests {
         shard.set(bytes("k"), bytes("v"), Some(1_500)).unwrap();
         shard.set(bytes("forever"), bytes("v"), None).unwrap();
         assert_eq!(shard.get(b"k").unwrap().expires_at, Some(1_500));
+        assert_eq!(shard.deadlines(), 1, "only the entry with a deadline counts");
         clock.advance(Duration::from_millis(499));
         assert!(shard.get(b"k").is_some());
         clock.advance(Duration::from_millis(1));
@@ -422,6 +429,7 @@ mod tests {
         assert_eq!(shard.len(), 1);
         assert_eq!(shard.used_bytes(), entry_weight(7, 1));
         assert_eq!(shard.state.read().expiry.len(), 0);
+        assert_eq!(shard.deadlines(), 0);
         // A second miss is not a second expiration.
         assert_eq!(shard.get(b"k"), None);
         assert_eq!(shard.expirations(), 1);
