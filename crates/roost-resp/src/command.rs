@@ -2,11 +2,11 @@
 //! of a connection's read buffer, following Redis's `processMultibulkBuffer` and
 //! `processInlineBuffer` (same limits, same error texts, same leniency).
 //!
-//! Zero copy: a complete multibulk command is split off the buffer with one
-//! `split_to(..).freeze()` and its arguments are `Bytes` slices of that one piece.
-//! Nothing is consumed until a command is complete, and a resumable cursor remembers how
-//! far the command at the front has been parsed, so a command arriving in many reads
-//! costs O(new bytes) per call, never a re-scan.
+//! Zero copy: once a multibulk command is complete, each argument is split off the
+//! buffer with `split_to(..).freeze()` (one reference-count increment, no copy) and the
+//! framing between them is skipped. Nothing is consumed until a command is complete,
+//! and a resumable cursor remembers how far the command at the front has been parsed,
+//! so a command arriving in many reads costs O(new bytes) per call, never a re-scan.
 
 use std::ops::Range;
 
@@ -174,12 +174,16 @@ impl CommandParser {
             self.cursor.bulk_len = None;
             self.cursor.remaining = Some(remaining - 1);
         }
-        let command = buf.split_to(self.cursor.pos).freeze();
-        let args = self
-            .arg_ranges
-            .iter()
-            .map(|range| command.slice(range.clone()))
-            .collect();
+        // One split per argument, skipping the framing between them: a split costs one
+        // reference-count increment, where slicing a split-off whole would cost more.
+        let mut args = Vec::with_capacity(self.arg_ranges.len());
+        let mut consumed = 0;
+        for range in &self.arg_ranges {
+            buf.advance(range.start - consumed);
+            args.push(buf.split_to(range.len()).freeze());
+            consumed = range.end;
+        }
+        buf.advance(self.cursor.pos - consumed);
         Ok(Step::Command(args))
     }
 

@@ -27,9 +27,9 @@
 //!   end in sight errors once it passes `max_inline_len`; so a client can make a
 //!   connection buffer at most one command of at most `max_bulk_len`-sized arguments.
 //!   A declared count never drives an allocation before its bytes have arrived.
-//! - **Zero copy on the command path.** A multibulk command is split off the read buffer
-//!   once; its arguments are slices of it. A consumer that keeps an argument for long
-//!   (a cached value) should copy it, or it pins the whole read chunk in memory.
+//! - **Zero copy on the command path.** A multibulk command's arguments are `Bytes`
+//!   split off the read buffer, sharing its memory. A consumer that keeps an argument
+//!   for long (a cached value) should copy it, or it pins the whole read chunk in memory.
 //! - **Redis-identical errors.** Server-side error texts are Redis's `networking.c`
 //!   texts; the server replies `-ERR <Display>` and closes the connection.
 
