@@ -7,6 +7,10 @@
 //! So an incomplete reply costs no allocation, and declared counts never drive an
 //! allocation larger than the bytes actually received.
 //!
+//! The check re-reads the reply from its start on every call, so one huge reply that
+//! arrives in many reads costs O(size × reads); replies of ordinary size, and any
+//! number of pipelined replies (each parsed on its own), cost O(size).
+//!
 //! Reply parsing is strict where command parsing copies Redis's leniency: every line
 //! and blob must end in CRLF. RESP3 attributes (`|`) are read and dropped, the reply
 //! they annotate is returned. Streamed strings and aggregates (`$?`, `*?`) are refused.
@@ -86,7 +90,7 @@ fn measure(
         if depth >= limits.max_depth {
             return Err(ProtocolError::TooDeep(limits.max_depth));
         }
-        for _ in 0..entries * kind.frames_per_entry() {
+        for _ in 0..entries.saturating_mul(kind.frames_per_entry()) {
             match measure(buf, pos, depth + 1, limits)? {
                 Some(next) => pos = next,
                 None => return Ok(None),
