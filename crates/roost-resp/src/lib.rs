@@ -15,6 +15,26 @@
 //! - [`frame`]: the [`Frame`] value type; `error`: [`ProtocolError`]; `number`: integer
 //!   and double text.
 //!
+//! # Example: a server loop's inner step
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use roost_resp::{write_bulk, write_simple, CommandParser, Limits};
+//!
+//! let mut parser = CommandParser::new(Limits::default());
+//! // Two pipelined commands in one read: a multibulk GET and an inline PING.
+//! let mut read_buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n"[..]);
+//! let mut write_buf = BytesMut::new();
+//! while let Some(args) = parser.parse(&mut read_buf)? {
+//!     match &args[0][..] {
+//!         b"GET" => write_bulk(&mut write_buf, b"v"),
+//!         _ => write_simple(&mut write_buf, b"PONG"),
+//!     }
+//! }
+//! assert_eq!(&write_buf[..], b"$1\r\nv\r\n+PONG\r\n");
+//! # Ok::<(), roost_resp::ProtocolError>(())
+//! ```
+//!
 //! # Invariants
 //!
 //! - **Never does I/O.** Callers own sockets and buffers; this crate only reads from and
