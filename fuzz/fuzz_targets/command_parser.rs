@@ -59,7 +59,10 @@ fn parse_commands(input: &[u8], chunk_sizes: &[usize]) -> Outcome {
 
 /// Reads reply frames off chunked input; every frame read must re-encode.
 fn parse_frames(input: &[u8], chunk_sizes: &[usize]) {
-    let limits = Limits { max_depth: 8, ..Limits::default() };
+    let limits = Limits {
+        max_depth: 8,
+        ..Limits::default()
+    };
     let mut buf = BytesMut::new();
     let mut out = BytesMut::new();
     for chunk in chunks(input, chunk_sizes) {
@@ -90,9 +93,15 @@ fn reencode(frame: &Frame, out: &mut BytesMut) {
     write_frame(out, frame, Protocol::Resp2);
     out.clear();
     write_frame(out, frame, Protocol::Resp3);
-    let limits = Limits { max_depth: 8, ..Limits::default() };
+    let limits = Limits {
+        max_depth: 8,
+        ..Limits::default()
+    };
     let reread = parse_frame(out, &limits);
-    assert!(matches!(reread, Ok(Some(_))), "re-encoded frame did not parse: {reread:?}");
+    assert!(
+        matches!(reread, Ok(Some(_))),
+        "re-encoded frame did not parse: {reread:?}"
+    );
     assert!(out.is_empty(), "re-encoded frame left bytes behind");
 }
 
