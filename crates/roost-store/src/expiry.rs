@@ -50,7 +50,6 @@ impl ExpiryIndex {
         due
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.deadlines.len()
     }
