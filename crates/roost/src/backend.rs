@@ -20,6 +20,59 @@ pub struct Stored {
     pub expires_at: Option<UnixMillis>,
 }
 
+/// When a conditional write may happen (Redis's NX / XX).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    Always,
+    IfAbsent,
+    IfPresent,
+}
+
+/// What a write does to the entry's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// Keep the current entry's deadline (Redis's KEEPTTL); none for a new entry.
+    Keep,
+    /// This deadline; `None` means never expires.
+    Set(Option<UnixMillis>),
+}
+
+/// What a conditional write found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetOutcome {
+    pub written: bool,
+    /// The live entry before the write, if there was one.
+    pub previous: Option<Stored>,
+}
+
+/// When a deadline may be replaced (Redis's EXPIRE NX / XX / GT / LT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetimeCondition {
+    Always,
+    /// Only when the entry has no deadline.
+    NoDeadline,
+    /// Only when the entry has a deadline.
+    HasDeadline,
+    /// Only when the new deadline is later (no deadline counts as infinitely late).
+    Later,
+    /// Only when the new deadline is earlier (no deadline counts as infinitely late).
+    Earlier,
+}
+
+impl RetimeCondition {
+    /// Whether `new` may replace `current`.
+    pub fn allows(self, current: Option<UnixMillis>, new: Option<UnixMillis>) -> bool {
+        let late = |at: Option<UnixMillis>| at.unwrap_or(UnixMillis::MAX);
+        match self {
+            RetimeCondition::Always => true,
+            RetimeCondition::NoDeadline => current.is_none(),
+            RetimeCondition::HasDeadline => current.is_some(),
+            RetimeCondition::Later => late(new) > late(current),
+            RetimeCondition::Earlier => late(new) < late(current),
+        }
+    }
+}
+
 /// Counters of one node, for stats and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NodeStats {
@@ -69,6 +122,108 @@ impl Backend {
     pub async fn delete(&self, node: usize, key: &[u8]) -> Result<bool, CacheError> {
         match self {
             Backend::Embedded(b) => b.delete(node, key),
+        }
+    }
+
+    /// Reads `key` without counting an access for the eviction policy.
+    pub async fn peek(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        match self {
+            Backend::Embedded(b) => b.peek(node, key),
+        }
+    }
+
+    /// Writes `value` if `condition` holds, atomically with reading what was there.
+    pub async fn set_conditional(
+        &self,
+        node: usize,
+        key: Bytes,
+        value: Bytes,
+        condition: Condition,
+        deadline: Deadline,
+    ) -> Result<SetOutcome, CacheError> {
+        match self {
+            Backend::Embedded(b) => b.set_conditional(node, key, value, condition, deadline),
+        }
+    }
+
+    /// Removes `key` and returns what it held (GETDEL).
+    pub async fn take(&self, node: usize, key: Bytes) -> Result<Option<Stored>, CacheError> {
+        match self {
+            Backend::Embedded(b) => b.take(node, key),
+        }
+    }
+
+    /// Reads `key` and gives it a new deadline in the same step (GETEX); returns
+    /// the entry as it was.
+    pub async fn get_and_retime(
+        &self,
+        node: usize,
+        key: Bytes,
+        deadline: Option<UnixMillis>,
+    ) -> Result<Option<Stored>, CacheError> {
+        match self {
+            Backend::Embedded(b) => b.get_and_retime(node, key, deadline),
+        }
+    }
+
+    /// Replaces the deadline of a live entry when `condition` allows; `true` when
+    /// it was replaced (EXPIRE, PERSIST).
+    pub async fn retime(
+        &self,
+        node: usize,
+        key: Bytes,
+        deadline: Option<UnixMillis>,
+        condition: RetimeCondition,
+    ) -> Result<bool, CacheError> {
+        match self {
+            Backend::Embedded(b) => b.retime(node, key, deadline, condition),
+        }
+    }
+
+    /// Adds `delta` to the integer stored at `key` (0 when missing), keeping its
+    /// deadline; returns the new value (INCRBY).
+    pub async fn incr_by(&self, node: usize, key: Bytes, delta: i64) -> Result<i64, CacheError> {
+        match self {
+            Backend::Embedded(b) => b.incr_by(node, key, delta),
+        }
+    }
+
+    /// Appends `suffix` to the value at `key` (creating it), keeping its deadline;
+    /// refuses a result longer than `max_len`. Returns the new length (APPEND).
+    pub async fn append(
+        &self,
+        node: usize,
+        key: Bytes,
+        suffix: &[u8],
+        max_len: usize,
+    ) -> Result<usize, CacheError> {
+        match self {
+            Backend::Embedded(b) => b.append(node, key, suffix, max_len),
+        }
+    }
+
+    /// Visits every live key of one node with its deadline.
+    pub async fn visit_keys(
+        &self,
+        node: usize,
+        visit: impl FnMut(&Bytes, Option<UnixMillis>),
+    ) -> Result<(), CacheError> {
+        match self {
+            Backend::Embedded(b) => b.visit_keys(node, visit),
+        }
+    }
+
+    /// Entries held on one node (expired ones not yet removed included).
+    pub fn node_len(&self, node: usize) -> u64 {
+        match self {
+            Backend::Embedded(b) => b.node_len(node),
+        }
+    }
+
+    /// Entries with a deadline, across all nodes.
+    pub fn deadlines(&self) -> u64 {
+        match self {
+            Backend::Embedded(b) => b.deadlines(),
         }
     }
 

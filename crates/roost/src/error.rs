@@ -33,14 +33,22 @@ pub enum CacheError {
     EntryTooLarge { weight: u64, shard_capacity: u64 },
     #[error("no healthy node to serve the key")]
     NoNode,
+    /// Redis's own text: INCR on a value that is not an integer.
+    #[error("value is not an integer or out of range")]
+    NotAnInteger,
+    /// Redis's own text: INCR past the 64-bit range.
+    #[error("increment or decrement would overflow")]
+    IncrementOverflow,
 }
 
 impl CacheError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CacheError::EmptyKey | CacheError::NoKeys | CacheError::TtlOutOfRange { .. } => {
-                ErrorKind::InvalidInput
-            }
+            CacheError::EmptyKey
+            | CacheError::NoKeys
+            | CacheError::TtlOutOfRange { .. }
+            | CacheError::NotAnInteger
+            | CacheError::IncrementOverflow => ErrorKind::InvalidInput,
             CacheError::KeyTooLong { .. }
             | CacheError::ValueTooLarge { .. }
             | CacheError::TooManyKeys { .. }
@@ -65,6 +73,8 @@ impl CacheError {
             CacheError::TtlOutOfRange { .. } => "invalid_ttl",
             CacheError::EntryTooLarge { .. } => "entry_too_large",
             CacheError::NoNode => "no_healthy_node",
+            CacheError::NotAnInteger => "not_an_integer",
+            CacheError::IncrementOverflow => "increment_overflow",
         }
     }
 }

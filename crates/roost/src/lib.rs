@@ -7,6 +7,7 @@
 //! - [`router`] — the only place that picks a node for a key (consistent hashing).
 //! - [`backend`] — where entries live: the embedded `roost-store` shards.
 //! - [`api`] — front doors (REST today) that translate wire formats into cache calls.
+//! - [`integer`] — Redis's strict integer text, shared by INCR and RESP arguments.
 //! - [`stats`] — the stats overview and the refresh of store-derived metrics.
 //! - [`telemetry`] — logging, the metric catalogue, the per-second history.
 //! - [`server`] — start-up, background tasks and graceful shutdown.
@@ -21,6 +22,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod integer;
 pub mod router;
 pub mod server;
 pub mod stats;

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use roost_store::{Clock, Store, StoreConfig, UnixMillis};
+use bytes::{Bytes, BytesMut};
+use roost_store::{Clock, Hit, Mutation, Store, StoreConfig, UnixMillis};
 use tokio_util::sync::CancellationToken;
 
-use super::{NodeStats, Stored};
+use super::{Condition, Deadline, NodeStats, RetimeCondition, SetOutcome, Stored};
 use crate::error::CacheError;
+use crate::integer::parse_i64;
 
 /// How many entries one sweep of one shard may visit, so a sweep never holds
 /// a shard for long however many keys expire at once.
@@ -36,10 +37,7 @@ impl Embedded {
     }
 
     pub fn get(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
-        Ok(self.shard(node)?.get(key).map(|hit| Stored {
-            value: hit.value,
-            expires_at: hit.expires_at,
-        }))
+        Ok(self.shard(node)?.get(key).map(stored))
     }
 
     pub fn set(
@@ -56,8 +54,154 @@ impl Embedded {
         Ok(self.shard(node)?.delete(key))
     }
 
+    pub fn peek(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        Ok(self.shard(node)?.peek(key).map(stored))
+    }
+
+    pub fn set_conditional(
+        &self,
+        node: usize,
+        key: Bytes,
+        value: Bytes,
+        condition: Condition,
+        deadline: Deadline,
+    ) -> Result<SetOutcome, CacheError> {
+        let outcome = self.shard(node)?.update(key, |current| {
+            let allowed = match condition {
+                Condition::Always => true,
+                Condition::IfAbsent => current.is_none(),
+                Condition::IfPresent => current.is_some(),
+            };
+            let expires_at = match deadline {
+                Deadline::Keep => current.as_ref().and_then(|hit| hit.expires_at),
+                Deadline::Set(at) => at,
+            };
+            let mutation = if allowed {
+                Mutation::Set { value, expires_at }
+            } else {
+                Mutation::Keep
+            };
+            let outcome = SetOutcome {
+                written: allowed,
+                previous: current.map(stored),
+            };
+            (mutation, outcome)
+        })?;
+        Ok(outcome)
+    }
+
+    pub fn take(&self, node: usize, key: Bytes) -> Result<Option<Stored>, CacheError> {
+        let taken = self
+            .shard(node)?
+            .update(key, |current| (Mutation::Delete, current.map(stored)))?;
+        Ok(taken)
+    }
+
+    pub fn get_and_retime(
+        &self,
+        node: usize,
+        key: Bytes,
+        deadline: Option<UnixMillis>,
+    ) -> Result<Option<Stored>, CacheError> {
+        let found = self.shard(node)?.update(key, |current| match current {
+            None => (Mutation::Keep, None),
+            Some(hit) => (
+                Mutation::Set {
+                    value: hit.value.clone(),
+                    expires_at: deadline,
+                },
+                Some(stored(hit)),
+            ),
+        })?;
+        Ok(found)
+    }
+
+    pub fn retime(
+        &self,
+        node: usize,
+        key: Bytes,
+        deadline: Option<UnixMillis>,
+        condition: RetimeCondition,
+    ) -> Result<bool, CacheError> {
+        let changed = self.shard(node)?.update(key, |current| match current {
+            Some(hit) if condition.allows(hit.expires_at, deadline) => (
+                Mutation::Set {
+                    value: hit.value,
+                    expires_at: deadline,
+                },
+                true,
+            ),
+            _ => (Mutation::Keep, false),
+        })?;
+        Ok(changed)
+    }
+
+    pub fn incr_by(&self, node: usize, key: Bytes, delta: i64) -> Result<i64, CacheError> {
+        self.shard(node)?.update(key, |current| {
+            let (base, expires_at) = match &current {
+                None => (Some(0), None),
+                Some(hit) => (parse_i64(&hit.value), hit.expires_at),
+            };
+            let Some(base) = base else {
+                return (Mutation::Keep, Err(CacheError::NotAnInteger));
+            };
+            let Some(sum) = base.checked_add(delta) else {
+                return (Mutation::Keep, Err(CacheError::IncrementOverflow));
+            };
+            let value = Bytes::copy_from_slice(itoa::Buffer::new().format(sum).as_bytes());
+            (Mutation::Set { value, expires_at }, Ok(sum))
+        })?
+    }
+
+    pub fn append(
+        &self,
+        node: usize,
+        key: Bytes,
+        suffix: &[u8],
+        max_len: usize,
+    ) -> Result<usize, CacheError> {
+        self.shard(node)?.update(key, |current| {
+            let (old, expires_at) = match &current {
+                None => (&b""[..], None),
+                Some(hit) => (&hit.value[..], hit.expires_at),
+            };
+            let len = old.len() + suffix.len();
+            if len > max_len {
+                let too_large = CacheError::ValueTooLarge { len, max: max_len };
+                return (Mutation::Keep, Err(too_large));
+            }
+            let mut value = BytesMut::with_capacity(len);
+            value.extend_from_slice(old);
+            value.extend_from_slice(suffix);
+            let value = value.freeze();
+            (Mutation::Set { value, expires_at }, Ok(len))
+        })?
+    }
+
+    pub fn visit_keys(
+        &self,
+        node: usize,
+        mut visit: impl FnMut(&Bytes, Option<UnixMillis>),
+    ) -> Result<(), CacheError> {
+        self.shard(node)?
+            .keys(|key, hit| visit(key, hit.expires_at));
+        Ok(())
+    }
+
+    pub fn node_len(&self, node: usize) -> u64 {
+        self.store.shards().get(node).map_or(0, |s| s.len())
+    }
+
+    pub fn deadlines(&self) -> u64 {
+        self.store.shards().iter().map(|s| s.deadlines()).sum()
+    }
+
     pub fn flush(&self) -> u64 {
         self.store.clear()
+    }
+
+    pub fn policy(&self) -> roost_store::PolicyKind {
+        self.store.policy()
     }
 
     pub fn max_memory_bytes(&self) -> u64 {
@@ -98,5 +242,12 @@ impl Embedded {
                 tracing::debug!(removed, "expired entries swept");
             }
         }
+    }
+}
+
+fn stored(hit: Hit) -> Stored {
+    Stored {
+        value: hit.value,
+        expires_at: hit.expires_at,
     }
 }

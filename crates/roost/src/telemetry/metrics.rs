@@ -10,7 +10,8 @@ use prometheus::{
     Opts, Registry, TextEncoder,
 };
 
-/// Cache operations as counted and timed.
+/// Cache operations as counted and timed: the Cache service's methods, whichever
+/// front door called them (a RESP `SET k v NX` is a `set`, `MSETNX` an `mset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Get,
@@ -19,10 +20,37 @@ pub enum Op {
     Mget,
     Mset,
     Flush,
+    /// GETDEL.
+    Getdel,
+    /// GETEX.
+    Getex,
+    /// INCRBY and friends.
+    Incr,
+    Append,
+    /// EXPIRE family and PERSIST.
+    Expire,
+    /// EXISTS, TTL, PTTL, TYPE, STRLEN: reads of a key's metadata.
+    Inspect,
+    /// SCAN and KEYS.
+    Scan,
 }
 
 impl Op {
-    pub const ALL: [Op; 6] = [Op::Get, Op::Set, Op::Delete, Op::Mget, Op::Mset, Op::Flush];
+    pub const ALL: [Op; 13] = [
+        Op::Get,
+        Op::Set,
+        Op::Delete,
+        Op::Mget,
+        Op::Mset,
+        Op::Flush,
+        Op::Getdel,
+        Op::Getex,
+        Op::Incr,
+        Op::Append,
+        Op::Expire,
+        Op::Inspect,
+        Op::Scan,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +60,13 @@ impl Op {
             Op::Mget => "mget",
             Op::Mset => "mset",
             Op::Flush => "flush",
+            Op::Getdel => "getdel",
+            Op::Getex => "getex",
+            Op::Incr => "incr",
+            Op::Append => "append",
+            Op::Expire => "expire",
+            Op::Inspect => "inspect",
+            Op::Scan => "scan",
         }
     }
 }
