@@ -3,6 +3,7 @@
 //! One file per implementation under `policy/`. This module must not know about
 //! expiry or counters: those live in the shard, above the trait.
 
+mod adaptive;
 mod lru;
 mod s3fifo;
 mod tinylfu;
@@ -23,11 +24,19 @@ pub enum PolicyKind {
     TinyLfu,
     /// Strict least-recently-used (`lru` crate): every hit moves the entry to the front.
     Lru,
+    /// Window-TinyLFU whose window (1 % .. 100 % of the capacity) is picked by
+    /// miniature simulations of the candidates (hand-written, `policy/adaptive.rs`).
+    Adaptive,
 }
 
 impl PolicyKind {
     /// Every policy, in a stable order (the order of replay tables).
-    pub const ALL: [PolicyKind; 3] = [PolicyKind::S3Fifo, PolicyKind::TinyLfu, PolicyKind::Lru];
+    pub const ALL: [PolicyKind; 4] = [
+        PolicyKind::S3Fifo,
+        PolicyKind::TinyLfu,
+        PolicyKind::Lru,
+        PolicyKind::Adaptive,
+    ];
 
     /// The lower-case name used in configuration and reports.
     pub fn name(self) -> &'static str {
@@ -35,6 +44,7 @@ impl PolicyKind {
             PolicyKind::S3Fifo => "s3fifo",
             PolicyKind::TinyLfu => "tinylfu",
             PolicyKind::Lru => "lru",
+            PolicyKind::Adaptive => "adaptive",
         }
     }
 }
@@ -55,7 +65,7 @@ impl fmt::Display for PolicyKind {
 
 /// A policy name that is not one of [`PolicyKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown eviction policy {given:?} (expected one of: s3fifo, tinylfu, lru)")]
+#[error("unknown eviction policy {given:?} (expected one of: s3fifo, tinylfu, lru, adaptive)")]
 pub struct UnknownPolicy {
     /// The name that was given.
     pub given: String,
@@ -102,6 +112,7 @@ pub(crate) fn new_shard_map(kind: PolicyKind, capacity_bytes: u64) -> Box<dyn Sh
         PolicyKind::S3Fifo => Box::new(s3fifo::S3FifoMap::new(capacity_bytes)),
         PolicyKind::TinyLfu => Box::new(tinylfu::TinyLfuMap::new(capacity_bytes)),
         PolicyKind::Lru => Box::new(lru::LruMap::new(capacity_bytes)),
+        PolicyKind::Adaptive => Box::new(adaptive::AdaptiveMap::new(capacity_bytes)),
     }
 }
 
