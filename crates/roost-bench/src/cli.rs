@@ -11,7 +11,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use roost_store::PolicyKind;
 
+use crate::endpoint::Endpoint;
 use crate::fill::FillOptions;
+use crate::load::http::HttpFlavor;
 use crate::load::workload::{KeyDistribution, OperationMix, WorkloadError, WorkloadSpec};
 use crate::load::{LoadOptions, StopCondition};
 use crate::trace::{catalog, default_traces_dir, TraceOptions};
@@ -28,9 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Replay shared/traces through the store's policy, exact LRU and exact OPT.
     Trace(TraceArgs),
-    /// Closed-loop mixed traffic against Roost's REST API.
+    /// Mixed traffic against a RESP server or an HTTP API, closed or open loop.
     Load(LoadArgs),
-    /// Bulk-load keys with mset.
+    /// Bulk-load keys: mset batches over REST, pipelined SETs over RESP.
     Fill(FillArgs),
 }
 
@@ -41,6 +43,8 @@ pub enum CliError {
     UnknownTrace(String),
     #[error(transparent)]
     Workload(#[from] WorkloadError),
+    #[error(transparent)]
+    Load(#[from] crate::load::LoadError),
 }
 
 #[derive(Debug, Args)]
@@ -94,18 +98,34 @@ impl TraceArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Base URL of Roost's REST API.
+    /// resp://host:port (redis-server, Roost's RESP port, nutcracker) or http://host:port
+    /// (Roost's REST API, or webdis with --http-flavor webdis).
     #[arg(long, default_value = "http://127.0.0.1:8000")]
-    pub target: String,
+    pub target: Endpoint,
+    /// Which HTTP API an http:// target speaks.
+    #[arg(long, default_value = "roost")]
+    pub http_flavor: HttpFlavor,
     /// Run for this long (e.g. 30s, 2m).
     #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "requests")]
     pub duration: Option<Duration>,
     /// Stop after this many requests instead of after a duration.
     #[arg(long)]
     pub requests: Option<u64>,
-    /// Concurrent connections, one request in flight each.
+    /// Concurrent connections.
     #[arg(long, default_value = "16")]
     pub connections: usize,
+    /// RESP: commands written per batch before reading their replies. HTTP/1.1 has one
+    /// request in flight per connection, so HTTP always runs at 1.
+    #[arg(long, default_value = "1")]
+    pub pipeline: usize,
+    /// RESP: client threads, each a current-thread runtime driving its share of the
+    /// connections. HTTP uses the default multi-thread runtime.
+    #[arg(long, default_value = "1")]
+    pub threads: usize,
+    /// Open loop at this many requests/s overall, on a fixed schedule; latency is
+    /// measured from each request's intended send time. Closed loop when omitted.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Number of distinct keys.
     #[arg(long, default_value = "10000")]
     pub keyspace: u64,
@@ -133,6 +153,9 @@ pub struct LoadArgs {
     /// Key prefix; keys are <prefix><index>, as `fill` writes them.
     #[arg(long, default_value = "key:")]
     pub prefix: String,
+    /// Zero-pad key indexes to this many digits (12 matches redis-benchmark's -r keys).
+    #[arg(long, default_value = "0")]
+    pub key_digits: usize,
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -160,6 +183,7 @@ impl LoadArgs {
                 }
             },
             key_prefix: self.prefix.clone(),
+            key_digits: self.key_digits,
             value_size: self.value_size,
             mix: self.mix.clone(),
             mget_keys: self.mget_keys,
@@ -167,33 +191,42 @@ impl LoadArgs {
             ttl_ratio: self.ttl_ratio,
         };
         workload.validate()?;
-        Ok(LoadOptions {
+        let options = LoadOptions {
             connections: self.connections,
+            pipeline: self.pipeline,
+            threads: self.threads,
+            rate: self.rate,
             stop,
             workload: Arc::new(workload),
             show_progress: !self.no_progress,
             seed: 0x5eed,
-        })
+        };
+        options.validate()?;
+        Ok(options)
     }
 }
 
 #[derive(Debug, Args)]
 pub struct FillArgs {
-    /// Base URL of Roost's REST API.
+    /// http://host:port (Roost's REST API, mset) or resp://host:port (pipelined SETs).
     #[arg(long, default_value = "http://127.0.0.1:8000")]
-    pub target: String,
+    pub target: Endpoint,
     /// Number of keys to write.
     #[arg(long, default_value = "1000000")]
     pub keys: u64,
     /// Bytes of each value.
     #[arg(long, default_value = "100")]
     pub value_size: usize,
-    /// Entries per mset request (the API takes at most 1000).
+    /// Entries per mset request (the API takes at most 1000), or SETs per pipelined
+    /// write over RESP.
     #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub batch: u16,
     /// Key prefix; keys are <prefix>0 .. <prefix>(keys-1).
     #[arg(long, default_value = "key:")]
     pub prefix: String,
+    /// Zero-pad key indexes to this many digits (12 matches redis-benchmark's -r keys).
+    #[arg(long, default_value = "0")]
+    pub key_digits: usize,
     /// Batches in flight at once.
     #[arg(long, default_value = "8")]
     pub connections: usize,
@@ -209,6 +242,7 @@ impl FillArgs {
             value_size: self.value_size,
             batch: usize::from(self.batch),
             prefix: self.prefix.clone(),
+            key_digits: self.key_digits,
             connections: self.connections,
             show_progress: !self.no_progress,
         }
@@ -217,11 +251,53 @@ impl FillArgs {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("roost-bench").chain(args.iter().copied()))
+    }
+
+    /// The options `roost-bench <args>` (a load command) runs with.
+    pub(crate) fn load_options(args: &[&str]) -> LoadOptions {
+        let Command::Load(args) = parse(args).unwrap().command else {
+            panic!("not a load command");
+        };
+        args.options().unwrap()
+    }
+
+    #[test]
+    fn resp_targets_take_pipeline_threads_and_rate() {
+        let cli = parse(&[
+            "load",
+            "--target",
+            "resp://127.0.0.1:6380",
+            "--pipeline",
+            "16",
+            "--threads",
+            "2",
+            "--rate",
+            "5000",
+            "--key-digits",
+            "12",
+        ])
+        .unwrap();
+        let Command::Load(args) = cli.command else {
+            panic!("load parsed as another command");
+        };
+        assert_eq!(args.target, Endpoint::Resp("127.0.0.1:6380".into()));
+        let options = args.options().unwrap();
+        assert_eq!(
+            (options.pipeline, options.threads, options.rate),
+            (16, 2, Some(5000.0))
+        );
+        assert_eq!(options.workload.key(7), "key:000000000007");
+        assert!(parse(&["load", "--target", "localhost:6379"]).is_err());
+        assert!(parse(&["load", "--http-flavor", "nginx"]).is_err());
+        let Command::Load(args) = parse(&["load", "--rate=-3"]).unwrap().command else {
+            panic!("load parsed as another command");
+        };
+        assert!(matches!(args.options(), Err(CliError::Load(_))));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `roost-bench fill`: bulk-loads `<prefix>0 .. <prefix>(keys-1)` with `mset` batches.
+//! `roost-bench fill`: bulk-loads `<prefix>0 .. <prefix>(keys-1)` with `mset` batches
+//! over Roost's REST API (RESP targets use pipelined SETs: `crate::resp::fill`).
 //!
 //! Used to pre-warm a server before `load` and by `bench/memory.sh` to put a known
 //! number of entries into Roost. Any failed batch stops the fill with an error, since
@@ -14,7 +15,7 @@ use rand::SeedableRng;
 
 use crate::load::http::{HttpTarget, MSetEntry};
 use crate::load::target::TargetError;
-use crate::load::workload::random_text;
+use crate::load::workload::{random_text, KeyFormat};
 
 /// What to load.
 #[derive(Debug, Clone)]
@@ -23,8 +24,20 @@ pub struct FillOptions {
     pub value_size: usize,
     pub batch: usize,
     pub prefix: String,
+    /// Zero-pad key indexes to this many digits (0: none).
+    pub key_digits: usize,
     pub connections: usize,
     pub show_progress: bool,
+}
+
+impl FillOptions {
+    /// How keys are named, matching `load` with the same prefix and digits.
+    pub fn key_format(&self) -> KeyFormat {
+        KeyFormat {
+            prefix: self.prefix.clone(),
+            digits: self.key_digits,
+        }
+    }
 }
 
 /// What a finished fill did.
@@ -45,6 +58,8 @@ impl FillReport {
 pub enum FillError {
     #[error("batch size and connections must be at least 1")]
     ZeroSized,
+    #[error("cannot connect: {0}")]
+    Connect(TargetError),
     #[error("mset of keys {first}..{end} failed: {source}")]
     Batch {
         first: u64,
@@ -115,9 +130,8 @@ impl FillWorker {
                 return Ok(());
             }
             let end = (first + batch).min(self.options.keys);
-            let keys: Vec<String> = (first..end)
-                .map(|i| format!("{}{i}", self.options.prefix))
-                .collect();
+            let format = self.options.key_format();
+            let keys: Vec<String> = (first..end).map(|i| format.key(i)).collect();
             let entries: Vec<MSetEntry<'_>> = keys
                 .iter()
                 .map(|key| MSetEntry {
@@ -136,7 +150,8 @@ impl FillWorker {
     }
 }
 
-fn progress_bar(options: &FillOptions) -> ProgressBar {
+/// The fill's progress bar (hidden unless asked for).
+pub(crate) fn progress_bar(options: &FillOptions) -> ProgressBar {
     let bar = if options.show_progress {
         ProgressBar::new(options.keys)
     } else {

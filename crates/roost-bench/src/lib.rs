@@ -2,12 +2,18 @@
 //!
 //! # Layout
 //! - `trace`: replays `shared/traces` through exact LRU, exact Bélády and the store.
-//! - `load`: closed-loop mixed traffic through a `Target` (HTTP today), HDR latencies.
-//! - `fill`: bulk-loads keys with `mset`.
+//! - `load`: mixed traffic, closed or open loop, through a `Target` (HTTP: Roost's REST
+//!   API or webdis), with coordinated-omission-corrected HDR latencies.
+//! - `resp`: the pipelined RESP client, load engine and fill (redis-server, Roost's RESP
+//!   port, nutcracker).
+//! - `fill`: bulk-loads keys with `mset` (REST) or pipelined SETs (RESP).
+//! - `endpoint`: `--target` as `resp://host:port` or `http://…`.
 //!
 //! **Invariant:** this crate never depends on the server crate `roost`; it talks to a
 //! running server over the wire, exactly as any client would.
 pub mod cli;
+pub mod endpoint;
 pub mod fill;
 pub mod load;
+pub mod resp;
 pub mod trace;

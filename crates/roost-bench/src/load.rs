@@ -1,13 +1,20 @@
-//! `roost-bench load`: closed-loop mixed traffic against a `Target`.
+//! `roost-bench load`: mixed traffic against a `Target` (HTTP; RESP has its own
+//! pipelined engine in `crate::resp::engine` sharing the options, budget and report).
 //!
 //! Each of `connections` tasks owns a generator and a recorder and keeps exactly one
-//! request in flight (closed loop); recorders are merged when the run ends, so the hot
-//! path shares nothing but two atomic counters. Submodules: `workload` (what to send),
-//! `target` (the transport seam), `http` (Roost's REST API), `report` (measurements).
+//! request in flight: HTTP/1.1 cannot have more than one in flight per connection, so
+//! HTTP always runs at pipeline depth 1. Closed loop by default; with `rate` each
+//! connection follows an open-loop `Schedule` and latency runs from the intended send
+//! time. Recorders are merged when the run ends, so the hot path shares nothing but two
+//! atomic counters. Submodules: `workload` (what to send), `target` (the transport
+//! seam), `http` (Roost's REST API and webdis), `schedule` (open-loop pacing), `timer`
+//! (sub-millisecond sleeps), `report` (measurements).
 
 pub mod http;
 pub mod report;
+pub mod schedule;
 pub mod target;
+pub mod timer;
 pub mod workload;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +25,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::oneshot;
 
 use report::{LoadReport, Recorder, RunHeader};
-use target::Target;
+use schedule::Schedule;
+use target::{Target, TargetError};
+use timer::PreciseSleep;
 use workload::{KeyDistribution, OperationGenerator, WorkloadError, WorkloadSpec};
 
 /// When a run ends.
@@ -32,6 +41,12 @@ pub enum StopCondition {
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub connections: usize,
+    /// Commands written per batch on RESP; HTTP ignores it (always 1).
+    pub pipeline: usize,
+    /// Client OS threads for RESP; HTTP uses the ambient runtime.
+    pub threads: usize,
+    /// Open loop at this many requests/s overall; `None` is closed loop.
+    pub rate: Option<f64>,
     pub stop: StopCondition,
     pub workload: Arc<WorkloadSpec>,
     pub show_progress: bool,
@@ -44,20 +59,47 @@ pub struct LoadOptions {
 pub enum LoadError {
     #[error(transparent)]
     Workload(#[from] WorkloadError),
-    #[error("connections must be at least 1")]
+    #[error("connections, pipeline and threads must be at least 1")]
     NoConnections,
+    #[error("rate must be a positive number of requests per second, not {0}")]
+    BadRate(f64),
+    #[error("cannot connect to {0}")]
+    Connect(String),
     #[error("a load task failed: {0}")]
     TaskFailed(String),
 }
 
-/// Shared permission to issue one more request.
-struct Budget {
+impl LoadOptions {
+    /// Checks what the types cannot.
+    pub fn validate(&self) -> Result<(), LoadError> {
+        if self.connections == 0 || self.pipeline == 0 || self.threads == 0 {
+            return Err(LoadError::NoConnections);
+        }
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(LoadError::BadRate(rate));
+            }
+        }
+        Ok(())
+    }
+
+    /// "closed" or "open 5000/s", for reports.
+    pub fn mode(&self) -> String {
+        match self.rate {
+            Some(rate) => format!("open {rate:.0}/s"),
+            None => "closed".into(),
+        }
+    }
+}
+
+/// Shared permission to issue more requests.
+pub(crate) struct Budget {
     deadline: Option<Instant>,
     remaining: AtomicU64,
 }
 
 impl Budget {
-    fn new(stop: StopCondition, started: Instant) -> Self {
+    pub(crate) fn new(stop: StopCondition, started: Instant) -> Self {
         match stop {
             StopCondition::After(duration) => Self {
                 deadline: Some(started + duration),
@@ -71,17 +113,26 @@ impl Budget {
     }
 
     fn take(&self) -> bool {
+        self.take_up_to(1) == 1
+    }
+
+    /// Takes up to `wanted` permits; 0 once the run is over.
+    pub(crate) fn take_up_to(&self, wanted: usize) -> usize {
         if self
             .deadline
             .is_some_and(|deadline| Instant::now() >= deadline)
         {
-            return false;
+            return 0;
         }
-        self.remaining
+        let wanted = wanted as u64;
+        match self
+            .remaining
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                left.checked_sub(1)
-            })
-            .is_ok()
+                (left > 0).then(|| left - left.min(wanted))
+            }) {
+            Ok(left) => left.min(wanted) as usize,
+            Err(_) => 0,
+        }
     }
 }
 
@@ -90,26 +141,30 @@ pub async fn run_load<T: Target>(
     target: Arc<T>,
     options: &LoadOptions,
 ) -> Result<LoadReport, LoadError> {
-    if options.connections == 0 {
-        return Err(LoadError::NoConnections);
-    }
+    options.validate()?;
     let generators = (0..options.connections)
         .map(|i| OperationGenerator::new(Arc::clone(&options.workload), options.seed + i as u64))
         .collect::<Result<Vec<_>, _>>()?;
     let started = Instant::now();
     let budget = Arc::new(Budget::new(options.stop, started));
     let completed = Arc::new(AtomicU64::new(0));
-    let (progress_done, progress_task) = spawn_progress(options, Arc::clone(&completed), started);
+    let progress = ProgressTicker::start(options, Arc::clone(&completed), started);
 
     let workers: Vec<_> = generators
         .into_iter()
-        .map(|generator| {
-            let (target, budget, completed) = (
-                Arc::clone(&target),
-                Arc::clone(&budget),
-                Arc::clone(&completed),
-            );
-            tokio::spawn(drive_connection(target, generator, budget, completed))
+        .enumerate()
+        .map(|(index, generator)| {
+            let schedule = options
+                .rate
+                .map(|rate| Schedule::new(started, rate, options.connections, index));
+            let connection = HttpConnection {
+                target: Arc::clone(&target),
+                generator,
+                schedule,
+                budget: Arc::clone(&budget),
+                completed: Arc::clone(&completed),
+            };
+            tokio::spawn(connection.run())
         })
         .collect();
     let mut merged = Recorder::default();
@@ -121,78 +176,125 @@ pub async fn run_load<T: Target>(
         }
     }
     let elapsed = started.elapsed();
-    let _ = progress_done.send(());
-    let _ = progress_task.await;
+    progress.stop().await;
     if let Some(error) = failure {
         return Err(error);
     }
-    Ok(merged.into_report(run_header(target.as_ref(), options), elapsed))
+    let header = run_header(target.describe(), "http", options);
+    Ok(merged.into_report(header, elapsed))
 }
 
-async fn drive_connection<T: Target>(
+/// One HTTP connection's loop: one request in flight, paced by `schedule` if open loop.
+struct HttpConnection<T> {
     target: Arc<T>,
-    mut generator: OperationGenerator,
+    generator: OperationGenerator,
+    schedule: Option<Schedule>,
     budget: Arc<Budget>,
     completed: Arc<AtomicU64>,
-) -> Recorder {
-    let mut recorder = Recorder::default();
-    while budget.take() {
-        let operation = generator.next_operation();
-        let sent = Instant::now();
-        let result = target.execute(&operation).await;
-        recorder.record(operation.kind(), sent.elapsed(), &result);
-        completed.fetch_add(1, Ordering::Relaxed);
-    }
-    recorder
 }
 
-/// Starts the progress bar ticker; it stops when the returned sender fires.
-fn spawn_progress(
-    options: &LoadOptions,
-    completed: Arc<AtomicU64>,
-    started: Instant,
-) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (length, by_time) = match options.stop {
-        StopCondition::After(duration) => (duration.as_millis() as u64, true),
-        StopCondition::Requests(count) => (count, false),
-    };
-    let bar = if options.show_progress {
-        ProgressBar::new(length)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {percent:>3}% {msg}")
-            .expect("invariant: constant progress template is valid")
-            .progress_chars("=> "),
-    );
-    let (done, mut finished) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                _ = &mut finished => break,
-                _ = ticks.tick() => {}
+impl<T: Target> HttpConnection<T> {
+    async fn run(mut self) -> Recorder {
+        let mut recorder = Recorder::default();
+        let mut sleep = match self.schedule.is_some().then(PreciseSleep::new).transpose() {
+            Ok(sleep) => sleep,
+            Err(error) => {
+                let failed = Err(TargetError::Transport(format!("no timer: {error}")));
+                recorder.record(workload::OperationKind::Get, Duration::ZERO, &failed);
+                return recorder;
             }
-            let ops = completed.load(Ordering::Relaxed);
-            let seconds = started.elapsed().as_secs_f64().max(1e-3);
-            bar.set_position(if by_time {
-                started.elapsed().as_millis() as u64
-            } else {
-                ops
-            });
-            bar.set_message(format!("{ops} ops, {:.0} ops/s", ops as f64 / seconds));
+        };
+        let mut intended = Vec::with_capacity(1);
+        loop {
+            intended.clear();
+            if let (Some(schedule), Some(sleep)) = (&mut self.schedule, &mut sleep) {
+                // A failed timer only costs precision: the request goes out now.
+                let _ = sleep.until(schedule.next_due()).await;
+                schedule.take_due(Instant::now(), 1, &mut intended);
+            }
+            if !self.budget.take() {
+                break;
+            }
+            let operation = self.generator.next_operation();
+            let sent = intended.first().copied().unwrap_or_else(Instant::now);
+            let result = self.target.execute(&operation).await;
+            recorder.record(operation.kind(), sent.elapsed(), &result);
+            self.completed.fetch_add(1, Ordering::Relaxed);
         }
-        bar.finish_and_clear();
-    });
-    (done, task)
+        recorder
+    }
 }
 
-fn run_header(target: &impl Target, options: &LoadOptions) -> RunHeader {
+/// The progress bar: a ticker task that redraws every 250 ms until stopped.
+pub(crate) struct ProgressTicker {
+    done: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ProgressTicker {
+    /// Starts ticking on the current runtime (hidden unless `options.show_progress`).
+    pub(crate) fn start(
+        options: &LoadOptions,
+        completed: Arc<AtomicU64>,
+        started: Instant,
+    ) -> Self {
+        let (length, by_time) = match options.stop {
+            StopCondition::After(duration) => (duration.as_millis() as u64, true),
+            StopCondition::Requests(count) => (count, false),
+        };
+        let bar = if options.show_progress {
+            ProgressBar::new(length)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {percent:>3}% {msg}")
+                .expect("invariant: constant progress template is valid")
+                .progress_chars("=> "),
+        );
+        let (done, mut finished) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    _ = &mut finished => break,
+                    _ = ticks.tick() => {}
+                }
+                let ops = completed.load(Ordering::Relaxed);
+                let seconds = started.elapsed().as_secs_f64().max(1e-3);
+                bar.set_position(if by_time {
+                    started.elapsed().as_millis() as u64
+                } else {
+                    ops
+                });
+                bar.set_message(format!("{ops} ops, {:.0} ops/s", ops as f64 / seconds));
+            }
+            bar.finish_and_clear();
+        });
+        Self { done, task }
+    }
+
+    /// Stops and clears the bar.
+    pub(crate) async fn stop(self) {
+        let _ = self.done.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// What was run against what, for the report.
+pub(crate) fn run_header(target: String, protocol: &str, options: &LoadOptions) -> RunHeader {
     let workload = &options.workload;
     RunHeader {
-        target: target.describe(),
+        target,
+        protocol: protocol.into(),
         connections: options.connections,
+        pipeline: if protocol == "resp" {
+            options.pipeline
+        } else {
+            1
+        },
+        threads: options.threads,
+        mode: options.mode(),
         keyspace: workload.keyspace,
         distribution: match workload.distribution {
             KeyDistribution::Zipf { exponent } => format!("zipf {exponent}"),
@@ -212,6 +314,29 @@ mod tests {
         let budget = Budget::new(StopCondition::Requests(3), Instant::now());
         let granted = (0..10).filter(|_| budget.take()).count();
         assert_eq!(granted, 3);
+    }
+
+    #[test]
+    fn batches_take_what_is_left_and_then_nothing() {
+        let budget = Budget::new(StopCondition::Requests(10), Instant::now());
+        assert_eq!(budget.take_up_to(4), 4);
+        assert_eq!(budget.take_up_to(4), 4);
+        assert_eq!(budget.take_up_to(4), 2);
+        assert_eq!(budget.take_up_to(4), 0);
+    }
+
+    #[test]
+    fn open_loop_rates_must_be_positive() {
+        let mut options = crate::cli::tests::load_options(&["load"]);
+        assert!(options.validate().is_ok());
+        options.rate = Some(0.0);
+        assert!(matches!(options.validate(), Err(LoadError::BadRate(_))));
+        options.rate = Some(f64::NAN);
+        assert!(options.validate().is_err());
+        options.rate = Some(250.0);
+        assert_eq!(options.mode(), "open 250/s");
+        options.pipeline = 0;
+        assert!(matches!(options.validate(), Err(LoadError::NoConnections)));
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use roost_bench::cli::{Cli, Command, FillArgs, LoadArgs, TraceArgs};
+use roost_bench::endpoint::Endpoint;
 use roost_bench::load::http::HttpTarget;
-use roost_bench::{fill, load, trace};
+use roost_bench::{fill, load, resp, trace};
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -39,16 +40,26 @@ fn run_trace(args: &TraceArgs) -> anyhow::Result<()> {
 
 async fn run_load(args: &LoadArgs) -> anyhow::Result<()> {
     let options = args.options()?;
-    let target = Arc::new(HttpTarget::new(&args.target, options.connections));
-    let report = load::run_load(target, &options).await?;
+    let report = match &args.target {
+        Endpoint::Resp(address) => resp::engine::run_resp_load(address, &options).await?,
+        Endpoint::Http(base) => {
+            let target = HttpTarget::with_flavor(base, options.connections, args.http_flavor);
+            load::run_load(Arc::new(target), &options).await?
+        }
+    };
     print!("{}", report.render());
     write_json(args.json.as_deref(), &report)
 }
 
 async fn run_fill(args: &FillArgs) -> anyhow::Result<()> {
     let options = args.options();
-    let target = HttpTarget::new(&args.target, options.connections);
-    let report = fill::run_fill(&target, &options).await?;
+    let report = match &args.target {
+        Endpoint::Resp(address) => resp::fill::run_resp_fill(address, &options).await?,
+        Endpoint::Http(base) => {
+            let target = HttpTarget::new(base, options.connections);
+            fill::run_fill(&target, &options).await?
+        }
+    };
     println!(
         "filled {} keys in {:.2} s: {:.0} keys/s",
         report.keys,

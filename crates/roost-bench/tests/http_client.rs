@@ -202,11 +202,15 @@ async fn load_run_counts_every_request_and_the_servers_hits() {
     let target = Arc::new(HttpTarget::new(&serve(Arc::clone(&stub)).await, 4));
     let options = LoadOptions {
         connections: 4,
+        pipeline: 1,
+        threads: 1,
+        rate: None,
         stop: StopCondition::Requests(600),
         workload: Arc::new(WorkloadSpec {
             keyspace: 50,
             distribution: KeyDistribution::Zipf { exponent: 0.99 },
             key_prefix: "key:".into(),
+            key_digits: 0,
             value_size: 16,
             mix: "get=6,set=3,mget=1".parse().unwrap(),
             mget_keys: 3,
@@ -248,11 +252,15 @@ async fn timed_load_run_stops_near_its_deadline() {
     let target = Arc::new(HttpTarget::new(&serve(stub).await, 2));
     let options = LoadOptions {
         connections: 2,
+        pipeline: 1,
+        threads: 1,
+        rate: None,
         stop: StopCondition::After(Duration::from_millis(300)),
         workload: Arc::new(WorkloadSpec {
             keyspace: 10,
             distribution: KeyDistribution::Uniform,
             key_prefix: "k".into(),
+            key_digits: 0,
             value_size: 4,
             mix: "get=1".parse().unwrap(),
             mget_keys: 1,
@@ -280,6 +288,7 @@ fn fill_options(keys: u64) -> FillOptions {
         keys,
         value_size: 100,
         batch: 1000,
+        key_digits: 0,
         prefix: "key:".into(),
         connections: 3,
         show_progress: false,

@@ -1,10 +1,15 @@
 //! Roost's REST API as a load `Target`, plus the `mset` and stats calls `fill` and
-//! `bench/memory.sh` need.
+//! `bench/memory.sh` need; with `HttpFlavor::Webdis`, webdis's command-in-the-path API
+//! instead (`webdis` submodule), so the same generator drives both.
 //!
 //! Speaks the contract in DESIGN.md §3: a 404 on GET/DELETE is a miss, not an error;
 //! every other non-2xx status is an error carrying the server's body. Keys always go
 //! into the path percent-encoded.
 
+mod webdis;
+
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,11 +28,48 @@ use super::workload::Operation;
 /// How long one request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A pooled HTTP/1.1 client bound to one Roost base URL such as `http://127.0.0.1:8000`.
+/// Which HTTP API the target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpFlavor {
+    /// Roost's REST API (DESIGN.md §3).
+    #[default]
+    Roost,
+    /// webdis: `GET /GET/<key>` → `{"GET":"value"}`, `GET /SET/<key>/<value>`.
+    Webdis,
+}
+
+/// Why an `--http-flavor` was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown http flavor {0:?} (expected roost or webdis)")]
+pub struct UnknownFlavor(String);
+
+impl FromStr for HttpFlavor {
+    type Err = UnknownFlavor;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "roost" => Ok(Self::Roost),
+            "webdis" => Ok(Self::Webdis),
+            _ => Err(UnknownFlavor(text.into())),
+        }
+    }
+}
+
+impl fmt::Display for HttpFlavor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Roost => "roost",
+            Self::Webdis => "webdis",
+        })
+    }
+}
+
+/// A pooled HTTP/1.1 client bound to one base URL such as `http://127.0.0.1:8000`.
 #[derive(Clone)]
 pub struct HttpTarget {
     client: Client<HttpConnector, Full<Bytes>>,
     base_url: String,
+    flavor: HttpFlavor,
 }
 
 /// One `mset` entry.
@@ -55,8 +97,13 @@ struct MSetReply {
 }
 
 impl HttpTarget {
-    /// A client that keeps up to `connections` idle connections to `base_url`.
+    /// A Roost REST client that keeps up to `connections` idle connections to `base_url`.
     pub fn new(base_url: &str, connections: usize) -> Self {
+        Self::with_flavor(base_url, connections, HttpFlavor::Roost)
+    }
+
+    /// A client for `flavor`'s API at `base_url`.
+    pub fn with_flavor(base_url: &str, connections: usize, flavor: HttpFlavor) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
@@ -65,6 +112,7 @@ impl HttpTarget {
         Self {
             client,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            flavor,
         }
     }
 
@@ -189,6 +237,9 @@ impl HttpTarget {
 
 impl Target for HttpTarget {
     async fn execute(&self, operation: &Operation) -> Result<Outcome, TargetError> {
+        if self.flavor == HttpFlavor::Webdis {
+            return self.webdis_execute(operation).await;
+        }
         match operation {
             Operation::Get { key } => Ok(Outcome::Get {
                 hit: self.get(key).await?.is_some(),
@@ -212,8 +263,15 @@ impl Target for HttpTarget {
     }
 
     fn describe(&self) -> String {
-        self.base_url.clone()
+        match self.flavor {
+            HttpFlavor::Roost => self.base_url.clone(),
+            HttpFlavor::Webdis => format!("{} (webdis)", self.base_url),
+        }
     }
+}
+
+fn path_segment(text: &str) -> impl fmt::Display + '_ {
+    utf8_percent_encode(text, NON_ALPHANUMERIC)
 }
 
 fn key_path(key: &str) -> String {
@@ -254,6 +312,14 @@ mod tests {
     fn keys_are_percent_encoded_in_the_path() {
         assert_eq!(key_path("key:12"), "/api/cache/key%3A12");
         assert_eq!(key_path("a b/c"), "/api/cache/a%20b%2Fc");
+    }
+
+    #[test]
+    fn flavors_parse_by_name() {
+        assert_eq!("WEBDIS".parse::<HttpFlavor>(), Ok(HttpFlavor::Webdis));
+        assert_eq!("roost".parse::<HttpFlavor>(), Ok(HttpFlavor::Roost));
+        assert!("nginx".parse::<HttpFlavor>().is_err());
+        assert_eq!(HttpFlavor::Webdis.to_string(), "webdis");
     }
 
     #[test]

@@ -144,7 +144,14 @@ impl Recorder {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunHeader {
     pub target: String,
+    /// "resp" or "http".
+    pub protocol: String,
     pub connections: usize,
+    /// Commands per write (RESP); always 1 for HTTP.
+    pub pipeline: usize,
+    pub threads: usize,
+    /// "closed", or "open <rate>/s" with latency from the intended send time.
+    pub mode: String,
     pub keyspace: u64,
     pub distribution: String,
     pub value_size: usize,
@@ -159,8 +166,9 @@ pub struct OperationRow {
     pub errors: u64,
     pub ops_per_second: f64,
     pub p50_micros: u64,
-    pub p95_micros: u64,
+    pub p90_micros: u64,
     pub p99_micros: u64,
+    pub p999_micros: u64,
     pub max_micros: u64,
     /// Keys found, for get and mget.
     pub hits: u64,
@@ -177,8 +185,9 @@ impl OperationRow {
             errors: stats.errors,
             ops_per_second: stats.count as f64 / seconds,
             p50_micros: latency.value_at_quantile(0.50),
-            p95_micros: latency.value_at_quantile(0.95),
+            p90_micros: latency.value_at_quantile(0.90),
             p99_micros: latency.value_at_quantile(0.99),
+            p999_micros: latency.value_at_quantile(0.999),
             max_micros: latency.max(),
             hits: stats.hits,
             misses: stats.misses,
@@ -205,10 +214,15 @@ impl LoadReport {
     pub fn render(&self) -> String {
         let header = &self.header;
         let mut out = format!(
-            "target {}  connections {}  keyspace {} ({})  value {} B  mix {}\n\
-             {:<8} {:>10} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9}\n",
+            "target {} ({})  connections {}  pipeline {}  threads {}  mode {}\n\
+             keyspace {} ({})  value {} B  mix {}\n\
+             {:<8} {:>10} {:>8} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
             header.target,
+            header.protocol,
             header.connections,
+            header.pipeline,
+            header.threads,
+            header.mode,
             header.keyspace,
             header.distribution,
             header.value_size,
@@ -218,20 +232,22 @@ impl LoadReport {
             "errors",
             "ops/s",
             "p50",
-            "p95",
+            "p90",
             "p99",
+            "p99.9",
             "max",
         );
         for row in &self.operations {
             out += &format!(
-                "{:<8} {:>10} {:>8} {:>11.0} {:>9} {:>9} {:>9} {:>9}\n",
+                "{:<8} {:>10} {:>8} {:>11.0} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
                 row.operation,
                 row.count,
                 row.errors,
                 row.ops_per_second,
                 format_micros(row.p50_micros),
-                format_micros(row.p95_micros),
+                format_micros(row.p90_micros),
                 format_micros(row.p99_micros),
+                format_micros(row.p999_micros),
                 format_micros(row.max_micros),
             );
         }
@@ -278,7 +294,11 @@ mod tests {
     fn header() -> RunHeader {
         RunHeader {
             target: "http://stub".into(),
+            protocol: "http".into(),
             connections: 2,
+            pipeline: 1,
+            threads: 1,
+            mode: "closed".into(),
             keyspace: 10,
             distribution: "uniform".into(),
             value_size: 8,

@@ -1,8 +1,9 @@
 //! The seam between workload and transport: a `Target` executes one `Operation` and
 //! says what the server answered, in transport-neutral terms.
 //!
-//! HTTP implements it today (`http.rs`); a RESP target plugs in beside it without the
-//! load loop or the report changing.
+//! HTTP implements it (`http.rs`). RESP pipelines many operations per write, so it has
+//! its own engine (`crate::resp::engine`) but reports through the same `Outcome`s and
+//! `TargetError`s.
 
 use std::future::Future;
 
@@ -28,6 +29,9 @@ pub enum TargetError {
     Status { status: u16, body: String },
     #[error("unexpected reply: {0}")]
     Protocol(String),
+    /// The server answered with an error reply (RESP `-ERR …`, `-OOM …`).
+    #[error("server error: {0}")]
+    Server(String),
 }
 
 /// A cache server the load generator can talk to.

@@ -1,8 +1,12 @@
 //! What a load run sends: the operation mix, the key distribution and the values.
 //!
 //! Pure and transport-free: it produces `Operation`s; a `Target` (HTTP today, RESP
-//! later) turns them into requests. Keys are `<prefix><index>` with the index drawn
-//! from `0..keyspace`, so `fill` with the same prefix preloads exactly these keys.
+//! and RESP) turns them into requests. Keys are `<prefix><index>` with the index drawn
+//! from `0..keyspace` (zero-padded to `key_digits` when set, as redis-benchmark names
+//! its keys), so `fill` with the same prefix preloads exactly these keys.
+//!
+//! The RESP engine draws kinds and indexes (`next_kind`, `next_index`) and encodes keys
+//! into a reused buffer (`KeyFormat::write_key`), so its hot path allocates nothing.
 
 use std::fmt;
 use std::str::FromStr;
@@ -160,6 +164,8 @@ pub struct WorkloadSpec {
     pub keyspace: u64,
     pub distribution: KeyDistribution,
     pub key_prefix: String,
+    /// Zero-pad the index to this many digits (redis-benchmark uses 12); 0 pads nothing.
+    pub key_digits: usize,
     pub value_size: usize,
     pub mix: OperationMix,
     pub mget_keys: usize,
@@ -191,9 +197,43 @@ impl WorkloadSpec {
         Ok(())
     }
 
+    /// How this workload names its keys.
+    pub fn key_format(&self) -> KeyFormat {
+        KeyFormat {
+            prefix: self.key_prefix.clone(),
+            digits: self.key_digits,
+        }
+    }
+
     /// The key for index `index`; shared with `fill` so both name keys alike.
     pub fn key(&self, index: u64) -> String {
-        format!("{}{index}", self.key_prefix)
+        self.key_format().key(index)
+    }
+}
+
+/// Key naming: `<prefix><index>`, the index zero-padded to `digits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFormat {
+    pub prefix: String,
+    pub digits: usize,
+}
+
+impl KeyFormat {
+    /// Replaces `out` with the key for `index`, reusing its allocation.
+    pub fn write_key(&self, index: u64, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(self.prefix.as_bytes());
+        let mut digits = itoa::Buffer::new();
+        let text = digits.format(index).as_bytes();
+        out.resize(out.len() + self.digits.saturating_sub(text.len()), b'0');
+        out.extend_from_slice(text);
+    }
+
+    /// The key for `index` as a `String`.
+    pub fn key(&self, index: u64) -> String {
+        let mut out = Vec::new();
+        self.write_key(index, &mut out);
+        String::from_utf8(out).expect("invariant: prefix is a String and digits are ASCII")
     }
 }
 
@@ -257,18 +297,39 @@ impl OperationGenerator {
         })
     }
 
-    pub fn next_operation(&mut self) -> Operation {
+    /// The workload this generator draws from.
+    pub fn spec(&self) -> &WorkloadSpec {
+        &self.spec
+    }
+
+    /// The value every set writes (`value_size` random letters, fixed per generator).
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Draws the next operation kind by the mix weights.
+    pub fn next_kind(&mut self) -> OperationKind {
         let ticket = self.rng.random_range(0..self.spec.mix.total());
-        match self.spec.mix.pick(ticket) {
+        self.spec.mix.pick(ticket)
+    }
+
+    /// Draws whether the next set carries the TTL, and which.
+    pub fn next_ttl(&mut self) -> Option<u64> {
+        let with_ttl = self.rng.random_bool(self.spec.ttl_ratio);
+        self.spec.ttl_seconds.filter(|_| with_ttl)
+    }
+
+    pub fn next_operation(&mut self) -> Operation {
+        match self.next_kind() {
             OperationKind::Get => Operation::Get {
                 key: self.next_key(),
             },
             OperationKind::Set => {
-                let with_ttl = self.rng.random_bool(self.spec.ttl_ratio);
+                let ttl_seconds = self.next_ttl();
                 Operation::Set {
                     key: self.next_key(),
                     value: Arc::clone(&self.value),
-                    ttl_seconds: self.spec.ttl_seconds.filter(|_| with_ttl),
+                    ttl_seconds,
                 }
             }
             OperationKind::MGet => Operation::MGet {
@@ -280,7 +341,8 @@ impl OperationGenerator {
         }
     }
 
-    fn next_index(&mut self) -> u64 {
+    /// Draws the next key index in `0..keyspace`.
+    pub fn next_index(&mut self) -> u64 {
         match &self.zipf {
             // Zipf samples ranks 1..=keyspace as floats; rank 1 becomes index 0.
             Some(zipf) => (zipf.sample(&mut self.rng) as u64).clamp(1, self.spec.keyspace) - 1,
@@ -312,6 +374,7 @@ mod tests {
             keyspace: 1000,
             distribution,
             key_prefix: "key:".into(),
+            key_digits: 0,
             value_size: 32,
             mix: mix.parse().unwrap(),
             mget_keys: 4,
@@ -407,6 +470,23 @@ mod tests {
             panic!("only mgets were asked for");
         };
         assert_eq!(keys.len(), 4);
+    }
+
+    #[test]
+    fn keys_are_zero_padded_to_the_requested_digits() {
+        let padded = KeyFormat {
+            prefix: "key:".into(),
+            digits: 12,
+        };
+        assert_eq!(padded.key(42), "key:000000000042");
+        let mut reused = b"leftover bytes".to_vec();
+        padded.write_key(1_234_567_890_123, &mut reused);
+        assert_eq!(reused, b"key:1234567890123");
+        let plain = KeyFormat {
+            prefix: "k".into(),
+            digits: 0,
+        };
+        assert_eq!(plain.key(7), "k7");
     }
 
     #[test]
