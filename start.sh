@@ -35,7 +35,8 @@ while ((SECONDS < deadline)); do
     rm -f "$pid_file"
     exit 1
   fi
-  addr=$(sed -nE 's/.*http listening.*addr[=":]+([^ ",]+).*/\1/p' "$log_file" | tail -n 1)
+  addr=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log_file" 2>/dev/null |
+    sed -nE 's/.*http listening.*addr[=":]+([^ ",]+).*/\1/p' | tail -n 1)
   if [[ -n "$addr" ]] && curl -fsS "http://$addr/readyz" >/dev/null 2>&1; then
     break
   fi
@@ -43,8 +44,10 @@ while ((SECONDS < deadline)); do
   sleep 0.2
 done
 if [[ -z "$addr" ]]; then
-  echo "roost did not become ready within 60 s; last log lines:" >&2
+  echo "roost did not become ready within 60 s; stopping it. Last log lines:" >&2
   tail -n 20 "$log_file" >&2
+  kill -TERM "$pid" 2>/dev/null || true
+  rm -f "$pid_file"
   exit 1
 fi
 echo "$addr" >"$run_dir/roost.addr"

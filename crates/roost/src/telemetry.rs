@@ -15,7 +15,9 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("invalid ROOST_LOG {:?}: {e}", config.log_filter))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal; log files and pipes get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
