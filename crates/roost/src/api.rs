@@ -1,4 +1,6 @@
 //! Front doors: each translates its wire format into calls on the one
-//! [`Cache`](crate::cache::Cache) service and back, and holds no cache logic.
+//! [`Cache`](crate::cache::Cache) service and back, and holds no cache logic:
+//! [`rest`] (JSON over HTTP) and [`resp`] (the Redis protocol).
 
+pub mod resp;
 pub mod rest;

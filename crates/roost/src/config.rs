@@ -40,6 +40,7 @@ pub enum ConfigError {
 pub struct Config {
     pub http_addr: SocketAddr,
     pub resp_addr: SocketAddr,
+    pub resp: RespSettings,
     pub dashboard_addr: SocketAddr,
     pub backend: BackendConfig,
     pub default_ttl: Option<Duration>,
@@ -74,6 +75,16 @@ pub struct Limits {
     pub max_body_bytes: usize,
 }
 
+/// The RESP front door's own settings (its address is [`Config::resp_addr`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RespSettings {
+    /// Redis's requirepass: clients must AUTH with it first.
+    pub password: Option<String>,
+    pub max_connections: usize,
+    /// How long a connection may send nothing; `None` is forever.
+    pub idle_timeout: Option<Duration>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -93,6 +104,7 @@ impl Config {
         Ok(Config {
             http_addr: addr(layers, "http_addr")?,
             resp_addr: addr(layers, "resp_addr")?,
+            resp: resp_settings(layers)?,
             dashboard_addr: addr(layers, "dashboard_addr")?,
             backend: backend(layers)?,
             default_ttl: (ttl > 0).then(|| Duration::from_secs(ttl)),
@@ -157,6 +169,15 @@ fn backend(layers: &Layers) -> Result<BackendConfig, ConfigError> {
     })
 }
 
+fn resp_settings(layers: &Layers) -> Result<RespSettings, ConfigError> {
+    let idle = bounded_u64(layers, "resp_idle_timeout", 0, 86_400)?;
+    Ok(RespSettings {
+        password: layers.get("resp_password").map(str::to_owned),
+        max_connections: bounded_u64(layers, "resp_max_connections", 1, 1_000_000)? as usize,
+        idle_timeout: (idle > 0).then(|| Duration::from_secs(idle)),
+    })
+}
+
 fn log_format(layers: &Layers) -> Result<LogFormat, ConfigError> {
     match layers.get("log_format").unwrap_or("text") {
         "text" => Ok(LogFormat::Text),
@@ -187,6 +208,10 @@ mod tests {
         assert_eq!(config.limits.max_key_bytes, 512);
         assert_eq!(config.limits.max_value_bytes, 1 << 20);
         assert_eq!(config.limits.max_batch_keys, 1000);
+        assert_eq!(config.resp_addr.to_string(), "127.0.0.1:6380");
+        assert_eq!(config.resp.max_connections, 10_000);
+        assert_eq!(config.resp.idle_timeout, None);
+        assert_eq!(config.resp.password, None);
         match config.backend {
             BackendConfig::Embedded {
                 max_memory_bytes, ..

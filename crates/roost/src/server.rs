@@ -1,5 +1,5 @@
 //! Start-up and shutdown: builds the backend, router and cache service from a
-//! validated [`Config`], binds the listeners, and owns every background task so
+//! validated [`Config`], binds the listeners (HTTP and RESP), and owns every background task so
 //! that shutdown cancels all of them and drains in-flight requests.
 
 use std::net::SocketAddr;
@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::resp::{self, RespState};
 use crate::api::rest::{self, AppState, SharedState};
 use crate::backend::{Backend, Embedded};
 use crate::cache::Cache;
@@ -24,6 +25,7 @@ use crate::telemetry::{History, Metrics};
 #[derive(Debug)]
 pub struct Running {
     http_addr: SocketAddr,
+    resp_addr: SocketAddr,
     state: SharedState,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
@@ -67,14 +69,39 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
             tracing::error!(error = %e, "http server failed");
         }
     });
+    let resp_addr = start_resp(&mut tasks, &state, &config, &cancel).await?;
     spawn_background(&mut tasks, &state, &config, &cancel);
     Ok(Running {
         http_addr,
+        resp_addr,
         state,
         cancel,
         tasks,
         shutdown_timeout: config.shutdown_timeout,
     })
+}
+
+/// Binds the RESP address and serves it beside HTTP, on the same Cache.
+async fn start_resp(
+    tasks: &mut JoinSet<()>,
+    state: &SharedState,
+    config: &Config,
+    cancel: &CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(config.resp_addr)
+        .await
+        .with_context(|| format!("binding the RESP address {}", config.resp_addr))?;
+    let resp_addr = listener
+        .local_addr()
+        .context("reading the bound RESP address")?;
+    tracing::info!(addr = %resp_addr, "resp listening");
+    let resp_state = Arc::new(RespState::new(
+        state.clone(),
+        config.resp.clone(),
+        resp_addr,
+    ));
+    tasks.spawn(resp::serve(listener, resp_state, cancel.clone()));
+    Ok(resp_addr)
 }
 
 fn build_backend(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Router, Backend)> {
@@ -130,6 +157,11 @@ fn spawn_background(
 impl Running {
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// Where the RESP front door listens (the real port when configured with 0).
+    pub fn resp_addr(&self) -> SocketAddr {
+        self.resp_addr
     }
 
     pub fn state(&self) -> &SharedState {

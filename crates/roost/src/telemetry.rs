@@ -1,11 +1,14 @@
-//! Telemetry: structured logging set-up, the metric catalogue, and the
+//! Telemetry: structured logging set-up, the metric catalogue (`metrics.rs` for
+//! the cache, `resp.rs` for the RESP front door), and the
 //! once-a-second history that turns counters into rates.
 
 mod history;
 mod metrics;
+mod resp;
 
 pub use history::{History, Sample};
 pub use metrics::{quantile, Metrics, NodeSample, Op, StoreTotals};
+pub use resp::{RespMetrics, UNKNOWN_COMMAND};
 
 use crate::config::{Config, LogFormat};
 

@@ -37,7 +37,25 @@ pub const SETTINGS: &[Setting] = &[
         key: "resp_addr",
         env: "ROOST_RESP_ADDR",
         default: "127.0.0.1:6380",
-        help: "Redis protocol listen address (reserved: validated, served once the RESP front door lands)",
+        help: "Redis protocol (RESP2, RESP3 after HELLO 3) listen address (port 0 picks a free port; the log says which)",
+    },
+    Setting {
+        key: "resp_password",
+        env: "ROOST_RESP_PASSWORD",
+        default: "",
+        help: "when set, RESP clients must `AUTH <password>` (or `AUTH default <password>`) before any other command, like Redis's requirepass",
+    },
+    Setting {
+        key: "resp_max_connections",
+        env: "ROOST_RESP_MAX_CONNECTIONS",
+        default: "10000",
+        help: "most simultaneous RESP connections; one more gets `-ERR max number of clients reached` and is closed (1 to 1000000)",
+    },
+    Setting {
+        key: "resp_idle_timeout",
+        env: "ROOST_RESP_IDLE_TIMEOUT",
+        default: "0",
+        help: "seconds a RESP connection may send nothing before it is closed; 0 means never, like Redis's timeout (0 to 86400)",
     },
     Setting {
         key: "dashboard_addr",
@@ -55,7 +73,7 @@ pub const SETTINGS: &[Setting] = &[
         key: "cache_ttl",
         env: "CACHE_TTL",
         default: "3600",
-        help: "default TTL in seconds for writes that give none; 0 means no expiry by default",
+        help: "default TTL in seconds for REST writes that give none; 0 means no expiry by default. RESP writes follow Redis: no expiry unless EX/PX/EXAT/PXAT is given",
     },
     Setting {
         key: "warming_interval",
@@ -109,7 +127,7 @@ pub const SETTINGS: &[Setting] = &[
         key: "admin_token",
         env: "ROOST_ADMIN_TOKEN",
         default: "",
-        help: "when set, admin endpoints (flush) need `Authorization: Bearer <token>`",
+        help: "when set, admin endpoints (REST flush) need `Authorization: Bearer <token>`, and RESP FLUSHALL/FLUSHDB need `AUTH admin <token>` first",
     },
     Setting {
         key: "expiry_sweep_interval",

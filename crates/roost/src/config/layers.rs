@@ -112,7 +112,7 @@ impl Layers {
                 let (value, origin) = self.values.get(s.key)?;
                 let shown = match (s.key, value.is_empty()) {
                     (_, true) => "(unset)".to_owned(),
-                    ("admin_token", false) => "(set, hidden)".to_owned(),
+                    ("admin_token" | "resp_password", false) => "(set, hidden)".to_owned(),
                     _ => value.clone(),
                 };
                 Some((s.env, shown, origin))
@@ -184,9 +184,13 @@ mod tests {
 
     #[test]
     fn secrets_are_not_shown() {
-        let env = HashMap::from([("ROOST_ADMIN_TOKEN".to_string(), "s3cret".to_string())]);
+        let env = HashMap::from([
+            ("ROOST_ADMIN_TOKEN".to_string(), "s3cret".to_string()),
+            ("ROOST_RESP_PASSWORD".to_string(), "pa55word".to_string()),
+        ]);
         let layers = Layers::defaults().with_env(&env);
         let shown = layers.describe();
         assert!(shown.iter().all(|(_, v, _)| !v.contains("s3cret")));
+        assert!(shown.iter().all(|(_, v, _)| !v.contains("pa55word")));
     }
 }

@@ -276,6 +276,13 @@ impl Metrics {
         self.uptime.set(uptime.as_secs_f64());
     }
 
+    /// Adds a front door's own metrics to the same exposition.
+    pub fn register(&self, collector: Box<dyn Collector>) {
+        self.registry
+            .register(collector)
+            .expect("invariant: metric names are unique");
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut buf = Vec::new();

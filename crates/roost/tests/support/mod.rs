@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod resp;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +21,8 @@ pub struct TestServerBuilder {
 
 pub struct TestServer {
     pub base: String,
+    /// The RESP front door's bound address.
+    pub resp_addr: std::net::SocketAddr,
     pub client: reqwest::Client,
     pub running: Option<Running>,
 }
@@ -27,6 +31,7 @@ impl TestServer {
     pub fn builder() -> TestServerBuilder {
         let env = HashMap::from([
             ("ROOST_HTTP_ADDR".to_string(), "127.0.0.1:0".to_string()),
+            ("ROOST_RESP_ADDR".to_string(), "127.0.0.1:0".to_string()),
             ("ROOST_SHARDS".to_string(), "4".to_string()),
             ("ROOST_LOG".to_string(), "warn".to_string()),
         ]);
@@ -70,6 +75,11 @@ impl TestServer {
         split(r).await
     }
 
+    /// A raw RESP connection to this server.
+    pub async fn resp(&self) -> resp::RespClient {
+        resp::RespClient::connect(self.resp_addr).await
+    }
+
     pub async fn stats(&self) -> Value {
         let (status, body) = self.get("/api/cache/stats/overview").await;
         assert_eq!(status, 200);
@@ -109,6 +119,7 @@ impl TestServerBuilder {
         let base = format!("http://{}", running.http_addr());
         TestServer {
             base,
+            resp_addr: running.resp_addr(),
             client: reqwest::Client::new(),
             running: Some(running),
         }

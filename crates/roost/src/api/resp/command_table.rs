@@ -1,0 +1,273 @@
+//! The one table of RESP commands Roost understands: name, arity, flags, key
+//! positions, group and summary. Dispatch, the arity check, COMMAND COUNT / INFO /
+//! DOCS and the per-command metric labels all read it, so a command cannot be
+//! served without being described (or described without being served).
+
+/// Every command, in table order (`COMMANDS[cmd as usize]` describes `cmd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Ping,
+    Echo,
+    Quit,
+    Hello,
+    Auth,
+    Select,
+    Client,
+    Command,
+    Config,
+    Info,
+    Dbsize,
+    Flushall,
+    Flushdb,
+    Get,
+    Set,
+    Setex,
+    Psetex,
+    Setnx,
+    Getdel,
+    Getex,
+    Mget,
+    Mset,
+    Msetnx,
+    Del,
+    Unlink,
+    Exists,
+    Expire,
+    Pexpire,
+    Expireat,
+    Pexpireat,
+    Ttl,
+    Pttl,
+    Persist,
+    Type,
+    Incr,
+    Incrby,
+    Decr,
+    Decrby,
+    Append,
+    Strlen,
+    Scan,
+    Keys,
+}
+
+/// How Redis describes a command (the fields COMMAND INFO and DOCS report).
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub cmd: Cmd,
+    /// Lower-case, as Redis names commands in replies and errors.
+    pub name: &'static str,
+    /// Redis's convention: `n` exactly n arguments (name included), `-n` at least n.
+    pub arity: i64,
+    pub flags: &'static [&'static str],
+    /// First key, last key (-1 = the last argument), step between keys; 0 0 0 = no keys.
+    pub keys: (i64, i64, i64),
+    pub categories: &'static [&'static str],
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+}
+
+impl Spec {
+    /// Whether `argc` arguments (name included) satisfy the arity.
+    pub fn arity_allows(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+}
+
+const READ: &[&str] = &["readonly", "fast"];
+const WRITE: &[&str] = &["write", "denyoom"];
+const WRITE_FAST: &[&str] = &["write", "denyoom", "fast"];
+const DELETE: &[&str] = &["write"];
+const CONN: &[&str] = &["noscript", "loading", "stale", "fast"];
+const NO_AUTH: &[&str] = &["noscript", "loading", "stale", "fast", "no_auth"];
+const ADMIN: &[&str] = &["write", "admin"];
+const SLOW_READ: &[&str] = &["readonly"];
+const READ_CAT: &[&str] = &["@read", "@string", "@fast"];
+const WRITE_CAT: &[&str] = &["@write", "@string", "@slow"];
+const KEY_READ_CAT: &[&str] = &["@keyspace", "@read", "@fast"];
+const KEY_WRITE_CAT: &[&str] = &["@keyspace", "@write", "@fast"];
+const CONN_CAT: &[&str] = &["@fast", "@connection"];
+const ADMIN_CAT: &[&str] = &["@keyspace", "@write", "@slow", "@dangerous"];
+
+#[allow(clippy::too_many_arguments)]
+const fn spec(
+    cmd: Cmd,
+    name: &'static str,
+    arity: i64,
+    flags: &'static [&'static str],
+    keys: (i64, i64, i64),
+    categories: &'static [&'static str],
+    group: &'static str,
+    summary: &'static str,
+) -> Spec {
+    Spec {
+        cmd,
+        name,
+        arity,
+        flags,
+        keys,
+        categories,
+        group,
+        since: "1.0.0",
+        summary,
+    }
+}
+
+const NONE: (i64, i64, i64) = (0, 0, 0);
+const ONE: (i64, i64, i64) = (1, 1, 1);
+const ALL: (i64, i64, i64) = (1, -1, 1);
+const PAIRS: (i64, i64, i64) = (1, -1, 2);
+
+use Cmd as C;
+
+/// The table, in [`Cmd`] order. One line per command reads better than rustfmt's
+/// one argument per line.
+#[rustfmt::skip]
+pub const COMMANDS: &[Spec] = &[
+    spec(C::Ping, "ping", -1, CONN, NONE, CONN_CAT, "connection", "Returns the server's liveliness response."),
+    spec(C::Echo, "echo", 2, CONN, NONE, CONN_CAT, "connection", "Returns the given string."),
+    spec(C::Quit, "quit", -1, NO_AUTH, NONE, CONN_CAT, "connection", "Closes the connection."),
+    spec(C::Hello, "hello", -1, NO_AUTH, NONE, CONN_CAT, "connection", "Handshakes with the Redis server."),
+    spec(C::Auth, "auth", -2, NO_AUTH, NONE, CONN_CAT, "connection", "Authenticates the connection."),
+    spec(C::Select, "select", 2, CONN, NONE, CONN_CAT, "connection", "Changes the selected database (only 0 exists)."),
+    spec(C::Client, "client", -2, CONN, NONE, &["@slow", "@connection"], "connection", "A container for client connection commands."),
+    spec(C::Command, "command", -1, &["loading", "stale"], NONE, &["@slow", "@connection"], "server", "Returns detailed information about all commands."),
+    spec(C::Config, "config", -2, &["admin", "loading", "stale"], NONE, &["@slow"], "server", "A container for server configuration commands (GET only)."),
+    spec(C::Info, "info", -1, &["loading", "stale"], NONE, &["@slow", "@dangerous"], "server", "Returns information and statistics about the server."),
+    spec(C::Dbsize, "dbsize", 1, READ, NONE, KEY_READ_CAT, "server", "Returns the number of keys in the database."),
+    spec(C::Flushall, "flushall", -1, ADMIN, NONE, ADMIN_CAT, "server", "Removes all keys (admin)."),
+    spec(C::Flushdb, "flushdb", -1, ADMIN, NONE, ADMIN_CAT, "server", "Removes all keys of the database (admin)."),
+    spec(C::Get, "get", 2, READ, ONE, READ_CAT, "string", "Returns the string value of a key."),
+    spec(C::Set, "set", -3, WRITE, ONE, WRITE_CAT, "string", "Sets the string value of a key, ignoring its type."),
+    spec(C::Setex, "setex", 4, WRITE, ONE, WRITE_CAT, "string", "Sets the string value and expiration time of a key."),
+    spec(C::Psetex, "psetex", 4, WRITE, ONE, WRITE_CAT, "string", "Sets both string value and expiration time in milliseconds of a key."),
+    spec(C::Setnx, "setnx", 3, WRITE_FAST, ONE, WRITE_CAT, "string", "Set the string value of a key only when the key doesn't exist."),
+    spec(C::Getdel, "getdel", 2, WRITE_FAST, ONE, WRITE_CAT, "string", "Returns the string value of a key after deleting the key."),
+    spec(C::Getex, "getex", -2, WRITE_FAST, ONE, WRITE_CAT, "string", "Returns the string value of a key after setting its expiration time."),
+    spec(C::Mget, "mget", -2, READ, ALL, READ_CAT, "string", "Atomically returns the string values of one or more keys."),
+    spec(C::Mset, "mset", -3, WRITE, PAIRS, WRITE_CAT, "string", "Atomically creates or modifies the string values of one or more keys."),
+    spec(C::Msetnx, "msetnx", -3, WRITE, PAIRS, WRITE_CAT, "string", "Modifies the string values of one or more keys only when all keys don't exist."),
+    spec(C::Del, "del", -2, DELETE, ALL, KEY_WRITE_CAT, "generic", "Deletes one or more keys."),
+    spec(C::Unlink, "unlink", -2, DELETE, ALL, KEY_WRITE_CAT, "generic", "Deletes one or more keys."),
+    spec(C::Exists, "exists", -2, READ, ALL, KEY_READ_CAT, "generic", "Determines whether one or more keys exist."),
+    spec(C::Expire, "expire", -3, WRITE_FAST, ONE, KEY_WRITE_CAT, "generic", "Sets the expiration time of a key in seconds."),
+    spec(C::Pexpire, "pexpire", -3, WRITE_FAST, ONE, KEY_WRITE_CAT, "generic", "Sets the expiration time of a key in milliseconds."),
+    spec(C::Expireat, "expireat", -3, WRITE_FAST, ONE, KEY_WRITE_CAT, "generic", "Sets the expiration time of a key to a Unix timestamp."),
+    spec(C::Pexpireat, "pexpireat", -3, WRITE_FAST, ONE, KEY_WRITE_CAT, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    spec(C::Ttl, "ttl", 2, READ, ONE, KEY_READ_CAT, "generic", "Returns the expiration time in seconds of a key."),
+    spec(C::Pttl, "pttl", 2, READ, ONE, KEY_READ_CAT, "generic", "Returns the expiration time in milliseconds of a key."),
+    spec(C::Persist, "persist", 2, WRITE_FAST, ONE, KEY_WRITE_CAT, "generic", "Removes the expiration time of a key."),
+    spec(C::Type, "type", 2, READ, ONE, KEY_READ_CAT, "generic", "Determines the type of value stored at a key."),
+    spec(C::Incr, "incr", 2, WRITE_FAST, ONE, WRITE_CAT, "string", "Increments the integer value of a key by one."),
+    spec(C::Incrby, "incrby", 3, WRITE_FAST, ONE, WRITE_CAT, "string", "Increments the integer value of a key by a number."),
+    spec(C::Decr, "decr", 2, WRITE_FAST, ONE, WRITE_CAT, "string", "Decrements the integer value of a key by one."),
+    spec(C::Decrby, "decrby", 3, WRITE_FAST, ONE, WRITE_CAT, "string", "Decrements a number from the integer value of a key."),
+    spec(C::Append, "append", 3, WRITE_FAST, ONE, WRITE_CAT, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    spec(C::Strlen, "strlen", 2, READ, ONE, READ_CAT, "string", "Returns the length of a string value."),
+    spec(C::Scan, "scan", -2, SLOW_READ, NONE, &["@keyspace", "@read", "@slow"], "generic", "Iterates over the key names in the database."),
+    spec(C::Keys, "keys", 2, SLOW_READ, NONE, &["@keyspace", "@read", "@slow", "@dangerous"], "generic", "Returns all key names that match a pattern."),
+];
+
+impl Cmd {
+    pub fn spec(self) -> &'static Spec {
+        let spec = &COMMANDS[self as usize];
+        debug_assert_eq!(spec.cmd, self, "invariant: the table is in enum order");
+        spec
+    }
+}
+
+/// The longest command name in the table, in bytes.
+const LONGEST_NAME: usize = 9;
+
+/// Finds a command by name, case-insensitively, without allocating.
+pub fn lookup(name: &[u8]) -> Option<Cmd> {
+    if name.len() > LONGEST_NAME {
+        return None;
+    }
+    let mut upper = [0u8; LONGEST_NAME];
+    let upper = &mut upper[..name.len()];
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    Some(match &*upper {
+        b"PING" => C::Ping,
+        b"ECHO" => C::Echo,
+        b"QUIT" => C::Quit,
+        b"HELLO" => C::Hello,
+        b"AUTH" => C::Auth,
+        b"SELECT" => C::Select,
+        b"CLIENT" => C::Client,
+        b"COMMAND" => C::Command,
+        b"CONFIG" => C::Config,
+        b"INFO" => C::Info,
+        b"DBSIZE" => C::Dbsize,
+        b"FLUSHALL" => C::Flushall,
+        b"FLUSHDB" => C::Flushdb,
+        b"GET" => C::Get,
+        b"SET" => C::Set,
+        b"SETEX" => C::Setex,
+        b"PSETEX" => C::Psetex,
+        b"SETNX" => C::Setnx,
+        b"GETDEL" => C::Getdel,
+        b"GETEX" => C::Getex,
+        b"MGET" => C::Mget,
+        b"MSET" => C::Mset,
+        b"MSETNX" => C::Msetnx,
+        b"DEL" => C::Del,
+        b"UNLINK" => C::Unlink,
+        b"EXISTS" => C::Exists,
+        b"EXPIRE" => C::Expire,
+        b"PEXPIRE" => C::Pexpire,
+        b"EXPIREAT" => C::Expireat,
+        b"PEXPIREAT" => C::Pexpireat,
+        b"TTL" => C::Ttl,
+        b"PTTL" => C::Pttl,
+        b"PERSIST" => C::Persist,
+        b"TYPE" => C::Type,
+        b"INCR" => C::Incr,
+        b"INCRBY" => C::Incrby,
+        b"DECR" => C::Decr,
+        b"DECRBY" => C::Decrby,
+        b"APPEND" => C::Append,
+        b"STRLEN" => C::Strlen,
+        b"SCAN" => C::Scan,
+        b"KEYS" => C::Keys,
+        _ => return None,
+    })
+}
+
+/// The command names in table order, for the metric labels.
+pub fn names() -> Vec<&'static str> {
+    COMMANDS.iter().map(|s| s.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_order_matches_the_enum_and_every_name_is_found() {
+        for (index, spec) in COMMANDS.iter().enumerate() {
+            assert_eq!(spec.cmd as usize, index, "{} is out of order", spec.name);
+            assert!(spec.name.len() <= LONGEST_NAME);
+            assert_eq!(lookup(spec.name.as_bytes()), Some(spec.cmd));
+            assert_eq!(lookup(spec.name.to_uppercase().as_bytes()), Some(spec.cmd));
+        }
+        assert_eq!(lookup(b"nosuchcmd"), None);
+        assert_eq!(lookup(b"getdelete"), None);
+        assert_eq!(lookup(b""), None);
+    }
+
+    #[test]
+    fn arity_follows_redis_convention() {
+        assert!(Cmd::Get.spec().arity_allows(2));
+        assert!(!Cmd::Get.spec().arity_allows(3));
+        assert!(Cmd::Set.spec().arity_allows(3));
+        assert!(Cmd::Set.spec().arity_allows(9));
+        assert!(!Cmd::Set.spec().arity_allows(2));
+    }
+}

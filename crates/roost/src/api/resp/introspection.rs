@@ -1,0 +1,274 @@
+//! What clients ask about the server: COMMAND (COUNT, INFO, DOCS, LIST), CONFIG
+//! GET and INFO, in Redis's shapes and field names so redis-cli, redis-py and
+//! redis-benchmark find what they look for. Everything is read from the command
+//! table, the settings and the same counters `/metrics` exports.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use bytes::Bytes;
+use roost_resp::{
+    write_array_header, write_bulk, write_integer, write_map_header, write_null, write_set_header,
+    write_simple, write_verbatim, Protocol,
+};
+
+use super::command_table::{lookup, Spec, COMMANDS};
+use super::dispatch::{is, Cx};
+use super::handshake::REDIS_VERSION;
+use super::reply::RespError;
+use crate::cache::glob_match;
+
+/// INFO's sections, in Redis's order.
+const SECTIONS: [&str; 5] = ["server", "clients", "memory", "stats", "keyspace"];
+
+/// COMMAND [COUNT | INFO [name ...] | DOCS [name ...] | LIST]
+pub fn command(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
+    let protocol = cx.protocol();
+    let out = &mut *cx.out;
+    let Some(sub) = args.get(1) else {
+        write_array_header(out, COMMANDS.len());
+        COMMANDS
+            .iter()
+            .for_each(|spec| write_info(out, spec, protocol));
+        return Ok(());
+    };
+    let named: Vec<Option<&Spec>> = args[2..]
+        .iter()
+        .map(|name| lookup(name).map(|cmd| cmd.spec()))
+        .collect();
+    if is(sub, "COUNT") {
+        write_integer(out, COMMANDS.len() as i64);
+    } else if is(sub, "LIST") {
+        write_array_header(out, COMMANDS.len());
+        COMMANDS
+            .iter()
+            .for_each(|spec| write_bulk(out, spec.name.as_bytes()));
+    } else if is(sub, "INFO") && named.is_empty() {
+        write_array_header(out, COMMANDS.len());
+        COMMANDS
+            .iter()
+            .for_each(|spec| write_info(out, spec, protocol));
+    } else if is(sub, "INFO") {
+        write_array_header(out, named.len());
+        for spec in named {
+            match spec {
+                Some(spec) => write_info(out, spec, protocol),
+                None => write_null(out, protocol),
+            }
+        }
+    } else if is(sub, "DOCS") {
+        let specs: Vec<&Spec> = match named.is_empty() {
+            true => COMMANDS.iter().collect(),
+            false => named.into_iter().flatten().collect(),
+        };
+        write_map_header(out, specs.len(), protocol);
+        for spec in specs {
+            write_bulk(out, spec.name.as_bytes());
+            write_docs(out, spec, protocol);
+        }
+    } else {
+        return Err(RespError::unknown_subcommand("COMMAND", sub));
+    }
+    Ok(())
+}
+
+/// Redis 7's ten-element COMMAND INFO entry (no tips, key specs or subcommands).
+fn write_info(out: &mut bytes::BytesMut, spec: &Spec, protocol: Protocol) {
+    write_array_header(out, 10);
+    write_bulk(out, spec.name.as_bytes());
+    write_integer(out, spec.arity);
+    write_set_header(out, spec.flags.len(), protocol);
+    spec.flags
+        .iter()
+        .for_each(|f| write_simple(out, f.as_bytes()));
+    write_integer(out, spec.keys.0);
+    write_integer(out, spec.keys.1);
+    write_integer(out, spec.keys.2);
+    write_set_header(out, spec.categories.len(), protocol);
+    spec.categories
+        .iter()
+        .for_each(|c| write_simple(out, c.as_bytes()));
+    write_array_header(out, 0);
+    write_array_header(out, 0);
+    write_array_header(out, 0);
+}
+
+fn write_docs(out: &mut bytes::BytesMut, spec: &Spec, protocol: Protocol) {
+    write_map_header(out, 3, protocol);
+    write_bulk(out, b"summary");
+    write_bulk(out, spec.summary.as_bytes());
+    write_bulk(out, b"since");
+    write_bulk(out, spec.since.as_bytes());
+    write_bulk(out, b"group");
+    write_bulk(out, spec.group.as_bytes());
+}
+
+/// CONFIG GET pattern [pattern ...]: the parameters clients and redis-benchmark
+/// ask for, read-only. CONFIG SET is refused: settings are fixed at start-up.
+pub fn config(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
+    let sub = &args[1];
+    if is(sub, "SET") {
+        return Err(RespError::NotSupported(
+            "CONFIG SET is not supported: Roost is configured by ROOST_* settings at start-up",
+        ));
+    }
+    if !is(sub, "GET") {
+        return Err(RespError::unknown_subcommand("CONFIG", sub));
+    }
+    if args.len() < 3 {
+        return Err(RespError::WrongArity("config|get"));
+    }
+    let parameters = config_parameters(cx);
+    let patterns: Vec<Vec<u8>> = args[2..].iter().map(|p| p.to_ascii_lowercase()).collect();
+    let found: Vec<_> = parameters
+        .iter()
+        .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
+        .collect();
+    write_map_header(cx.out, found.len(), cx.session.protocol);
+    for (name, value) in found {
+        write_bulk(cx.out, name.as_bytes());
+        write_bulk(cx.out, value.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_parameters(cx: &Cx<'_>) -> Vec<(&'static str, String)> {
+    let settings = &cx.state.settings;
+    let idle = settings.idle_timeout.map_or(0, |d| d.as_secs());
+    vec![
+        ("bind", cx.state.addr.ip().to_string()),
+        ("port", cx.state.addr.port().to_string()),
+        ("databases", "1".into()),
+        ("save", String::new()),
+        ("appendonly", "no".into()),
+        (
+            "maxmemory",
+            cx.cache().backend().max_memory_bytes().to_string(),
+        ),
+        ("maxclients", settings.max_connections.to_string()),
+        ("timeout", idle.to_string()),
+        (
+            "proto-max-bulk-len",
+            cx.state.parser_limits.max_bulk_len.to_string(),
+        ),
+    ]
+}
+
+/// INFO [section ...]: server, clients, memory, stats, keyspace (`all`,
+/// `everything` and `default` mean every one; unknown sections are empty).
+pub fn info(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
+    let wanted = |section: &str| {
+        args.len() == 1
+            || args[1..]
+                .iter()
+                .any(|a| is(a, section) || is(a, "all") || is(a, "everything") || is(a, "default"))
+    };
+    let mut text = String::with_capacity(1024);
+    for section in SECTIONS.into_iter().filter(|s| wanted(s)) {
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        write_section(cx, section, &mut text);
+    }
+    write_verbatim(cx.out, *b"txt", text.as_bytes(), cx.session.protocol);
+    Ok(())
+}
+
+fn write_section(cx: &Cx<'_>, section: &str, text: &mut String) {
+    let cache = cx.cache();
+    let state = cx.state;
+    let nodes = cache.backend().node_stats();
+    let used: u64 = nodes.iter().map(|n| n.used_bytes).sum();
+    let max = cache.backend().max_memory_bytes();
+    let title = section[..1].to_uppercase() + &section[1..];
+    let _ = write!(text, "# {title}\r\n");
+    let mut field = |name: &str, value: &dyn std::fmt::Display| {
+        let _ = write!(text, "{name}:{value}\r\n");
+    };
+    match section {
+        "server" => {
+            let uptime = cache.uptime().as_secs();
+            field("redis_version", &REDIS_VERSION);
+            field("roost_version", &env!("CARGO_PKG_VERSION"));
+            field("redis_mode", &"standalone");
+            field("os", &std::env::consts::OS);
+            field("arch_bits", &(usize::BITS));
+            field("process_id", &std::process::id());
+            field("tcp_port", &state.addr.port());
+            field("uptime_in_seconds", &uptime);
+            field("uptime_in_days", &(uptime / 86_400));
+        }
+        "clients" => {
+            field("connected_clients", &state.clients.len());
+            field("maxclients", &state.settings.max_connections);
+            field("blocked_clients", &0);
+        }
+        "memory" => {
+            field("used_memory", &used);
+            field("used_memory_human", &human_bytes(used));
+            field("maxmemory", &max);
+            field("maxmemory_human", &human_bytes(max));
+        }
+        "stats" => {
+            let rate = state
+                .app
+                .history
+                .rate(Duration::from_secs(2))
+                .unwrap_or(0.0);
+            let metrics = cache.metrics();
+            field(
+                "total_connections_received",
+                &state.metrics.connections_total.get(),
+            );
+            field("total_commands_processed", &state.metrics.commands_total());
+            field("instantaneous_ops_per_sec", &(rate.round() as u64));
+            field(
+                "rejected_connections",
+                &state.metrics.connections_rejected.get(),
+            );
+            field(
+                "expired_keys",
+                &nodes.iter().map(|n| n.expirations).sum::<u64>(),
+            );
+            field(
+                "evicted_keys",
+                &nodes.iter().map(|n| n.evictions).sum::<u64>(),
+            );
+            field("keyspace_hits", &metrics.hits());
+            field("keyspace_misses", &metrics.misses());
+        }
+        _ => {
+            let keys = cache.len();
+            if keys > 0 {
+                let expires = cache.backend().deadlines();
+                field(
+                    "db0",
+                    &format_args!("keys={keys},expires={expires},avg_ttl=0"),
+                );
+            }
+        }
+    }
+}
+
+/// Redis's `used_memory_human` style: `1.50M`, `512B`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    for (size, unit) in UNITS {
+        if bytes >= size {
+            return format!("{:.2}{unit}", bytes as f64 / size as f64);
+        }
+    }
+    format!("{bytes}B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn human_sizes_read_like_redis() {
+        assert_eq!(human_bytes(512), "512B");
+        assert_eq!(human_bytes(1536), "1.50K");
+        assert_eq!(human_bytes(256 << 20), "256.00M");
+    }
+}
