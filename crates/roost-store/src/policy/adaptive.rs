@@ -53,7 +53,7 @@ impl AdaptiveMap {
         AdaptiveMap {
             state: Mutex::new(AdaptiveState {
                 map: WindowedLfu::new(capacity_bytes, chooser.window_per_mille()),
-                sketch: FrequencySketch::new(),
+                sketch: FrequencySketch::with_capacity(expected_entries),
                 chooser,
                 hasher: FixedState::with_seed(HASH_SEED),
                 last_miss: None,
@@ -74,12 +74,16 @@ impl ShardMap for AdaptiveMap {
         let state = &mut *guard;
         let hash = state.hash(key);
         state.sketch.increment(hash);
-        if let Some(window) = state.chooser.on_get(hash) {
+        let found = state
+            .map
+            .get(hash, key)
+            .map(|(hit, weight)| (hit.clone(), weight));
+        let resident_weight = found.as_ref().map(|&(_, weight)| weight);
+        if let Some(window) = state.chooser.on_get(hash, resident_weight, &state.sketch) {
             state.map.set_window(window);
         }
-        let found = state.map.get(hash, key).cloned();
         state.last_miss = found.is_none().then_some(hash);
-        found
+        found.map(|(hit, _)| hit)
     }
 
     fn peek(&self, key: &[u8]) -> Option<Hit> {

@@ -116,15 +116,17 @@ impl<K, V> WindowedLfu<K, V> {
         self.lists.iter().map(|list| list.bytes).sum()
     }
 
-    /// Finds `key` and records the hit in the lists (not in the sketch).
-    pub(super) fn get<Q>(&mut self, hash: u64, key: &Q) -> Option<&V>
+    /// Finds `key` and records the hit in the lists (not in the sketch); returns the
+    /// value and its weight.
+    pub(super) fn get<Q>(&mut self, hash: u64, key: &Q) -> Option<(&V, u64)>
     where
         K: Borrow<Q>,
         Q: PartialEq + ?Sized,
     {
         let at = self.find(hash, key)?;
         self.touch(at);
-        Some(&self.nodes[at as usize].value)
+        let node = &self.nodes[at as usize];
+        Some((&node.value, node.weight))
     }
 
     /// Finds `key` without recording anything.

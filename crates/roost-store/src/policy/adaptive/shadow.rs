@@ -20,11 +20,11 @@ pub(super) const WINDOW_CANDIDATES: [u64; 4] = [10, 200, 500, 1000];
 /// About this many entries per simulation once the real map is large enough.
 const SAMPLED_ENTRIES: u64 = 2048;
 
-/// Sampled requests per epoch, as a multiple of a simulation's entry count.
-const EPOCH_PER_ENTRY: u64 = 1;
+/// Sampled requests per epoch, as a fraction of a simulation's entry count.
+const ENTRIES_PER_EPOCH_REQUEST: u64 = 2;
 
 /// The fewest sampled requests in an epoch (small caches decide less often).
-const MIN_EPOCH: u64 = 512;
+const MIN_EPOCH: u64 = 1024;
 
 /// Sampling keeps hashes whose top bits, as a fraction of 2^16, are below the rate.
 const RATE_ONE: u64 = 1 << 16;
@@ -72,7 +72,7 @@ impl WindowChooser {
         WindowChooser {
             candidates,
             rate,
-            epoch_length: (sampled_entries * EPOCH_PER_ENTRY).max(MIN_EPOCH),
+            epoch_length: (sampled_entries / ENTRIES_PER_EPOCH_REQUEST).max(MIN_EPOCH),
             epoch_requests: 0,
             chosen: 0,
         }
@@ -83,15 +83,27 @@ impl WindowChooser {
         self.candidates[self.chosen].window_per_mille
     }
 
-    /// A read of `hash`; returns the new window when this read ended an epoch with a
-    /// different choice.
-    pub(super) fn on_get(&mut self, hash: u64) -> Option<u64> {
+    /// A read of `hash`, which the real map answered from an entry of `resident_weight`
+    /// or missed (then the caller's write follows, see [`WindowChooser::on_insert`]).
+    /// A simulation that misses a key the real map holds inserts it right away, as it
+    /// would have been written after its own miss. Returns the new window when this
+    /// read ended an epoch with a different choice.
+    pub(super) fn on_get(
+        &mut self,
+        hash: u64,
+        resident_weight: Option<u64>,
+        sketch: &FrequencySketch,
+    ) -> Option<u64> {
         if !self.sampled(hash) {
             return None;
         }
         for candidate in &mut self.candidates {
             if candidate.simulation.get(hash, &hash).is_some() {
                 candidate.epoch_hits += 1;
+            } else if let Some(weight) = resident_weight {
+                candidate
+                    .simulation
+                    .insert(hash, hash, (), weight, sketch, &mut |_, ()| {});
             }
         }
         self.epoch_requests += 1;
@@ -142,12 +154,14 @@ impl WindowChooser {
     fn end_epoch(&mut self) -> Option<u64> {
         self.epoch_requests = 0;
         for candidate in &mut self.candidates {
-            candidate.score = candidate.score / 2 + candidate.epoch_hits;
+            candidate.score = candidate.score - candidate.score / 4 + candidate.epoch_hits;
             candidate.epoch_hits = 0;
         }
         let mut best = self.chosen;
+        let current = self.candidates[self.chosen].score;
+        let bar = current + current / 64;
         for (i, candidate) in self.candidates.iter().enumerate() {
-            if candidate.score > self.candidates[best].score {
+            if candidate.score > bar && candidate.score > self.candidates[best].score {
                 best = i;
             }
         }

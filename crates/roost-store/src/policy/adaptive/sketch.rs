@@ -24,6 +24,9 @@ const SAMPLE_FACTOR: u64 = 10;
 /// The smallest table, in words.
 const MIN_WORDS: usize = 16;
 
+/// The largest table allocated up front (2 MiB); beyond it the table grows with use.
+const MAX_INITIAL_WORDS: usize = 1 << 18;
+
 /// A count-min sketch of access frequencies with periodic aging.
 #[derive(Debug, Clone)]
 pub(super) struct FrequencySketch {
@@ -32,9 +35,14 @@ pub(super) struct FrequencySketch {
 }
 
 impl FrequencySketch {
-    pub(super) fn new() -> FrequencySketch {
+    /// A sketch with a word per expected entry (a power of two, at least 16 words).
+    pub(super) fn with_capacity(expected_entries: u64) -> FrequencySketch {
+        let words = usize::try_from(expected_entries)
+            .unwrap_or(usize::MAX)
+            .clamp(MIN_WORDS, MAX_INITIAL_WORDS)
+            .next_power_of_two();
         FrequencySketch {
-            table: vec![0; MIN_WORDS],
+            table: vec![0; words],
             additions: 0,
         }
     }
@@ -114,7 +122,7 @@ mod tests {
 
     #[test]
     fn counts_saturate_at_fifteen_and_distinguish_keys() {
-        let mut sketch = FrequencySketch::new();
+        let mut sketch = FrequencySketch::with_capacity(0);
         sketch.ensure_capacity(1_000);
         for _ in 0..20 {
             sketch.increment(spread(1));
@@ -129,7 +137,7 @@ mod tests {
 
     #[test]
     fn a_sample_period_halves_old_counts() {
-        let mut sketch = FrequencySketch::new();
+        let mut sketch = FrequencySketch::with_capacity(0);
         for _ in 0..8 {
             sketch.increment(spread(7));
         }
@@ -145,7 +153,7 @@ mod tests {
 
     #[test]
     fn doubling_keeps_every_estimate() {
-        let mut sketch = FrequencySketch::new();
+        let mut sketch = FrequencySketch::with_capacity(0);
         for i in 0..40 {
             for _ in 0..(i % 5) {
                 sketch.increment(spread(i));
