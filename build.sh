@@ -8,5 +8,5 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "build.sh: cargo is not installed; install Rust from https://rustup.rs" >&2
   exit 1
 fi
-cargo build --release --locked -p roost -p roost-bench
+cargo build --release -p roost -p roost-bench
 echo "built: target/release/roost target/release/roost-bench"

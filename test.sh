@@ -29,13 +29,13 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 step "shell scripts parse"
 for f in build.sh start.sh stop.sh demo.sh test.sh bench/*.sh; do bash -n "$f"; done
 
 # --- tests ---------------------------------------------------------------
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace
 
 # --- the scripts, as a user runs them on a fresh checkout ---------------
 step "start.sh / demo.sh / stop.sh smoke run"
