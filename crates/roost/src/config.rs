@@ -42,6 +42,8 @@ pub struct Config {
     pub resp_addr: SocketAddr,
     pub resp: RespSettings,
     pub dashboard_addr: SocketAddr,
+    /// How often `/ws/metrics` pushes a snapshot.
+    pub metrics_interval: Duration,
     pub backend: BackendConfig,
     pub default_ttl: Option<Duration>,
     pub warming_interval: Duration,
@@ -106,6 +108,12 @@ impl Config {
             resp_addr: addr(layers, "resp_addr")?,
             resp: resp_settings(layers)?,
             dashboard_addr: addr(layers, "dashboard_addr")?,
+            metrics_interval: Duration::from_millis(bounded_u64(
+                layers,
+                "metrics_interval",
+                100,
+                60_000,
+            )?),
             backend: backend(layers)?,
             default_ttl: (ttl > 0).then(|| Duration::from_secs(ttl)),
             warming_interval: Duration::from_millis(bounded_u64(

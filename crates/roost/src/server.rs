@@ -1,5 +1,5 @@
 //! Start-up and shutdown: builds the backend, router and cache service from a
-//! validated [`Config`], binds the listeners (HTTP and RESP), and owns every background task so
+//! validated [`Config`], binds the listeners (HTTP, RESP and the dashboard's), and owns every background task so
 //! that shutdown cancels all of them and drains in-flight requests.
 
 use std::net::SocketAddr;
@@ -15,17 +15,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::resp::{self, RespState};
 use crate::api::rest::{self, AppState, SharedState};
+use crate::api::{dashboard, ws};
 use crate::backend::{Backend, Embedded};
 use crate::cache::Cache;
 use crate::config::{BackendConfig, Config};
 use crate::router::Router;
-use crate::telemetry::{History, Metrics};
+use crate::telemetry::{EventKind, Events, History, Metrics};
 
 /// A running server: its bound addresses and the handle to stop it.
 #[derive(Debug)]
 pub struct Running {
     http_addr: SocketAddr,
     resp_addr: SocketAddr,
+    dashboard_addr: SocketAddr,
     state: SharedState,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
@@ -45,6 +47,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let state = Arc::new(AppState {
         cache,
         history: Arc::new(History::default()),
+        events: Arc::new(Events::default()),
         admin_token: config.admin_token.clone(),
         ready: AtomicBool::new(true),
     });
@@ -59,7 +62,8 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
 
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let app = rest::router(state.clone());
+    let app = rest::router(state.clone()).merge(live_routes(&mut tasks, &state, &config, &cancel));
+    let dashboard_addr = start_dashboard(&mut tasks, app.clone(), &config, &cancel).await?;
     let stop = cancel.clone();
     tasks.spawn(async move {
         let served = axum::serve(listener, app)
@@ -71,9 +75,11 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     });
     let resp_addr = start_resp(&mut tasks, &state, &config, &cancel).await?;
     spawn_background(&mut tasks, &state, &config, &cancel);
+    record_start(&state, &config, [http_addr, resp_addr, dashboard_addr]);
     Ok(Running {
         http_addr,
         resp_addr,
+        dashboard_addr,
         state,
         cancel,
         tasks,
@@ -102,6 +108,71 @@ async fn start_resp(
     ));
     tasks.spawn(resp::serve(listener, resp_state, cancel.clone()));
     Ok(resp_addr)
+}
+
+/// The `/ws/metrics` stream and the dashboard's files, merged into the HTTP
+/// app; spawns the one snapshot producer all dashboards share.
+fn live_routes(
+    tasks: &mut JoinSet<()>,
+    state: &SharedState,
+    config: &Config,
+    cancel: &CancellationToken,
+) -> axum::Router {
+    let feed = Arc::new(ws::MetricsFeed::new(
+        config.metrics_interval,
+        state.cache.metrics(),
+        cancel.clone(),
+    ));
+    tasks.spawn(feed.clone().run(state.clone()));
+    ws::router(feed).merge(dashboard::router())
+}
+
+/// Binds the dashboard address and serves the same app there, so the dashboard
+/// reaches `/api`, `/ws` and `/metrics` on its own origin.
+async fn start_dashboard(
+    tasks: &mut JoinSet<()>,
+    app: axum::Router,
+    config: &Config,
+    cancel: &CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(config.dashboard_addr)
+        .await
+        .with_context(|| format!("binding the dashboard address {}", config.dashboard_addr))?;
+    let addr = listener
+        .local_addr()
+        .context("reading the bound dashboard address")?;
+    tracing::info!(addr = %addr, built = dashboard::is_built(), "dashboard listening");
+    let stop = cancel.clone();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "dashboard server failed");
+        }
+    });
+    Ok(addr)
+}
+
+/// The first events the dashboard shows: what started and where it listens.
+fn record_start(state: &SharedState, config: &Config, [http, resp, dashboard]: [SocketAddr; 3]) {
+    let cache = &state.cache;
+    state.events.record(
+        EventKind::Startup,
+        format!(
+            "roost started: {} backend, {} nodes, {} bytes memory cap",
+            cache.backend().name(),
+            cache.router().ring().nodes().len(),
+            cache.backend().max_memory_bytes()
+        ),
+    );
+    state.events.record(
+        EventKind::Config,
+        format!(
+            "listening: http {http}, resp {resp}, dashboard {dashboard}; metrics every {} ms",
+            config.metrics_interval.as_millis()
+        ),
+    );
 }
 
 fn build_backend(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Router, Backend)> {
@@ -162,6 +233,11 @@ impl Running {
     /// Where the RESP front door listens (the real port when configured with 0).
     pub fn resp_addr(&self) -> SocketAddr {
         self.resp_addr
+    }
+
+    /// Where the dashboard listener is bound (the same app as [`Running::http_addr`]).
+    pub fn dashboard_addr(&self) -> SocketAddr {
+        self.dashboard_addr
     }
 
     pub fn state(&self) -> &SharedState {

@@ -1,11 +1,14 @@
 //! Telemetry: structured logging set-up, the metric catalogue (`metrics.rs` for
 //! the cache, `resp.rs` for the RESP front door), and the
-//! once-a-second history that turns counters into rates.
+//! once-a-second history that turns counters into rates, and the recent-events
+//! buffer (`events.rs`) the dashboard shows.
 
+mod events;
 mod history;
 mod metrics;
 mod resp;
 
+pub use events::{Event, EventKind, Events, EVENTS_KEPT};
 pub use history::{History, Sample};
 pub use metrics::{quantile, Metrics, NodeSample, Op, StoreTotals};
 pub use resp::{RespMetrics, UNKNOWN_COMMAND};

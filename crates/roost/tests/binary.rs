@@ -24,6 +24,8 @@ fn serve() -> (Child, String) {
             "serve",
             "--http-addr",
             "127.0.0.1:0",
+            "--dashboard-addr",
+            "127.0.0.1:0",
             "--log-format",
             "json",
         ])

@@ -21,7 +21,7 @@ pub use error::ApiError;
 
 use crate::cache::Cache;
 use crate::stats;
-use crate::telemetry::History;
+use crate::telemetry::{Events, History};
 
 /// The OpenAPI 3.1 description of every route below; a test keeps them in step.
 pub const OPENAPI: &str = include_str!("rest/openapi.json");
@@ -31,6 +31,8 @@ pub const OPENAPI: &str = include_str!("rest/openapi.json");
 pub struct AppState {
     pub cache: Cache,
     pub history: Arc<History>,
+    /// Recent events for the dashboard; record what an operator should see.
+    pub events: Arc<Events>,
     pub admin_token: Option<String>,
     /// Cleared when shutdown begins so load balancers stop sending traffic.
     pub ready: AtomicBool,

@@ -61,7 +61,13 @@ pub const SETTINGS: &[Setting] = &[
         key: "dashboard_addr",
         env: "ROOST_DASHBOARD_ADDR",
         default: "127.0.0.1:3000",
-        help: "dashboard listen address (reserved: validated, served once the dashboard lands)",
+        help: "live dashboard listen address; it serves the same app as the API port (dashboard at /, plus /api, /ws and /metrics)",
+    },
+    Setting {
+        key: "metrics_interval",
+        env: "ROOST_METRICS_INTERVAL",
+        default: "1000",
+        help: "milliseconds between the snapshots /ws/metrics pushes to dashboards (100 to 60000)",
     },
     Setting {
         key: "redis_cluster_nodes",

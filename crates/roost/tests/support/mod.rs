@@ -32,6 +32,10 @@ impl TestServer {
         let env = HashMap::from([
             ("ROOST_HTTP_ADDR".to_string(), "127.0.0.1:0".to_string()),
             ("ROOST_RESP_ADDR".to_string(), "127.0.0.1:0".to_string()),
+            (
+                "ROOST_DASHBOARD_ADDR".to_string(),
+                "127.0.0.1:0".to_string(),
+            ),
             ("ROOST_SHARDS".to_string(), "4".to_string()),
             ("ROOST_LOG".to_string(), "warn".to_string()),
         ]);
