@@ -24,6 +24,11 @@ if ((${#need_pkgs[@]})); then
   apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 # The packaged redis-server may start a system instance; tests start their own.
+# redis-py for crates/roost/tests/resp_clients.rs (tests/python/redis_py_check.py).
+if ! python3 -c 'import redis' >/dev/null 2>&1; then
+  step "installing redis-py"
+  python3 -m pip install --quiet redis
+fi
 
 # --- gates ---------------------------------------------------------------
 step "cargo fmt --check"
