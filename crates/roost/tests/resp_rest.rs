@@ -63,10 +63,6 @@ async fn rest_writes_read_back_over_resp() {
     .await;
     s.post("/api/cache", json!({"key": "count", "value": 41}))
         .await;
-    s.post(
-        "/api/cache",
-    )
-    .await;
 
     assert_eq!(
         c.frame(&[b"GET", b"doc"]).await,
