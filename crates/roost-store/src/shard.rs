@@ -420,7 +420,11 @@ mod tests {
         shard.set(bytes("k"), bytes("v"), Some(1_500)).unwrap();
         shard.set(bytes("forever"), bytes("v"), None).unwrap();
         assert_eq!(shard.get(b"k").unwrap().expires_at, Some(1_500));
-        assert_eq!(shard.deadlines(), 1, "only the entry with a deadline counts");
+        assert_eq!(
+            shard.deadlines(),
+            1,
+            "only the entry with a deadline counts"
+        );
         clock.advance(Duration::from_millis(499));
         assert!(shard.get(b"k").is_some());
         clock.advance(Duration::from_millis(1));
