@@ -1,0 +1,64 @@
+// The shell: header with the connection state, a menu of pages, and the page.
+// The one metrics stream lives here and is shared by the pages that chart it.
+import { useEffect, useState } from 'react';
+import { Layout, Menu, Typography } from 'antd';
+
+import { ConnectionBadge } from './components/ConnectionBadge';
+import { useMetricsStream } from './data/stream';
+import { FuturePanels } from './pages/FuturePanels';
+import { KeyExplorer } from './pages/KeyExplorer';
+import { Nodes } from './pages/Nodes';
+import { Overview } from './pages/Overview';
+
+const PAGES = [
+  { key: 'overview', label: 'Overview' },
+  { key: 'nodes', label: 'Nodes' },
+  { key: 'keys', label: 'Key explorer' },
+  { key: 'more', label: 'Hot keys · Warming · Regions' },
+] as const;
+
+type PageKey = (typeof PAGES)[number]['key'];
+
+function pageFromHash(hash: string): PageKey {
+  const wanted = hash.replace(/^#\/?/, '');
+  return PAGES.find((p) => p.key === wanted)?.key ?? 'overview';
+}
+
+function useHashPage(): [PageKey, (page: PageKey) => void] {
+  const [page, setPage] = useState<PageKey>(() => pageFromHash(window.location.hash));
+  useEffect(() => {
+    const onHash = () => setPage(pageFromHash(window.location.hash));
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  return [page, (next) => (window.location.hash = `#/${next}`)];
+}
+
+export function App() {
+  const stream = useMetricsStream();
+  const [page, go] = useHashPage();
+  return (
+    <Layout style={{ minHeight: '100vh' }}>
+      <Layout.Header style={{ display: 'flex', alignItems: 'center', gap: 24 }}>
+        <Typography.Title level={4} style={{ color: '#fff', margin: 0, whiteSpace: 'nowrap' }}>
+          Roost
+        </Typography.Title>
+        <Menu
+          theme="dark"
+          mode="horizontal"
+          selectedKeys={[page]}
+          items={PAGES.map((p) => ({ key: p.key, label: p.label }))}
+          onClick={({ key }) => go(pageFromHash(key))}
+          style={{ flex: 1, minWidth: 0 }}
+        />
+        <ConnectionBadge connection={stream.connection} />
+      </Layout.Header>
+      <Layout.Content style={{ padding: 24 }}>
+        {page === 'overview' && <Overview stream={stream} />}
+        {page === 'nodes' && <Nodes latest={stream.latest} />}
+        {page === 'keys' && <KeyExplorer />}
+        {page === 'more' && <FuturePanels />}
+      </Layout.Content>
+    </Layout>
+  );
+}

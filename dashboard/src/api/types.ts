@@ -1,0 +1,132 @@
+// Types that mirror the JSON Roost sends. Kept beside the code that decodes it
+// (frames.ts, rest.ts); the server side is crates/roost/src/api/ws/snapshot.rs,
+// crates/roost/src/telemetry/events.rs and the REST handlers (docs/api.md).
+
+/** Percentiles in milliseconds; null when nothing was served in the window. */
+export interface Latency {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** One point of the time series: rates over the last interval, state at its end. */
+export interface Point {
+  at_ms: number;
+  ops_per_second: number;
+  ops_by_op: Record<string, number>;
+  hit_ratio: number | null;
+  latency_ms: Latency;
+  keys: number;
+  memory_used_bytes: number;
+  evictions: number;
+  expirations: number;
+}
+
+export interface NodeState {
+  id: string;
+  state: string;
+  ring_share: number;
+  keys: number;
+  used_bytes: number;
+  capacity_bytes: number;
+  ops: number;
+  ops_per_second: number;
+  errors: number;
+}
+
+export type EventKind =
+  | 'startup'
+  | 'config'
+  | 'flush'
+  | 'node_ejected'
+  | 'node_readmitted'
+  | 'topology_change';
+
+export interface RoostEvent {
+  seq: number;
+  at_ms: number;
+  kind: EventKind;
+  message: string;
+}
+
+/** First frame after connecting: the last five minutes of points. */
+export interface HistoryFrame {
+  type: 'history';
+  interval_ms: number;
+  points: Point[];
+}
+
+/** Every interval afterwards. */
+export interface SnapshotFrame {
+  type: 'snapshot';
+  seq: number;
+  interval_ms: number;
+  backend: string;
+  uptime_seconds: number;
+  point: Point;
+  hit_ratio_lifetime: number | null;
+  memory: { used_bytes: number; max_bytes: number };
+  nodes: NodeState[];
+  events: RoostEvent[];
+}
+
+export type Frame = HistoryFrame | SnapshotFrame;
+
+/** Every REST error: `{"error":{"code","message"}}`. */
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** A JSON value as stored and returned by the REST API. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+export interface GetResponse {
+  key: string;
+  value: JsonValue;
+  /** Seconds left, rounded up; null when the entry never expires. */
+  ttl: number | null;
+  node: string;
+  encoding?: 'utf8' | 'base64';
+}
+
+export interface SetResponse {
+  key: string;
+  node: string;
+  ttl: number | null;
+}
+
+export interface DeleteResponse {
+  key: string;
+  deleted: boolean;
+}
+
+export interface MgetResult {
+  key: string;
+  hit: boolean;
+  value?: JsonValue;
+  ttl?: number | null;
+  node?: string;
+  encoding?: 'utf8' | 'base64';
+}
+
+export interface MgetResponse {
+  results: MgetResult[];
+}
+
+/** A Redis-fleet node as listed by the topology API (`/api/cluster/nodes`). */
+export interface ClusterNode {
+  id: string;
+  address?: string;
+  state?: string;
+  weight?: number;
+}
+
+export interface ClusterNodesResponse {
+  nodes: ClusterNode[];
+}

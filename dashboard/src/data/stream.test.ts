@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+
+import type { Point, SnapshotFrame } from '../api/types';
+import { initialStream, streamReducer } from './stream';
+
+function point(at_ms: number): Point {
+  return {
+    at_ms,
+    ops_per_second: at_ms / 1000,
+    ops_by_op: {},
+    hit_ratio: 1,
+    latency_ms: { p50: null, p95: null, p99: null },
+    keys: 0,
+    memory_used_bytes: 0,
+    evictions: 0,
+    expirations: 0,
+  };
+}
+
+function snapshot(at_ms: number): SnapshotFrame {
+  return {
+    type: 'snapshot',
+    seq: at_ms,
+    interval_ms: 1000,
+    backend: 'embedded',
+    uptime_seconds: 1,
+    point: point(at_ms),
+    hit_ratio_lifetime: 1,
+    memory: { used_bytes: 0, max_bytes: 1 },
+    nodes: [],
+    events: [],
+  };
+}
+
+describe('streamReducer', () => {
+  it('history replaces the series, snapshots extend it and become the latest', () => {
+    let s = streamReducer(initialStream, { type: 'frame', frame: snapshot(500) });
+    s = streamReducer(s, { type: 'frame', frame: { type: 'history', interval_ms: 1000, points: [point(1000), point(2000)] } });
+    expect(s.series.map((p) => p.t)).toEqual([1000, 2000]);
+    s = streamReducer(s, { type: 'frame', frame: snapshot(3000) });
+    expect(s.series.map((p) => p.t)).toEqual([1000, 2000, 3000]);
+    expect(s.latest?.seq).toBe(3000);
+  });
+
+  it('tracks the connection state without touching the data', () => {
+    const s = streamReducer(initialStream, { type: 'frame', frame: snapshot(1000) });
+    const next = streamReducer(s, { type: 'connection', state: { status: 'reconnecting', attempt: 2, retryAt: 5 } });
+    expect(next.connection.status).toBe('reconnecting');
+    expect(next.latest).toBe(s.latest);
+    expect(next.series).toBe(s.series);
+  });
+});
