@@ -16,6 +16,7 @@ use crate::fill::FillOptions;
 use crate::load::http::HttpFlavor;
 use crate::load::workload::{KeyDistribution, OperationMix, WorkloadError, WorkloadSpec};
 use crate::load::{LoadOptions, StopCondition};
+use crate::trace::live::LiveOptions;
 use crate::trace::{catalog, default_traces_dir, TraceOptions};
 
 /// Roost's load generator and trace replayer.
@@ -64,9 +65,44 @@ pub struct TraceArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Replay against a live server instead (resp://host:port or http://…): GET each
+    /// key, SET it on a miss; its hit ratio is printed beside LRU and OPT.
+    #[arg(long)]
+    pub target: Option<Endpoint>,
+    /// Which HTTP API an http:// --target speaks.
+    #[arg(long, default_value = "roost")]
+    pub http_flavor: HttpFlavor,
+    /// With --target: cache sizes (entries) to score LRU and OPT at — the size the live
+    /// server was started with (repeatable); each trace's own sizes when omitted.
+    #[arg(long = "size", value_name = "ENTRIES", requires = "target")]
+    pub sizes: Vec<usize>,
+    /// With a resp:// --target: GETs of distinct keys pipelined per write (1 = strict
+    /// one-at-a-time replay).
+    #[arg(long, default_value = "1", requires = "target")]
+    pub window: usize,
+    /// With --target: prefix of the replayed keys.
+    #[arg(long, default_value = "trace:", requires = "target")]
+    pub key_prefix: String,
+    /// With a resp:// --target: FLUSHALL before each trace.
+    #[arg(long, requires = "target")]
+    pub flush: bool,
+    /// Hide the live replay's progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 impl TraceArgs {
+    /// The live replay settings, when --target was given.
+    pub fn live_options(&self) -> Option<LiveOptions> {
+        self.target.clone().map(|endpoint| LiveOptions {
+            endpoint,
+            flavor: self.http_flavor,
+            window: self.window,
+            prefix: self.key_prefix.clone(),
+            flush: self.flush,
+        })
+    }
+
     pub fn options(&self) -> Result<TraceOptions, CliError> {
         let traces = if self.traces.is_empty() {
             catalog::TRACES.iter().collect()

@@ -28,6 +28,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn run_trace(args: &TraceArgs) -> anyhow::Result<()> {
     let options = args.options()?;
+    if let Some(live) = args.live_options() {
+        return runtime()?.block_on(run_trace_live(args, &options, &live));
+    }
     let names: Vec<String> = options.policies.iter().map(ToString::to_string).collect();
     println!("{}", trace::table::render_header(&names));
     let report = trace::run_traces(&options, |row| {
@@ -36,6 +39,31 @@ fn run_trace(args: &TraceArgs) -> anyhow::Result<()> {
     })?;
     print!("{}", report.render_footer());
     write_json(args.json.as_deref(), &report)
+}
+
+async fn run_trace_live(
+    args: &TraceArgs,
+    options: &trace::TraceOptions,
+    live: &trace::live::LiveOptions,
+) -> anyhow::Result<()> {
+    println!(
+        "live replay against {}: GET, SET on miss; the server's capacity is what it was \
+         started with. Roost holds N of these entries at ROOST_MAX_MEMORY = N x {} bytes \
+         (last column); redis: --maxmemory and --maxmemory-policy allkeys-lru.",
+        live.endpoint,
+        live.roost_entry_bytes()
+    );
+    println!("{}", trace::live::render_header());
+    let rows = trace::live::run_live(
+        &options.traces_dir,
+        &options.traces,
+        &args.sizes,
+        live,
+        !args.no_progress,
+        |row| println!("{}", trace::live::render_row(row)),
+    )
+    .await?;
+    write_json(args.json.as_deref(), &rows)
 }
 
 async fn run_load(args: &LoadArgs) -> anyhow::Result<()> {

@@ -3,11 +3,13 @@
 //!
 //! Submodules: `formats` decodes files, `catalog` lists traces and published numbers,
 //! `lru` and `belady` are the exact reference simulators, `replay` drives the real
-//! `roost-store`, and `table` prints and serialises the results.
+//! `roost-store`, `live` replays against a running server over RESP or HTTP, and
+//! `table` prints and serialises the results.
 
 pub mod belady;
 pub mod catalog;
 pub mod formats;
+pub mod live;
 pub mod lru;
 pub mod replay;
 pub mod table;
@@ -44,6 +46,8 @@ pub enum TraceError {
         expected_requests: usize,
         expected_unique: usize,
     },
+    #[error("live replay: {0}")]
+    Live(#[from] live::LiveError),
     #[error("{trace} @ {size}: {source}")]
     Replay {
         trace: &'static str,
