@@ -56,6 +56,7 @@ export function KeyExplorer() {
               <Button
                 loading={busy}
                 disabled={noKey}
+                data-testid="get-button"
                 onClick={() => run(async () => ({ kind: 'entry', entry: await getKey(key) }))}
               >
                 Get
