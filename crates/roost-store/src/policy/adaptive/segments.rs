@@ -368,3 +368,74 @@ impl<K, V> WindowedLfu<K, V> {
 fn share(total: u64, per_mille: u64) -> u64 {
     (u128::from(total) * u128::from(per_mille) / 1000) as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inserts `key` (weight 1) and returns what was evicted.
+    fn put(map: &mut WindowedLfu<u64, ()>, sketch: &mut FrequencySketch, key: u64) -> Vec<u64> {
+        let mut evicted = Vec::new();
+        sketch.increment(key);
+        map.insert(key, key, (), 1, sketch, &mut |key, ()| evicted.push(key));
+        evicted
+    }
+
+    #[test]
+    fn a_whole_capacity_window_is_strict_lru() {
+        let mut sketch = FrequencySketch::with_capacity(16);
+        let mut map = WindowedLfu::new(3, 1000);
+        for key in [1, 2, 3] {
+            assert!(put(&mut map, &mut sketch, key).is_empty());
+        }
+        assert!(map.get(1, &1).is_some());
+        assert_eq!(put(&mut map, &mut sketch, 4), vec![2]);
+        assert_eq!(put(&mut map, &mut sketch, 5), vec![3]);
+        assert_eq!(map.len(), 3);
+    }
+
+    #[test]
+    fn a_small_window_keeps_frequent_keys_through_a_scan() {
+        let mut sketch = FrequencySketch::with_capacity(64);
+        let mut map = WindowedLfu::new(10, 100);
+        for _ in 0..5 {
+            for key in 0..9 {
+                put(&mut map, &mut sketch, key);
+                sketch.increment(key);
+                map.get(key, &key);
+            }
+        }
+        for scanned in 1_000..1_100 {
+            put(&mut map, &mut sketch, scanned);
+            assert!(map.used() <= 10);
+        }
+        let kept = (0..9).filter(|key| map.peek(*key, key).is_some()).count();
+        assert_eq!(kept, 9, "the scan displaced frequent keys");
+    }
+
+    #[test]
+    fn weights_stay_within_capacity_and_removal_keeps_the_index_whole() {
+        let mut sketch = FrequencySketch::with_capacity(64);
+        let mut map: WindowedLfu<u64, ()> = WindowedLfu::new(100, 200);
+        let mut evicted = 0;
+        for key in 0..500u64 {
+            sketch.increment(key % 37);
+            let weight = 1 + key % 13;
+            map.insert(key % 37, key % 37, (), weight, &sketch, &mut |_, ()| {
+                evicted += 1
+            });
+            assert!(map.used() <= 100, "above capacity at {key}");
+            if key % 5 == 0 {
+                map.remove(key % 11, &(key % 11));
+            }
+            map.set_window(key * 7 % 1001);
+        }
+        assert!(evicted > 0);
+        let mut visited = 0;
+        map.for_each(&mut |key, ()| {
+            visited += 1;
+            assert!(map.peek(*key, key).is_some(), "{key} not findable");
+        });
+        assert_eq!(visited, map.len());
+    }
+}
