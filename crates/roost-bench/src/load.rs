@@ -208,9 +208,7 @@ impl<T: Target> HttpConnection<T> {
         loop {
             intended.clear();
             if let (Some(schedule), Some(sleep)) = (&mut self.schedule, &mut sleep) {
-                // A failed timer only costs precision: the request goes out now.
-                let _ = sleep.until(schedule.next_due()).await;
-                schedule.take_due(Instant::now(), 1, &mut intended);
+                wait_for_due(schedule, sleep, 1, &mut intended).await;
             }
             if !self.budget.take() {
                 break;
@@ -222,6 +220,25 @@ impl<T: Target> HttpConnection<T> {
             self.completed.fetch_add(1, Ordering::Relaxed);
         }
         recorder
+    }
+}
+
+/// Sleeps until at least one request of `schedule` is due, then hands out up to `max`
+/// of them (their intended send times go to `intended`); returns how many, never 0.
+pub(crate) async fn wait_for_due(
+    schedule: &mut Schedule,
+    sleep: &mut PreciseSleep,
+    max: usize,
+    intended: &mut Vec<Instant>,
+) -> usize {
+    loop {
+        // A failed timer only costs precision: the loop then polls the clock instead.
+        let _ = sleep.until(schedule.next_due()).await;
+        let taken = schedule.take_due(Instant::now(), max, intended);
+        if taken > 0 {
+            return taken;
+        }
+        // Woken a hair early: the next `until` is too close to arm and returns at once.
     }
 }
 

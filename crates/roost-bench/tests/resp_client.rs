@@ -120,6 +120,17 @@ async fn open_loop_keeps_to_the_rate() {
         report.elapsed_seconds
     );
     assert_eq!(report.header.mode, "open 2000/s");
+
+    // For a duration, every connection keeps to its schedule to the end: 0.5 s at
+    // 2000/s is 1000 requests, over 4 connections and 2 threads.
+    options.stop = StopCondition::After(Duration::from_millis(500));
+    options.threads = 2;
+    let report = run_resp_load(&redis.address(), &options).await.unwrap();
+    assert!(
+        (960..=1004).contains(&report.total_ops),
+        "{} requests",
+        report.total_ops
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

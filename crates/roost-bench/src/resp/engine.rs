@@ -22,7 +22,7 @@ use crate::load::schedule::Schedule;
 use crate::load::target::{Outcome, TargetError};
 use crate::load::timer::PreciseSleep;
 use crate::load::workload::{KeyFormat, OperationGenerator, OperationKind};
-use crate::load::{run_header, Budget, LoadError, LoadOptions, ProgressTicker};
+use crate::load::{run_header, wait_for_due, Budget, LoadError, LoadOptions, ProgressTicker};
 
 /// Runs `options` against the RESP server at `address` (`host:port`).
 pub async fn run_resp_load(address: &str, options: &LoadOptions) -> Result<LoadReport, LoadError> {
@@ -180,9 +180,7 @@ impl ConnectionJob {
             intended.resize(count, Instant::now());
             return count;
         };
-        // A failed timer only costs precision: whatever is due goes out now.
-        let _ = sleep.until(schedule.next_due()).await;
-        let due = schedule.take_due(Instant::now(), self.pipeline, intended);
+        let due = wait_for_due(schedule, sleep, self.pipeline, intended).await;
         let count = self.budget.take_up_to(due);
         intended.truncate(count);
         count
