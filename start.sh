@@ -51,9 +51,12 @@ if [[ -z "$addr" ]]; then
   exit 1
 fi
 echo "$addr" >"$run_dir/roost.addr"
+dashboard_addr=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log_file" |
+  sed -nE 's/.*dashboard listening.*addr[=":]+([^ ",]+).*/\1/p' | tail -n 1)
 
 cat <<MSG
 roost is running (pid $pid)
+  dashboard   http://$dashboard_addr/   (also http://$addr/)
   REST API    http://$addr/api/cache
   stats       http://$addr/api/cache/stats/overview
   metrics     http://$addr/metrics
@@ -62,3 +65,4 @@ roost is running (pid $pid)
 Try: curl -s -XPOST http://$addr/api/cache -H 'content-type: application/json' -d '{"key":"hello","value":"world"}'
 Stop with ./stop.sh
 MSG
+deploy/prometheus.sh start "$addr"

@@ -6,6 +6,9 @@ cd "$(dirname "$0")"
 run_dir=${ROOST_RUN_DIR:-run}
 pid_file="$run_dir/roost.pid"
 
+# Prometheus, when ./start.sh started one beside Roost.
+deploy/prometheus.sh stop
+
 if [[ ! -f "$pid_file" ]]; then
   echo "roost is not running (no $pid_file)"
   exit 0

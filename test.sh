@@ -13,6 +13,10 @@ command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+# The dashboard's end-to-end test drives Debian's Chromium (never a downloaded
+# browser); the Prometheus test runs the Debian prometheus and promtool.
+[[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_pkgs+=(prometheus)
 if ((${#need_pkgs[@]})); then
   step "installing ${need_pkgs[*]}"
   if [[ $(id -u) -ne 0 ]]; then
@@ -30,17 +34,30 @@ if ! python3 -c 'import redis' >/dev/null 2>&1; then
   python3 -m pip install --quiet redis
 fi
 
+# --- the dashboard: first, because roost embeds dashboard/dist ------------
+if ! command -v npm >/dev/null 2>&1 ||
+  ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  echo "test.sh: the dashboard needs Node.js >= 20.19 with npm" >&2
+  exit 1
+fi
+step "dashboard: npm ci, typecheck, lint, build, unit tests"
+(cd dashboard && npm ci --no-audit --no-fund && npm run typecheck && npm run lint && npm run build && npm test)
+touch crates/roost/src/api/dashboard.rs # embed the fresh build
+
 # --- gates ---------------------------------------------------------------
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 step "shell scripts parse"
-for f in build.sh start.sh stop.sh demo.sh test.sh bench/*.sh; do bash -n "$f"; done
+for f in build.sh start.sh stop.sh demo.sh test.sh bench/*.sh deploy/*.sh dashboard/*.sh; do bash -n "$f"; done
 
 # --- tests ---------------------------------------------------------------
 step "cargo test"
 cargo test --workspace
+
+step "dashboard end-to-end in headless Chromium"
+(cd dashboard && ROOST_BIN="$PWD/../target/debug/roost" npm run e2e)
 
 # --- the scripts, as a user runs them on a fresh checkout ---------------
 step "start.sh / demo.sh / stop.sh smoke run"
@@ -48,11 +65,16 @@ smoke_dir=$(mktemp -d)
 cleanup() { ROOST_RUN_DIR="$smoke_dir" ./stop.sh >/dev/null 2>&1 || true; rm -rf "$smoke_dir"; }
 trap cleanup EXIT
 export ROOST_RUN_DIR="$smoke_dir"
-ROOST_HTTP_ADDR=127.0.0.1:0 ./start.sh
+prometheus_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ROOST_HTTP_ADDR=127.0.0.1:0 ROOST_RESP_ADDR=127.0.0.1:0 ROOST_DASHBOARD_ADDR=127.0.0.1:0 \
+  PROMETHEUS_ADDR="127.0.0.1:$prometheus_port" ./start.sh | tee "$smoke_dir/start.out"
+dashboard_url=$(sed -nE 's/^  dashboard +(http[^ ]+).*/\1/p' "$smoke_dir/start.out")
+curl -fsS "$dashboard_url" | grep -q 'id="root"'
+curl -fsS "http://127.0.0.1:$prometheus_port/-/ready" >/dev/null
 DEMO_DURATION=3s DEMO_CONNECTIONS=4 ./demo.sh | tee "$smoke_dir/demo.out"
 grep -q "hit ratio" "$smoke_dir/demo.out"
 ./stop.sh
-if [[ -f "$smoke_dir/roost.pid" ]]; then
+if [[ -f "$smoke_dir/roost.pid" || -f "$smoke_dir/prometheus.pid" ]]; then
   echo "stop.sh left a pid file behind" >&2
   exit 1
 fi
