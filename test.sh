@@ -54,7 +54,7 @@ for f in build.sh start.sh stop.sh demo.sh test.sh bench/*.sh deploy/*.sh dashbo
 
 # --- tests ---------------------------------------------------------------
 step "cargo test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 step "dashboard end-to-end in headless Chromium"
 (cd dashboard && ROOST_BIN="$PWD/../target/debug/roost" npm run e2e)
