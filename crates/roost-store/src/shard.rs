@@ -370,8 +370,13 @@ impl Shard {
     /// Passes `found` through unless it is expired, in which case it is removed.
     fn unless_expired(&self, key: &[u8], found: Option<Hit>) -> Option<Hit> {
         let hit = found?;
+        // Most entries never expire: reading the clock only for those that can
+        // saves a clock read on every such hit.
+        let Some(deadline) = hit.expires_at else {
+            return Some(hit);
+        };
         let now = self.clock.now_millis();
-        if !is_expired(hit.expires_at, now) {
+        if !is_expired(Some(deadline), now) {
             return Some(hit);
         }
         let mut state = self.state.write();
