@@ -24,6 +24,24 @@ impl Cache {
         result
     }
 
+    /// [`Cache::get`] for a caller that needs only the bytes (RESP GET): the same
+    /// checks, routing and metrics, without the node id and TTL a [`CacheHit`]
+    /// carries — resolving those costs a shared refcount and a clock read per hit.
+    pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
+        let result = self
+            .timed(Op::Get, async {
+                self.check_key(key)?;
+                let node = self.route(key)?;
+                Ok(self.backend.get(node, key).await?.map(|s| s.value))
+            })
+            .await;
+        if let Ok(found) = &result {
+            let hit = u64::from(found.is_some());
+            self.metrics.record_lookups(hit, 1 - hit);
+        }
+        result
+    }
+
     pub async fn set(
         &self,
         key: Bytes,
@@ -120,5 +138,63 @@ impl Cache {
             .iter()
             .map(|w| self.check_write(&w.key, &w.value, w.expiry))
             .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::num::NonZeroUsize;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use roost_store::{ManualClock, StoreConfig};
+
+    use super::*;
+    use crate::backend::{Backend, Embedded};
+    use crate::config::Limits;
+    use crate::router::Router;
+
+    fn cache() -> Cache {
+        let config = StoreConfig {
+            shards: NonZeroUsize::new(2).unwrap(),
+            max_memory_bytes: 1 << 20,
+            policy: roost_store::PolicyKind::default(),
+        };
+        let clock = Arc::new(ManualClock::new(1_000));
+        let limits = Limits {
+            max_key_bytes: 64,
+            max_value_bytes: 1024,
+            max_batch_keys: 10,
+            max_body_bytes: 4096,
+        };
+        let backend = Backend::Embedded(Embedded::new(config, clock));
+        Cache::new(Router::for_shards(2), backend, limits, None, Arc::default())
+    }
+
+    #[tokio::test]
+    async fn get_value_answers_and_counts_like_get() {
+        let cache = cache();
+        let expiry = Expiry::After(Duration::from_secs(5));
+        cache
+            .set(Bytes::from("k"), Bytes::from("v"), expiry)
+            .await
+            .unwrap();
+        let hit = cache.get(b"k").await.unwrap().unwrap();
+        assert_eq!(cache.get_value(b"k").await.unwrap(), Some(hit.value));
+        assert_eq!(cache.get_value(b"absent").await.unwrap(), None);
+        assert!(matches!(
+            cache.get_value(b"").await,
+            Err(CacheError::EmptyKey)
+        ));
+        let too_long = [b'x'; 65];
+        assert!(cache.get_value(&too_long).await.is_err());
+        assert_eq!((cache.metrics().hits(), cache.metrics().misses()), (2, 1));
+        assert_eq!(cache.metrics().requests(Op::Get), (3, 2));
+        assert_eq!(
+            cache.node_ops().iter().sum::<u64>(),
+            4,
+            "routed: one set, three gets"
+        );
     }
 }

@@ -15,8 +15,8 @@ use super::reply::RespError;
 use crate::cache::{Expiry, SetCondition, SetOptions, Write};
 
 pub async fn get(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    match cx.cache().get(&args[1]).await? {
-        Some(hit) => write_bulk(cx.out, &hit.value),
+    match cx.cache().get_value(&args[1]).await? {
+        Some(value) => write_bulk(cx.out, &value),
         None => cx.null(),
     }
     Ok(())
