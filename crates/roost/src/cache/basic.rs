@@ -48,6 +48,13 @@ impl Cache {
         value: Bytes,
         expiry: Expiry,
     ) -> Result<NodeId, CacheError> {
+        let node = self.put(key, value, expiry).await?;
+        Ok(self.node_id(node))
+    }
+
+    /// [`Cache::set`] for a caller that does not report the node (RESP SET):
+    /// returns the node's index, sparing the id's shared refcount.
+    pub async fn put(&self, key: Bytes, value: Bytes, expiry: Expiry) -> Result<usize, CacheError> {
         self.timed(Op::Set, async {
             let expires_at = self.check_write(&key, &value, expiry)?;
             self.store_checked(key, value, expires_at).await
@@ -122,10 +129,10 @@ impl Cache {
         key: Bytes,
         value: Bytes,
         expires_at: Option<UnixMillis>,
-    ) -> Result<NodeId, CacheError> {
+    ) -> Result<usize, CacheError> {
         let node = self.route(&key)?;
         self.backend.set(node, key, value, expires_at).await?;
-        Ok(self.node_id(node))
+        Ok(node)
     }
 
     /// Validates a whole batch of writes; returns each entry's deadline.

@@ -56,6 +56,14 @@ pub async fn set(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     if let Some((value, unit)) = expire {
         options.expiry = unit.expiry(value, "set")?;
     }
+    if options.condition == SetCondition::Always && !options.keep_ttl && !return_previous {
+        // A plain write needs no read of the old entry: the cheaper path REST takes.
+        cx.cache()
+            .put(owned(&args[1]), owned(&args[2]), options.expiry)
+            .await?;
+        cx.ok();
+        return Ok(());
+    }
     let result = cx
         .cache()
         .set_with(owned(&args[1]), owned(&args[2]), options)
@@ -81,7 +89,7 @@ pub async fn setex(
     };
     let expiry = unit.expiry(&args[2], command)?;
     cx.cache()
-        .set(owned(&args[1]), owned(&args[3]), expiry)
+        .put(owned(&args[1]), owned(&args[3]), expiry)
         .await?;
     cx.ok();
     Ok(())
