@@ -11,7 +11,8 @@
 #   3. latency: roost-bench open loop at LATENCY_SHARE of redis-server's measured
 #      roost-bench GET P=1 rate, against both, p50/p99 corrected for coordinated omission.
 # Prints medians, Roost/redis ratios and the issue's targets as a markdown table, and
-# writes bench/results/compare-<date>.json and compare-latest.json.
+# writes bench/results/compare-<date>.json and compare-latest.json (every run, the
+# medians, and the load average at start and end: other work on the machine shows).
 #
 # Environment (defaults; QUICK=1 shrinks everything to a ~1-minute smoke run):
 #   REPEATS (3)  KEYSPACE (100000)  VALUE_SIZE (3, redis-benchmark's default)
@@ -267,10 +268,11 @@ run_latency() {
 # markdown table on stdout.
 summarise() {
   python3 - "$RUNS" "$1" "$2" "$KEYSPACE" "$VALUE_SIZE" "$CONNECTIONS" "$REPEATS" \
-    "$BENCH_THREADS" "$QUICK" <<'PY'
+    "$BENCH_THREADS" "$QUICK" "$LOAD_AT_START" <<'PY'
 import json, platform, statistics, sys, time
 runs_path, out, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
 keyspace, value_size, connections, repeats, threads, quick = map(int, sys.argv[4:10])
+load_at_start, load_at_end = sys.argv[10], open("/proc/loadavg").read().split()[:3]
 runs = []
 for line in open(runs_path):
     tool, server, op, depth, repeat, ops, p50, p99, errors = line.rstrip("\n").split("\t")
@@ -335,6 +337,7 @@ report = dict(
     measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     machine=f"{platform.node()} {platform.machine()} {platform.release()}",
     note="clients and servers share the machine's cores; medians of the repeats",
+    load_average_at_start=load_at_start.split(), load_average_at_end=load_at_end,
     parameters=dict(keyspace=keyspace, value_size=value_size, connections=connections,
                     repeats=repeats, bench_threads=threads, quick=bool(quick),
                     open_loop_rate=rate),
@@ -345,12 +348,14 @@ with open(out, "w") as f:
 print()
 print("\n".join(lines))
 print()
+print(f"load average (1, 5, 15 min) at start {load_at_start}, at end {' '.join(load_at_end)}")
 PY
 }
 
 main() {
   check_peers
   local started=$SECONDS
+  LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "compare: keyspace $KEYSPACE, value $VALUE_SIZE B, $CONNECTIONS connections," \
     "pipelines $PIPELINES, $REPEATS repeats; $(nproc) cores shared by clients and servers"
   start_redis
