@@ -140,7 +140,7 @@ async fn history_comes_first_then_live_frames_follow_the_traffic() {
 #[tokio::test]
 async fn many_dashboards_share_one_snapshot_per_interval() {
     let s = TestServer::builder()
-        .env("ROOST_METRICS_INTERVAL", "200")
+        .env("ROOST_METRICS_INTERVAL", "500")
         .start()
         .await;
     let mut clients = Vec::new();
@@ -153,11 +153,16 @@ async fn many_dashboards_share_one_snapshot_per_interval() {
         metric(&s, "roost_ws_clients").await == 100.0
     })
     .await;
-    // The same frame (same sequence number, same bytes) reaches every client.
-    let target = frame_where(&mut clients[0], "any", |_| true).await["seq"]
-        .as_u64()
-        .unwrap()
-        + 1;
+    // The same frame (same sequence number, same bytes) reaches every client:
+    // the first one after every client has had a live frame.
+    let mut newest = 0;
+    for ws in &mut clients {
+        let seq = frame_where(ws, "any", |_| true).await["seq"]
+            .as_u64()
+            .unwrap();
+        newest = newest.max(seq);
+    }
+    let target = newest + 1;
     let mut seen = Vec::new();
     for ws in &mut clients {
         let frame = frame_where(ws, "the target frame", |f| {
