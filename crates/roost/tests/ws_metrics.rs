@@ -210,7 +210,7 @@ async fn a_client_that_stops_reading_skips_frames_or_is_dropped() {
         .unwrap();
     // `stuck` is never read from again.
     eventually(
-        Duration::from_secs(20),
+        Duration::from_secs(45),
         "the stuck client to skip or be dropped",
         || async {
             metric(&s, "roost_ws_frames_skipped_total").await > 0.0
