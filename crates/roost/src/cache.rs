@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use prometheus::IntCounter;
 use roost_ring::NodeId;
 use roost_store::UnixMillis;
 
@@ -74,7 +73,6 @@ pub struct Cache {
     limits: Limits,
     default_ttl: Option<Duration>,
     metrics: Arc<Metrics>,
-    node_ops: Vec<IntCounter>,
     started: Instant,
 }
 
@@ -86,19 +84,15 @@ impl Cache {
         default_ttl: Option<Duration>,
         metrics: Arc<Metrics>,
     ) -> Cache {
-        let node_ops = router
-            .ring()
-            .nodes()
-            .iter()
-            .map(|n| metrics.node_ops(n.id.as_str()))
-            .collect();
+        let ring = router.ring();
+        let ids: Vec<&str> = ring.nodes().iter().map(|n| n.id.as_str()).collect();
+        metrics.track_nodes(&ids);
         Cache {
             router,
             backend,
             limits,
             default_ttl,
             metrics,
-            node_ops,
             started: Instant::now(),
         }
     }
@@ -117,9 +111,7 @@ impl Cache {
 
     fn route(&self, key: &[u8]) -> Result<usize, CacheError> {
         let node = self.router.locate(key)?;
-        if let Some(ops) = self.node_ops.get(node) {
-            ops.inc();
-        }
+        self.metrics.count_node_op(node);
         Ok(node)
     }
 
@@ -157,7 +149,7 @@ impl Cache {
 
     /// Operations routed to each node so far, in ring node order.
     pub fn node_ops(&self) -> Vec<u64> {
-        self.node_ops.iter().map(IntCounter::get).collect()
+        self.metrics.node_op_counts()
     }
 
     pub fn uptime(&self) -> Duration {

@@ -1,14 +1,19 @@
 //! The metric catalogue: every Prometheus metric Roost exports, registered once,
 //! with the hot-path handles resolved up front so recording a request is a few
-//! atomic adds and never a label lookup or a lock.
+//! atomic adds and never a label lookup or a lock. What every request bumps is
+//! striped per thread (`metrics/striped.rs`) so the workers never contend on it.
 
+mod striped;
+
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use prometheus::core::{Collector, Metric};
-use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
-};
+use prometheus::core::Collector;
+use prometheus::proto::MetricType;
+use prometheus::{Encoder, Gauge, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+use striped::StripedHistogram;
+pub(crate) use striped::{StripedCounter, StripedFamily};
 
 /// Cache operations as counted and timed: the Cache service's methods, whichever
 /// front door called them (a RESP `SET k v NX` is a `set`, `MSETNX` an `mset`).
@@ -80,9 +85,9 @@ fn latency_buckets() -> Vec<f64> {
 
 #[derive(Debug)]
 struct OpMetrics {
-    ok: IntCounter,
-    error: IntCounter,
-    latency: Histogram,
+    ok: StripedCounter,
+    error: StripedCounter,
+    latency: StripedHistogram,
 }
 
 /// Per-node gauges and counters, refreshed from the backend at scrape time.
@@ -98,9 +103,12 @@ pub struct NodeSample<'a> {
 pub struct Metrics {
     registry: Registry,
     ops: Vec<OpMetrics>,
-    hits: IntCounter,
-    misses: IntCounter,
-    node_ops: IntCounterVec,
+    hits: StripedCounter,
+    misses: StripedCounter,
+    node_ops: StripedFamily,
+    /// Operations routed to each node, in ring node order; fixed by the first
+    /// [`Metrics::track_nodes`] (the server builds one Cache per Metrics).
+    node_counters: OnceLock<Vec<StripedCounter>>,
     node_keys: IntGaugeVec,
     node_memory: IntGaugeVec,
     node_share: prometheus::GaugeVec,
@@ -115,46 +123,50 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "roost_cache_requests_total",
-                "cache requests by operation and outcome",
-            ),
+        let requests = StripedFamily::new(
+            "roost_cache_requests_total",
+            "cache requests by operation and outcome",
+            MetricType::COUNTER,
             &["op", "outcome"],
-        )
-        .expect("invariant: valid metric");
-        let latency = prometheus::HistogramVec::new(
-            HistogramOpts::new(
-                "roost_cache_request_duration_seconds",
-                "time to serve a cache request inside Roost, by operation",
-            )
-            .buckets(latency_buckets()),
+        );
+        let latency = StripedFamily::new(
+            "roost_cache_request_duration_seconds",
+            "time to serve a cache request inside Roost, by operation",
+            MetricType::HISTOGRAM,
             &["op"],
-        )
-        .expect("invariant: valid metric");
+        );
+        let bounds: Arc<[f64]> = latency_buckets().into();
         let ops = Op::ALL
             .iter()
             .map(|op| OpMetrics {
-                ok: requests.with_label_values(&[op.as_str(), "ok"]),
-                error: requests.with_label_values(&[op.as_str(), "error"]),
-                latency: latency.with_label_values(&[op.as_str()]),
+                ok: requests.counter(&[op.as_str(), "ok"]),
+                error: requests.counter(&[op.as_str(), "error"]),
+                latency: latency.histogram(&[op.as_str()], &bounds),
             })
             .collect();
+        let hits = StripedFamily::new(
+            "roost_cache_hits_total",
+            "keys found (get and each mget key)",
+            MetricType::COUNTER,
+            &[],
+        );
+        let misses = StripedFamily::new(
+            "roost_cache_misses_total",
+            "keys not found or expired",
+            MetricType::COUNTER,
+            &[],
+        );
         let metrics = Metrics {
             ops,
-            hits: counter(
-                "roost_cache_hits_total",
-                "keys found (get and each mget key)",
-            ),
-            misses: counter("roost_cache_misses_total", "keys not found or expired"),
-            node_ops: IntCounterVec::new(
-                Opts::new(
-                    "roost_node_operations_total",
-                    "key operations routed to each node",
-                ),
+            hits: hits.counter(&[]),
+            misses: misses.counter(&[]),
+            node_ops: StripedFamily::new(
+                "roost_node_operations_total",
+                "key operations routed to each node",
+                MetricType::COUNTER,
                 &["node"],
-            )
-            .expect("invariant: valid metric"),
+            ),
+            node_counters: OnceLock::new(),
             node_keys: gauge_vec("roost_node_keys", "keys held by each node"),
             node_memory: gauge_vec(
                 "roost_node_memory_used_bytes",
@@ -189,8 +201,8 @@ impl Metrics {
         let collectors: Vec<Box<dyn Collector>> = vec![
             Box::new(requests),
             Box::new(latency),
-            Box::new(metrics.hits.clone()),
-            Box::new(metrics.misses.clone()),
+            Box::new(hits),
+            Box::new(misses),
             Box::new(metrics.node_ops.clone()),
             Box::new(metrics.node_keys.clone()),
             Box::new(metrics.node_memory.clone()),
@@ -215,7 +227,7 @@ impl Metrics {
     pub fn record(&self, op: Op, ok: bool, elapsed: Duration) {
         let m = &self.ops[op as usize];
         if ok { &m.ok } else { &m.error }.inc();
-        m.latency.observe(elapsed.as_secs_f64());
+        m.latency.observe(elapsed);
     }
 
     pub fn record_lookups(&self, hits: u64, misses: u64) {
@@ -227,9 +239,25 @@ impl Metrics {
         }
     }
 
-    /// A per-node operation counter, resolved once per node by the caller.
-    pub fn node_ops(&self, node: &str) -> IntCounter {
-        self.node_ops.with_label_values(&[node])
+    /// Starts counting operations per node for these node ids (ring node order).
+    /// The first call fixes the list; later calls change nothing.
+    pub fn track_nodes(&self, nodes: &[&str]) {
+        self.node_counters
+            .get_or_init(|| nodes.iter().map(|n| self.node_ops.counter(&[n])).collect());
+    }
+
+    /// Counts one operation routed to the node at `index` (ring node order).
+    pub fn count_node_op(&self, index: usize) {
+        if let Some(counter) = self.node_counters.get().and_then(|c| c.get(index)) {
+            counter.inc();
+        }
+    }
+
+    /// Operations routed to each tracked node so far, in ring node order.
+    pub fn node_op_counts(&self) -> Vec<u64> {
+        self.node_counters
+            .get()
+            .map_or_else(Vec::new, |c| c.iter().map(StripedCounter::get).collect())
     }
 
     pub fn hits(&self) -> u64 {
@@ -248,13 +276,7 @@ impl Metrics {
 
     /// Cumulative bucket counts of one operation's latency, with upper bounds in seconds.
     pub fn latency_buckets(&self, op: Op) -> Vec<(f64, u64)> {
-        let metric = self.ops[op as usize].latency.metric();
-        metric
-            .get_histogram()
-            .get_bucket()
-            .iter()
-            .map(|b| (b.upper_bound(), b.cumulative_count()))
-            .collect()
+        self.ops[op as usize].latency.snapshot().cumulative
     }
 
     /// Brings the store-derived metrics up to date; called just before a scrape.

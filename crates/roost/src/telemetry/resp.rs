@@ -2,10 +2,12 @@
 //! commands by name and protocol errors. The command label takes only the names
 //! of the command table plus `unknown`, resolved once at start-up, so a client
 //! sending made-up commands cannot grow the label set and counting a command is
-//! one atomic add.
+//! one atomic add on the calling thread's stripe.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::proto::MetricType;
+use prometheus::{IntCounter, IntGauge};
 
+use super::metrics::{StripedCounter, StripedFamily};
 use super::Metrics;
 
 /// The label value every command outside the table is counted under.
@@ -14,7 +16,7 @@ pub const UNKNOWN_COMMAND: &str = "unknown";
 #[derive(Debug)]
 pub struct RespMetrics {
     /// Indexed like the command table; the last one is [`UNKNOWN_COMMAND`].
-    commands: Vec<IntCounter>,
+    commands: Vec<StripedCounter>,
     pub connections: IntGauge,
     pub connections_total: IntCounter,
     pub connections_rejected: IntCounter,
@@ -25,18 +27,16 @@ impl RespMetrics {
     /// Registers the RESP metrics in `metrics`' registry, one command counter per
     /// name in `commands` (in that order) plus one for unknown commands.
     pub fn register(metrics: &Metrics, commands: &[&str]) -> RespMetrics {
-        let by_name = IntCounterVec::new(
-            Opts::new(
-                "roost_resp_commands_total",
-                "RESP commands received, by command name (unknown for names outside the table)",
-            ),
+        let by_name = StripedFamily::new(
+            "roost_resp_commands_total",
+            "RESP commands received, by command name (unknown for names outside the table)",
+            MetricType::COUNTER,
             &["command"],
-        )
-        .expect("invariant: valid metric");
+        );
         let commands = commands
             .iter()
             .chain(std::iter::once(&UNKNOWN_COMMAND))
-            .map(|name| by_name.with_label_values(&[name]))
+            .map(|name| by_name.counter(&[name]))
             .collect();
         let resp = RespMetrics {
             commands,
@@ -67,14 +67,14 @@ impl RespMetrics {
     }
 
     /// The counter of the command at `index` in the table, or of unknown commands.
-    pub fn command(&self, index: Option<usize>) -> &IntCounter {
+    pub fn command(&self, index: Option<usize>) -> &StripedCounter {
         let unknown = self.commands.len() - 1;
         &self.commands[index.filter(|&i| i < unknown).unwrap_or(unknown)]
     }
 
     /// Every command counted so far (Redis's `total_commands_processed`).
     pub fn commands_total(&self) -> u64 {
-        self.commands.iter().map(IntCounter::get).sum()
+        self.commands.iter().map(StripedCounter::get).sum()
     }
 }
 
