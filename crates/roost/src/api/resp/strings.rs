@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use roost_resp::{write_array_header, write_bulk, write_integer};
 
-use super::dispatch::{integer, is, owned, Cx};
+use super::dispatch::{integer, is, owned, owned_pair, Cx};
 use super::reply::RespError;
 use crate::cache::{Expiry, SetCondition, SetOptions, Write};
 
@@ -56,18 +56,14 @@ pub async fn set(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     if let Some((value, unit)) = expire {
         options.expiry = unit.expiry(value, "set")?;
     }
+    let (key, value) = owned_pair(&args[1], &args[2]);
     if options.condition == SetCondition::Always && !options.keep_ttl && !return_previous {
         // A plain write needs no read of the old entry: the cheaper path REST takes.
-        cx.cache()
-            .put(owned(&args[1]), owned(&args[2]), options.expiry)
-            .await?;
+        cx.cache().put(key, value, options.expiry).await?;
         cx.ok();
         return Ok(());
     }
-    let result = cx
-        .cache()
-        .set_with(owned(&args[1]), owned(&args[2]), options)
-        .await?;
+    let result = cx.cache().set_with(key, value, options).await?;
     match (return_previous, result.previous, result.written) {
         (true, Some(previous), _) => write_bulk(cx.out, &previous),
         (true, None, _) | (false, _, false) => cx.null(),
@@ -88,9 +84,8 @@ pub async fn setex(
         absolute: false,
     };
     let expiry = unit.expiry(&args[2], command)?;
-    cx.cache()
-        .put(owned(&args[1]), owned(&args[3]), expiry)
-        .await?;
+    let (key, value) = owned_pair(&args[1], &args[3]);
+    cx.cache().put(key, value, expiry).await?;
     cx.ok();
     Ok(())
 }
@@ -196,10 +191,13 @@ fn pairs(args: &[Bytes], command: &'static str) -> Result<Vec<Write>, RespError>
     }
     Ok(args[1..]
         .chunks_exact(2)
-        .map(|pair| Write {
-            key: owned(&pair[0]),
-            value: owned(&pair[1]),
-            expiry: Expiry::Never,
+        .map(|pair| {
+            let (key, value) = owned_pair(&pair[0], &pair[1]);
+            Write {
+                key,
+                value,
+                expiry: Expiry::Never,
+            }
         })
         .collect())
 }
