@@ -1,6 +1,7 @@
 //! Start-up and shutdown: builds the backend, router and cache service from a
-//! validated [`Config`], binds the listeners (HTTP, RESP and the dashboard's), and owns every background task so
-//! that shutdown cancels all of them and drains in-flight requests.
+//! validated [`Config`], binds the listeners (HTTP, RESP and the dashboard's),
+//! and owns every background task so that shutdown cancels all of them and
+//! drains in-flight requests.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,27 +53,23 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         ready: AtomicBool::new(true),
     });
 
-    let listener = TcpListener::bind(config.http_addr)
-        .await
-        .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;
-    let http_addr = listener
-        .local_addr()
-        .context("reading the bound HTTP address")?;
+    let (listener, http_addr) = bind("HTTP", config.http_addr).await?;
     tracing::info!(addr = %http_addr, backend = state.cache.backend().name(), "http listening");
 
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let app = rest::router(state.clone()).merge(live_routes(&mut tasks, &state, &config, &cancel));
-    let dashboard_addr = start_dashboard(&mut tasks, app.clone(), &config, &cancel).await?;
-    let stop = cancel.clone();
-    tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    let (dashboard_listener, dashboard_addr) = bind("dashboard", config.dashboard_addr).await?;
+    tracing::info!(addr = %dashboard_addr, built = dashboard::is_built(), "dashboard listening");
+    // The dashboard's listener serves the same app, so the page reaches `/api`,
+    // `/ws` and `/metrics` on its own origin.
+    tasks.spawn(serve_http(
+        dashboard_listener,
+        app.clone(),
+        cancel.clone(),
+        "dashboard",
+    ));
+    tasks.spawn(serve_http(listener, app, cancel.clone(), "http"));
     let resp_addr = start_resp(&mut tasks, &state, &config, &cancel).await?;
     spawn_background(&mut tasks, &state, &config, &cancel);
     record_start(&state, &config, [http_addr, resp_addr, dashboard_addr]);
@@ -94,12 +91,7 @@ async fn start_resp(
     config: &Config,
     cancel: &CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind(config.resp_addr)
-        .await
-        .with_context(|| format!("binding the RESP address {}", config.resp_addr))?;
-    let resp_addr = listener
-        .local_addr()
-        .context("reading the bound RESP address")?;
+    let (listener, resp_addr) = bind("RESP", config.resp_addr).await?;
     tracing::info!(addr = %resp_addr, "resp listening");
     let resp_state = Arc::new(RespState::new(
         state.clone(),
@@ -127,31 +119,31 @@ fn live_routes(
     ws::router(feed).merge(dashboard::router())
 }
 
-/// Binds the dashboard address and serves the same app there, so the dashboard
-/// reaches `/api`, `/ws` and `/metrics` on its own origin.
-async fn start_dashboard(
-    tasks: &mut JoinSet<()>,
-    app: axum::Router,
-    config: &Config,
-    cancel: &CancellationToken,
-) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind(config.dashboard_addr)
+/// Binds `addr`, naming `what` in the error, and returns the bound address
+/// (which differs from `addr` when it asked for port 0).
+async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr)
         .await
-        .with_context(|| format!("binding the dashboard address {}", config.dashboard_addr))?;
-    let addr = listener
+        .with_context(|| format!("binding the {what} address {addr}"))?;
+    let bound = listener
         .local_addr()
-        .context("reading the bound dashboard address")?;
-    tracing::info!(addr = %addr, built = dashboard::is_built(), "dashboard listening");
-    let stop = cancel.clone();
-    tasks.spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "dashboard server failed");
-        }
-    });
-    Ok(addr)
+        .with_context(|| format!("reading the bound {what} address"))?;
+    Ok((listener, bound))
+}
+
+/// Serves `app` on `listener` until `stop` fires, then drains in-flight requests.
+async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    stop: CancellationToken,
+    what: &'static str,
+) {
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, server = what, "http server failed");
+    }
 }
 
 /// The first events the dashboard shows: what started and where it listens.
