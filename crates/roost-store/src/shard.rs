@@ -204,13 +204,11 @@ impl Shard {
     ) -> Result<(), StoreError> {
         let hit = Hit { value, expires_at };
         self.check_fits(&key, &hit)?;
-        let now = self.clock.now_millis();
         let mut state = self.state.write();
         let old = state.map.peek(&key);
-        if old
-            .as_ref()
-            .is_some_and(|old| is_expired(old.expires_at, now))
-        {
+        // The clock is read only when the replaced entry has a deadline to compare.
+        let old_deadline = old.as_ref().and_then(|old| old.expires_at);
+        if old_deadline.is_some_and(|at| is_expired(Some(at), self.clock.now_millis())) {
             self.counters.expirations.fetch_add(1, Ordering::Relaxed);
         }
         state.put(&self.counters, key, hit, old.as_ref());

@@ -60,17 +60,19 @@ impl Cache {
     }
 
     /// The absolute deadline an [`Expiry`] means now; `None` is "never".
+    /// The clock is read only for expiries that depend on it, so the common
+    /// write without a TTL costs no clock read.
     pub(super) fn deadline(&self, expiry: Expiry) -> Result<Option<UnixMillis>, CacheError> {
-        let now = self.backend.now_millis();
+        let now = || self.backend.now_millis();
         let max_ms = MAX_TTL.as_millis() as u64;
         match expiry {
-            Expiry::Default => Ok(self.default_ttl.map(|t| now + t.as_millis() as u64)),
+            Expiry::Default => Ok(self.default_ttl.map(|t| now() + t.as_millis() as u64)),
             Expiry::Never => Ok(None),
             Expiry::After(ttl) if ttl.is_zero() || ttl > MAX_TTL => {
                 Err(CacheError::TtlOutOfRange { max: MAX_TTL })
             }
-            Expiry::After(ttl) => Ok(Some(now + ttl.as_millis() as u64)),
-            Expiry::At(at) if at.saturating_sub(now) > max_ms => {
+            Expiry::After(ttl) => Ok(Some(now() + ttl.as_millis() as u64)),
+            Expiry::At(at) if at.saturating_sub(now()) > max_ms => {
                 Err(CacheError::TtlOutOfRange { max: MAX_TTL })
             }
             Expiry::At(at) => Ok(Some(at)),
