@@ -57,15 +57,7 @@ async fn metrics_doc_names_every_exported_metric() {
     let s = TestServer::builder().start().await;
     s.post("/api/cache", serde_json::json!({"key": "k", "value": 1}))
         .await;
-    let text = s
-        .client
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics_text().await;
     let documented = doc("metrics.md");
     let mut names: Vec<&str> = text
         .lines()

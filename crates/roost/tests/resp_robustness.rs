@@ -99,15 +99,7 @@ async fn malformed_input_gets_a_protocol_error_and_a_closed_connection() {
         "+PONG\r\n",
         "the server keeps serving"
     );
-    let metrics = s
-        .client
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics_text().await;
     assert!(
         metrics.contains("roost_resp_protocol_errors_total 7"),
         "{metrics}"
@@ -144,15 +136,7 @@ async fn connections_over_the_limit_are_refused_with_redis_error() {
     )
     .await;
     assert_eq!(second.cmd(&["PING"]).await, "+PONG\r\n");
-    let metrics = s
-        .client
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics_text().await;
     assert!(
         metrics.contains("roost_resp_connections_rejected_total"),
         "{metrics}"

@@ -167,15 +167,7 @@ async fn stats_and_metrics_report_what_happened() {
         .sum();
     assert!((share - 1.0).abs() < 1e-6);
 
-    let text = s
-        .client
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics_text().await;
     for needle in [
         "roost_cache_hits_total 30",
         "roost_cache_misses_total 10",

@@ -55,15 +55,7 @@ async fn frame_where(ws: &mut Client, what: &str, check: impl Fn(&Value) -> bool
 }
 
 async fn metric(s: &TestServer, name: &str) -> f64 {
-    let text = s
-        .client
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics_text().await;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("{name} not in /metrics"))

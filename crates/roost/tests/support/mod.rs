@@ -84,6 +84,13 @@ impl TestServer {
         resp::RespClient::connect(self.resp_addr).await
     }
 
+    /// The Prometheus text exposition from `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let r = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.text().await.unwrap()
+    }
+
     pub async fn stats(&self) -> Value {
         let (status, body) = self.get("/api/cache/stats/overview").await;
         assert_eq!(status, 200);
