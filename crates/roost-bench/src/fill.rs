@@ -91,23 +91,7 @@ pub async fn run_fill(target: &HttpTarget, options: &FillOptions) -> Result<Fill
             tokio::spawn(worker.run())
         })
         .collect();
-    let mut first_error = None;
-    for worker in workers {
-        let outcome = worker
-            .await
-            .map_err(|error| FillError::TaskFailed(error.to_string()));
-        if let Err(error) = outcome.and_then(|result| result) {
-            first_error.get_or_insert(error);
-        }
-    }
-    bar.finish_and_clear();
-    match first_error {
-        Some(error) => Err(error),
-        None => Ok(FillReport {
-            keys: options.keys,
-            elapsed: started.elapsed(),
-        }),
-    }
+    finish_fill(workers, &bar, options.keys, started).await
 }
 
 struct FillWorker {
@@ -151,6 +135,33 @@ impl FillWorker {
 }
 
 /// The fill's progress bar (hidden unless asked for).
+/// Waits for every fill worker, clears the bar, and reports the first error or
+/// the filled count. Shared by the HTTP and RESP fills.
+pub(crate) async fn finish_fill(
+    workers: Vec<tokio::task::JoinHandle<Result<(), FillError>>>,
+    bar: &ProgressBar,
+    keys: u64,
+    started: Instant,
+) -> Result<FillReport, FillError> {
+    let mut first_error = None;
+    for worker in workers {
+        let outcome = worker
+            .await
+            .map_err(|error| FillError::TaskFailed(error.to_string()));
+        if let Err(error) = outcome.and_then(|result| result) {
+            first_error.get_or_insert(error);
+        }
+    }
+    bar.finish_and_clear();
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(FillReport {
+            keys,
+            elapsed: started.elapsed(),
+        }),
+    }
+}
+
 pub(crate) fn progress_bar(options: &FillOptions) -> ProgressBar {
     let bar = if options.show_progress {
         ProgressBar::new(options.keys)

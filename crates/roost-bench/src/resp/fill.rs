@@ -14,7 +14,7 @@ use rand::SeedableRng;
 
 use super::connection::{error_text, RespConnection};
 use super::scan::Reply;
-use crate::fill::{progress_bar, FillError, FillOptions, FillReport};
+use crate::fill::{finish_fill, progress_bar, FillError, FillOptions, FillReport};
 use crate::load::target::TargetError;
 use crate::load::workload::{random_text, KeyFormat};
 
@@ -45,23 +45,7 @@ pub async fn run_resp_fill(address: &str, options: &FillOptions) -> Result<FillR
         };
         workers.push(tokio::spawn(worker.run()));
     }
-    let mut first_error = None;
-    for worker in workers {
-        let outcome = worker
-            .await
-            .map_err(|error| FillError::TaskFailed(error.to_string()));
-        if let Err(error) = outcome.and_then(|result| result) {
-            first_error.get_or_insert(error);
-        }
-    }
-    bar.finish_and_clear();
-    match first_error {
-        Some(error) => Err(error),
-        None => Ok(FillReport {
-            keys: options.keys,
-            elapsed: started.elapsed(),
-        }),
-    }
+    finish_fill(workers, &bar, options.keys, started).await
 }
 
 struct RespFillWorker {
