@@ -70,40 +70,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-die() {
-  echo "compare.sh: $*" >&2
-  exit 1
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Polls "$@" until it succeeds; fails after READY_DEADLINE_SECONDS or if pid $2 died.
-wait_until() {
-  local what=$1 pid=$2 log=$3
-  shift 3
-  local deadline=$((SECONDS + READY_DEADLINE_SECONDS))
-  until "$@" >/dev/null 2>&1; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 20 "$log" >&2 || true
-      die "$what exited before it was ready"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 20 "$log" >&2 || true
-      die "$what not ready after ${READY_DEADLINE_SECONDS}s"
-    fi
-    sleep 0.05
-  done
-}
-
-redis_ping() {
-  [[ "$(redis-cli -p "$1" ping 2>/dev/null)" == "PONG" ]]
-}
-
-http_ok() {
-  python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 check_peers() {
   local missing=() tool

@@ -43,39 +43,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-die() {
-  echo "memory.sh: $*" >&2
-  exit 1
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rss_bytes() {
   awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"
-}
-
-# Polls "$@" until it succeeds, failing after READY_DEADLINE_SECONDS or if the server died.
-wait_until() {
-  local what=$1 log=$2
-  shift 2
-  local deadline=$((SECONDS + READY_DEADLINE_SECONDS))
-  until "$@" >/dev/null 2>&1; do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      tail -n 20 "$log" >&2 || true
-      die "$what exited before it was ready"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 20 "$log" >&2 || true
-      die "$what not ready after ${READY_DEADLINE_SECONDS}s"
-    fi
-    sleep 0.05
-  done
-}
-
-http_ok() {
-  python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"
 }
 
 # Prints the value at a dotted path (e.g. memory.used_bytes) of the JSON at a URL.
@@ -89,9 +61,6 @@ print(value)
 PY
 }
 
-redis_ping() {
-  [[ "$(redis-cli -p "$1" ping 2>/dev/null)" == "PONG" ]]
-}
 
 measure_redis() {
   local round=$1 port dir
@@ -101,7 +70,7 @@ measure_redis() {
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
     --enable-debug-command yes --dir "$dir" --logfile "$dir/redis.log" &
   SERVER_PID=$!
-  wait_until redis-server "$dir/redis.log" redis_ping "$port"
+  wait_until redis-server "$SERVER_PID" "$dir/redis.log" redis_ping "$port"
   local before after used keys
   before=$(rss_bytes "$SERVER_PID")
   redis-cli -p "$port" DEBUG POPULATE "$ENTRIES" key "$VALUE_SIZE" >/dev/null
@@ -126,7 +95,7 @@ measure_roost() {
     ROOST_MAX_MEMORY=4GiB CACHE_TTL=0 ROOST_LOG=warn "$ROOST_BIN" serve) >"$dir/roost.log" 2>&1 &
   SERVER_PID=$!
   local base="http://127.0.0.1:$port"
-  wait_until roost "$dir/roost.log" http_ok "$base/readyz"
+  wait_until roost "$SERVER_PID" "$dir/roost.log" http_ok "$base/readyz"
   local before after used
   before=$(rss_bytes "$SERVER_PID")
   "$ROOST_BENCH_BIN" fill --target "$base" --keys "$ENTRIES" --value-size "$VALUE_SIZE" \
