@@ -1,4 +1,4 @@
-//! The command line: clap definitions for `trace`, `load` and `fill`, and their
+//! The command line: clap definitions for `trace`, `load`, `fill` and `durability`, and their
 //! translation into the typed options each subcommand runs with.
 //!
 //! Parsing and validation only; no I/O beyond what `main` asks of it.
@@ -16,6 +16,7 @@ use crate::fill::FillOptions;
 use crate::load::http::HttpFlavor;
 use crate::load::workload::{KeyDistribution, OperationMix, WorkloadError, WorkloadSpec};
 use crate::load::{LoadOptions, StopCondition};
+use crate::resp::durability::DurabilityOptions;
 use crate::trace::live::LiveOptions;
 use crate::trace::{catalog, default_traces_dir, TraceOptions};
 
@@ -35,6 +36,9 @@ pub enum Command {
     Load(LoadArgs),
     /// Bulk-load keys: mset batches over REST, pipelined SETs over RESP.
     Fill(FillArgs),
+    /// Write unique keys and read them back under load (RESP), then check that every
+    /// acknowledged write is still there: for fault runs.
+    Durability(DurabilityArgs),
 }
 
 /// Why the command line was rejected after clap accepted its syntax.
@@ -285,6 +289,56 @@ impl FillArgs {
     }
 }
 
+#[derive(Debug, Args)]
+pub struct DurabilityArgs {
+    /// resp://host:port of the server under test.
+    #[arg(long)]
+    pub target: Endpoint,
+    /// Load for this long (e.g. 60s); the read-back follows.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    pub duration: Duration,
+    /// Concurrent connections, one request in flight on each.
+    #[arg(long, default_value = "8")]
+    pub connections: usize,
+    /// Share of requests that read an acknowledged key back; the rest write new keys.
+    #[arg(long, default_value = "0.5")]
+    pub read_share: f64,
+    /// Requests per second over all connections; as fast as answered when omitted.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Bytes of each value (at least the key's length plus one).
+    #[arg(long, default_value = "32")]
+    pub value_size: usize,
+    /// Key prefix; give each run its own [default: durable:<unix seconds>:].
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Longest wait for one reply before the request counts as failed (e.g. 2s).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
+    pub timeout: Duration,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl DurabilityArgs {
+    pub fn options(&self) -> DurabilityOptions {
+        let prefix = self.prefix.clone().unwrap_or_else(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            format!("durable:{}:", now.map_or(0, |since| since.as_secs()))
+        });
+        DurabilityOptions {
+            connections: self.connections,
+            duration: self.duration,
+            read_share: self.read_share,
+            rate: self.rate,
+            value_size: self.value_size,
+            prefix,
+            timeout: self.timeout,
+            seed: 0x5eed,
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
@@ -414,5 +468,38 @@ pub(crate) mod tests {
             (options.keys, options.batch, options.prefix.as_str()),
             (10, 1000, "k:")
         );
+    }
+
+    #[test]
+    fn durability_gets_a_fresh_prefix_unless_given_one() {
+        let Command::Durability(args) = parse(&["durability", "--target", "resp://127.0.0.1:7000"])
+            .unwrap()
+            .command
+        else {
+            panic!("durability parsed as another command");
+        };
+        let options = args.options();
+        assert!(options.prefix.starts_with("durable:") && options.prefix.len() > 12);
+        assert_eq!(options.duration, Duration::from_secs(60));
+        let cli = parse(&[
+            "durability",
+            "--target",
+            "resp://127.0.0.1:7000",
+            "--prefix",
+            "f1:",
+            "--rate",
+            "2000",
+            "--duration",
+            "5s",
+        ]);
+        let Command::Durability(args) = cli.unwrap().command else {
+            panic!("durability parsed as another command");
+        };
+        let options = args.options();
+        assert_eq!(
+            (options.prefix.as_str(), options.rate),
+            ("f1:", Some(2000.0))
+        );
+        assert!(parse(&["durability"]).is_err(), "a target is required");
     }
 }

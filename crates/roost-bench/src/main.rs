@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use roost_bench::cli::{Cli, Command, FillArgs, LoadArgs, TraceArgs};
+use roost_bench::cli::{Cli, Command, DurabilityArgs, FillArgs, LoadArgs, TraceArgs};
 use roost_bench::endpoint::Endpoint;
 use roost_bench::load::http::HttpTarget;
 use roost_bench::{fill, load, resp, trace};
@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
         Command::Trace(args) => run_trace(&args),
         Command::Load(args) => runtime()?.block_on(run_load(&args)),
         Command::Fill(args) => runtime()?.block_on(run_fill(&args)),
+        Command::Durability(args) => runtime()?.block_on(run_durability(&args)),
     }
 }
 
@@ -95,6 +96,15 @@ async fn run_fill(args: &FillArgs) -> anyhow::Result<()> {
         report.keys_per_second()
     );
     Ok(())
+}
+
+async fn run_durability(args: &DurabilityArgs) -> anyhow::Result<()> {
+    let Endpoint::Resp(address) = &args.target else {
+        anyhow::bail!("durability speaks RESP only: give --target resp://host:port");
+    };
+    let report = resp::durability::run_durability(address, &args.options()).await?;
+    print!("{}", report.render());
+    write_json(args.json.as_deref(), &report)
 }
 
 fn write_json(path: Option<&Path>, report: &impl serde::Serialize) -> anyhow::Result<()> {

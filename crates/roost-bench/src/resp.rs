@@ -3,10 +3,12 @@
 //!
 //! Submodules: `scan` classifies replies without allocating, `connection` queues
 //! pipelined commands into reused buffers and reads replies back, `engine` is the
-//! thread-per-runtime load generator, `fill` preloads keys with pipelined SETs.
+//! thread-per-runtime load generator, `fill` preloads keys with pipelined SETs,
+//! `durability` checks that acknowledged writes survive a fault.
 //! Commands are encoded with `roost_resp`; this module owns all the socket I/O.
 
 pub mod connection;
+pub mod durability;
 pub mod engine;
 pub mod fill;
 pub mod scan;

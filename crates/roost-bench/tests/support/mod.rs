@@ -83,6 +83,12 @@ impl RedisServer {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Kills the server (SIGKILL) and waits for it to exit; its port stops answering.
+    pub fn kill(&mut self) {
+        self._process.child.kill().unwrap();
+        self._process.child.wait().unwrap();
+    }
+
     /// Sends one command, returns the raw reply text (one read; small replies only).
     pub fn command(&self, args: &[&str]) -> String {
         redis_command(self.port, args)
