@@ -78,6 +78,9 @@ impl RedisServer {
             "1000",
             "--cluster-replica-no-failover",
             "no",
+            // a replica's first sync would otherwise wait 5 s for more replicas to join
+            "--repl-diskless-sync-delay",
+            "0",
         ];
         RedisServer::start_on_free_ports(&args, true)
     }
