@@ -8,7 +8,8 @@ mod support;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpStream};
-use std::process::{Command, Stdio};
+use std::panic::{self, AssertUnwindSafe};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::redis::{RedisCluster, RedisServer};
@@ -79,6 +80,76 @@ fn two_servers_get_different_ports_and_separate_data() {
     a.cli(&["SET", "only-a", "1"]);
     assert!(a.exists("only-a"));
     assert!(!b.exists("only-a"));
+}
+
+#[test]
+#[should_panic(expected = "found its port taken 5 times")]
+fn start_gives_up_after_bounded_attempts_on_taken_ports() {
+    let occupant = RedisServer::start();
+    let port = occupant.port().to_string();
+    // the later --port wins, so every attempt collides with the occupant
+    let _ = RedisServer::start_with(&["--port", &port]);
+}
+
+/// A redis-server the harness does not own, listening on `port` until dropped.
+struct Stranger {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Stranger {
+    fn start(port: u16) -> Stranger {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new("/usr/bin/redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(10);
+        while refuses_connections(port) {
+            assert!(
+                Instant::now() < until,
+                "the stranger never listened on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Stranger { child, _dir: dir }
+    }
+}
+
+impl Drop for Stranger {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn restart_does_not_mistake_a_stranger_on_its_port_for_its_server() {
+    let mut server = RedisServer::start();
+    server.kill();
+    let _stranger = Stranger::start(server.port());
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| server.restart()));
+    let message = outcome.expect_err("restart took the stranger's PONG for its own server");
+    let message = message.downcast_ref::<String>().unwrap();
+    assert!(message.contains("restart on port"), "{message}");
+    assert!(message.contains("already in use"), "{message}");
+}
+
+#[test]
+#[should_panic(expected = "Bad directive or wrong number of arguments")]
+fn a_server_that_cannot_start_panics_with_its_log() {
+    let _ = RedisServer::start_with(&["--no-such-directive", "1"]);
 }
 
 /// Runs `commands` (one per line) through a single redis-cli connection to `server`,

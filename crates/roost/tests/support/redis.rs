@@ -22,7 +22,7 @@ const REDIS_CLI: &str = "/usr/bin/redis-cli";
 /// How long a server may take to answer PING after it is spawned.
 const START_DEADLINE: Duration = Duration::from_secs(10);
 /// How long `restart` keeps trying to re-bind the old port (a lingering socket).
-const REBIND_DEADLINE: Duration = Duration::from_secs(5);
+const REBIND_DEADLINE: Duration = Duration::from_secs(2);
 /// Start-up attempts on fresh ports when another process took the one we picked.
 const PORT_ATTEMPTS: usize = 5;
 /// How long one request over the harness's own connection may take.
@@ -269,6 +269,13 @@ impl RedisServer {
             .map(Child::id)
             .expect("invariant: launch set the child");
         loop {
+            if let Ok(Frame::Bulk(info)) = request(self.port, &["INFO", "server"]) {
+                if info_field(&String::from_utf8_lossy(&info), "process_id")
+                    == Some(pid.to_string())
+                {
+                    return Ok(());
+                }
+            }
             let exited = self
                 .child
                 .as_mut()
@@ -280,13 +287,6 @@ impl RedisServer {
                 } else {
                     StartFailure::Failed(log)
                 });
-            }
-            if let Ok(Frame::Bulk(info)) = request(self.port, &["INFO", "server"]) {
-                if info_field(&String::from_utf8_lossy(&info), "process_id")
-                    == Some(pid.to_string())
-                {
-                    return Ok(());
-                }
             }
             if Instant::now() >= until {
                 let log = self.log_tail();
