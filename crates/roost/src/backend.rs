@@ -5,6 +5,7 @@
 //! known to this crate, and the embedded hot path stays a direct call.
 
 mod embedded;
+pub mod redis_link;
 
 pub use embedded::Embedded;
 

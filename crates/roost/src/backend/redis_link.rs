@@ -1,0 +1,438 @@
+//! One Redis node, or one Redis Cluster, reached through redis-rs, with the
+//! backend operations on it. A link owns its connections, the per-request
+//! timeout and the in-flight bound; it knows nothing of rings, replicas or
+//! health (the fleet decides which link a key goes to and when a failing node
+//! is tried again).
+//!
+//! Every failure of the node itself (refused or lost connection, timeout, an
+//! error reply Roost did not expect) comes back as `CacheError::NodeFailed`
+//! naming the node's `host:port`, so the fleet can count it; a full in-flight
+//! bound is `CacheError::Overloaded`. Multi-step operations run as Lua scripts
+//! so each is atomic on the node. Deadlines cross the wire as milliseconds
+//! relative to the caller's `now`, so Roost's and Redis's clocks need not agree.
+
+mod address;
+mod connection;
+mod keyspace;
+mod node_info;
+mod node_pool;
+mod scripts;
+
+pub use address::NodeAddress;
+pub use node_info::NodeInfo;
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{RedisError, RedisResult};
+use roost_store::UnixMillis;
+use tokio::sync::Semaphore;
+
+use self::connection::{breaks_connection, cache_error, node_failed, Connection};
+use self::node_pool::{Lease, NodePool};
+use self::scripts::{Expiry, APPEND_WITHIN, GET_AND_RETIME, PERSIST_IF, SET_CONDITIONAL, TAKE};
+use crate::backend::{Condition, Deadline, RetimeCondition, SetOutcome, Stored};
+use crate::error::CacheError;
+
+/// Keys per DEL command in `delete_many`.
+const DELETE_BATCH: usize = 1000;
+
+/// How a link talks to its node.
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    /// Multiplexed connections per standalone node.
+    pub connections: usize,
+    /// Bound on each request, connecting included; also the connect timeout.
+    pub timeout: Duration,
+    /// Requests in flight on the node; one more is `CacheError::Overloaded`.
+    pub max_in_flight: usize,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions {
+            connections: 2,
+            timeout: Duration::from_secs(1),
+            max_in_flight: 10_000,
+        }
+    }
+}
+
+/// A standalone Redis node or a Redis Cluster, with the backend operations.
+pub struct RedisLink {
+    address: NodeAddress,
+    /// `address.host_port()`, the node named in errors.
+    node: String,
+    options: LinkOptions,
+    in_flight: Semaphore,
+    target: Target,
+}
+
+enum Target {
+    /// Boxed: the pool is large beside a cluster handle.
+    Node(Box<NodePool>),
+    Cluster(ClusterConnection),
+}
+
+impl RedisLink {
+    /// Never fails and never blocks: connections are made on first use and re-made after a
+    /// failure, so a node that is down at start-up or restarts later is picked up again.
+    pub fn standalone(address: NodeAddress, options: LinkOptions) -> RedisLink {
+        let pool = NodePool::new(&address, options.connections, options.timeout);
+        RedisLink::new(address, options, Target::Node(Box::new(pool)))
+    }
+
+    /// A Redis Cluster reached through its seed nodes (MOVED/ASK/topology handled by redis-rs).
+    pub async fn cluster(
+        seeds: Vec<NodeAddress>,
+        options: LinkOptions,
+    ) -> Result<RedisLink, CacheError> {
+        let Some(first) = seeds.first().cloned() else {
+            return Err(node_failed("cluster", "no seed nodes given"));
+        };
+        let node = first.host_port();
+        let client = ClusterClientBuilder::new(seeds.iter().map(|s| s.connection_info().clone()))
+            .connection_timeout(options.timeout)
+            .response_timeout(options.timeout)
+            .build()
+            .map_err(|err| cache_error(&node, &err))?;
+        let connection = tokio::time::timeout(options.timeout, client.get_async_connection())
+            .await
+            .map_err(|_| node_failed(&node, timed_out(options.timeout)))?
+            .map_err(|err| cache_error(&node, &err))?;
+        Ok(RedisLink::new(first, options, Target::Cluster(connection)))
+    }
+
+    fn new(address: NodeAddress, options: LinkOptions, target: Target) -> RedisLink {
+        RedisLink {
+            node: address.host_port(),
+            in_flight: Semaphore::new(options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
+            address,
+            options,
+            target,
+        }
+    }
+
+    /// The node's address (a cluster: its first seed).
+    pub fn address(&self) -> &NodeAddress {
+        &self.address
+    }
+
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        self.run(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
+            .await
+    }
+
+    /// GET and PTTL in one round trip; the deadline made absolute from `now`.
+    pub async fn get(&self, key: &[u8], now: UnixMillis) -> Result<Option<Stored>, CacheError> {
+        let (value, pttl): (Option<Vec<u8>>, i64) = self
+            .run(|mut c| async move {
+                let mut pipeline = redis::pipe();
+                pipeline.cmd("GET").arg(key).cmd("PTTL").arg(key);
+                pipeline.query_async(&mut c).await
+            })
+            .await?;
+        // PTTL -2 after a value: the key expired between the two commands.
+        Ok(value
+            .filter(|_| pttl != -2)
+            .map(|value| scripts::stored(value, pttl, now)))
+    }
+
+    /// Plain GET, without the deadline.
+    pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
+        let value: Option<Vec<u8>> = self
+            .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
+            .await?;
+        Ok(value.map(Bytes::from))
+    }
+
+    /// SET with PX from `expires_at - now`; a deadline already past deletes the key.
+    pub async fn set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Result<(), CacheError> {
+        self.run_unit(set_command(
+            key,
+            value,
+            Expiry::from_deadline(expires_at, now),
+        ))
+        .await
+    }
+
+    /// DEL; `true` when the key was there.
+    pub async fn delete(&self, key: &[u8]) -> Result<bool, CacheError> {
+        let removed: u64 = self
+            .run(|mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await })
+            .await?;
+        Ok(removed > 0)
+    }
+
+    /// DEL in batches of at most 1000 keys; returns how many were there.
+    pub async fn delete_many(&self, keys: &[Bytes]) -> Result<u64, CacheError> {
+        let mut removed = 0;
+        for batch in keys.chunks(DELETE_BATCH) {
+            let count: u64 = self
+                .run(|mut c| async move {
+                    let keys: Vec<&[u8]> = batch.iter().map(|k| k.as_ref()).collect();
+                    redis::cmd("DEL").arg(keys).query_async(&mut c).await
+                })
+                .await?;
+            removed += count;
+        }
+        Ok(removed)
+    }
+
+    /// Writes when `condition` holds, atomically with reading what was there.
+    pub async fn set_conditional(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        condition: Condition,
+        deadline: Deadline,
+        now: UnixMillis,
+    ) -> Result<SetOutcome, CacheError> {
+        let (condition, mode, ms) = scripts::set_conditional_args(condition, deadline, now);
+        let (written, previous, pttl): (i64, Option<Vec<u8>>, i64) = self
+            .run(|mut c| async move {
+                let mut invocation = SET_CONDITIONAL.key(key);
+                invocation.arg(value).arg(condition).arg(mode).arg(ms);
+                invocation.invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(SetOutcome {
+            written: written == 1,
+            previous: previous.map(|value| scripts::stored(value, pttl, now)),
+        })
+    }
+
+    /// Removes `key` and returns what it held, deadline included (GETDEL).
+    pub async fn take(&self, key: &[u8], now: UnixMillis) -> Result<Option<Stored>, CacheError> {
+        let taken: Option<(Vec<u8>, i64)> = self
+            .run(|mut c| async move { TAKE.key(key).invoke_async(&mut c).await })
+            .await?;
+        Ok(taken.map(|(value, pttl)| scripts::stored(value, pttl, now)))
+    }
+
+    /// Reads `key` and gives it a new deadline in the same step (GETEX); returns
+    /// the entry as it was. A deadline already past deletes the key.
+    pub async fn get_and_retime(
+        &self,
+        key: &[u8],
+        deadline: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Result<Option<Stored>, CacheError> {
+        let (mode, ms) = Expiry::from_deadline(deadline, now).script_args();
+        let found: Option<(Vec<u8>, i64)> = self
+            .run(|mut c| async move {
+                let mut invocation = GET_AND_RETIME.key(key);
+                invocation.arg(mode).arg(ms).invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(found.map(|(value, pttl)| scripts::stored(value, pttl, now)))
+    }
+
+    /// Replaces the deadline of a live key when `condition` allows; `true` when it
+    /// was replaced. A new deadline is PEXPIRE with NX/XX/GT/LT (a deadline already
+    /// past deletes the key); no deadline is a conditional PERSIST.
+    pub async fn retime(
+        &self,
+        key: &[u8],
+        deadline: Option<UnixMillis>,
+        condition: RetimeCondition,
+        now: UnixMillis,
+    ) -> Result<bool, CacheError> {
+        let Some(at) = deadline else {
+            let Some(requirement) = scripts::persist_requirement(condition) else {
+                return Ok(false);
+            };
+            let persisted: i64 = self
+                .run(|mut c| async move {
+                    PERSIST_IF
+                        .key(key)
+                        .arg(requirement)
+                        .invoke_async(&mut c)
+                        .await
+                })
+                .await?;
+            return Ok(persisted == 1);
+        };
+        let mut cmd = redis::cmd("PEXPIRE");
+        cmd.arg(key).arg(scripts::relative_ms(at, now));
+        if let Some(option) = scripts::pexpire_option(condition) {
+            cmd.arg(option);
+        }
+        let changed: i64 = self.run_cmd(cmd).await?;
+        Ok(changed == 1)
+    }
+
+    /// INCRBY: the new value; Redis's errors become `NotAnInteger` / `IncrementOverflow`.
+    pub async fn incr_by(&self, key: &[u8], delta: i64) -> Result<i64, CacheError> {
+        let mut cmd = redis::cmd("INCRBY");
+        cmd.arg(key).arg(delta);
+        self.run_cmd(cmd).await
+    }
+
+    /// APPEND, refused with `ValueTooLarge` when the result would pass `max_len`;
+    /// checked and done in one step. Returns the new length.
+    pub async fn append(
+        &self,
+        key: &[u8],
+        suffix: &[u8],
+        max_len: usize,
+    ) -> Result<usize, CacheError> {
+        let (appended, len): (i64, u64) = self
+            .run(|mut c| async move {
+                let mut invocation = APPEND_WITHIN.key(key);
+                invocation
+                    .arg(suffix)
+                    .arg(max_len)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if appended == 1 {
+            Ok(len)
+        } else {
+            Err(CacheError::ValueTooLarge { len, max: max_len })
+        }
+    }
+
+    /// One SCAN step: keys with their deadlines. cursor 0 starts; returned 0 means done.
+    /// On a cluster the cursor walks every master in turn.
+    pub async fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        now: UnixMillis,
+    ) -> Result<(u64, Vec<(Bytes, Option<UnixMillis>)>), CacheError> {
+        self.run(|mut c| async move { keyspace::scan_step(&mut c, cursor, count, now).await })
+            .await
+    }
+
+    /// Removes everything in the link's database (every master of a cluster);
+    /// returns how many keys were there.
+    pub async fn flush(&self) -> Result<u64, CacheError> {
+        self.run(|mut c| async move { keyspace::flush(&mut c).await })
+            .await
+    }
+
+    /// INFO of the node (a cluster: summed over its masters).
+    pub async fn info(&self) -> Result<NodeInfo, CacheError> {
+        let db = self.address.db();
+        self.run(|mut c| async move { keyspace::info(&mut c, db).await })
+            .await
+    }
+
+    async fn run_cmd<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, CacheError> {
+        self.run(|mut c| async move { cmd.query_async(&mut c).await })
+            .await
+    }
+
+    async fn run_unit(&self, cmd: redis::Cmd) -> Result<(), CacheError> {
+        self.run_cmd::<()>(cmd).await
+    }
+
+    /// Runs one request within the in-flight bound and the timeout. A broken or
+    /// timed-out standalone connection is dropped so its slot connects afresh.
+    async fn run<T, F, Fut>(&self, request: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(Connection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let _permit = self
+            .in_flight
+            .try_acquire()
+            .map_err(|_| CacheError::Overloaded {
+                node: self.node.clone(),
+                limit: self.options.max_in_flight,
+            })?;
+        let mut lease: Option<Lease> = None;
+        let attempt = async {
+            let connection = self.connect(&mut lease).await?;
+            request(connection).await.map_err(Failure::Redis)
+        };
+        let outcome = tokio::time::timeout(self.options.timeout, attempt).await;
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(Failure::Connect(reason))) => Err(node_failed(&self.node, reason)),
+            Ok(Err(Failure::Redis(err))) => {
+                if breaks_connection(&err) {
+                    self.forget(lease.as_ref());
+                }
+                Err(cache_error(&self.node, &err))
+            }
+            Err(_elapsed) => {
+                self.forget(lease.as_ref());
+                Err(node_failed(&self.node, timed_out(self.options.timeout)))
+            }
+        }
+    }
+
+    async fn connect(&self, lease: &mut Option<Lease>) -> Result<Connection, Failure> {
+        match &self.target {
+            Target::Node(pool) => {
+                let leased = pool.lease(pool.pick()).await.map_err(Failure::Connect)?;
+                let connection = Connection::Node(leased.connection.clone());
+                *lease = Some(leased);
+                Ok(connection)
+            }
+            Target::Cluster(cluster) => Ok(Connection::Cluster(cluster.clone())),
+        }
+    }
+
+    fn forget(&self, lease: Option<&Lease>) {
+        if let (Target::Node(pool), Some(lease)) = (&self.target, lease) {
+            pool.forget(lease);
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.target {
+            Target::Node(_) => "standalone",
+            Target::Cluster(_) => "cluster",
+        };
+        f.debug_struct("RedisLink")
+            .field("address", &self.address)
+            .field("kind", &kind)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// Why a request failed before Redis answered it, or how Redis answered.
+enum Failure {
+    Connect(String),
+    Redis(RedisError),
+}
+
+/// SET with its deadline, or DEL for a deadline already past.
+fn set_command(key: &[u8], value: &[u8], expiry: Expiry) -> redis::Cmd {
+    let mut cmd = match expiry {
+        Expiry::Gone => redis::cmd("DEL"),
+        Expiry::Persist | Expiry::In(_) => redis::cmd("SET"),
+    };
+    cmd.arg(key);
+    match expiry {
+        Expiry::Gone => {}
+        Expiry::Persist => {
+            cmd.arg(value);
+        }
+        Expiry::In(ms) => {
+            cmd.arg(value).arg("PX").arg(ms);
+        }
+    }
+    cmd
+}
+
+fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {}ms", timeout.as_millis())
+}

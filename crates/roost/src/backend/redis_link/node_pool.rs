@@ -1,0 +1,213 @@
+//! The connections to one standalone Redis node: a fixed number of multiplexed
+//! connections picked round-robin, each made on first use and made again after
+//! it failed. Owns connecting and forgetting connections; it sends no commands
+//! and never retries on its own (the fleet's health checker decides when a node
+//! is worth trying again).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client};
+
+use super::address::NodeAddress;
+
+/// `connections` lazily made multiplexed connections to one node.
+pub(crate) struct NodePool {
+    client: Client,
+    config: AsyncConnectionConfig,
+    slots: Vec<ConnectionSlot>,
+    next: AtomicUsize,
+}
+
+/// A connection handed out for one request, and which one it was so a failure
+/// can make the pool forget exactly it.
+pub(crate) struct Lease {
+    pub(crate) connection: MultiplexedConnection,
+    slot: usize,
+    generation: u64,
+}
+
+struct ConnectionSlot {
+    /// A std mutex: it is never held across an `.await`.
+    state: Mutex<SlotState>,
+    /// Held for the whole of a connect attempt, so one slot makes one attempt at
+    /// a time and the requests that waited on it share its outcome.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    connection: Option<MultiplexedConnection>,
+    /// Bumped by every successful connect; a stale lease cannot drop a newer one.
+    generation: u64,
+    /// Bumped by every connect attempt, successful or not.
+    attempts: u64,
+    last_failure: Option<String>,
+}
+
+impl NodePool {
+    /// Opens nothing: connections are made by the first `lease` of each slot.
+    pub(crate) fn new(address: &NodeAddress, connections: usize, timeout: Duration) -> NodePool {
+        let client = Client::open(address.connection_info().clone())
+            .expect("invariant: a parsed ConnectionInfo converts into itself");
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let slots = (0..connections.max(1))
+            .map(|_| ConnectionSlot {
+                state: Mutex::new(SlotState::default()),
+                connecting: tokio::sync::Mutex::new(()),
+            })
+            .collect();
+        NodePool {
+            client,
+            config,
+            slots,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The slot the next request uses (round-robin).
+    pub(crate) fn pick(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()
+    }
+
+    /// The slot's connection, connecting first when it has none. A connect that
+    /// fails is reported to every request that waited for it, without a retry;
+    /// the error is a short reason for `CacheError::NodeFailed`.
+    pub(crate) async fn lease(&self, slot: usize) -> Result<Lease, String> {
+        let cell = &self.slots[slot];
+        let attempts_seen = {
+            let state = lock(&cell.state);
+            if let Some(lease) = state.lease(slot) {
+                return Ok(lease);
+            }
+            state.attempts
+        };
+        let _connecting = cell.connecting.lock().await;
+        {
+            let mut state = lock(&cell.state);
+            if let Some(lease) = state.lease(slot) {
+                return Ok(lease);
+            }
+            if state.attempts != attempts_seen {
+                if let Some(reason) = &state.last_failure {
+                    return Err(reason.clone());
+                }
+            }
+            state.attempts += 1;
+        }
+        let connected = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await;
+        let mut state = lock(&cell.state);
+        match connected {
+            Ok(connection) => {
+                state.generation += 1;
+                state.connection = Some(connection);
+                state.last_failure = None;
+                Ok(state
+                    .lease(slot)
+                    .expect("invariant: a connection was just stored"))
+            }
+            Err(err) => {
+                let reason = connect_failure(&err);
+                state.last_failure = Some(reason.clone());
+                Err(reason)
+            }
+        }
+    }
+
+    /// Drops the lease's connection from its slot (unless the slot has already
+    /// connected again), so the slot's next request connects afresh.
+    pub(crate) fn forget(&self, lease: &Lease) {
+        let mut state = lock(&self.slots[lease.slot].state);
+        if state.generation == lease.generation {
+            state.connection = None;
+        }
+    }
+
+    /// Drops every connection; the next request of each slot connects afresh.
+    #[cfg(test)]
+    fn forget_all(&self) {
+        for slot in &self.slots {
+            lock(&slot.state).connection = None;
+        }
+    }
+
+    /// How many slots hold a connection now.
+    #[cfg(test)]
+    fn connected(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| lock(&slot.state).connection.is_some())
+            .count()
+    }
+}
+
+impl SlotState {
+    fn lease(&self, slot: usize) -> Option<Lease> {
+        self.connection.as_ref().map(|connection| Lease {
+            connection: connection.clone(),
+            slot,
+            generation: self.generation,
+        })
+    }
+}
+
+fn lock(state: &Mutex<SlotState>) -> std::sync::MutexGuard<'_, SlotState> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A short reason for a failed connect: refused, timed out, or redis-rs's text
+/// (which never holds the password).
+fn connect_failure(err: &redis::RedisError) -> String {
+    if err.is_timeout() {
+        "connect timed out".to_string()
+    } else {
+        format!("connect failed: {err}")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn pool(connections: usize) -> NodePool {
+        // Port 1 on loopback: nothing listens there, so a connect is refused at once.
+        let address = NodeAddress::parse("redis://127.0.0.1:1").unwrap();
+        NodePool::new(&address, connections, Duration::from_millis(500))
+    }
+
+    #[test]
+    fn pick_goes_round_robin() {
+        let pool = pool(3);
+        let picks: Vec<usize> = (0..6).map(|_| pool.pick()).collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+    }
+
+    #[test]
+    fn zero_connections_still_means_one() {
+        let pool = pool(0);
+        assert_eq!(pool.pick(), 0);
+        assert_eq!(pool.pick(), 0);
+    }
+
+    #[tokio::test]
+    async fn refused_connect_is_an_error_not_a_retry_loop() {
+        let pool = pool(2);
+        let started = std::time::Instant::now();
+        let reason = pool.lease(0).await.err().unwrap();
+        assert!(reason.starts_with("connect failed"), "{reason}");
+        assert!(started.elapsed() < Duration::from_millis(500));
+        assert_eq!(pool.connected(), 0);
+        pool.forget_all();
+        assert_eq!(pool.connected(), 0);
+    }
+}
