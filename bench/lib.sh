@@ -38,3 +38,85 @@ redis_ping() {
 http_ok() {
   python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1"
 }
+
+# The fleet scripts' processes: each one started is appended to PIDS (the caller
+# declares PIDS=() and WORK_DIR) and stopped by stop_started on exit.
+stop_started() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
+# start_redis_node NAME PORT: a redis-server with no persistence in $WORK_DIR/NAME on
+# PORT (the same port again restarts a node with empty data); sets STARTED_PID.
+start_redis_node() {
+  local name=$1 port=$2 dir="$WORK_DIR/$1"
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$dir" --logfile "$dir/redis.log" &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  wait_until "redis-server $name" "$STARTED_PID" "$dir/redis.log" redis_ping "$port"
+}
+
+# start_roost_fleet NAME NODES [VAR=VALUE...]: `roost serve` in an empty directory
+# $WORK_DIR/NAME in front of the redis nodes NODES (redis://…,redis://…), with the
+# extra environment given; sets ROOST_RESP_PORT, ROOST_HTTP_PORT and STARTED_PID once
+# its REST and RESP ports answer.
+start_roost_fleet() {
+  local name=$1 nodes=$2 dir="$WORK_DIR/$1"
+  shift 2
+  mkdir -p "$dir"
+  ROOST_RESP_PORT=$(free_port)
+  ROOST_HTTP_PORT=$(free_port)
+  (cd "$dir" && exec env REDIS_CLUSTER_NODES="$nodes" ROOST_BACKEND=redis \
+    ROOST_HTTP_ADDR="127.0.0.1:$ROOST_HTTP_PORT" ROOST_RESP_ADDR="127.0.0.1:$ROOST_RESP_PORT" \
+    ROOST_DASHBOARD_ADDR="127.0.0.1:$(free_port)" ROOST_LOG=warn "$@" "$ROOST_BIN" serve) \
+    >"$dir/roost.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  wait_until "roost ($name)" "$STARTED_PID" "$dir/roost.log" http_ok \
+    "http://127.0.0.1:$ROOST_HTTP_PORT/readyz"
+  wait_until "roost's RESP port ($name)" "$STARTED_PID" "$dir/roost.log" redis_ping \
+    "$ROOST_RESP_PORT"
+}
+
+# cpu_seconds PID...: user + system CPU time the processes have used so far, all
+# threads (fields 14 and 15 of /proc/PID/stat, counted after the command name).
+cpu_seconds() {
+  python3 - "$@" <<'PY'
+import os, sys
+ticks = 0
+for pid in sys.argv[1:]:
+    stat = open(f"/proc/{pid}/stat").read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    ticks += int(fields[11]) + int(fields[12])
+print(f"{ticks / os.sysconf('SC_CLK_TCK'):.2f}")
+PY
+}
+
+# wait_for_quiet_machine MAX_LOAD SECONDS: waits until the 1-minute load average is
+# below MAX_LOAD (other work skews every figure), at most SECONDS; says so if it isn't.
+wait_for_quiet_machine() {
+  local max=$1 deadline=$((SECONDS + $2)) load
+  while :; do
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    python3 -c 'import sys; sys.exit(float(sys.argv[1]) >= float(sys.argv[2]))' "$load" "$max" &&
+      return 0
+    if ((SECONDS >= deadline)); then
+      echo "load average still $load after waiting; running anyway (see load_average_at_start)" >&2
+      return 0
+    fi
+    echo "load average $load >= $max: waiting for a quieter machine"
+    sleep 10
+  done
+}
+
+# now_ms: wall-clock milliseconds since the epoch.
+now_ms() {
+  date +%s%3N
+}
