@@ -19,7 +19,7 @@ use tempfile::TempDir;
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const REDIS_CLI: &str = "/usr/bin/redis-cli";
-/// How long a server may take to answer PING after it is spawned.
+/// How long a server may take to answer (as itself) after it is spawned.
 const START_DEADLINE: Duration = Duration::from_secs(10);
 /// How long `restart` keeps trying to re-bind the old port (a lingering socket).
 const REBIND_DEADLINE: Duration = Duration::from_secs(2);
@@ -144,8 +144,7 @@ impl RedisServer {
         loop {
             match self.launch() {
                 Ok(()) => return,
-                Err(StartFailure::PortTaken(log)) if Instant::now() < until => {
-                    let _ = log;
+                Err(StartFailure::PortTaken(_)) if Instant::now() < until => {
                     std::thread::sleep(POLL_INTERVAL);
                 }
                 Err(StartFailure::PortTaken(log) | StartFailure::Failed(log)) => {
