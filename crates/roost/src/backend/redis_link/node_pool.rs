@@ -17,6 +17,7 @@ use super::address::NodeAddress;
 pub(crate) struct NodePool {
     client: Client,
     config: AsyncConnectionConfig,
+    timeout: Duration,
     slots: Vec<ConnectionSlot>,
     next: AtomicUsize,
 }
@@ -64,6 +65,7 @@ impl NodePool {
         NodePool {
             client,
             config,
+            timeout,
             slots,
             next: AtomicUsize::new(0),
         }
@@ -114,7 +116,7 @@ impl NodePool {
                     .expect("invariant: a connection was just stored"))
             }
             Err(err) => {
-                let reason = connect_failure(&err);
+                let reason = connect_failure(&err, self.timeout);
                 state.last_failure = Some(reason.clone());
                 Err(reason)
             }
@@ -166,9 +168,9 @@ fn lock(state: &Mutex<SlotState>) -> std::sync::MutexGuard<'_, SlotState> {
 
 /// A short reason for a failed connect: refused, timed out, or redis-rs's text
 /// (which never holds the password).
-fn connect_failure(err: &redis::RedisError) -> String {
+fn connect_failure(err: &redis::RedisError, timeout: Duration) -> String {
     if err.is_timeout() {
-        "connect timed out".to_string()
+        format!("connect timed out after {}ms", timeout.as_millis())
     } else {
         format!("connect failed: {err}")
     }
