@@ -5,9 +5,11 @@
 //! known to this crate, and the embedded hot path stays a direct call.
 
 mod embedded;
+pub mod fleet;
 pub mod redis_link;
 
 pub use embedded::Embedded;
+pub use fleet::Fleet;
 
 use bytes::Bytes;
 use roost_store::UnixMillis;
@@ -87,24 +89,37 @@ pub struct NodeStats {
 #[derive(Debug)]
 pub enum Backend {
     Embedded(Embedded),
+    /// Standalone Redis nodes sharded by the ring, with replicas and failover.
+    Fleet(std::sync::Arc<Fleet>),
 }
 
 impl Backend {
     pub fn name(&self) -> &'static str {
         match self {
             Backend::Embedded(_) => "embedded",
+            Backend::Fleet(_) => "redis",
         }
     }
 
     pub fn now_millis(&self) -> UnixMillis {
         match self {
             Backend::Embedded(b) => b.now_millis(),
+            Backend::Fleet(f) => f.now_millis(),
         }
     }
 
     pub async fn get(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => b.get(node, key),
+            Backend::Fleet(f) => f.get(key).await,
+        }
+    }
+
+    /// Only the value: a Redis node is asked for GET without PTTL.
+    pub async fn get_value(&self, node: usize, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
+        match self {
+            Backend::Embedded(b) => Ok(b.get(node, key)?.map(|s| s.value)),
+            Backend::Fleet(f) => f.get_value(key).await,
         }
     }
 
@@ -117,12 +132,14 @@ impl Backend {
     ) -> Result<(), CacheError> {
         match self {
             Backend::Embedded(b) => b.set(node, key, value, expires_at),
+            Backend::Fleet(f) => f.set(key, value, expires_at).await,
         }
     }
 
     pub async fn delete(&self, node: usize, key: &[u8]) -> Result<bool, CacheError> {
         match self {
             Backend::Embedded(b) => b.delete(node, key),
+            Backend::Fleet(f) => f.delete(key).await,
         }
     }
 
@@ -130,6 +147,7 @@ impl Backend {
     pub async fn peek(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => b.peek(node, key),
+            Backend::Fleet(f) => f.get(key).await,
         }
     }
 
@@ -144,6 +162,7 @@ impl Backend {
     ) -> Result<SetOutcome, CacheError> {
         match self {
             Backend::Embedded(b) => b.set_conditional(node, key, value, condition, deadline),
+            Backend::Fleet(f) => f.set_conditional(key, value, condition, deadline).await,
         }
     }
 
@@ -151,6 +170,7 @@ impl Backend {
     pub async fn take(&self, node: usize, key: Bytes) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => b.take(node, key),
+            Backend::Fleet(f) => f.take(key).await,
         }
     }
 
@@ -164,6 +184,7 @@ impl Backend {
     ) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => b.get_and_retime(node, key, deadline),
+            Backend::Fleet(f) => f.get_and_retime(key, deadline).await,
         }
     }
 
@@ -178,6 +199,7 @@ impl Backend {
     ) -> Result<bool, CacheError> {
         match self {
             Backend::Embedded(b) => b.retime(node, key, deadline, condition),
+            Backend::Fleet(f) => f.retime(key, deadline, condition).await,
         }
     }
 
@@ -186,6 +208,7 @@ impl Backend {
     pub async fn incr_by(&self, node: usize, key: Bytes, delta: i64) -> Result<i64, CacheError> {
         match self {
             Backend::Embedded(b) => b.incr_by(node, key, delta),
+            Backend::Fleet(f) => f.incr_by(key, delta).await,
         }
     }
 
@@ -200,6 +223,7 @@ impl Backend {
     ) -> Result<usize, CacheError> {
         match self {
             Backend::Embedded(b) => b.append(node, key, suffix, max_len),
+            Backend::Fleet(f) => f.append(key, suffix, max_len).await,
         }
     }
 
@@ -211,6 +235,7 @@ impl Backend {
     ) -> Result<(), CacheError> {
         match self {
             Backend::Embedded(b) => b.visit_keys(node, visit),
+            Backend::Fleet(f) => f.visit_keys(node, visit).await,
         }
     }
 
@@ -218,6 +243,7 @@ impl Backend {
     pub fn node_len(&self, node: usize) -> u64 {
         match self {
             Backend::Embedded(b) => b.node_len(node),
+            Backend::Fleet(f) => f.node_len(node),
         }
     }
 
@@ -225,6 +251,7 @@ impl Backend {
     pub fn deadlines(&self) -> u64 {
         match self {
             Backend::Embedded(b) => b.deadlines(),
+            Backend::Fleet(f) => f.deadlines(),
         }
     }
 
@@ -232,6 +259,7 @@ impl Backend {
     pub async fn flush(&self) -> Result<u64, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.flush()),
+            Backend::Fleet(f) => f.flush().await,
         }
     }
 
@@ -239,6 +267,7 @@ impl Backend {
     pub fn node_stats(&self) -> Vec<NodeStats> {
         match self {
             Backend::Embedded(b) => b.node_stats(),
+            Backend::Fleet(f) => f.node_stats(),
         }
     }
 
@@ -246,6 +275,7 @@ impl Backend {
     pub fn max_memory_bytes(&self) -> u64 {
         match self {
             Backend::Embedded(b) => b.max_memory_bytes(),
+            Backend::Fleet(f) => f.max_memory_bytes(),
         }
     }
 }

@@ -68,7 +68,7 @@ pub struct Write {
 
 #[derive(Debug)]
 pub struct Cache {
-    router: Router,
+    router: Arc<Router>,
     backend: Backend,
     limits: Limits,
     default_ttl: Option<Duration>,
@@ -78,7 +78,7 @@ pub struct Cache {
 
 impl Cache {
     pub fn new(
-        router: Router,
+        router: Arc<Router>,
         backend: Backend,
         limits: Limits,
         default_ttl: Option<Duration>,

@@ -63,9 +63,38 @@ pub enum BackendConfig {
         max_memory_bytes: u64,
         policy: PolicyKind,
     },
+    /// Standalone Redis nodes sharded by Roost's ring, or a Redis Cluster.
     Redis {
         nodes: Vec<String>,
+        kind: RedisKind,
+        fleet: FleetSettings,
     },
+}
+
+/// Which kind of Redis deployment `REDIS_CLUSTER_NODES` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisKind {
+    /// Ask the first reachable node (`CLUSTER INFO`) at start-up.
+    Detect,
+    /// Standalone servers; Roost's ring shards over them.
+    Standalone,
+    /// A Redis Cluster; its slots decide.
+    Cluster,
+}
+
+/// How the gateway treats a fleet of Redis nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FleetSettings {
+    pub replicas: usize,
+    pub write_quorum: usize,
+    pub health_interval: Duration,
+    pub eject_after: u32,
+    pub readmit_after: u32,
+    /// With one replica, how long gutter writes live; `None` means eject and rehash.
+    pub gutter_ttl: Option<Duration>,
+    pub connections: usize,
+    pub timeout: Duration,
+    pub max_in_flight: usize,
 }
 
 /// Request limits, shared by every front door.
@@ -143,10 +172,35 @@ impl Config {
 }
 
 fn backend(layers: &Layers) -> Result<BackendConfig, ConfigError> {
-    if layers.get("redis_cluster_nodes").is_some() {
-        return Ok(BackendConfig::Redis {
-            nodes: redis_urls(layers, "redis_cluster_nodes")?,
-        });
+    let has_nodes = layers.get("redis_cluster_nodes").is_some();
+    let kind = match (layers.get("backend").unwrap_or("auto"), has_nodes) {
+        ("auto", false) | ("embedded", false) => None,
+        ("auto", true) => Some(RedisKind::Detect),
+        ("redis", true) => Some(RedisKind::Standalone),
+        ("redis-cluster", true) => Some(RedisKind::Cluster),
+        ("embedded", true) => {
+            return Err(layers.invalid(
+                "backend",
+                "embedded conflicts with REDIS_CLUSTER_NODES being set; unset one".into(),
+            ))
+        }
+        ("redis" | "redis-cluster", false) => {
+            return Err(layers.invalid(
+                "backend",
+                "needs REDIS_CLUSTER_NODES=redis://host:port,... naming the nodes".into(),
+            ))
+        }
+        _ => {
+            return Err(layers.invalid(
+                "backend",
+                "expected auto, embedded, redis or redis-cluster".into(),
+            ))
+        }
+    };
+    if let Some(kind) = kind {
+        let nodes = redis_urls(layers, "redis_cluster_nodes")?;
+        let fleet = fleet_settings(layers, nodes.len(), kind)?;
+        return Ok(BackendConfig::Redis { nodes, kind, fleet });
     }
     let shards = match layers.get("shards") {
         None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get) as u64,
@@ -174,6 +228,39 @@ fn backend(layers: &Layers) -> Result<BackendConfig, ConfigError> {
         shards,
         max_memory_bytes,
         policy,
+    })
+}
+
+fn fleet_settings(
+    layers: &Layers,
+    node_count: usize,
+    kind: RedisKind,
+) -> Result<FleetSettings, ConfigError> {
+    let replicas = bounded_u64(layers, "replicas", 1, 5)? as usize;
+    if kind == RedisKind::Standalone && replicas > node_count {
+        return Err(layers.invalid(
+            "replicas",
+            format!("{replicas} replicas need at least {replicas} nodes; REDIS_CLUSTER_NODES names {node_count}"),
+        ));
+    }
+    let write_quorum = bounded_u64(layers, "write_quorum", 1, 5)? as usize;
+    if write_quorum > replicas {
+        return Err(layers.invalid(
+            "write_quorum",
+            format!("cannot exceed ROOST_REPLICAS ({replicas})"),
+        ));
+    }
+    let gutter = bounded_u64(layers, "gutter_ttl", 0, 3600)?;
+    Ok(FleetSettings {
+        replicas,
+        write_quorum,
+        health_interval: Duration::from_millis(bounded_u64(layers, "health_interval", 50, 60_000)?),
+        eject_after: bounded_u64(layers, "eject_after", 1, 100)? as u32,
+        readmit_after: bounded_u64(layers, "readmit_after", 1, 100)? as u32,
+        gutter_ttl: (gutter > 0).then(|| Duration::from_secs(gutter)),
+        connections: bounded_u64(layers, "redis_connections", 1, 64)? as usize,
+        timeout: Duration::from_millis(bounded_u64(layers, "redis_timeout", 10, 60_000)?),
+        max_in_flight: bounded_u64(layers, "redis_max_in_flight", 1, 1_000_000)? as usize,
     })
 }
 
@@ -238,12 +325,44 @@ mod tests {
             "redis://10.0.0.1:7000, redis://h:7001",
         )])
         .unwrap();
-        assert_eq!(
-            config.backend,
-            BackendConfig::Redis {
-                nodes: vec!["redis://10.0.0.1:7000".into(), "redis://h:7001".into()]
+        match config.backend {
+            BackendConfig::Redis { nodes, kind, fleet } => {
+                assert_eq!(nodes, ["redis://10.0.0.1:7000", "redis://h:7001"]);
+                assert_eq!(kind, RedisKind::Detect);
+                assert_eq!((fleet.replicas, fleet.write_quorum), (1, 1));
+                assert_eq!(fleet.gutter_ttl, Some(Duration::from_secs(10)));
             }
-        );
+            other => panic!("expected redis, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fleet_settings_are_checked_against_each_other() {
+        let nodes = ("REDIS_CLUSTER_NODES", "redis://a:1,redis://b:2");
+        let err = with_env(&[nodes, ("ROOST_BACKEND", "redis"), ("ROOST_REPLICAS", "3")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("need at least 3 nodes"), "{err}");
+        let err = with_env(&[nodes, ("ROOST_REPLICAS", "2"), ("ROOST_WRITE_QUORUM", "3")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot exceed ROOST_REPLICAS"), "{err}");
+        let err = with_env(&[nodes, ("ROOST_BACKEND", "embedded")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("conflicts"), "{err}");
+        let err = with_env(&[("ROOST_BACKEND", "redis-cluster")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs REDIS_CLUSTER_NODES"), "{err}");
+        let config = with_env(&[nodes, ("ROOST_BACKEND", "redis"), ("ROOST_GUTTER_TTL", "0")]);
+        match config.unwrap().backend {
+            BackendConfig::Redis { kind, fleet, .. } => {
+                assert_eq!(kind, RedisKind::Standalone);
+                assert_eq!(fleet.gutter_ttl, None);
+            }
+            other => panic!("expected redis, got {other:?}"),
+        }
     }
 
     #[test]

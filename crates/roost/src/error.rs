@@ -33,6 +33,16 @@ pub enum CacheError {
     EntryTooLarge { weight: u64, shard_capacity: u64 },
     #[error("no healthy node to serve the key")]
     NoNode,
+    /// A Redis node failed the request (connection refused or lost, timeout,
+    /// an error reply Roost did not expect).
+    #[error("node {node} failed: {reason}")]
+    NodeFailed { node: String, reason: String },
+    /// A Redis node already has as many requests in flight as Roost allows.
+    #[error("node {node} has {limit} requests in flight, the limit; try again")]
+    Overloaded { node: String, limit: usize },
+    /// Fewer replicas than the write quorum acknowledged a write.
+    #[error("write acknowledged by {acked} of the {needed} replicas the quorum needs")]
+    NoQuorum { acked: usize, needed: usize },
     /// Redis's own text: INCR on a value that is not an integer.
     #[error("value is not an integer or out of range")]
     NotAnInteger,
@@ -53,7 +63,10 @@ impl CacheError {
             | CacheError::ValueTooLarge { .. }
             | CacheError::TooManyKeys { .. }
             | CacheError::EntryTooLarge { .. } => ErrorKind::TooLarge,
-            CacheError::NoNode => ErrorKind::Unavailable,
+            CacheError::NoNode
+            | CacheError::NodeFailed { .. }
+            | CacheError::Overloaded { .. }
+            | CacheError::NoQuorum { .. } => ErrorKind::Unavailable,
         }
     }
 
@@ -73,6 +86,9 @@ impl CacheError {
             CacheError::TtlOutOfRange { .. } => "invalid_ttl",
             CacheError::EntryTooLarge { .. } => "entry_too_large",
             CacheError::NoNode => "no_healthy_node",
+            CacheError::NodeFailed { .. } => "node_failed",
+            CacheError::Overloaded { .. } => "overloaded",
+            CacheError::NoQuorum { .. } => "no_quorum",
             CacheError::NotAnInteger => "not_an_integer",
             CacheError::IncrementOverflow => "increment_overflow",
         }

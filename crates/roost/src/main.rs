@@ -8,9 +8,7 @@ use roost::cli::{self, Invocation};
 use roost::config::Config;
 
 fn main() -> ExitCode {
-    // A .env file supplies variables that the real environment does not set.
-    let dotenv = dotenvy::dotenv();
-    let env: HashMap<String, String> = std::env::vars().collect();
+    let (env, dotenv) = environment();
     let invocation = match cli::parse(&env) {
         Ok(i) => i,
         Err(e) => return fail(&e.to_string()),
@@ -31,7 +29,7 @@ fn main() -> ExitCode {
             if let Err(e) = roost::telemetry::init_logging(&config) {
                 return fail(&e.to_string());
             }
-            if let Ok(path) = dotenv {
+            if let Some(path) = dotenv {
                 tracing::info!(path = %path.display(), "read .env");
             }
             match serve(config) {
@@ -43,6 +41,21 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The real environment, with a `.env` file in the working directory
+/// supplying variables it does not set. Read again on SIGHUP, so an edited
+/// `.env` takes effect on reload.
+fn environment() -> (HashMap<String, String>, Option<std::path::PathBuf>) {
+    let mut env: HashMap<String, String> = std::env::vars().collect();
+    let mut path = None;
+    if let Ok(found) = dotenvy::dotenv_iter() {
+        for (key, value) in found.flatten() {
+            env.entry(key).or_insert(value);
+        }
+        path = std::env::current_dir().ok().map(|d| d.join(".env"));
+    }
+    (env, path)
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -58,11 +71,40 @@ fn serve(config: Config) -> anyhow::Result<()> {
         // Listen for signals before serving, so a SIGTERM that arrives right
         // after the first request is a clean drain, never a default-action kill.
         let stop = shutdown_signal()?;
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let running = roost::server::start(config).await?;
-        stop.await;
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = hangup.recv() => reload(&running).await,
+            }
+        }
         running.shutdown().await;
         Ok(())
     })
+}
+
+/// SIGHUP: reads the configuration again (roost.toml, environment, `.env`,
+/// the same flags) and applies what can change without a restart.
+async fn reload(running: &roost::server::Running) {
+    tracing::info!("SIGHUP received: reloading the node list");
+    let (env, _) = environment();
+    let config =
+        cli::parse(&env)
+            .map_err(|e| e.to_string())
+            .and_then(|invocation| match invocation {
+                Invocation::Serve(layers) | Invocation::ConfigCheck(layers) => {
+                    Config::from_layers(&layers).map_err(|e| e.to_string())
+                }
+            });
+    let applied = match config {
+        Ok(config) => running.reload(&config).await.map_err(|e| format!("{e:#}")),
+        Err(e) => Err(e),
+    };
+    if let Err(error) = applied {
+        tracing::error!(%error, "SIGHUP: reload refused; the running topology is unchanged");
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is

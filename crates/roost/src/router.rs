@@ -36,6 +36,12 @@ impl Router {
         self.ring.load().locate(key).ok_or(CacheError::NoNode)
     }
 
+    /// Swaps in a new ring (a topology change); requests already routed keep
+    /// the snapshot they loaded.
+    pub fn replace(&self, ring: Arc<Ring>) {
+        self.ring.store(ring);
+    }
+
     /// The current ring snapshot.
     pub fn ring(&self) -> Arc<Ring> {
         self.ring.load_full()

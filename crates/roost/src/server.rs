@@ -3,13 +3,15 @@
 //! and owns every background task so that shutdown cancels all of them and
 //! drains in-flight requests.
 
+mod build;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use roost_store::{Clock, StoreConfig, SystemClock};
+use roost_store::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -17,10 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::api::resp::{self, RespState};
 use crate::api::rest::{self, AppState, SharedState};
 use crate::api::{dashboard, ws};
-use crate::backend::{Backend, Embedded};
+use crate::backend::Backend;
 use crate::cache::Cache;
 use crate::config::{BackendConfig, Config};
-use crate::router::Router;
 use crate::telemetry::{EventKind, Events, History, Metrics};
 
 /// A running server: its bound addresses and the handle to stop it.
@@ -42,13 +43,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
 /// Starts Roost with an injected clock (tests drive TTLs with a manual one).
 pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let (router, backend) = build_backend(&config, clock)?;
+    let events = Arc::new(Events::default());
+    let (router, backend) = build::build_backend(&config, clock, events.clone()).await?;
     let metrics = Arc::new(Metrics::new());
     let cache = Cache::new(router, backend, config.limits, config.default_ttl, metrics);
     let state = Arc::new(AppState {
         cache,
         history: Arc::new(History::default()),
-        events: Arc::new(Events::default()),
+        events,
         admin_token: config.admin_token.clone(),
         ready: AtomicBool::new(true),
     });
@@ -167,32 +169,6 @@ fn record_start(state: &SharedState, config: &Config, [http, resp, dashboard]: [
     );
 }
 
-fn build_backend(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<(Router, Backend)> {
-    match &config.backend {
-        BackendConfig::Embedded {
-            shards,
-            max_memory_bytes,
-            policy,
-        } => {
-            let store = StoreConfig {
-                shards: *shards,
-                max_memory_bytes: *max_memory_bytes,
-                policy: *policy,
-            };
-            tracing::info!(shards = shards.get(), max_memory_bytes, %policy, "embedded store");
-            Ok((
-                Router::for_shards(shards.get()),
-                Backend::Embedded(Embedded::new(store, clock)),
-            ))
-        }
-        BackendConfig::Redis { nodes } => anyhow::bail!(
-            "REDIS_CLUSTER_NODES is set ({} nodes) but this build of roost only has the \
-             embedded store; unset REDIS_CLUSTER_NODES to run on the embedded store",
-            nodes.len()
-        ),
-    }
-}
-
 fn spawn_background(
     tasks: &mut JoinSet<()>,
     state: &SharedState,
@@ -203,6 +179,7 @@ fn spawn_background(
     tasks.spawn(async move {
         match s.cache.backend() {
             Backend::Embedded(embedded) => embedded.sweep_expired(interval, stop).await,
+            Backend::Fleet(fleet) => fleet.clone().run_prober(stop).await,
         }
     });
     let (s, stop) = (state.clone(), cancel.clone());
@@ -234,6 +211,34 @@ impl Running {
 
     pub fn state(&self) -> &SharedState {
         &self.state
+    }
+
+    /// Applies a reloaded configuration's node list (SIGHUP): nodes it no
+    /// longer names are drained, new ones added. Everything else in `config`
+    /// needs a restart and is left as it was; that is logged.
+    pub async fn reload(&self, config: &Config) -> anyhow::Result<()> {
+        let (Backend::Fleet(fleet), BackendConfig::Redis { nodes, .. }) =
+            (self.state.cache.backend(), &config.backend)
+        else {
+            tracing::warn!(
+                "SIGHUP: only the Redis node list can be reloaded, and this server runs {} \
+                 while the configuration says {}; restart to change backends",
+                self.state.cache.backend().name(),
+                match config.backend {
+                    BackendConfig::Embedded { .. } => "embedded",
+                    BackendConfig::Redis { .. } => "redis",
+                }
+            );
+            return Ok(());
+        };
+        let preview = fleet.reconcile(nodes).await?;
+        tracing::info!(
+            nodes_before = preview.nodes_before,
+            nodes_after = preview.nodes_after,
+            moved_share = preview.moved_share,
+            "SIGHUP: node list reloaded"
+        );
+        Ok(())
     }
 
     /// Stops accepting, drains in-flight requests (up to the shutdown timeout),

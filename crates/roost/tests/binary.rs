@@ -8,6 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use support::redis::RedisServer;
+
+mod support;
+
 fn roost() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_roost"));
     cmd.env_clear()
@@ -19,7 +23,12 @@ fn roost() -> Command {
 /// Starts `roost serve` on port 0 and returns the child and its HTTP address,
 /// read from the "http listening" log line.
 fn serve() -> (Child, String) {
-    let mut child = roost()
+    serve_with(roost())
+}
+
+/// [`serve`] with a prepared command (another working directory, more env).
+fn serve_with(mut command: Command) -> (Child, String) {
+    let mut child = command
         .args([
             "serve",
             "--http-addr",
@@ -171,13 +180,61 @@ fn a_dotenv_file_supplies_unset_variables() {
 }
 
 #[test]
-fn the_redis_backend_is_refused_with_a_clear_message() {
+fn unreachable_redis_nodes_stop_start_up_with_a_clear_message() {
     let out = roost()
         .args(["serve", "--http-addr", "127.0.0.1:0"])
-        .env("REDIS_CLUSTER_NODES", "redis://127.0.0.1:7000")
+        .env("REDIS_CLUSTER_NODES", "redis://127.0.0.1:1")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8(out.stderr).unwrap();
-    assert!(text.contains("REDIS_CLUSTER_NODES"), "{text}");
+    assert!(text.contains("ROOST_BACKEND"), "{text}");
+    assert!(text.contains("redis://127.0.0.1:1"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_node_list_from_roost_toml() {
+    let nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let write_config = |count: usize| {
+        let urls: Vec<String> = nodes[..count].iter().map(RedisServer::url).collect();
+        let toml = format!(
+            "redis_cluster_nodes = \"{}\"\nbackend = \"redis\"\nresp_addr = \"127.0.0.1:0\"\n",
+            urls.join(",")
+        );
+        std::fs::write(dir.path().join("roost.toml"), toml).unwrap();
+    };
+    write_config(2);
+    let mut command = roost();
+    command.current_dir(dir.path());
+    let (mut child, addr) = serve_with(command);
+    let client = reqwest::Client::new();
+    let count = || async {
+        let body: serde_json::Value = client
+            .get(format!("http://{addr}/api/cluster/nodes"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["nodes"].as_array().unwrap().len()
+    };
+    assert_eq!(count().await, 2);
+    write_config(3);
+    signal(&child, "HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while count().await != 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not add the node"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&child, "TERM");
+    assert_eq!(wait_exit(&mut child), 0);
 }

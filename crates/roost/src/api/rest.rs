@@ -3,6 +3,7 @@
 //! drive it with `oneshot` and no socket.
 
 mod cache_routes;
+mod cluster_routes;
 mod error;
 mod values;
 
@@ -53,6 +54,12 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/cache/mset", post(cache_routes::mset))
         .route("/api/cache/stats/overview", get(stats_overview))
         .route("/api/cache/flush/all", delete(flush_all))
+        .route(
+            "/api/cluster/nodes",
+            get(cluster_routes::list).post(cluster_routes::add),
+        )
+        .route("/api/cluster/nodes/{id}", delete(cluster_routes::remove))
+        .route("/api/cluster/preview", get(cluster_routes::preview))
         .route("/api/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

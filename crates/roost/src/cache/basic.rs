@@ -32,7 +32,7 @@ impl Cache {
             .timed(Op::Get, async {
                 self.check_key(key)?;
                 let node = self.route(key)?;
-                Ok(self.backend.get(node, key).await?.map(|s| s.value))
+                self.backend.get_value(node, key).await
             })
             .await;
         if let Ok(found) = &result {
@@ -176,7 +176,13 @@ mod tests {
             max_body_bytes: 4096,
         };
         let backend = Backend::Embedded(Embedded::new(config, clock));
-        Cache::new(Router::for_shards(2), backend, limits, None, Arc::default())
+        Cache::new(
+            Arc::new(Router::for_shards(2)),
+            backend,
+            limits,
+            None,
+            Arc::default(),
+        )
     }
 
     #[tokio::test]

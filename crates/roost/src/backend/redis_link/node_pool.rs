@@ -53,9 +53,11 @@ impl NodePool {
     pub(crate) fn new(address: &NodeAddress, connections: usize, timeout: Duration) -> NodePool {
         let client = Client::open(address.connection_info().clone())
             .expect("invariant: a parsed ConnectionInfo converts into itself");
+        // No response timeout of redis-rs's own: the link times each request
+        // (connecting included) and drops a connection that timed out.
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
+            .set_response_timeout(None);
         let slots = (0..connections.max(1))
             .map(|_| ConnectionSlot {
                 state: Mutex::new(SlotState::default()),

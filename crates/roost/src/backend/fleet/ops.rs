@@ -1,0 +1,185 @@
+//! The backend operations on a fleet, in terms of the data path in
+//! `replication.rs`: plain reads and writes fan out over replicas;
+//! read-modify-write commands run on the key's first up replica and are
+//! copied to the others.
+
+use bytes::Bytes;
+use roost_store::UnixMillis;
+
+use std::sync::Arc;
+
+use super::replication::Write;
+use super::topology::FleetNode;
+use super::Fleet;
+use crate::backend::{Condition, Deadline, RetimeCondition, SetOutcome, Stored};
+use crate::error::CacheError;
+
+impl Fleet {
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        self.read(key, true).await
+    }
+
+    pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
+        Ok(self.read(key, false).await?.map(|s| s.value))
+    }
+
+    pub async fn set(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        expires_at: Option<UnixMillis>,
+    ) -> Result<(), CacheError> {
+        let write = Write::Set {
+            value: &value,
+            expires_at,
+        };
+        self.write(&key, write).await.map(|_| ())
+    }
+
+    pub async fn delete(&self, key: &[u8]) -> Result<bool, CacheError> {
+        self.write(&Bytes::copy_from_slice(key), Write::Delete)
+            .await
+    }
+
+    pub async fn set_conditional(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        condition: Condition,
+        deadline: Deadline,
+    ) -> Result<SetOutcome, CacheError> {
+        let (k, v) = (&key[..], &value[..]);
+        self.modify(&key, |node, now| async move {
+            node.link
+                .set_conditional(k, v, condition, deadline, now)
+                .await
+        })
+        .await
+    }
+
+    pub async fn take(&self, key: Bytes) -> Result<Option<Stored>, CacheError> {
+        let k = &key[..];
+        self.modify(
+            &key,
+            |node, now| async move { node.link.take(k, now).await },
+        )
+        .await
+    }
+
+    pub async fn get_and_retime(
+        &self,
+        key: Bytes,
+        deadline: Option<UnixMillis>,
+    ) -> Result<Option<Stored>, CacheError> {
+        let k = &key[..];
+        self.modify(&key, |node, now| async move {
+            node.link.get_and_retime(k, deadline, now).await
+        })
+        .await
+    }
+
+    pub async fn retime(
+        &self,
+        key: Bytes,
+        deadline: Option<UnixMillis>,
+        condition: RetimeCondition,
+    ) -> Result<bool, CacheError> {
+        let k = &key[..];
+        self.modify(&key, |node, now| async move {
+            node.link.retime(k, deadline, condition, now).await
+        })
+        .await
+    }
+
+    pub async fn incr_by(&self, key: Bytes, delta: i64) -> Result<i64, CacheError> {
+        let k = &key[..];
+        self.modify(
+            &key,
+            |node, _| async move { node.link.incr_by(k, delta).await },
+        )
+        .await
+    }
+
+    pub async fn append(
+        &self,
+        key: Bytes,
+        suffix: &[u8],
+        max_len: usize,
+    ) -> Result<usize, CacheError> {
+        let k = &key[..];
+        self.modify(&key, |node, _| async move {
+            node.link.append(k, suffix, max_len).await
+        })
+        .await
+    }
+
+    /// Runs a read-modify-write on the key's first up replica, caps its
+    /// deadline when that is the gutter, and copies the result to the other
+    /// replicas.
+    async fn modify<T, F, Fut>(&self, key: &Bytes, op: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(Arc<FleetNode>, UnixMillis) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CacheError>>,
+    {
+        let (node, cap) = self.primary(key).await?;
+        let now = self.now_millis();
+        let result = self.on_node(&node, |_| op(node.clone(), now)).await?;
+        self.cap_deadline(&node, key, cap, now).await?;
+        if cap.is_none() {
+            self.propagate(key, now).await?;
+        }
+        Ok(result)
+    }
+
+    /// Visits every live key whose first up replica is the node at `index`,
+    /// so a key held by several replicas is visited once.
+    pub async fn visit_keys(
+        &self,
+        index: usize,
+        mut visit: impl FnMut(&Bytes, Option<UnixMillis>),
+    ) -> Result<(), CacheError> {
+        let topology = self.topology();
+        let Some(node) = topology.nodes.get(index) else {
+            return Ok(());
+        };
+        if !node.health.is_up() {
+            return Ok(());
+        }
+        let now = self.now_millis();
+        let mut cursor = 0;
+        loop {
+            let (next, keys) = self
+                .on_node(node, |link| link.scan(cursor, 1000, now))
+                .await?;
+            for (key, expires_at) in &keys {
+                let first_up = topology
+                    .placement(key, self.settings().replicas)
+                    .iter()
+                    .find(|&i| topology.nodes[i].health.is_up());
+                if first_up == Some(index) {
+                    visit(key, *expires_at);
+                }
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    /// Removes every entry on every node; a node that is down is flushed
+    /// before it rejoins. Returns the keys removed, each replica's copy
+    /// counted once.
+    pub async fn flush(&self) -> Result<u64, CacheError> {
+        let topology = self.topology();
+        let mut removed = 0;
+        for node in topology.all_nodes() {
+            if !node.health.is_up() {
+                node.journal.restore(super::journal::Missed::Everything);
+                continue;
+            }
+            removed += self.on_node(&node, |link| link.flush()).await?;
+        }
+        Ok(removed / self.settings().replicas as u64)
+    }
+}

@@ -1,0 +1,362 @@
+//! The fleet's data path.
+//!
+//! - Reads go to the first up replica; a node failure moves on to the next.
+//!   With more than one replica, a miss asks the next up replica too and, on a
+//!   hit there, writes the entry back to the one that missed (read-repair: a
+//!   node that rejoined empty or had keys invalidated fills up again).
+//! - Writes go to every up replica at once and succeed when `write_quorum` of
+//!   them acknowledge. A replica that is down, or whose write fails, has the
+//!   key journaled so its copy is invalidated before it serves again.
+//! - When every replica of a key is down, the key's range is served by the
+//!   next up node: with the gutter on, writes there live at most `gutter_ttl`;
+//!   with it off, they keep their TTL (eject and rehash).
+//! - While keys move after a topology change, a miss is read through from the
+//!   key's former holder, and a write removes the former holder's copy.
+//! - Read-modify-write commands run on the first up replica (after a repair
+//!   read) and the result is copied to the others.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+use roost_store::UnixMillis;
+
+use super::health::Transition;
+use super::topology::{FleetNode, Topology};
+use super::Fleet;
+use crate::backend::redis_link::RedisLink;
+use crate::backend::{RetimeCondition, Stored};
+use crate::error::CacheError;
+use crate::telemetry::EventKind;
+
+/// A write that goes to every replica.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Write<'a> {
+    Set {
+        value: &'a [u8],
+        expires_at: Option<UnixMillis>,
+    },
+    Delete,
+}
+
+/// Applies one write to one node, capping the deadline on the gutter.
+async fn apply(
+    link: &RedisLink,
+    key: &[u8],
+    write: &Write<'_>,
+    cap: Option<UnixMillis>,
+    now: UnixMillis,
+) -> Result<bool, CacheError> {
+    match *write {
+        Write::Set { value, expires_at } => {
+            let expires_at = match (expires_at, cap) {
+                (Some(at), Some(cap)) => Some(at.min(cap)),
+                (at, cap) => at.or(cap),
+            };
+            link.set(key, value, expires_at, now).await.map(|()| true)
+        }
+        Write::Delete => link.delete(key).await,
+    }
+}
+
+/// Whether an error says the node, not the request, failed.
+fn is_node_failure(err: &CacheError) -> bool {
+    matches!(
+        err,
+        CacheError::NodeFailed { .. } | CacheError::Overloaded { .. }
+    )
+}
+
+impl Fleet {
+    /// Runs `op` on `node`, counting it and feeding the node's health.
+    pub(super) async fn on_node<'a, T, F, Fut>(
+        &self,
+        node: &'a FleetNode,
+        op: F,
+    ) -> Result<T, CacheError>
+    where
+        F: FnOnce(&'a RedisLink) -> Fut,
+        Fut: Future<Output = Result<T, CacheError>>,
+    {
+        node.count_op();
+        let result = op(&node.link).await;
+        match &result {
+            Ok(_) => node.health.record_request_success(),
+            Err(err @ CacheError::NodeFailed { .. }) => {
+                node.count_error();
+                let now = self.now_millis();
+                if node.health.record_failure(&self.hysteresis(), now) == Transition::Ejected {
+                    self.on_ejected(node, &err.to_string());
+                }
+            }
+            Err(CacheError::Overloaded { .. }) => node.count_error(),
+            Err(_) => {}
+        }
+        result
+    }
+
+    pub(super) fn on_ejected(&self, node: &FleetNode, reason: &str) {
+        let rules = self.hysteresis();
+        tracing::warn!(
+            node = %node.id, address = %node.address().redacted(), reason,
+            eject_after = rules.eject_after,
+            "redis node ejected; its keys are served by the next replica or the gutter"
+        );
+        self.record(
+            EventKind::NodeEjected,
+            format!(
+                "node {} ejected after {} consecutive failures: {reason}",
+                node.id, rules.eject_after
+            ),
+        );
+    }
+
+    /// Reads `key`. `with_ttl` false asks the first replica for the value only
+    /// (its `expires_at` is then `None`).
+    pub(super) async fn read(
+        &self,
+        key: &[u8],
+        with_ttl: bool,
+    ) -> Result<Option<Stored>, CacheError> {
+        let topology = self.topology();
+        let now = self.now_millis();
+        let mut missed: Option<&Arc<FleetNode>> = None;
+        let mut failure = None;
+        let placement = topology.placement(key, self.settings.replicas);
+        for node in placement.iter().map(|i| &topology.nodes[i]) {
+            if !node.health.is_up() {
+                continue;
+            }
+            let found = if with_ttl || missed.is_some() {
+                self.on_node(node, |link| link.get(key, now)).await
+            } else {
+                self.on_node(node, |link| link.get_value(key))
+                    .await
+                    .map(|v| {
+                        v.map(|value| Stored {
+                            value,
+                            expires_at: None,
+                        })
+                    })
+            };
+            match found {
+                Ok(Some(stored)) => {
+                    if let Some(target) = missed {
+                        self.repair(target, key, &stored, now).await;
+                    }
+                    return Ok(Some(stored));
+                }
+                Ok(None) if self.settings.replicas == 1 => {
+                    return self.read_through(&topology, key, now).await
+                }
+                Ok(None) => missed = missed.or(Some(node)),
+                Err(err) if is_node_failure(&err) => failure = Some(err),
+                Err(err) => return Err(err),
+            }
+        }
+        if missed.is_some() {
+            return self.read_through(&topology, key, now).await;
+        }
+        match topology.fallback(key, self.settings.replicas) {
+            Some(node) => self.on_node(node, |link| link.get(key, now)).await,
+            None => Err(failure.unwrap_or(CacheError::NoNode)),
+        }
+    }
+
+    /// Writes a copy found on another replica back to the one that missed it.
+    /// Only if it is still absent there: a concurrent client write wins.
+    async fn repair(&self, target: &FleetNode, key: &[u8], stored: &Stored, now: UnixMillis) {
+        let repaired = self
+            .on_node(target, |link| {
+                link.set_conditional(
+                    key,
+                    &stored.value,
+                    crate::backend::Condition::IfAbsent,
+                    crate::backend::Deadline::Set(stored.expires_at),
+                    now,
+                )
+            })
+            .await;
+        if let Err(err) = repaired {
+            tracing::debug!(node = %target.id, error = %err, "read-repair failed");
+        }
+    }
+
+    /// A miss on the current owners: while keys move, the former holder may
+    /// still have it.
+    async fn read_through(
+        &self,
+        topology: &Topology,
+        key: &[u8],
+        now: UnixMillis,
+    ) -> Result<Option<Stored>, CacheError> {
+        for node in topology.former_holders(key, self.settings.replicas) {
+            if let Ok(Some(stored)) = self.on_node(&node, |link| link.get(key, now)).await {
+                return Ok(Some(stored));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Applies `write` to every up replica of `key`; succeeds once the quorum
+    /// acknowledged. `true` when any replica reported a change (a delete
+    /// that found the key; always for a set).
+    pub(super) async fn write(&self, key: &Bytes, write: Write<'_>) -> Result<bool, CacheError> {
+        let topology = self.topology();
+        let now = self.now_millis();
+        let targets = self.write_targets(&topology, key);
+        if targets.is_empty() {
+            let node = topology
+                .fallback(key, self.settings.replicas)
+                .ok_or(CacheError::NoNode)?;
+            let cap = self.gutter_cap(now);
+            return self
+                .on_node(node, |l| apply(l, key, &write, cap, now))
+                .await;
+        }
+        let writes = targets
+            .iter()
+            .map(|node| self.on_node(node, |l| apply(l, key, &write, None, now)));
+        let results = join_all(writes).await;
+        self.invalidate_former(&topology, key).await;
+        self.quorum(key, &targets, results)
+    }
+
+    /// The up replicas of `key`; down ones get the key journaled instead.
+    fn write_targets(&self, topology: &Topology, key: &Bytes) -> Vec<Arc<FleetNode>> {
+        topology
+            .placement(key, self.settings.replicas)
+            .iter()
+            .map(|i| &topology.nodes[i])
+            .filter(|node| !node.journal.record_if(key, || !node.health.is_up()))
+            .cloned()
+            .collect()
+    }
+
+    fn quorum(
+        &self,
+        key: &Bytes,
+        targets: &[Arc<FleetNode>],
+        results: Vec<Result<bool, CacheError>>,
+    ) -> Result<bool, CacheError> {
+        let mut changed = false;
+        let mut acked = 0;
+        let mut failure = None;
+        for (node, result) in targets.iter().zip(results) {
+            match result {
+                Ok(found) => {
+                    acked += 1;
+                    changed |= found;
+                }
+                Err(err) if is_node_failure(&err) => {
+                    node.journal.record(key);
+                    failure = Some(err);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let needed = self.settings.write_quorum;
+        match failure {
+            _ if acked >= needed => Ok(changed),
+            Some(err) if acked == 0 && needed == 1 => Err(err),
+            _ => Err(CacheError::NoQuorum { acked, needed }),
+        }
+    }
+
+    /// The latest deadline a gutter write may have, when the gutter is on.
+    pub(super) fn gutter_cap(&self, now: UnixMillis) -> Option<UnixMillis> {
+        self.settings
+            .gutter_ttl
+            .map(|ttl| now + ttl.as_millis() as u64)
+    }
+
+    /// Removes `key` from nodes that held it before the last topology change.
+    async fn invalidate_former(&self, topology: &Topology, key: &Bytes) {
+        let former = topology.former_holders(key, self.settings.replicas);
+        if former.is_empty() {
+            return;
+        }
+        let deletes = former
+            .iter()
+            .map(|node| self.on_node(node, |l| l.delete(key)));
+        for result in join_all(deletes).await {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "invalidating a moved key's old copy failed");
+            }
+        }
+    }
+
+    /// Copies the entry `key` now has on its first up replica to the others
+    /// (after a read-modify-write ran there), or removes it where it is gone.
+    pub(super) async fn propagate(&self, key: &Bytes, now: UnixMillis) -> Result<(), CacheError> {
+        if self.settings.replicas == 1 {
+            return Ok(());
+        }
+        let topology = self.topology();
+        let targets = self.write_targets(&topology, key);
+        let Some((first, rest)) = targets.split_first() else {
+            return Ok(());
+        };
+        let entry = self.on_node(first, |l| l.get(key, now)).await?;
+        let copies = rest.iter().map(|node| {
+            self.on_node(node, |link| async {
+                match &entry {
+                    Some(s) => link.set(key, &s.value, s.expires_at, now).await,
+                    None => link.delete(key).await.map(|_| ()),
+                }
+            })
+        });
+        for (node, result) in rest.iter().zip(join_all(copies).await) {
+            if result.is_err() {
+                node.journal.record(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// The first up replica of `key` (after a repair read when there are
+    /// several), or the gutter node with its deadline cap.
+    pub(super) async fn primary(
+        &self,
+        key: &Bytes,
+    ) -> Result<(Arc<FleetNode>, Option<UnixMillis>), CacheError> {
+        if self.settings.replicas > 1 {
+            self.read(key, true).await?;
+        }
+        let topology = self.topology();
+        let placement = topology.placement(key, self.settings.replicas);
+        if let Some(node) = placement
+            .iter()
+            .map(|i| &topology.nodes[i])
+            .find(|n| n.health.is_up())
+        {
+            return Ok((node.clone(), None));
+        }
+        for index in placement.iter() {
+            topology.nodes[index].journal.record(key);
+        }
+        let node = topology
+            .fallback(key, self.settings.replicas)
+            .cloned()
+            .ok_or(CacheError::NoNode)?;
+        Ok((node, self.gutter_cap(self.now_millis())))
+    }
+
+    /// Applies the gutter's deadline cap after a read-modify-write.
+    pub(super) async fn cap_deadline(
+        &self,
+        node: &FleetNode,
+        key: &[u8],
+        cap: Option<UnixMillis>,
+        now: UnixMillis,
+    ) -> Result<(), CacheError> {
+        if let Some(cap) = cap {
+            self.on_node(node, |l| {
+                l.retime(key, Some(cap), RetimeCondition::Earlier, now)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,115 @@
+//! Building the backend the configuration names: the embedded store, a fleet
+//! of standalone Redis nodes, or a Redis Cluster (asked for, or detected with
+//! `CLUSTER INFO` on the first node that answers).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use roost_store::{Clock, StoreConfig};
+
+use crate::backend::fleet::NodeSpec;
+use crate::backend::redis_link::NodeAddress;
+use crate::backend::{Backend, Embedded, Fleet};
+use crate::config::{BackendConfig, Config, RedisKind};
+use crate::router::Router;
+use crate::telemetry::Events;
+
+pub(super) async fn build_backend(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    events: Arc<Events>,
+) -> anyhow::Result<(Arc<Router>, Backend)> {
+    match &config.backend {
+        BackendConfig::Embedded {
+            shards,
+            max_memory_bytes,
+            policy,
+        } => {
+            let store = StoreConfig {
+                shards: *shards,
+                max_memory_bytes: *max_memory_bytes,
+                policy: *policy,
+            };
+            tracing::info!(shards = shards.get(), max_memory_bytes, %policy, "embedded store");
+            Ok((
+                Arc::new(Router::for_shards(shards.get())),
+                Backend::Embedded(Embedded::new(store, clock)),
+            ))
+        }
+        BackendConfig::Redis { nodes, kind, fleet } => {
+            let router = Arc::new(Router::for_shards(1));
+            let addresses = nodes
+                .iter()
+                .map(|url| NodeAddress::parse(url).map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .context("REDIS_CLUSTER_NODES")?;
+            let cluster = match kind {
+                RedisKind::Cluster => true,
+                RedisKind::Standalone => false,
+                RedisKind::Detect => detect_cluster(&addresses, fleet.timeout).await?,
+            };
+            let backend = if cluster {
+                tracing::info!(seeds = nodes.len(), "redis cluster backend");
+                Fleet::over_cluster(addresses, *fleet, router.clone(), clock, events)
+                    .await
+                    .context("connecting to the Redis Cluster")?
+            } else {
+                let specs = nodes
+                    .iter()
+                    .map(|url| NodeSpec::parse(url, None, None))
+                    .collect::<Result<Vec<_>, _>>()?;
+                tracing::info!(
+                    nodes = nodes.len(),
+                    replicas = fleet.replicas,
+                    write_quorum = fleet.write_quorum,
+                    "redis fleet backend"
+                );
+                Fleet::new(specs, *fleet, router.clone(), clock, events)?
+            };
+            Ok((router, Backend::Fleet(Arc::new(backend))))
+        }
+    }
+}
+
+/// Asks the nodes in turn whether they are a Redis Cluster; the first answer
+/// decides. Fails when none answers: at start-up that is a configuration
+/// problem worth stopping for (set ROOST_BACKEND to start without asking).
+async fn detect_cluster(addresses: &[NodeAddress], timeout: Duration) -> anyhow::Result<bool> {
+    let mut failures = Vec::new();
+    for address in addresses {
+        match cluster_enabled(address, timeout).await {
+            Ok(enabled) => {
+                tracing::info!(node = %address.redacted(), cluster = enabled, "backend detected");
+                return Ok(enabled);
+            }
+            Err(err) => failures.push(format!("{}: {err}", address.redacted())),
+        }
+    }
+    anyhow::bail!(
+        "ROOST_BACKEND=auto could not ask any node whether it is a Redis Cluster ({}); \
+         start the nodes, or set ROOST_BACKEND=redis or redis-cluster",
+        failures.join("; ")
+    )
+}
+
+/// `CLUSTER INFO` on one node: `true` for a cluster node, `false` for a
+/// standalone server (which answers "cluster support disabled").
+async fn cluster_enabled(address: &NodeAddress, timeout: Duration) -> anyhow::Result<bool> {
+    let client = redis::Client::open(address.connection_info().clone())?;
+    let ask = async {
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        let reply: redis::RedisResult<String> = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async(&mut connection)
+            .await;
+        match reply {
+            Ok(info) => Ok(info.contains("cluster_enabled:1") || info.contains("cluster_state:")),
+            Err(err) if err.to_string().contains("cluster support disabled") => Ok(false),
+            Err(err) => Err(anyhow::Error::from(err)),
+        }
+    };
+    tokio::time::timeout(timeout, ask)
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within {} ms", timeout.as_millis()))?
+}

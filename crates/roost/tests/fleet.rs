@@ -1,0 +1,362 @@
+//! The Redis fleet backend against real redis-server processes: placement as
+//! the ring says (checked on the Redis nodes themselves), replicas that keep
+//! every acknowledged write through a `kill -9`, readmission that never serves
+//! a value the node missed, the gutter, and adding and draining nodes under
+//! load.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use roost_ring::{Node, NodeId, Ring, DEFAULT_WEIGHT};
+use serde_json::{json, Value};
+use support::redis::RedisServer;
+use support::{eventually, TestServer};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn node_id(server: &RedisServer) -> String {
+    format!("127.0.0.1:{}", server.port())
+}
+
+fn ring_of(servers: &[&RedisServer]) -> Ring {
+    Ring::new(
+        servers
+            .iter()
+            .map(|s| Node::new(NodeId::from(node_id(s)), DEFAULT_WEIGHT))
+            .collect(),
+    )
+    .unwrap()
+}
+
+async fn fleet(servers: &[&RedisServer], settings: &[(&str, &str)]) -> TestServer {
+    let urls: Vec<String> = servers.iter().map(|s| s.url()).collect();
+    let mut builder = TestServer::builder()
+        .env("REDIS_CLUSTER_NODES", &urls.join(","))
+        .env("ROOST_BACKEND", "redis")
+        .env("ROOST_HEALTH_INTERVAL", "100")
+        .env("ROOST_REDIS_TIMEOUT", "300")
+        .env("ROOST_EJECT_AFTER", "2")
+        .env("ROOST_READMIT_AFTER", "2");
+    for (key, value) in settings {
+        builder = builder.env(key, value);
+    }
+    builder.start().await
+}
+
+async fn node_state(server: &TestServer, id: &str) -> Option<String> {
+    let (status, body) = server.get("/api/cluster/nodes").await;
+    assert_eq!(status, 200, "{body}");
+    body["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id)
+        .map(|n| n["state"].as_str().unwrap().to_owned())
+}
+
+async fn set(server: &TestServer, key: &str, value: &str) -> u16 {
+    server
+        .post(
+            "/api/cache",
+            json!({"key": key, "value": value, "ttl": 600}),
+        )
+        .await
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_lands_on_the_node_the_ring_says() {
+    let nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = fleet(&refs, &[]).await;
+    let ring = ring_of(&refs);
+    for i in 0..300 {
+        let key = format!("placed:{i}");
+        assert_eq!(set(&server, &key, "v").await, 200);
+        let owner = ring.locate(key.as_bytes()).unwrap();
+        for (index, node) in nodes.iter().enumerate() {
+            assert_eq!(node.exists(&key), index == owner, "{key} on node {index}");
+        }
+        let (status, body) = server.get(&format!("/api/cache/{key}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["node"], node_id(&nodes[owner]));
+        assert!(body["ttl"].as_u64().unwrap() > 590, "{body}");
+    }
+    let counts: Vec<u64> = nodes.iter().map(RedisServer::dbsize).collect();
+    assert_eq!(counts.iter().sum::<u64>(), 300);
+    assert!(counts.iter().all(|&c| c > 60), "spread {counts:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_replicas_a_kill_loses_no_acknowledged_write_and_the_node_rejoins() {
+    let mut nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = Arc::new(fleet(&refs, &[("ROOST_REPLICAS", "2")]).await);
+    let victim = node_id(&nodes[1]);
+    let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let failed = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (server, acked, failed) = (server.clone(), acked.clone(), failed.clone());
+            tokio::spawn(async move {
+                for i in 0..400 {
+                    let key = format!("w{w}:{i}");
+                    if set(&server, &key, &key).await == 200 {
+                        acked.lock().unwrap().push(key);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    eventually(DEADLINE, "some writes before the kill", || async {
+        acked.lock().unwrap().len() > 300
+    })
+    .await;
+    nodes[1].kill();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let keys = acked.lock().unwrap().clone();
+    assert!(
+        failed.load(Ordering::Relaxed) <= 5,
+        "failed writes: {failed:?}"
+    );
+    assert_eq!(node_state(&server, &victim).await.as_deref(), Some("down"));
+    for key in &keys {
+        let (status, body) = server.get(&format!("/api/cache/{key}")).await;
+        assert_eq!(
+            (status, body["value"].as_str()),
+            (200, Some(key.as_str())),
+            "{key}"
+        );
+    }
+    nodes[1].restart();
+    eventually(DEADLINE, "the restarted node readmitted", || async {
+        node_state(&server, &victim).await.as_deref() == Some("up")
+    })
+    .await;
+    for key in &keys {
+        let (status, body) = server.get(&format!("/api/cache/{key}")).await;
+        assert_eq!(
+            (status, body["value"].as_str()),
+            (200, Some(key.as_str())),
+            "{key}"
+        );
+    }
+    assert!(nodes[1].dbsize() > 0, "read-repair refilled the empty node");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejoining_node_never_serves_a_value_it_missed() {
+    let nodes = [RedisServer::start(), RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
+    let ring = ring_of(&refs);
+    // A key whose first replica is node 0, so reads go there first.
+    let key = (0..)
+        .map(|i| format!("stale:{i}"))
+        .find(|k| ring.locate(k.as_bytes()) == Some(0))
+        .unwrap();
+    assert_eq!(set(&server, &key, "v1").await, 200);
+    assert_eq!(nodes[0].get(&key).as_deref(), Some("\"v1\""));
+    // Freeze node 0 with its data: commands queue, probes time out.
+    nodes[0].cli(&["CLIENT", "PAUSE", "2500", "ALL"]);
+    assert_eq!(set(&server, &key, "v2").await, 200, "quorum 1: node 1 acks");
+    let id0 = node_id(&nodes[0]);
+    eventually(DEADLINE, "node 0 ejected", || async {
+        node_state(&server, &id0).await.as_deref() == Some("down")
+    })
+    .await;
+    assert_eq!(set(&server, &key, "v3").await, 200);
+    eventually(DEADLINE, "node 0 readmitted", || async {
+        node_state(&server, &id0).await.as_deref() == Some("up")
+    })
+    .await;
+    let (status, body) = server.get(&format!("/api/cache/{key}")).await;
+    assert_eq!((status, &body["value"]), (200, &json!("v3")), "{body}");
+    assert_eq!(nodes[0].get(&key).as_deref(), Some("\"v3\""), "repaired");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gutter_holds_a_dead_nodes_range_only_briefly() {
+    let mut nodes = [RedisServer::start(), RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let ring = ring_of(&refs);
+    let gutter = fleet(&refs, &[("ROOST_GUTTER_TTL", "5")]).await;
+    let rehash = fleet(&refs, &[("ROOST_GUTTER_TTL", "0")]).await;
+    let keys: Vec<String> = (0..)
+        .map(|i| format!("gutter:{i}"))
+        .filter(|k| ring.locate(k.as_bytes()) == Some(0))
+        .take(2)
+        .collect();
+    nodes[0].kill();
+    for server in [&gutter, &rehash] {
+        let id0 = node_id(&nodes[0]);
+        eventually(DEADLINE, "node 0 ejected", || async {
+            set(server, "probe", "x").await;
+            node_state(server, &id0).await.as_deref() == Some("down")
+        })
+        .await;
+    }
+    assert_eq!(set(&gutter, &keys[0], "g").await, 200);
+    assert_eq!(set(&rehash, &keys[1], "r").await, 200);
+    let pttl = |key: &str| nodes[1].cli(&["PTTL", key]).trim().parse::<i64>().unwrap();
+    assert!((1..=5_000).contains(&pttl(&keys[0])), "gutter caps the TTL");
+    assert!(pttl(&keys[1]) > 590_000, "rehash keeps the TTL");
+    let (status, body) = gutter.get(&format!("/api/cache/{}", keys[0])).await;
+    assert_eq!((status, &body["value"]), (200, &json!("g")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_and_draining_nodes_under_load_moves_a_fair_share_without_errors() {
+    let nodes: Vec<RedisServer> = (0..4).map(|_| RedisServer::start()).collect();
+    let server = Arc::new(fleet(&[&nodes[0], &nodes[1], &nodes[2]], &[]).await);
+    for i in 0..1200 {
+        assert_eq!(set(&server, &format!("m:{i}"), &i.to_string()).await, 200);
+    }
+    let (status, preview) = server
+        .get(&format!("/api/cluster/preview?add={}", nodes[3].url()))
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    let share = preview["moved_share"].as_f64().unwrap();
+    assert!((0.15..0.35).contains(&share), "about 1/4 moves: {share}");
+    let misses = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let reader = {
+        let (server, misses, errors) = (server.clone(), misses.clone(), errors.clone());
+        tokio::spawn(async move {
+            for round in 0..3 {
+                for i in 0..1200 {
+                    let (status, body) = server.get(&format!("/api/cache/m:{i}")).await;
+                    match status {
+                        200 => assert_eq!(body["value"], json!(i.to_string())),
+                        404 => _ = misses.fetch_add(1, Ordering::Relaxed),
+                        _ => _ = errors.fetch_add(1, Ordering::Relaxed),
+                    }
+                }
+                let _ = round;
+            }
+        })
+    };
+    let (status, body) = server
+        .post("/api/cluster/nodes", json!({"address": nodes[3].url()}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    settle(&server).await;
+    let added = nodes[3].dbsize();
+    assert!((150..450).contains(&added), "node 4 took ~1/4: {added}");
+    let id1 = node_id(&nodes[1]);
+    let (status, body) = server.delete(&format!("/api/cluster/nodes/{id1}")).await;
+    assert_eq!(status, 202, "{body}");
+    settle(&server).await;
+    reader.await.unwrap();
+    assert_eq!(errors.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        misses.load(Ordering::Relaxed),
+        0,
+        "read-through hides the move"
+    );
+    assert_eq!(nodes[1].dbsize(), 0, "drained");
+    assert_eq!(node_state(&server, &id1).await, None, "removed");
+    let ring = ring_of(&[&nodes[0], &nodes[2], &nodes[3]]);
+    let placed = [&nodes[0], &nodes[2], &nodes[3]];
+    for i in (0..1200).step_by(7) {
+        let key = format!("m:{i}");
+        let owner = ring.locate(key.as_bytes()).unwrap();
+        assert!(placed[owner].exists(&key), "{key} on its new owner");
+    }
+}
+
+/// Waits until keys stopped moving after a topology change.
+async fn settle(server: &TestServer) {
+    eventually(DEADLINE, "keys moved", || async {
+        let (_, body) = server.get("/api/cluster/nodes").await;
+        body["moving"] == Value::Bool(false)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_topology_api_validates_and_guards_changes() {
+    let nodes = [RedisServer::start(), RedisServer::start()];
+    let server = fleet(&[&nodes[0], &nodes[1]], &[("ROOST_ADMIN_TOKEN", "s3cret")]).await;
+    let (status, body) = server.get("/api/cluster/nodes").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["backend"], "redis");
+    let node = &body["nodes"][0];
+    for field in [
+        "id",
+        "address",
+        "state",
+        "weight",
+        "ring_share",
+        "keys",
+        "ops",
+        "errors",
+        "last_probe",
+    ] {
+        assert!(!node[field].is_null(), "{field} in {node}");
+    }
+    let (status, body) = server
+        .post("/api/cluster/nodes", json!({"address": "redis://x:1"}))
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (401, &json!("unauthorized"))
+    );
+    let admin = |req: reqwest::RequestBuilder| req.bearer_auth("s3cret");
+    let post = |body: Value| {
+        admin(
+            server
+                .client
+                .post(server.url("/api/cluster/nodes"))
+                .json(&body),
+        )
+    };
+    let r = post(json!({"address": "http://nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = post(json!({"address": nodes[0].url()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "duplicate");
+    let r = admin(server.client.delete(server.url("/api/cluster/nodes/nope")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = admin(
+        server
+            .client
+            .delete(server.url(&format!("/api/cluster/nodes/{}", node_id(&nodes[0])))),
+    );
+    assert_eq!(r.send().await.unwrap().status(), 202);
+    let (status, _) = server.get("/api/cluster/preview").await;
+    assert_eq!(status, 400);
+    let embedded = TestServer::builder().start().await;
+    let (status, body) = embedded.get("/api/cluster/nodes").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("no_topology"))
+    );
+}
