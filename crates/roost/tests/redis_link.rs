@@ -545,7 +545,8 @@ async fn paused_node_times_out_and_the_link_recovers() {
     server.cli(&["CLIENT", "PAUSE", "1000", "ALL"]);
     let started = Instant::now();
     let reason = assert_node_failed(link.ping().await, &node);
-    assert_eq!(reason, "timed out after 200ms");
+    // The request times out, or (on the slot not yet connected) its handshake does.
+    assert!(reason.ends_with("timed out after 200ms"), "{reason}");
     assert!(
         started.elapsed() < Duration::from_millis(600),
         "{:?}",
@@ -580,8 +581,8 @@ async fn hung_node_times_out_as_node_failed() {
     let link = RedisLink::standalone(NodeAddress::parse(&url).unwrap(), options(300));
     let started = Instant::now();
     let reason = assert_node_failed(link.ping().await, &format!("127.0.0.1:{port}"));
-    // The handshake never completes, so the connect is what times out.
-    assert_eq!(reason, "connect timed out after 300ms");
+    // The handshake never completes: the connect, or the request around it, times out.
+    assert!(reason.ends_with("timed out after 300ms"), "{reason}");
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",
@@ -627,7 +628,7 @@ async fn rediss_uses_tls_and_a_plain_server_fails_the_handshake() {
 
 #[tokio::test]
 async fn cluster_link_spreads_reads_scans_and_flushes_across_masters() {
-    let cluster = RedisCluster::start(3, 1);
+    let mut cluster = RedisCluster::start(3, 1);
     let seeds = cluster
         .seed_urls()
         .iter()
@@ -678,4 +679,28 @@ async fn cluster_link_spreads_reads_scans_and_flushes_across_masters() {
     assert_eq!(link.flush().await.unwrap(), 189);
     assert_eq!(link.info().await.unwrap().keys, 0);
     assert!(scan_all(&link, 25).await.is_empty());
+
+    // A master dies: once a replica has taken over, the same link serves its keys.
+    for i in 0..30u64 {
+        let key = format!("after:{i}");
+        link.set(key.as_bytes(), b"v", None, now()).await.unwrap();
+    }
+    let victim = cluster.master_for_key("after:0");
+    cluster.kill(victim);
+    cluster.wait_for_failover(victim, Duration::from_secs(20));
+    // (Replication is asynchronous, so each key is written again rather than
+    // assumed to have reached the replica before the kill.)
+    let until = Instant::now() + Duration::from_secs(10);
+    for i in 0..30u64 {
+        let key = format!("after:{i}");
+        loop {
+            let written = link.set(key.as_bytes(), b"w", None, now()).await;
+            let read = link.get_value(key.as_bytes()).await;
+            match (written, read) {
+                (Ok(()), Ok(Some(value))) if value == "w" => break,
+                outcome => assert!(Instant::now() < until, "{key} after failover: {outcome:?}"),
+            }
+        }
+    }
+    assert_eq!(scan_all(&link, 25).await.len(), 30);
 }
