@@ -239,6 +239,20 @@ impl Backend {
         }
     }
 
+    /// A page of SCAN for backends that walk their nodes with native cursors
+    /// (the Redis fleet); `None` for the embedded store, whose pages the Cache
+    /// cuts itself.
+    pub async fn scan_page(
+        &self,
+        cursor: u64,
+        count: usize,
+    ) -> Result<Option<(u64, Vec<Bytes>)>, CacheError> {
+        match self {
+            Backend::Embedded(_) => Ok(None),
+            Backend::Fleet(f) => f.scan_page(cursor, count).await.map(Some),
+        }
+    }
+
     /// Entries held on one node (expired ones not yet removed included).
     pub fn node_len(&self, node: usize) -> u64 {
         match self {

@@ -360,3 +360,59 @@ async fn the_topology_api_validates_and_guards_changes() {
         (404, &json!("no_topology"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resp_scan_and_dbsize_count_each_replicated_key_once() {
+    use roost_resp::Frame;
+    let nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
+    let mut resp = server.resp().await;
+    for i in 0..500 {
+        let key = format!("scan:{i}");
+        assert_eq!(resp.cmd(&["SET", &key, "v"]).await, "+OK\r\n");
+    }
+    assert_eq!(
+        nodes.iter().map(RedisServer::dbsize).sum::<u64>(),
+        1000,
+        "two copies each"
+    );
+    let mut seen = Vec::new();
+    let mut cursor = "0".to_owned();
+    for _ in 0..200 {
+        let args: [&[u8]; 4] = [b"SCAN", cursor.as_bytes(), b"COUNT", b"50"];
+        let Frame::Array(parts) = resp.frame(&args).await else {
+            panic!("SCAN reply is not an array")
+        };
+        let [Frame::Bulk(next), Frame::Array(keys)] = &parts[..] else {
+            panic!("SCAN reply shape: {parts:?}")
+        };
+        for key in keys {
+            let Frame::Bulk(key) = key else {
+                panic!("{key:?}")
+            };
+            seen.push(String::from_utf8(key.to_vec()).unwrap());
+        }
+        cursor = String::from_utf8(next.to_vec()).unwrap();
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(cursor, "0", "SCAN terminated");
+    let total = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!((total, seen.len()), (500, 500), "every key exactly once");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while resp.cmd(&["DBSIZE"]).await != ":500\r\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "DBSIZE never reached 500"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

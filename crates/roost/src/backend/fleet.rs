@@ -257,12 +257,14 @@ impl Fleet {
             .collect()
     }
 
-    /// Keys on the node at `index`, from its last INFO.
+    /// Keys on the node at `index` from its last INFO (at most a few probe
+    /// intervals old), divided by the replica count so that the sum over
+    /// nodes counts each key once.
     pub fn node_len(&self, index: usize) -> u64 {
         self.topology()
             .nodes
             .get(index)
-            .map_or(0, |node| node.info().keys)
+            .map_or(0, |node| node.info().keys / self.settings.replicas as u64)
     }
 
     /// Keys with a deadline, summed over nodes (each replica counts once).

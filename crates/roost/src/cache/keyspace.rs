@@ -154,6 +154,9 @@ impl Cache {
         count: usize,
     ) -> Result<ScanPage, CacheError> {
         self.timed(Op::Scan, async {
+            if let Some((next, keys)) = self.backend.scan_page(cursor, count.max(1)).await? {
+                return Ok(self.filtered(next, keys, pattern));
+            }
             let mut node = (cursor >> POSITION_BITS) as usize;
             let mut from = cursor & POSITION_MASK;
             let mut budget = count.max(1);
@@ -232,11 +235,14 @@ impl Cache {
     }
 
     fn page(&self, node: usize, from: u64, keys: Vec<Bytes>, pattern: Option<&[u8]>) -> ScanPage {
+        self.filtered(((node as u64) << POSITION_BITS) | from, keys, pattern)
+    }
+
+    fn filtered(&self, cursor: u64, keys: Vec<Bytes>, pattern: Option<&[u8]>) -> ScanPage {
         let keys = match pattern {
             Some(p) => keys.into_iter().filter(|k| glob_match(p, k)).collect(),
             None => keys,
         };
-        let cursor = ((node as u64) << POSITION_BITS) | from;
         ScanPage { cursor, keys }
     }
 }

@@ -14,6 +14,10 @@ use super::Fleet;
 use crate::backend::{Condition, Deadline, RetimeCondition, SetOutcome, Stored};
 use crate::error::CacheError;
 
+/// Where a fleet SCAN cursor keeps the node index.
+const NODE_SHIFT: u32 = 48;
+const INNER_MASK: u64 = (1 << NODE_SHIFT) - 1;
+
 impl Fleet {
     pub async fn get(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         self.read(key, true).await
@@ -152,11 +156,7 @@ impl Fleet {
                 .on_node(node, |link| link.scan(cursor, 1000, now))
                 .await?;
             for (key, expires_at) in &keys {
-                let first_up = topology
-                    .placement(key, self.settings().replicas)
-                    .iter()
-                    .find(|&i| topology.nodes[i].health.is_up());
-                if first_up == Some(index) {
+                if topology.first_up(key, self.settings().replicas) == Some(index) {
                     visit(key, *expires_at);
                 }
             }
@@ -165,6 +165,56 @@ impl Fleet {
             }
             cursor = next;
         }
+    }
+
+    /// One page of a SCAN over the whole fleet: keys whose first up replica is
+    /// the node being walked, so each key is returned once. The cursor holds
+    /// the node's index in its top 16 bits and the node's own SCAN cursor in
+    /// the low 48; on a Redis Cluster it is the cluster link's cursor. A SCAN
+    /// that spans a topology change may miss or repeat keys that moved.
+    pub async fn scan_page(
+        &self,
+        cursor: u64,
+        count: usize,
+    ) -> Result<(u64, Vec<Bytes>), CacheError> {
+        let topology = self.topology();
+        let now = self.now_millis();
+        if self.cluster {
+            let node = &topology.nodes[0];
+            let (next, found) = self.on_node(node, |l| l.scan(cursor, count, now)).await?;
+            return Ok((next, found.into_iter().map(|(k, _)| k).collect()));
+        }
+        let (mut index, mut inner) = ((cursor >> NODE_SHIFT) as usize, cursor & INNER_MASK);
+        let mut keys = Vec::new();
+        while index < topology.nodes.len() && keys.len() < count {
+            let node = &topology.nodes[index];
+            if node.health.is_up() {
+                let (next, found) = self.on_node(node, |l| l.scan(inner, count, now)).await?;
+                let replicas = self.settings().replicas;
+                keys.extend(
+                    found
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .filter(|key| topology.first_up(key, replicas) == Some(index)),
+                );
+                if next > INNER_MASK {
+                    return Err(CacheError::NodeFailed {
+                        node: node.id.to_string(),
+                        reason: format!("SCAN cursor {next} does not fit in 48 bits"),
+                    });
+                }
+                if next != 0 {
+                    return Ok((((index as u64) << NODE_SHIFT) | next, keys));
+                }
+            }
+            (index, inner) = (index + 1, 0);
+        }
+        let next = if index < topology.nodes.len() {
+            (index as u64) << NODE_SHIFT
+        } else {
+            0
+        };
+        Ok((next, keys))
     }
 
     /// Removes every entry on every node; a node that is down is flushed

@@ -128,6 +128,14 @@ impl Topology {
         placement
     }
 
+    /// The first up replica of `key`: the node that answers its reads, and
+    /// the one that reports it in SCAN.
+    pub fn first_up(&self, key: &[u8], replicas: usize) -> Option<usize> {
+        let placement = self.placement(key, replicas);
+        let first = placement.iter().find(|&i| self.nodes[i].health.is_up());
+        first
+    }
+
     /// The first up node after the replica set: where an ejected range goes
     /// (the gutter, or its new home when the gutter is off).
     pub fn fallback(&self, key: &[u8], replicas: usize) -> Option<&Arc<FleetNode>> {
