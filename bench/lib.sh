@@ -41,12 +41,17 @@ http_ok() {
 
 # The fleet scripts' processes: each one started is appended to PIDS (the caller
 # declares PIDS=() and WORK_DIR) and stopped by stop_started on exit.
+# Each gets SIGTERM, and SIGKILL if it is still there 5 s later.
 stop_started() {
-  local pid
+  local pid deadline=$((SECONDS + 5))
   for pid in "${PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+      sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
 }
