@@ -524,6 +524,32 @@ async fn killed_node_fails_fast_and_the_same_link_works_after_restart() {
 }
 
 #[tokio::test]
+async fn after_a_restart_one_failed_request_clears_every_stale_connection() {
+    let mut server = RedisServer::start();
+    let node = server_node(&server);
+    let three = LinkOptions {
+        connections: 3,
+        ..options(1_000)
+    };
+    let link = RedisLink::standalone(NodeAddress::parse(&server.url()).unwrap(), three);
+    for _ in 0..3 {
+        link.ping().await.unwrap();
+    }
+    server.restart();
+    // The first request finds its connection broken by the restart…
+    let r = assert_node_failed(link.ping().await, &node);
+    eprintln!("first: {r}");
+    // …and the other slots' connections, as old, are dropped with it: none fails again.
+    for round in 0..6 {
+        let outcome = link.ping().await;
+        assert!(
+            outcome.is_ok(),
+            "ping {round} after the restart: {outcome:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn link_made_while_the_node_is_down_connects_once_it_is_up() {
     let mut server = RedisServer::start();
     server.kill();

@@ -260,8 +260,10 @@ impl RedisLink {
                 Err(node_failed(&self.node, timed_out(self.options.timeout)))
             }
             Ok(Err(Failure::Redis(err))) => {
-                if breaks_connection(&err) {
-                    self.forget(lease.as_ref());
+                if let (true, Target::Node(pool), Some(lease)) =
+                    (breaks_connection(&err), &self.target, &lease)
+                {
+                    pool.forget_with_older(lease);
                 }
                 Err(cache_error(&self.node, &err))
             }

@@ -4,7 +4,7 @@
 //! and never retries on its own (the fleet's health checker decides when a node
 //! is worth trying again).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -20,6 +20,8 @@ pub(crate) struct NodePool {
     timeout: Duration,
     slots: Vec<ConnectionSlot>,
     next: AtomicUsize,
+    /// Connections made so far, over all slots: each connection's number.
+    made: AtomicU64,
 }
 
 /// A connection handed out for one request, and which one it was so a failure
@@ -28,6 +30,9 @@ pub(crate) struct Lease {
     pub(crate) connection: MultiplexedConnection,
     slot: usize,
     generation: u64,
+    /// The newest connection number when the lease was asked for: connections
+    /// up to it existed before the request started.
+    newest_at_start: u64,
 }
 
 struct ConnectionSlot {
@@ -41,10 +46,11 @@ struct ConnectionSlot {
 #[derive(Default)]
 struct SlotState {
     connection: Option<MultiplexedConnection>,
-    /// Bumped by every successful connect; a stale lease cannot drop a newer one.
+    /// The pool-wide number of the slot's connection (see `NodePool::made`); a
+    /// stale lease cannot drop a newer connection.
     generation: u64,
-    /// Bumped by every connect attempt, successful or not.
-    attempts: u64,
+    /// Bumped when a connect attempt ends, successful or not.
+    attempts_ended: u64,
     last_failure: Option<String>,
 }
 
@@ -70,6 +76,7 @@ impl NodePool {
             timeout,
             slots,
             next: AtomicUsize::new(0),
+            made: AtomicU64::new(0),
         }
     }
 
@@ -83,39 +90,40 @@ impl NodePool {
     /// the error is a short reason for `CacheError::NodeFailed`.
     pub(crate) async fn lease(&self, slot: usize) -> Result<Lease, String> {
         let cell = &self.slots[slot];
-        let attempts_seen = {
+        let newest = self.made.load(Ordering::Relaxed);
+        let ended_before_waiting = {
             let state = lock(&cell.state);
-            if let Some(lease) = state.lease(slot) {
+            if let Some(lease) = state.lease(slot, newest) {
                 return Ok(lease);
             }
-            state.attempts
+            state.attempts_ended
         };
         let _connecting = cell.connecting.lock().await;
         {
-            let mut state = lock(&cell.state);
-            if let Some(lease) = state.lease(slot) {
+            let state = lock(&cell.state);
+            if let Some(lease) = state.lease(slot, newest) {
                 return Ok(lease);
             }
-            if state.attempts != attempts_seen {
+            // An attempt ended while this request waited: its failure is ours.
+            if state.attempts_ended != ended_before_waiting {
                 if let Some(reason) = &state.last_failure {
                     return Err(reason.clone());
                 }
             }
-            state.attempts += 1;
         }
         let connected = self
             .client
             .get_multiplexed_async_connection_with_config(&self.config)
             .await;
         let mut state = lock(&cell.state);
+        state.attempts_ended += 1;
         match connected {
             Ok(connection) => {
-                state.generation += 1;
+                state.generation = self.made.fetch_add(1, Ordering::Relaxed) + 1;
                 state.connection = Some(connection);
                 state.last_failure = None;
-                Ok(state
-                    .lease(slot)
-                    .expect("invariant: a connection was just stored"))
+                let lease = state.lease(slot, newest);
+                Ok(lease.expect("invariant: a connection was just stored"))
             }
             Err(err) => {
                 let reason = connect_failure(&err, self.timeout);
@@ -126,7 +134,8 @@ impl NodePool {
     }
 
     /// Drops the lease's connection from its slot (unless the slot has already
-    /// connected again), so the slot's next request connects afresh.
+    /// connected again), so the slot's next request connects afresh. For a
+    /// request that timed out: the other connections may well be fine.
     pub(crate) fn forget(&self, lease: &Lease) {
         let mut state = lock(&self.slots[lease.slot].state);
         if state.generation == lease.generation {
@@ -134,11 +143,21 @@ impl NodePool {
         }
     }
 
-    /// Drops every connection; the next request of each slot connects afresh.
-    #[cfg(test)]
-    fn forget_all(&self) {
-        for slot in &self.slots {
-            lock(&slot.state).connection = None;
+    /// Drops the lease's connection and every other connection that existed
+    /// when its request started. For a connection that broke: the node most
+    /// likely restarted or went away, and those connections would each fail one
+    /// more request to find out. Connections made since are kept.
+    pub(crate) fn forget_with_older(&self, lease: &Lease) {
+        for (index, slot) in self.slots.iter().enumerate() {
+            let mut state = lock(&slot.state);
+            let stale = if index == lease.slot {
+                state.generation == lease.generation
+            } else {
+                state.generation <= lease.newest_at_start
+            };
+            if stale {
+                state.connection = None;
+            }
         }
     }
 
@@ -153,11 +172,12 @@ impl NodePool {
 }
 
 impl SlotState {
-    fn lease(&self, slot: usize) -> Option<Lease> {
+    fn lease(&self, slot: usize, newest_at_start: u64) -> Option<Lease> {
         self.connection.as_ref().map(|connection| Lease {
             connection: connection.clone(),
             slot,
             generation: self.generation,
+            newest_at_start,
         })
     }
 }
@@ -211,7 +231,26 @@ mod tests {
         assert!(reason.starts_with("connect failed"), "{reason}");
         assert!(started.elapsed() < Duration::from_millis(500));
         assert_eq!(pool.connected(), 0);
-        pool.forget_all();
-        assert_eq!(pool.connected(), 0);
+    }
+
+    #[tokio::test]
+    async fn requests_waiting_on_one_connect_share_its_failure() {
+        // Bound but never accepting: the TCP handshake completes in the backlog and
+        // redis-rs's own handshake never gets an answer, so each connect times out.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let address = NodeAddress::parse(&url).unwrap();
+        let pool = NodePool::new(&address, 1, Duration::from_millis(200));
+        let (first, second) = tokio::join!(pool.lease(0), pool.lease(0));
+        let first = first.err().unwrap();
+        assert_eq!(first, "connect timed out after 200ms");
+        assert_eq!(second.err().unwrap(), first);
+        let mut attempts = 0;
+        while let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(50), listener.accept()).await
+        {
+            attempts += 1;
+        }
+        assert_eq!(attempts, 1, "two waiting requests made {attempts} connects");
     }
 }
