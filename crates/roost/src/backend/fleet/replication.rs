@@ -119,7 +119,7 @@ impl Fleet {
         key: &[u8],
         with_ttl: bool,
     ) -> Result<Option<Stored>, CacheError> {
-        let topology = self.topology();
+        let topology = self.topology.load();
         let now = self.now_millis();
         let mut missed: Option<&Arc<FleetNode>> = None;
         let mut failure = None;
@@ -203,7 +203,7 @@ impl Fleet {
     /// acknowledged. `true` when any replica reported a change (a delete
     /// that found the key; always for a set).
     pub(super) async fn write(&self, key: &Bytes, write: Write<'_>) -> Result<bool, CacheError> {
-        let topology = self.topology();
+        let topology = self.topology.load();
         let now = self.now_millis();
         let targets = self.write_targets(&topology, key);
         if targets.is_empty() {
@@ -215,10 +215,14 @@ impl Fleet {
                 .on_node(node, |l| apply(l, key, &write, cap, now))
                 .await;
         }
-        let writes = targets
-            .iter()
-            .map(|node| self.on_node(node, |l| apply(l, key, &write, None, now)));
-        let results = join_all(writes).await;
+        let results = if let [only] = &targets[..] {
+            vec![self.on_node(only, |l| apply(l, key, &write, None, now)).await]
+        } else {
+            let writes = targets
+                .iter()
+                .map(|node| self.on_node(node, |l| apply(l, key, &write, None, now)));
+            join_all(writes).await
+        };
         self.invalidate_former(&topology, key).await;
         self.quorum(key, &targets, results)
     }
