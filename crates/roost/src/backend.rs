@@ -285,6 +285,17 @@ impl Backend {
         }
     }
 
+    /// Health and request counters of every node, keyed by id so they follow
+    /// topology changes: the fleet's current nodes, then any still draining.
+    /// `None` for embedded shards: they live in the process, are always up,
+    /// have no failure mode, and the Cache counts their operations.
+    pub fn node_health(&self) -> Option<Vec<fleet::NodeView>> {
+        match self {
+            Backend::Embedded(_) => None,
+            Backend::Fleet(f) => Some(f.node_views()),
+        }
+    }
+
     /// The configured memory cap across all nodes, in bytes.
     pub fn max_memory_bytes(&self) -> u64 {
         match self {

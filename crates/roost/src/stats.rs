@@ -1,12 +1,21 @@
 //! The stats overview: one JSON document that answers "what is the cache doing"
 //! for `GET /api/cache/stats/overview`, and the refresh of store-derived metrics
-//! before a Prometheus scrape. Both read the same counters.
+//! before a Prometheus scrape. Both read the same counters, and the per-node
+//! rows here are what `/ws/metrics` shows too.
+//!
+//! Per-node rows come from one of two sources. Embedded shards: the ring, the
+//! store's counters and the Cache's per-shard operation counts (shards never
+//! change, so counting by ring index is exact). A Redis fleet: the fleet's own
+//! view of each node, keyed by id, with its health and request counters, so
+//! rows follow nodes being added, drained and removed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::backend::fleet::NodeView;
+use crate::backend::{Backend, NodeStats};
 use crate::cache::Cache;
 use crate::telemetry::{quantile, History, NodeSample, Op, StoreTotals};
 
@@ -61,14 +70,24 @@ pub struct Memory {
 #[derive(Debug, Serialize)]
 pub struct NodeOverview {
     pub id: String,
+    /// `up`, `down` (ejected after failures) or `draining` (leaving the
+    /// topology). Embedded shards live in the process and are always `up`.
+    pub state: &'static str,
     pub keys: u64,
     pub used_bytes: u64,
     pub capacity_bytes: u64,
     pub ring_share: f64,
+    /// Requests to the node: for the fleet, each one this gateway sent it
+    /// (replica writes included); for shards, key operations routed to it.
     pub ops: u64,
+    /// Requests to the node that failed; a shard has no failure mode.
+    pub errors: u64,
     pub evictions: u64,
     pub expirations: u64,
 }
+
+/// Draining nodes are listed but no longer own keys: totals and spread skip them.
+const DRAINING: &str = "draining";
 
 /// How evenly keys are spread over nodes.
 #[derive(Debug, Serialize)]
@@ -134,14 +153,44 @@ pub fn refresh_metrics(cache: &Cache) {
             keys: n.keys,
             used_bytes: n.used_bytes,
             ring_share: n.ring_share,
+            up: n.state == "up",
+            draining: n.state == DRAINING,
+            errors: n.errors,
         })
         .collect();
-    cache
-        .metrics()
-        .refresh_store(&samples, totals(cache, &nodes), cache.uptime());
+    let metrics = cache.metrics();
+    // A fleet counts requests per node itself, by id, through topology changes.
+    if matches!(cache.backend(), Backend::Fleet(_)) {
+        let ops: Vec<(&str, u64)> = nodes.iter().map(|n| (n.id.as_str(), n.ops)).collect();
+        metrics.mirror_node_ops(&ops);
+    }
+    metrics.refresh_store(&samples, totals(cache, &nodes), cache.uptime());
+}
+
+/// Operations so far on each node, by id: what per-node rates are taken from.
+pub fn node_ops(cache: &Cache) -> BTreeMap<String, u64> {
+    match cache.backend().node_health() {
+        Some(views) => views.into_iter().map(|v| (v.id, v.ops)).collect(),
+        None => {
+            let ring = cache.router().ring();
+            let ops = cache.node_ops();
+            ring.nodes()
+                .iter()
+                .enumerate()
+                .map(|(i, node)| (node.id.to_string(), ops.get(i).copied().unwrap_or(0)))
+                .collect()
+        }
+    }
 }
 
 fn nodes(cache: &Cache) -> Vec<NodeOverview> {
+    match cache.backend().node_health() {
+        Some(views) => fleet_nodes(views, &cache.backend().node_stats()),
+        None => shard_nodes(cache),
+    }
+}
+
+fn shard_nodes(cache: &Cache) -> Vec<NodeOverview> {
     let ring = cache.router().ring();
     let shares = ring.shares();
     let ops = cache.node_ops();
@@ -153,11 +202,13 @@ fn nodes(cache: &Cache) -> Vec<NodeOverview> {
             let s = stats.get(i).copied().unwrap_or_default();
             NodeOverview {
                 id: node.id.to_string(),
+                state: "up",
                 keys: s.keys,
                 used_bytes: s.used_bytes,
                 capacity_bytes: s.capacity_bytes,
                 ring_share: shares.get(i).copied().unwrap_or(0.0),
                 ops: ops.get(i).copied().unwrap_or(0),
+                errors: 0,
                 evictions: s.evictions,
                 expirations: s.expirations,
             }
@@ -165,13 +216,48 @@ fn nodes(cache: &Cache) -> Vec<NodeOverview> {
         .collect()
 }
 
+/// Rows from the fleet's views. `stats` (the current nodes' INFO, in the same
+/// order the views list them before the draining ones) adds the figures a view
+/// lacks; it is read separately, so when a topology change fell in between
+/// (the counts differ) those figures are left at 0 for this one reading.
+fn fleet_nodes(views: Vec<NodeView>, stats: &[NodeStats]) -> Vec<NodeOverview> {
+    let current = views.iter().filter(|v| v.state != DRAINING).count();
+    let aligned = current == stats.len();
+    views
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let s = stats
+                .get(i)
+                .filter(|_| aligned && v.state != DRAINING)
+                .copied()
+                .unwrap_or_default();
+            NodeOverview {
+                id: v.id,
+                state: v.state,
+                keys: v.keys,
+                used_bytes: v.used_memory,
+                capacity_bytes: s.capacity_bytes,
+                ring_share: v.ring_share,
+                ops: v.ops,
+                errors: v.errors,
+                evictions: s.evictions,
+                expirations: s.expirations,
+            }
+        })
+        .collect()
+}
+
+/// Store-wide totals over the nodes that own keys (a draining node's keys are
+/// on their way to the others).
 fn totals(cache: &Cache, nodes: &[NodeOverview]) -> StoreTotals {
+    let owners = || nodes.iter().filter(|n| n.state != DRAINING);
     StoreTotals {
-        keys: nodes.iter().map(|n| n.keys).sum(),
-        used_bytes: nodes.iter().map(|n| n.used_bytes).sum(),
+        keys: owners().map(|n| n.keys).sum(),
+        used_bytes: owners().map(|n| n.used_bytes).sum(),
         max_bytes: cache.backend().max_memory_bytes(),
-        evictions: nodes.iter().map(|n| n.evictions).sum(),
-        expirations: nodes.iter().map(|n| n.expirations).sum(),
+        evictions: owners().map(|n| n.evictions).sum(),
+        expirations: owners().map(|n| n.expirations).sum(),
     }
 }
 
@@ -186,12 +272,87 @@ fn percentiles(buckets: &[(f64, u64)]) -> Percentiles {
 }
 
 fn spread(nodes: &[NodeOverview]) -> Spread {
-    let keys: Vec<u64> = nodes.iter().map(|n| n.keys).collect();
+    let keys: Vec<u64> = nodes
+        .iter()
+        .filter(|n| n.state != DRAINING)
+        .map(|n| n.keys)
+        .collect();
     let total: u64 = keys.iter().sum();
     let max = keys.iter().copied().max().unwrap_or(0);
     Spread {
         min_keys: keys.iter().copied().min().unwrap_or(0),
         max_keys: max,
         max_over_mean: (total > 0).then(|| max as f64 * keys.len() as f64 / total as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::fleet::ProbeRecord;
+
+    fn view(id: &str, state: &'static str, keys: u64, ops: u64, errors: u64) -> NodeView {
+        NodeView {
+            id: id.to_owned(),
+            address: format!("redis://{id}"),
+            state,
+            weight: 100,
+            ring_share: if state == DRAINING { 0.0 } else { 0.5 },
+            keys,
+            used_memory: keys * 10,
+            ops,
+            errors,
+            missed_writes: 0,
+            state_since_ms: 0,
+            last_probe: ProbeRecord::default(),
+        }
+    }
+
+    fn info(capacity_bytes: u64) -> NodeStats {
+        NodeStats {
+            capacity_bytes,
+            evictions: 3,
+            ..NodeStats::default()
+        }
+    }
+
+    #[test]
+    fn fleet_rows_carry_each_nodes_state_and_counters() {
+        let views = vec![
+            view("a", "up", 10, 7, 0),
+            view("b", "down", 20, 9, 4),
+            view("c", DRAINING, 30, 2, 1),
+        ];
+        let rows = fleet_nodes(views, &[info(1000), info(2000)]);
+        let seen: Vec<_> = rows
+            .iter()
+            .map(|r| (r.id.as_str(), r.state, r.ops, r.errors, r.capacity_bytes))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("a", "up", 7, 0, 1000),
+                ("b", "down", 9, 4, 2000),
+                ("c", DRAINING, 2, 1, 0),
+            ]
+        );
+        assert_eq!(rows[2].used_bytes, 300);
+        let spread = spread(&rows);
+        assert_eq!(
+            (spread.min_keys, spread.max_keys),
+            (10, 20),
+            "draining c skipped"
+        );
+    }
+
+    #[test]
+    fn info_read_across_a_topology_change_is_not_pinned_on_the_wrong_node() {
+        let views = vec![view("a", "up", 10, 1, 0), view("d", "up", 5, 1, 0)];
+        // Three current nodes when the INFO list was read: misaligned.
+        let rows = fleet_nodes(views, &[info(1000), info(2000), info(3000)]);
+        assert!(rows
+            .iter()
+            .all(|r| r.capacity_bytes == 0 && r.evictions == 0));
+        assert_eq!(rows[1].keys, 5, "the view's own figures stay");
     }
 }

@@ -3,6 +3,7 @@
 //! atomic adds and never a label lookup or a lock. What every request bumps is
 //! striped per thread (`metrics/striped.rs`) so the workers never contend on it.
 
+mod nodes;
 mod striped;
 
 use std::sync::{Arc, OnceLock};
@@ -10,8 +11,10 @@ use std::time::Duration;
 
 use prometheus::core::Collector;
 use prometheus::proto::MetricType;
-use prometheus::{Encoder, Gauge, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Gauge, IntCounter, IntGauge, Registry, TextEncoder};
 
+pub use nodes::NodeSample;
+use nodes::{gauge_value, NodeMetrics};
 use striped::StripedHistogram;
 pub(crate) use striped::{StripedCounter, StripedFamily};
 
@@ -90,15 +93,6 @@ struct OpMetrics {
     latency: StripedHistogram,
 }
 
-/// Per-node gauges and counters, refreshed from the backend at scrape time.
-#[derive(Debug)]
-pub struct NodeSample<'a> {
-    pub id: &'a str,
-    pub keys: u64,
-    pub used_bytes: u64,
-    pub ring_share: f64,
-}
-
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -109,9 +103,8 @@ pub struct Metrics {
     /// Operations routed to each node, in ring node order; fixed by the first
     /// [`Metrics::track_nodes`] (the server builds one Cache per Metrics).
     node_counters: OnceLock<Vec<StripedCounter>>,
-    node_keys: IntGaugeVec,
-    node_memory: IntGaugeVec,
-    node_share: prometheus::GaugeVec,
+    /// Per-node figures read from the backend at scrape time.
+    nodes: NodeMetrics,
     keys: IntGauge,
     memory_used: IntGauge,
     memory_max: IntGauge,
@@ -167,19 +160,7 @@ impl Metrics {
                 &["node"],
             ),
             node_counters: OnceLock::new(),
-            node_keys: gauge_vec("roost_node_keys", "keys held by each node"),
-            node_memory: gauge_vec(
-                "roost_node_memory_used_bytes",
-                "bytes accounted on each node",
-            ),
-            node_share: prometheus::GaugeVec::new(
-                Opts::new(
-                    "roost_node_ring_share_ratio",
-                    "fraction of the hash ring each node owns",
-                ),
-                &["node"],
-            )
-            .expect("invariant: valid metric"),
+            nodes: NodeMetrics::new(),
             keys: gauge("roost_store_keys", "keys in the store"),
             memory_used: gauge(
                 "roost_store_memory_used_bytes",
@@ -198,15 +179,12 @@ impl Metrics {
                 .expect("invariant: valid metric"),
             registry,
         };
-        let collectors: Vec<Box<dyn Collector>> = vec![
+        let mut collectors: Vec<Box<dyn Collector>> = vec![
             Box::new(requests),
             Box::new(latency),
             Box::new(hits),
             Box::new(misses),
             Box::new(metrics.node_ops.clone()),
-            Box::new(metrics.node_keys.clone()),
-            Box::new(metrics.node_memory.clone()),
-            Box::new(metrics.node_share.clone()),
             Box::new(metrics.keys.clone()),
             Box::new(metrics.memory_used.clone()),
             Box::new(metrics.memory_max.clone()),
@@ -214,6 +192,7 @@ impl Metrics {
             Box::new(metrics.expirations.clone()),
             Box::new(metrics.uptime.clone()),
         ];
+        collectors.extend(metrics.nodes.collectors());
         for c in collectors {
             metrics
                 .registry
@@ -253,6 +232,15 @@ impl Metrics {
         }
     }
 
+    /// Shows `ops` (node id, requests so far) as `roost_node_operations_total`
+    /// instead of the Cache's routing counts: for a backend that counts per
+    /// node itself and whose nodes change (a Redis fleet). The routing counts
+    /// go on but are no longer exported.
+    pub fn mirror_node_ops(&self, ops: &[(&str, u64)]) {
+        self.node_ops
+            .mirror(ops.iter().map(|&(id, count)| (vec![id.to_owned()], count)));
+    }
+
     /// Operations routed to each tracked node so far, in ring node order.
     pub fn node_op_counts(&self) -> Vec<u64> {
         self.node_counters
@@ -280,16 +268,10 @@ impl Metrics {
     }
 
     /// Brings the store-derived metrics up to date; called just before a scrape.
+    /// `nodes` is every node the backend has now; series of nodes not in it
+    /// are removed.
     pub fn refresh_store(&self, nodes: &[NodeSample<'_>], totals: StoreTotals, uptime: Duration) {
-        for n in nodes {
-            self.node_keys
-                .with_label_values(&[n.id])
-                .set(gauge_value(n.keys));
-            self.node_memory
-                .with_label_values(&[n.id])
-                .set(gauge_value(n.used_bytes));
-            self.node_share.with_label_values(&[n.id]).set(n.ring_share);
-        }
+        self.nodes.refresh(nodes);
         self.keys.set(gauge_value(totals.keys));
         self.memory_used.set(gauge_value(totals.used_bytes));
         self.memory_max.set(gauge_value(totals.max_bytes));
@@ -340,20 +322,12 @@ fn catch_up(counter: &IntCounter, value: u64) {
     }
 }
 
-fn gauge_value(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
 fn counter(name: &str, help: &str) -> IntCounter {
     IntCounter::new(name, help).expect("invariant: valid metric")
 }
 
 fn gauge(name: &str, help: &str) -> IntGauge {
     IntGauge::new(name, help).expect("invariant: valid metric")
-}
-
-fn gauge_vec(name: &str, help: &str) -> IntGaugeVec {
-    IntGaugeVec::new(Opts::new(name, help), &["node"]).expect("invariant: valid metric")
 }
 
 /// The value below which `q` of the observations fall, interpolated linearly

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cache::Cache;
-use crate::stats::Overview;
+use crate::stats::{self, Overview};
 use crate::telemetry::{quantile, Event, Op};
 
 /// One point of the time series the dashboard charts.
@@ -67,7 +67,8 @@ pub struct Memory {
 #[derive(Debug, Serialize)]
 pub struct NodeState {
     pub id: String,
-    /// `up`: embedded shards live in the process and cannot be down.
+    /// `up`, `down` or `draining`; embedded shards live in the process and are
+    /// always `up`.
     pub state: &'static str,
     pub ring_share: f64,
     pub keys: u64,
@@ -75,7 +76,7 @@ pub struct NodeState {
     pub capacity_bytes: u64,
     pub ops: u64,
     pub ops_per_second: f64,
-    /// Failed operations on the node; an embedded shard has no failure mode.
+    /// Failed requests to the node; an embedded shard has no failure mode.
     pub errors: u64,
 }
 
@@ -87,7 +88,8 @@ pub struct Counters {
     pub misses: u64,
     /// Every operation's latency histogram merged: (upper bound s, cumulative count).
     pub latency: Vec<(f64, u64)>,
-    pub node_ops: Vec<u64>,
+    /// Operations per node by id, so rates follow nodes joining and leaving.
+    pub node_ops: BTreeMap<String, u64>,
 }
 
 impl Counters {
@@ -112,7 +114,7 @@ impl Counters {
             hits: metrics.hits(),
             misses: metrics.misses(),
             latency,
-            node_ops: cache.node_ops(),
+            node_ops: stats::node_ops(cache),
         }
     }
 
@@ -129,7 +131,8 @@ pub struct Rates {
     pub ops_by_op: BTreeMap<&'static str, f64>,
     pub hit_ratio: Option<f64>,
     pub latency_ms: Latency,
-    pub node_ops_per_second: Vec<f64>,
+    /// By node id; a node new since the previous tick counts from 0.
+    pub node_ops_per_second: BTreeMap<String, f64>,
 }
 
 pub fn rates(previous: &Counters, current: &Counters, elapsed: Duration) -> Rates {
@@ -170,8 +173,10 @@ pub fn rates(previous: &Counters, current: &Counters, elapsed: Duration) -> Rate
         node_ops_per_second: current
             .node_ops
             .iter()
-            .enumerate()
-            .map(|(i, &now)| per_second(now, previous.node_ops.get(i).copied().unwrap_or(0)))
+            .map(|(id, &now)| {
+                let before = previous.node_ops.get(id).copied().unwrap_or(0);
+                (id.clone(), per_second(now, before))
+            })
             .collect(),
     }
 }
@@ -188,17 +193,16 @@ pub fn snapshot(
     let nodes = overview
         .nodes
         .into_iter()
-        .enumerate()
-        .map(|(i, n)| NodeState {
+        .map(|n| NodeState {
+            ops_per_second: rates.node_ops_per_second.get(&n.id).copied().unwrap_or(0.0),
             id: n.id,
-            state: "up",
+            state: n.state,
             ring_share: n.ring_share,
             keys: n.keys,
             used_bytes: n.used_bytes,
             capacity_bytes: n.capacity_bytes,
             ops: n.ops,
-            ops_per_second: rates.node_ops_per_second.get(i).copied().unwrap_or(0.0),
-            errors: 0,
+            errors: n.errors,
         })
         .collect();
     Snapshot {
@@ -247,7 +251,7 @@ mod tests {
                 .copied()
                 .zip(latency.iter().copied())
                 .collect(),
-            node_ops: vec![gets, sets],
+            node_ops: BTreeMap::from([("a".to_owned(), gets), ("b".to_owned(), sets)]),
         }
     }
 
@@ -265,7 +269,21 @@ mod tests {
         assert_eq!(r.hit_ratio, Some(1.0));
         let p50 = r.latency_ms.p50.unwrap();
         assert!(p50 <= 1.0, "windowed p50 must ignore the slow past: {p50}");
-        assert_eq!(r.node_ops_per_second, vec![250.0, 50.0]);
+        let per_node = |id: &str| r.node_ops_per_second.get(id).copied();
+        assert_eq!((per_node("a"), per_node("b")), (Some(250.0), Some(50.0)));
+    }
+
+    #[test]
+    fn node_rates_follow_ids_when_the_node_list_changes() {
+        let mut before = counters(0, 0, 0, 0, &[0, 0, 0]);
+        before.node_ops = BTreeMap::from([("a".to_owned(), 100), ("b".to_owned(), 500)]);
+        let mut after = before.clone();
+        // b left; c joined in front of where b was and served 30.
+        after.node_ops = BTreeMap::from([("a".to_owned(), 110), ("c".to_owned(), 30)]);
+        let r = rates(&before, &after, Duration::from_secs(1));
+        assert_eq!(r.node_ops_per_second.get("a"), Some(&10.0));
+        assert_eq!(r.node_ops_per_second.get("c"), Some(&30.0));
+        assert_eq!(r.node_ops_per_second.get("b"), None);
     }
 
     #[test]

@@ -174,6 +174,8 @@ pub struct HistogramSnapshot {
 pub enum Series {
     Counter(StripedCounter),
     Histogram(StripedHistogram),
+    /// A counter kept elsewhere, its value copied in by [`StripedFamily::mirror`].
+    Mirrored(u64),
 }
 
 /// A metric family of striped series, registered once in a Prometheus registry;
@@ -208,9 +210,11 @@ impl StripedFamily {
     }
 
     /// The series with these label values (in `label_names` order), made on first use.
+    /// A mirrored series is not counted into: the counter returned then is detached.
     pub fn counter(&self, values: &[&str]) -> StripedCounter {
         match self.series(values, || Series::Counter(StripedCounter::new())) {
             Series::Counter(c) => c,
+            Series::Mirrored(_) => StripedCounter::new(),
             Series::Histogram(_) => unreachable!("invariant: a counter family holds counters"),
         }
     }
@@ -219,8 +223,26 @@ impl StripedFamily {
         let make = || Series::Histogram(StripedHistogram::new(bounds.clone()));
         match self.series(values, make) {
             Series::Histogram(h) => h,
-            Series::Counter(_) => unreachable!("invariant: a histogram family holds histograms"),
+            Series::Counter(_) | Series::Mirrored(_) => {
+                unreachable!("invariant: a histogram family holds histograms")
+            }
         }
+    }
+
+    /// Makes a counter family show exactly these series and values, dropping
+    /// every other: for counts kept elsewhere that follow their own label set
+    /// (a Redis fleet's requests per node). Counters handed out before keep
+    /// counting but are no longer exported.
+    pub fn mirror(&self, values: impl IntoIterator<Item = (Vec<String>, u64)>) {
+        let mirrored = values
+            .into_iter()
+            .map(|(labels, value)| (labels, Series::Mirrored(value)))
+            .collect();
+        *self
+            .0
+            .series
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = mirrored;
     }
 
     fn series(&self, values: &[&str], make: impl FnOnce() -> Series) -> Series {
@@ -268,11 +290,8 @@ impl Collector for StripedFamily {
                     .collect();
                 let mut metric = proto::Metric::from_label(labels);
                 match series {
-                    Series::Counter(c) => {
-                        let mut counter = proto::Counter::default();
-                        counter.set_value(c.get() as f64);
-                        metric.set_counter(counter);
-                    }
+                    Series::Counter(c) => metric.set_counter(counter_proto(c.get())),
+                    Series::Mirrored(value) => metric.set_counter(counter_proto(*value)),
                     Series::Histogram(h) => metric.set_histogram(histogram_proto(h.snapshot())),
                 }
                 metric
@@ -285,6 +304,12 @@ impl Collector for StripedFamily {
         family.set_metric(metrics);
         vec![family]
     }
+}
+
+fn counter_proto(value: u64) -> proto::Counter {
+    let mut counter = proto::Counter::default();
+    counter.set_value(value as f64);
+    counter
 }
 
 fn histogram_proto(snapshot: HistogramSnapshot) -> proto::Histogram {
@@ -360,5 +385,29 @@ mod tests {
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("t_total{node=\"a\"} 2"), "{text}");
         assert!(text.contains("t_total{node=\"b\"} 3"), "{text}");
+    }
+
+    #[test]
+    fn a_mirrored_family_shows_only_the_copied_values() {
+        let family = StripedFamily::new("t_total", "test", MetricType::COUNTER, &["node"]);
+        let early = family.counter(&["a"]);
+        early.inc_by(9);
+        family.mirror([(vec!["b".to_owned()], 4), (vec!["c".to_owned()], 0)]);
+        early.inc();
+        family.mirror([(vec!["b".to_owned()], 6), (vec!["c".to_owned()], 1)]);
+        family.counter(&["b"]).inc_by(100);
+        let registry = prometheus::Registry::new();
+        registry.register(Box::new(family)).unwrap();
+        let mut text = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &registry.gather(),
+            &mut text,
+        )
+        .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(!text.contains("node=\"a\""), "{text}");
+        assert!(text.contains("t_total{node=\"b\"} 6"), "{text}");
+        assert!(text.contains("t_total{node=\"c\"} 1"), "{text}");
     }
 }
