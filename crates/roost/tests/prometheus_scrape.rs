@@ -152,7 +152,8 @@ async fn a_real_prometheus_scrapes_roost_with_the_shipped_config() {
             "RoostDown",
             "RoostHitRatioDrop",
             "RoostP99LatencyHigh",
-            "RoostMemoryNearCap"
+            "RoostMemoryNearCap",
+            "RoostNodeDown"
         ]
     );
     s.shutdown().await;
