@@ -12,7 +12,8 @@
 # rotating order: GET and SET at each pipeline depth in PIPELINES, CONNECTIONS
 # connections, with redis-benchmark and with roost-bench. Around every run it reads
 # the user+system CPU time of the proxy (nutcracker, Roost, or the direct redis-server)
-# and of the three nodes from /proc/<pid>/stat: CPU-seconds per million operations.
+# and of the three nodes from /proc/<pid>/stat: CPU-seconds per million operations;
+# and the nodes' read system calls (/proc/<pid>/io): how many commands a proxy batches.
 # Prints medians, Roost/nutcracker and Roost/direct ratios against the issue's targets
 # as markdown, and writes bench/results/fleet-<date>.json and fleet-latest.json.
 #
@@ -20,7 +21,7 @@
 #   REPEATS (3)  KEYSPACE (100000)  VALUE_SIZE (3, redis-benchmark's default)
 #   CONNECTIONS (50)  PIPELINES ("1 16")  BENCH_DURATION (4s, roost-bench per run)
 #   RB_REQUESTS_PER_DEPTH (100000: redis-benchmark -n is this × P, at most RB_MAX)
-#   RB_MAX (2000000)  BENCH_THREADS (1)  NUTCRACKER_SERVER_CONNECTIONS (1)
+#   RB_MAX (1000000)  BENCH_THREADS (1)  NUTCRACKER_SERVER_CONNECTIONS (1)
 #   QUIET_LOAD (1.5) QUIET_WAIT (600 s): wait for the load average to drop first
 #   SERVERS ("direct nutcracker roost"): which to run; leaving roost out checks the rest
 #   ROOST_BIN, ROOST_BENCH_BIN (target/release/...), RESULTS_DIR (bench/results)
@@ -44,7 +45,7 @@ CONNECTIONS=${CONNECTIONS:-50}
 PIPELINES=${PIPELINES:-1 16}
 BENCH_DURATION=${BENCH_DURATION:-4s}
 RB_REQUESTS_PER_DEPTH=${RB_REQUESTS_PER_DEPTH:-100000}
-RB_MAX=${RB_MAX:-2000000}
+RB_MAX=${RB_MAX:-1000000}
 BENCH_THREADS=${BENCH_THREADS:-1}
 NUTCRACKER_SERVER_CONNECTIONS=${NUTCRACKER_SERVER_CONNECTIONS:-1}
 NUTCRACKER_BIN=${NUTCRACKER_BIN:-/usr/sbin/nutcracker}
@@ -199,24 +200,28 @@ preload() {
 }
 
 # Appends one result line: tool server op pipeline repeat ops_per_second p50_ms p99_ms
-# errors operations proxy_cpu_seconds nodes_cpu_seconds get_hit_ratio
+# errors operations proxy_cpu_seconds nodes_cpu_seconds node_read_syscalls get_hit_ratio
 record() {
   local IFS=$'\t'
   echo "$*" >>"$RUNS"
 }
 
 # measured SERVER CMD...: runs CMD, sets CPU_PROXY and CPU_NODES to the CPU seconds the
-# server's proxy process and the three nodes used meanwhile.
+# server's proxy process and the three nodes used meanwhile, and NODE_READS to the read
+# system calls the nodes made (direct: the redis-server's own).
 measured() {
-  local server=$1 proxy_before nodes_before
+  local server=$1 pid proxy_before nodes_before reads_before
   shift
-  proxy_before=$(cpu_seconds "$(pid_of "$server")")
+  pid=$(pid_of "$server")
+  proxy_before=$(cpu_seconds "$pid")
   nodes_before=$(cpu_seconds "${NODE_PIDS[@]}")
+  reads_before=$(read_syscalls "${NODE_PIDS[@]}" "$DIRECT_PID")
   "$@"
   CPU_PROXY=$(python3 -c 'import sys; print(f"{float(sys.argv[1]) - float(sys.argv[2]):.2f}")' \
-    "$(cpu_seconds "$(pid_of "$server")")" "$proxy_before")
+    "$(cpu_seconds "$pid")" "$proxy_before")
   CPU_NODES=$(python3 -c 'import sys; print(f"{float(sys.argv[1]) - float(sys.argv[2]):.2f}")' \
     "$(cpu_seconds "${NODE_PIDS[@]}")" "$nodes_before")
+  NODE_READS=$(($(read_syscalls "${NODE_PIDS[@]}" "$DIRECT_PID") - reads_before))
   [[ "$server" == direct ]] && CPU_NODES=0
   return 0
 }
@@ -235,7 +240,7 @@ run_redis_benchmark() {
     # "test","rps","avg","min","p50","p95","p99","max" (latencies in ms)
     IFS=, read -r _ rps _ _ p50 _ p99 _ <<<"${line//\"/}"
     record redis-benchmark "$server" "$op" "$depth" "$repeat" "$rps" "$p50" "$p99" 0 \
-      "$requests" "$CPU_PROXY" "$CPU_NODES" -
+      "$requests" "$CPU_PROXY" "$CPU_NODES" "$NODE_READS" -
   done
 }
 
@@ -258,7 +263,7 @@ PY
     )
     read -r rps p50 p99 errors ops hits <<<"$fields"
     record roost-bench "$server" "$op" "$depth" "$repeat" "$rps" "$p50" "$p99" "$errors" \
-      "$ops" "$CPU_PROXY" "$CPU_NODES" "$hits"
+      "$ops" "$CPU_PROXY" "$CPU_NODES" "$NODE_READS" "$hits"
   done
 }
 
@@ -276,11 +281,12 @@ load_at_end = open("/proc/loadavg").read().split()[:3]
 runs = []
 for line in open(runs_path):
     (tool, server, op, depth, repeat, ops, p50, p99, errors, operations, cpu_proxy, cpu_nodes,
-     hits) = line.rstrip("\n").split("\t")
+     reads, hits) = line.rstrip("\n").split("\t")
     runs.append(dict(tool=tool, server=server, op=op, pipeline=int(depth), repeat=int(repeat),
                      ops_per_second=float(ops), p50_ms=float(p50), p99_ms=float(p99),
                      errors=int(errors), operations=int(operations),
                      proxy_cpu_seconds=float(cpu_proxy), nodes_cpu_seconds=float(cpu_nodes),
+                     node_read_syscalls=int(reads),
                      get_hit_ratio=None if hits == "-" else float(hits)))
 groups = {}
 for run in runs:
@@ -298,6 +304,7 @@ for (tool, server, op, depth), group in groups.items():
         errors=sum(r["errors"] for r in group),
         proxy_cpu_seconds_per_million=per_million(group, "proxy_cpu_seconds"),
         nodes_cpu_seconds_per_million=per_million(group, "nodes_cpu_seconds"),
+        node_read_syscalls_per_operation=per_million(group, "node_read_syscalls") / 1e6,
         min_get_hit_ratio=min(hit_ratios) if hit_ratios else None))
 def median(tool, server, op, depth):
     return next((m for m in medians if (m["tool"], m["server"], m["op"], m["pipeline"])
@@ -309,8 +316,8 @@ def target(name, value, goal, met):
 depths = sorted({m["pipeline"] for m in medians})
 lines = ["| client | op | P | direct redis ops/s | nutcracker ops/s | Roost ops/s | Roost/nutcracker | Roost/direct | issue targets |",
          "|---|---|---:|---:|---:|---:|---:|---:|---|"]
-cpu = ["| client | op | P | nutcracker CPU-s/M ops | Roost CPU-s/M ops | nodes under nutcracker | nodes under Roost | direct redis-server |",
-       "|---|---|---:|---:|---:|---:|---:|---:|"]
+cpu = ["| client | op | P | nutcracker CPU-s/M ops | Roost CPU-s/M ops | nodes under nutcracker | nodes under Roost | direct redis-server | node reads/op: nutcracker | Roost | direct |",
+       "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for tool in ("redis-benchmark", "roost-bench"):
     for op in ("get", "set"):
         for depth in depths:
@@ -340,7 +347,9 @@ for tool in ("redis-benchmark", "roost-bench"):
                          f"{vs_twem:.2f}x | {vs_direct:.2f}x{errors} | {'; '.join(verdicts) or '-'} |")
             cpu.append(f"| {tool} | {op.upper()} | {depth} | {twem['proxy_cpu_seconds_per_million']:.2f} | "
                        f"{roost['proxy_cpu_seconds_per_million']:.2f} | {twem['nodes_cpu_seconds_per_million']:.2f} | "
-                       f"{roost['nodes_cpu_seconds_per_million']:.2f} | {direct['proxy_cpu_seconds_per_million']:.2f} |")
+                       f"{roost['nodes_cpu_seconds_per_million']:.2f} | {direct['proxy_cpu_seconds_per_million']:.2f} | "
+                       f"{twem['node_read_syscalls_per_operation']:.3f} | {roost['node_read_syscalls_per_operation']:.3f} | "
+                       f"{direct['node_read_syscalls_per_operation']:.3f} |")
 spread = {}
 for line in open(spread_path):
     server, keys = line.rstrip("\n").split("\t")
@@ -365,7 +374,8 @@ with open(out, "w") as f:
 print()
 print("\n".join(lines))
 print()
-print("CPU-seconds per million operations (proxy process; the three nodes together):")
+print("CPU-seconds per million operations (the proxy process; the three nodes together), and read")
+print("system calls per operation on the nodes (fewer: the proxy batches more commands per write):")
 print()
 print("\n".join(cpu))
 print()

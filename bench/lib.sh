@@ -104,6 +104,16 @@ print(f"{ticks / os.sysconf('SC_CLK_TCK'):.2f}")
 PY
 }
 
+# read_syscalls PID...: read-like system calls the processes have made so far (syscr
+# in /proc/PID/io): per operation on a redis node, how well a proxy batches.
+read_syscalls() {
+  local pid total=0
+  for pid in "$@"; do
+    total=$((total + $(awk '/^syscr:/ {print $2}' "/proc/$pid/io")))
+  done
+  echo "$total"
+}
+
 # wait_for_quiet_machine MAX_LOAD SECONDS: waits until the 1-minute load average is
 # below MAX_LOAD (other work skews every figure), at most SECONDS; says so if it isn't.
 wait_for_quiet_machine() {
