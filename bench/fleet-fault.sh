@@ -39,7 +39,7 @@ REPLICAS=${REPLICAS:-2}
 WRITE_QUORUM=${WRITE_QUORUM:-}
 QUIET_LOAD=${QUIET_LOAD:-1.5}
 QUIET_WAIT=${QUIET_WAIT:-600}
-ROOST_BIN=${ROOST_BIN:-$ROOT/target/release/roost}
+export ROOST_BIN=${ROOST_BIN:-$ROOT/target/release/roost}
 ROOST_BENCH_BIN=${ROOST_BENCH_BIN:-$ROOT/target/release/roost-bench}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 READY_DEADLINE_SECONDS=30
@@ -175,7 +175,7 @@ main() {
   python3 - "$report" "$nodes_json" "$out" "$detect_ms" "$readmit_ms" "$load_at_start" "$commit" \
     "$DURATION" "$KILL_AT" "$RESTART_AT" "$RATE" "$CONNECTIONS" "$READ_SHARE" "$REPLICAS" \
     "${WRITE_QUORUM:-default}" "$QUICK" <<'PY'
-import json, platform, sys, time
+import json, os, platform, sys, time
 (report_path, nodes_path, out, detect, readmit, load_at_start, commit, duration, kill_at,
  restart_at, rate, connections, read_share, replicas, quorum, quick) = sys.argv[1:]
 run = json.load(open(report_path))
@@ -191,6 +191,7 @@ result = dict(
     measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     machine=f"{platform.node()} {platform.machine()} {platform.release()}",
     roost_commit=commit,
+    roost_binary_built=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(os.environ["ROOST_BIN"]))),
     load_average_at_start=load_at_start.split(),
     load_average_at_end=open("/proc/loadavg").read().split()[:3],
     parameters=dict(duration_s=int(duration), kill_at_s=int(kill_at), restart_at_s=int(restart_at),

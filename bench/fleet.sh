@@ -51,7 +51,7 @@ NUTCRACKER_SERVER_CONNECTIONS=${NUTCRACKER_SERVER_CONNECTIONS:-1}
 NUTCRACKER_BIN=${NUTCRACKER_BIN:-/usr/sbin/nutcracker}
 QUIET_LOAD=${QUIET_LOAD:-1.5}
 QUIET_WAIT=${QUIET_WAIT:-600}
-ROOST_BIN=${ROOST_BIN:-$ROOT/target/release/roost}
+export ROOST_BIN=${ROOST_BIN:-$ROOT/target/release/roost}
 ROOST_BENCH_BIN=${ROOST_BENCH_BIN:-$ROOT/target/release/roost-bench}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 READY_DEADLINE_SECONDS=30
@@ -273,7 +273,7 @@ summarise() {
   python3 - "$RUNS" "$SPREAD" "$1" "$KEYSPACE" "$VALUE_SIZE" "$CONNECTIONS" "$REPEATS" \
     "$BENCH_THREADS" "$QUICK" "$NUTCRACKER_SERVER_CONNECTIONS" "$LOAD_AT_START" \
     "$ROOST_COMMIT" <<'PY'
-import json, platform, statistics, sys, time
+import json, os, platform, statistics, sys, time
 runs_path, spread_path, out = sys.argv[1:4]
 keyspace, value_size, connections, repeats, threads, quick, server_connections = map(int, sys.argv[4:11])
 load_at_start, roost_commit = sys.argv[11], sys.argv[12]
@@ -358,6 +358,7 @@ report = dict(
     measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     machine=f"{platform.node()} {platform.machine()} {platform.release()}",
     roost_commit=roost_commit,
+    roost_binary_built=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(os.environ["ROOST_BIN"]))),
     note="clients, proxies and nodes share the machine's cores; medians of the repeats; "
          "CPU-seconds per million operations from utime+stime in /proc/<pid>/stat",
     load_average_at_start=load_at_start.split(), load_average_at_end=load_at_end,
