@@ -261,6 +261,15 @@ impl Backend {
         }
     }
 
+    /// Entries held across all nodes (DBSIZE); for a Redis fleet, from each
+    /// node's last probe, each replicated key counted once.
+    pub fn key_count(&self) -> u64 {
+        match self {
+            Backend::Embedded(b) => b.key_count(),
+            Backend::Fleet(f) => f.key_count(),
+        }
+    }
+
     /// Entries with a deadline, across all nodes.
     pub fn deadlines(&self) -> u64 {
         match self {

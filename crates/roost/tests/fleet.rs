@@ -408,10 +408,14 @@ async fn resp_scan_and_dbsize_count_each_replicated_key_once() {
     seen.dedup();
     assert_eq!((total, seen.len()), (500, 500), "every key exactly once");
     let deadline = std::time::Instant::now() + DEADLINE;
-    while resp.cmd(&["DBSIZE"]).await != ":500\r\n" {
+    loop {
+        let size = resp.cmd(&["DBSIZE"]).await;
+        if size == ":500\r\n" {
+            break;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "DBSIZE never reached 500"
+            "DBSIZE never reached 500: {size:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -21,7 +21,11 @@ async fn a_redis_cluster_is_detected_followed_and_survives_a_master_kill() {
         .start()
         .await;
     let (status, body) = server.get("/api/cluster/nodes").await;
-    assert_eq!((status, &body["backend"]), (200, &json!("redis-cluster")), "{body}");
+    assert_eq!(
+        (status, &body["backend"]),
+        (200, &json!("redis-cluster")),
+        "{body}"
+    );
     for i in 0..200 {
         let key = format!("slot:{i}");
         let (status, body) = server
@@ -32,14 +36,23 @@ async fn a_redis_cluster_is_detected_followed_and_survives_a_master_kill() {
     for i in (0..200).step_by(13) {
         let key = format!("slot:{i}");
         let master = cluster.master_for_key(&key);
-        assert!(cluster.node(master).exists(&key), "{key} on its slot's master");
+        assert!(
+            cluster.node(master).exists(&key),
+            "{key} on its slot's master"
+        );
         let (status, body) = server.get(&format!("/api/cache/{key}")).await;
         assert_eq!((status, &body["value"]), (200, &json!(i)));
     }
     let (status, body) = server
-        .post("/api/cluster/nodes", json!({"address": "redis://127.0.0.1:1"}))
+        .post(
+            "/api/cluster/nodes",
+            json!({"address": "redis://127.0.0.1:1"}),
+        )
         .await;
-    assert_eq!((status, &body["error"]["code"]), (409, &json!("cluster_managed")));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &json!("cluster_managed"))
+    );
 
     let victim = cluster.master_for_key("slot:0");
     cluster.kill(victim);
@@ -49,12 +62,19 @@ async fn a_redis_cluster_is_detected_followed_and_survives_a_master_kill() {
     })
     .await
     .unwrap();
-    eventually(Duration::from_secs(20), "writes to the failed-over slot", || async {
-        let (status, _) = server
-            .post("/api/cache", json!({"key": "slot:0", "value": "after", "ttl": 600}))
-            .await;
-        status == 200
-    })
+    eventually(
+        Duration::from_secs(20),
+        "writes to the failed-over slot",
+        || async {
+            let (status, _) = server
+                .post(
+                    "/api/cache",
+                    json!({"key": "slot:0", "value": "after", "ttl": 600}),
+                )
+                .await;
+            status == 200
+        },
+    )
     .await;
     let (status, body) = server.get("/api/cache/slot:0").await;
     assert_eq!((status, &body["value"]), (200, &json!("after")));

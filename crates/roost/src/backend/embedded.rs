@@ -192,6 +192,11 @@ impl Embedded {
         self.store.shards().get(node).map_or(0, |s| s.len())
     }
 
+    /// Entries across all shards.
+    pub fn key_count(&self) -> u64 {
+        self.store.shards().iter().map(|s| s.len()).sum()
+    }
+
     pub fn deadlines(&self) -> u64 {
         self.store.shards().iter().map(|s| s.deadlines()).sum()
     }

@@ -267,6 +267,13 @@ impl Fleet {
             .map_or(0, |node| node.info().keys / self.settings.replicas as u64)
     }
 
+    /// Keys held, summed over nodes from their last INFO, each replicated key
+    /// counted once.
+    pub fn key_count(&self) -> u64 {
+        let total: u64 = self.topology().nodes.iter().map(|n| n.info().keys).sum();
+        total / self.settings.replicas as u64
+    }
+
     /// Keys with a deadline, summed over nodes (each replica counts once).
     pub fn deadlines(&self) -> u64 {
         let total: u64 = self.topology().nodes.iter().map(|n| n.info().expires).sum();

@@ -136,9 +136,7 @@ impl Cache {
 
     /// Entries held, expired ones not yet removed included (DBSIZE).
     pub fn len(&self) -> u64 {
-        (0..self.node_count())
-            .map(|node| self.backend.node_len(node))
-            .sum()
+        self.backend.key_count()
     }
 
     pub fn is_empty(&self) -> bool {

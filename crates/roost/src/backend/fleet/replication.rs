@@ -216,7 +216,10 @@ impl Fleet {
                 .await;
         }
         let results = if let [only] = &targets[..] {
-            vec![self.on_node(only, |l| apply(l, key, &write, None, now)).await]
+            vec![
+                self.on_node(only, |l| apply(l, key, &write, None, now))
+                    .await,
+            ]
         } else {
             let writes = targets
                 .iter()
