@@ -145,6 +145,8 @@ pub fn overview(cache: &Cache, history: &History) -> Overview {
 
 /// Brings the store-derived Prometheus metrics up to date.
 pub fn refresh_metrics(cache: &Cache) {
+    let metrics = cache.metrics();
+    let _one_at_a_time = metrics.refreshing();
     let nodes = nodes(cache);
     let samples: Vec<NodeSample<'_>> = nodes
         .iter()
@@ -158,7 +160,6 @@ pub fn refresh_metrics(cache: &Cache) {
             errors: n.errors,
         })
         .collect();
-    let metrics = cache.metrics();
     // A fleet counts requests per node itself, by id, through topology changes.
     if matches!(cache.backend(), Backend::Fleet(_)) {
         let ops: Vec<(&str, u64)> = nodes.iter().map(|n| (n.id.as_str(), n.ops)).collect();

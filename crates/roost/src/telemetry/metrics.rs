@@ -6,7 +6,7 @@
 mod nodes;
 mod striped;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use prometheus::core::Collector;
@@ -111,6 +111,8 @@ pub struct Metrics {
     evictions: IntCounter,
     expirations: IntCounter,
     uptime: Gauge,
+    /// See [`Metrics::refreshing`].
+    refreshing: Mutex<()>,
 }
 
 impl Metrics {
@@ -177,6 +179,7 @@ impl Metrics {
             ),
             uptime: Gauge::new("roost_process_uptime_seconds", "seconds since start")
                 .expect("invariant: valid metric"),
+            refreshing: Mutex::new(()),
             registry,
         };
         let mut collectors: Vec<Box<dyn Collector>> = vec![
@@ -265,6 +268,15 @@ impl Metrics {
     /// Cumulative bucket counts of one operation's latency, with upper bounds in seconds.
     pub fn latency_buckets(&self, op: Op) -> Vec<(f64, u64)> {
         self.ops[op as usize].latency.snapshot().cumulative
+    }
+
+    /// Held by one refresh at a time, from reading the backend to the last
+    /// write: two scrapes at once (a pair of Prometheus servers) must not
+    /// publish an older reading after a newer one, which would show a mirrored
+    /// counter going back, read as a reset. A std `Mutex`: never held across
+    /// an `.await`.
+    pub fn refreshing(&self) -> MutexGuard<'_, ()> {
+        self.refreshing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Brings the store-derived metrics up to date; called just before a scrape.
