@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::backend::fleet::NodeView;
-use crate::backend::{Backend, NodeStats};
+use crate::backend::Backend;
 use crate::cache::Cache;
 use crate::telemetry::{quantile, History, NodeSample, Op, StoreTotals};
 
@@ -186,7 +186,7 @@ pub fn node_ops(cache: &Cache) -> BTreeMap<String, u64> {
 
 fn nodes(cache: &Cache) -> Vec<NodeOverview> {
     match cache.backend().node_health() {
-        Some(views) => fleet_nodes(views, &cache.backend().node_stats()),
+        Some(views) => fleet_nodes(views),
         None => shard_nodes(cache),
     }
 }
@@ -217,34 +217,21 @@ fn shard_nodes(cache: &Cache) -> Vec<NodeOverview> {
         .collect()
 }
 
-/// Rows from the fleet's views. `stats` (the current nodes' INFO, in the same
-/// order the views list them before the draining ones) adds the figures a view
-/// lacks; it is read separately, so when a topology change fell in between
-/// (the counts differ) those figures are left at 0 for this one reading.
-fn fleet_nodes(views: Vec<NodeView>, stats: &[NodeStats]) -> Vec<NodeOverview> {
-    let current = views.iter().filter(|v| v.state != DRAINING).count();
-    let aligned = current == stats.len();
+/// Rows from the fleet's views (current nodes, then draining ones).
+fn fleet_nodes(views: Vec<NodeView>) -> Vec<NodeOverview> {
     views
         .into_iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let s = stats
-                .get(i)
-                .filter(|_| aligned && v.state != DRAINING)
-                .copied()
-                .unwrap_or_default();
-            NodeOverview {
-                id: v.id,
-                state: v.state,
-                keys: v.keys,
-                used_bytes: v.used_memory,
-                capacity_bytes: s.capacity_bytes,
-                ring_share: v.ring_share,
-                ops: v.ops,
-                errors: v.errors,
-                evictions: s.evictions,
-                expirations: s.expirations,
-            }
+        .map(|v| NodeOverview {
+            id: v.id,
+            state: v.state,
+            keys: v.keys,
+            used_bytes: v.used_memory,
+            capacity_bytes: v.max_memory,
+            ring_share: v.ring_share,
+            ops: v.ops,
+            errors: v.errors,
+            evictions: v.evicted_keys,
+            expirations: v.expired_keys,
         })
         .collect()
 }
@@ -301,19 +288,14 @@ mod tests {
             ring_share: if state == DRAINING { 0.0 } else { 0.5 },
             keys,
             used_memory: keys * 10,
+            max_memory: keys * 100,
+            evicted_keys: 3,
+            expired_keys: 4,
             ops,
             errors,
             missed_writes: 0,
             state_since_ms: 0,
             last_probe: ProbeRecord::default(),
-        }
-    }
-
-    fn info(capacity_bytes: u64) -> NodeStats {
-        NodeStats {
-            capacity_bytes,
-            evictions: 3,
-            ..NodeStats::default()
         }
     }
 
@@ -324,7 +306,7 @@ mod tests {
             view("b", "down", 20, 9, 4),
             view("c", DRAINING, 30, 2, 1),
         ];
-        let rows = fleet_nodes(views, &[info(1000), info(2000)]);
+        let rows = fleet_nodes(views);
         let seen: Vec<_> = rows
             .iter()
             .map(|r| (r.id.as_str(), r.state, r.ops, r.errors, r.capacity_bytes))
@@ -334,26 +316,18 @@ mod tests {
             [
                 ("a", "up", 7, 0, 1000),
                 ("b", "down", 9, 4, 2000),
-                ("c", DRAINING, 2, 1, 0),
+                ("c", DRAINING, 2, 1, 3000),
             ]
         );
-        assert_eq!(rows[2].used_bytes, 300);
+        assert_eq!(
+            (rows[2].used_bytes, rows[0].evictions, rows[0].expirations),
+            (300, 3, 4)
+        );
         let spread = spread(&rows);
         assert_eq!(
             (spread.min_keys, spread.max_keys),
             (10, 20),
             "draining c skipped"
         );
-    }
-
-    #[test]
-    fn info_read_across_a_topology_change_is_not_pinned_on_the_wrong_node() {
-        let views = vec![view("a", "up", 10, 1, 0), view("d", "up", 5, 1, 0)];
-        // Three current nodes when the INFO list was read: misaligned.
-        let rows = fleet_nodes(views, &[info(1000), info(2000), info(3000)]);
-        assert!(rows
-            .iter()
-            .all(|r| r.capacity_bytes == 0 && r.evictions == 0));
-        assert_eq!(rows[1].keys, 5, "the view's own figures stay");
     }
 }
