@@ -101,6 +101,12 @@ impl Backend {
         }
     }
 
+    /// Whether operations wait on the network (a Redis backend), so that
+    /// independent requests are worth running concurrently.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Backend::Fleet(_))
+    }
+
     pub fn now_millis(&self) -> UnixMillis {
         match self {
             Backend::Embedded(b) => b.now_millis(),

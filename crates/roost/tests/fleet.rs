@@ -420,3 +420,44 @@ async fn resp_scan_and_dbsize_count_each_replicated_key_once() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_runs_concurrently_but_keeps_each_keys_order() {
+    let nodes = [RedisServer::start(), RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = fleet(&refs, &[]).await;
+    let mut resp = server.resp().await;
+    let mut script: Vec<Vec<String>> = Vec::new();
+    let mut expected = Vec::new();
+    for round in 0..20 {
+        let key = format!("order:{}", round % 3);
+        let other = format!("other:{round}");
+        script.push(vec!["SET".into(), key.clone(), round.to_string()]);
+        expected.push("+OK\r\n".to_owned());
+        script.push(vec!["SET".into(), other.clone(), "x".into()]);
+        expected.push("+OK\r\n".to_owned());
+        script.push(vec!["INCR".into(), key.clone()]);
+        expected.push(format!(":{}\r\n", round + 1));
+        script.push(vec!["APPEND".into(), key.clone(), "z".into()]);
+        expected.push(format!(":{}\r\n", (round + 1).to_string().len() + 1));
+        script.push(vec!["GET".into(), key.clone()]);
+        let value = format!("{}z", round + 1);
+        expected.push(format!("${}\r\n{value}\r\n", value.len()));
+        script.push(vec!["DEL".into(), other.clone()]);
+        expected.push(":1\r\n".to_owned());
+        script.push(vec!["EXISTS".into(), other]);
+        expected.push(":0\r\n".to_owned());
+    }
+    script.push(vec!["PING".into()]);
+    expected.push("+PONG\r\n".to_owned());
+    let mut wire = bytes::BytesMut::new();
+    for command in &script {
+        let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
+        roost_resp::write_command(&mut wire, &args);
+    }
+    resp.send_raw(&wire).await;
+    for (i, want) in expected.iter().enumerate() {
+        let got = String::from_utf8(resp.reply().await).unwrap();
+        assert_eq!(&got, want, "reply {i} to {:?}", script[i]);
+    }
+}

@@ -25,6 +25,7 @@ mod dispatch;
 mod handshake;
 mod introspection;
 mod keyspace;
+mod pipeline;
 mod reply;
 mod session;
 mod strings;

@@ -18,9 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch;
 use super::session::{Registered, Session};
 use super::RespState;
+use super::{dispatch, pipeline};
 
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -115,23 +115,39 @@ async fn run_batch(
     input: &mut BytesMut,
     out: &mut BytesMut,
 ) -> Result<(), End> {
+    let concurrent = state.app.cache.backend().is_remote();
+    let mut pending: Vec<Vec<bytes::Bytes>> = Vec::new();
     loop {
-        match parser.parse(input) {
+        let (complete, failure) = match parser.parse(input) {
+            Ok(Some(args)) if concurrent => {
+                pending.push(args);
+                (true, None)
+            }
             Ok(Some(args)) => {
                 dispatch::execute(state, session, &args, out).await;
-                if session.closing {
-                    stream.write_all(out).await?;
-                    return Err(End::Quit);
-                }
-                if out.len() >= FLUSH_AT {
-                    stream.write_all(out).await?;
-                    out.clear();
-                }
+                (true, None)
             }
-            Ok(None) => break,
-            Err(error) => {
-                return Err(protocol_error(stream, state, out, &error.to_string()).await);
-            }
+            Ok(None) => (false, None),
+            Err(error) => (false, Some(error)),
+        };
+        let group_full = pending.len() >= pipeline::MAX_GROUP;
+        if !pending.is_empty() && (group_full || !complete) {
+            pipeline::execute_all(state, session, &pending, out).await;
+            pending.clear();
+        }
+        if session.closing {
+            stream.write_all(out).await?;
+            return Err(End::Quit);
+        }
+        if out.len() >= FLUSH_AT {
+            stream.write_all(out).await?;
+            out.clear();
+        }
+        if let Some(error) = failure {
+            return Err(protocol_error(stream, state, out, &error.to_string()).await);
+        }
+        if !complete {
+            break;
         }
     }
     if !out.is_empty() {

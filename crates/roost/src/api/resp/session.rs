@@ -145,8 +145,9 @@ impl Drop for Registered {
     }
 }
 
-/// The state of one connection that commands read and change.
-#[derive(Debug)]
+/// The state of one connection that commands read and change. Cloned for
+/// commands of a pipeline that run concurrently (they only read it).
+#[derive(Debug, Clone)]
 pub struct Session {
     pub client: Arc<ClientEntry>,
     pub protocol: Protocol,
