@@ -5,7 +5,7 @@
 //! - `load`: mixed traffic, closed or open loop, through a `Target` (HTTP: Roost's REST
 //!   API or webdis), with coordinated-omission-corrected HDR latencies.
 //! - `resp`: the pipelined RESP client, load engine and fill (redis-server, Roost's RESP
-//!   port, nutcracker).
+//!   port, nutcracker), and the `durability` check of acknowledged writes under faults.
 //! - `fill`: bulk-loads keys with `mset` (REST) or pipelined SETs (RESP).
 //! - `endpoint`: `--target` as `resp://host:port` or `http://…`.
 //!

@@ -115,9 +115,9 @@ pub async fn run_durability(
     for check in checks {
         verified.merge(&check.await.map_err(task_failed)?);
     }
-    let header = (format!("resp://{address}"), options);
     Ok(DurabilityReport::new(
-        header,
+        format!("resp://{address}"),
+        options,
         load,
         verified,
         load_time,

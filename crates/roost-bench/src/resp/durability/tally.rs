@@ -166,13 +166,13 @@ pub struct DurabilityReport {
 
 impl DurabilityReport {
     pub fn new(
-        header: (String, &super::DurabilityOptions),
+        target: String,
+        options: &super::DurabilityOptions,
         load: LoadTally,
         verify: VerifyTally,
         load_time: Duration,
         verify_time: Duration,
     ) -> Self {
-        let (target, options) = header;
         let requests = load.writes + load.reads;
         let failed = load.write_errors + load.read_errors;
         Self {
@@ -282,7 +282,8 @@ mod tests {
         };
         let options = super::super::DurabilityOptions::default();
         let report = DurabilityReport::new(
-            ("resp://x".into(), &options),
+            "resp://x".into(),
+            &options,
             load,
             verify,
             Duration::from_secs(1),
