@@ -120,8 +120,8 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "redis_connections",
         env: "ROOST_REDIS_CONNECTIONS",
-        default: "2",
-        help: "multiplexed, pipelined connections from this gateway to each Redis node (1 to 64)",
+        default: "1",
+        help: "multiplexed, pipelined connections from this gateway to each Redis node; one batches best (1 to 64)",
     },
     Setting {
         key: "redis_timeout",
