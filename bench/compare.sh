@@ -57,33 +57,13 @@ RUNS="$WORK_DIR/runs.tsv"
 : >"$RUNS"
 PIDS=()
 
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$WORK_DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stop_started_on_exit
 
 check_peers() {
-  local missing=() tool
-  for tool in redis-server redis-cli redis-benchmark webdis python3; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
-  done
-  ((${#missing[@]} == 0)) ||
-    die "missing ${missing[*]}: apt-get install -y redis-server redis-tools webdis python3"
-  if [[ ! -x "$ROOST_BIN" || ! -x "$ROOST_BENCH_BIN" ]]; then
-    (cd "$ROOT" && cargo build --release -p roost -p roost-bench) ||
-      die "cannot build $ROOST_BIN and $ROOST_BENCH_BIN"
-  fi
+  require_tools "redis-server redis-tools webdis python3" redis-server redis-cli redis-benchmark webdis python3
+  ensure_release_binaries
 }
 
 start_redis() {

@@ -67,24 +67,11 @@ PIDS=()
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cleanup() {
-  stop_started
-  rm -rf "$WORK_DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_started_on_exit
 
 check_peers() {
-  local missing=() tool
-  for tool in redis-server redis-cli redis-benchmark "$NUTCRACKER_BIN" python3; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
-  done
-  ((${#missing[@]} == 0)) ||
-    die "missing ${missing[*]}: apt-get install -y redis-server redis-tools nutcracker python3"
-  if [[ ! -x "$ROOST_BIN" || ! -x "$ROOST_BENCH_BIN" ]]; then
-    (cd "$ROOT" && cargo build --release -p roost -p roost-bench) ||
-      die "cannot build $ROOST_BIN and $ROOST_BENCH_BIN"
-  fi
+  require_tools "redis-server redis-tools nutcracker python3" redis-server redis-cli redis-benchmark "$NUTCRACKER_BIN" python3
+  ensure_release_binaries
 }
 
 # Three fleet nodes and the direct baseline, each its own redis-server.

@@ -42,6 +42,31 @@ http_ok() {
 # The fleet scripts' processes: each one started is appended to PIDS (the caller
 # declares PIDS=() and WORK_DIR) and stopped by stop_started on exit.
 # Each gets SIGTERM, and SIGKILL if it is still there 5 s later.
+# Dies naming the tools in "$@" that are missing and the Debian packages ($1) that
+# provide them.
+require_tools() {
+  local packages=$1 missing=() tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  ((${#missing[@]} == 0)) || die "missing ${missing[*]}: apt-get install -y $packages"
+}
+
+# Builds the release roost and roost-bench when either binary is missing.
+ensure_release_binaries() {
+  if [[ ! -x "$ROOST_BIN" || ! -x "$ROOST_BENCH_BIN" ]]; then
+    (cd "$ROOT" && cargo build --release -p roost -p roost-bench) ||
+      die "cannot build $ROOST_BIN and $ROOST_BENCH_BIN"
+  fi
+}
+
+# On any exit, stops what the script started (PIDS) and removes WORK_DIR.
+stop_started_on_exit() {
+  trap 'stop_started; rm -rf "$WORK_DIR"' EXIT
+  trap 'exit 130' INT TERM
+}
+
 stop_started() {
   local pid deadline=$((SECONDS + 5))
   for pid in "${PIDS[@]}"; do
