@@ -55,6 +55,15 @@ pub struct Fleet {
     cluster: bool,
 }
 
+/// What both constructors hand to [`Fleet::assemble`].
+struct Parts {
+    router: Arc<Router>,
+    settings: FleetSettings,
+    options: LinkOptions,
+    clock: Arc<dyn Clock>,
+    events: Arc<Events>,
+}
+
 /// What the topology API shows for one node.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NodeView {
@@ -92,17 +101,29 @@ impl Fleet {
             .map(|spec| Arc::new(spec.connect(&options)))
             .collect();
         let topology = Topology::new(nodes).map_err(TopologyError::Ring)?;
-        router.replace(topology.ring.clone());
-        Ok(Fleet {
-            topology: ArcSwap::from_pointee(topology),
+        let parts = Parts {
             router,
             settings,
             options,
             clock,
             events,
+        };
+        Ok(Fleet::assemble(topology, parts, false))
+    }
+
+    /// The fleet over `topology`, its ring installed in the router.
+    fn assemble(topology: Topology, parts: Parts, cluster: bool) -> Fleet {
+        parts.router.replace(topology.ring.clone());
+        Fleet {
+            topology: ArcSwap::from_pointee(topology),
+            router: parts.router,
+            settings: parts.settings,
+            options: parts.options,
+            clock: parts.clock,
+            events: parts.events,
             changing: AsyncMutex::new(()),
-            cluster: false,
-        })
+            cluster,
+        }
     }
 
     /// A fleet of one logical node: a Redis Cluster reached through `seeds`.
@@ -127,17 +148,14 @@ impl Fleet {
         let node = FleetNode::new(NodeId::from("redis-cluster"), DEFAULT_WEIGHT, link);
         let topology =
             Topology::new(vec![Arc::new(node)]).expect("invariant: one node is a valid ring");
-        router.replace(topology.ring.clone());
-        Ok(Fleet {
-            topology: ArcSwap::from_pointee(topology),
+        let parts = Parts {
             router,
             settings,
             options,
             clock,
             events,
-            changing: AsyncMutex::new(()),
-            cluster: true,
-        })
+        };
+        Ok(Fleet::assemble(topology, parts, true))
     }
 
     /// `redis` for standalone nodes, `redis-cluster` for a Redis Cluster.
