@@ -28,6 +28,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use roost_store::{Clock, UnixMillis};
 use tokio::sync::Mutex as AsyncMutex;
+use tokio_util::sync::CancellationToken;
 
 pub use changes::{NodeSpec, Preview, TopologyError};
 pub use health::{Hysteresis, NodeState, ProbeRecord};
@@ -53,6 +54,8 @@ pub struct Fleet {
     changing: AsyncMutex<()>,
     /// One logical node that is a whole Redis Cluster (its slots decide).
     cluster: bool,
+    /// Cancelled when the prober ends (shutdown): background key moves stop.
+    stopping: CancellationToken,
 }
 
 /// What both constructors hand to [`Fleet::assemble`].
@@ -123,6 +126,7 @@ impl Fleet {
             events: parts.events,
             changing: AsyncMutex::new(()),
             cluster,
+            stopping: CancellationToken::new(),
         }
     }
 

@@ -164,7 +164,16 @@ impl Fleet {
             ),
         );
         let fleet = self.clone();
-        tokio::spawn(async move { fleet.finish_move().await });
+        // Ends with the prober at shutdown: a move cut short leaves the
+        // topology unsettled, which costs misses, never stale values.
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = fleet.stopping.cancelled() => {
+                    tracing::warn!("shutdown while keys were moving; keys not yet moved will miss");
+                }
+                _ = fleet.finish_move() => {}
+            }
+        });
         Ok(preview)
     }
 

@@ -20,9 +20,10 @@ use crate::telemetry::EventKind;
 const INFO_EVERY: u64 = 4;
 
 impl Fleet {
-    /// Probes until `stop` is cancelled. Also finishes key moves after a
-    /// topology change (see `changes.rs`).
+    /// Probes until `stop` is cancelled, then stops any key move still
+    /// running (see `changes.rs`).
     pub async fn run_prober(self: Arc<Self>, stop: CancellationToken) {
+        let _stop_moves = self.stopping.clone().drop_guard();
         let mut tick = tokio::time::interval(self.settings.health_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut round: u64 = 0;
