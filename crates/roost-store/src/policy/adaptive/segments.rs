@@ -213,13 +213,20 @@ impl<K, V> WindowedLfu<K, V> {
             .copied()
     }
 
-    /// A hit: window and protected entries move to their head, a probation entry is
-    /// promoted to protected (demoting protected's tail while protected is too big).
+    /// A hit: window entries, and main entries while the window is under its quota
+    /// (it was just grown), move to the window's head; otherwise a probation entry is
+    /// promoted to protected (demoting protected's tail while protected is too big) and
+    /// a protected one moves to its head. Filling a grown window with the entries being
+    /// hit makes main's leftovers the next victims, so a switch to a whole-capacity
+    /// window behaves as strict LRU at once instead of after main has drained.
     fn touch(&mut self, at: u32) {
         let segment = self.nodes[at as usize].segment;
         self.unlink(at);
+        let window = self.lists[Segment::Window as usize].bytes;
+        let window_has_room = window + self.nodes[at as usize].weight <= self.window_quota;
         match segment {
             Segment::Window => self.push_head(Segment::Window, at),
+            _ if window_has_room => self.push_head(Segment::Window, at),
             Segment::Probation | Segment::Protected => {
                 self.push_head(Segment::Protected, at);
                 self.demote_protected_overflow();
@@ -392,6 +399,24 @@ mod tests {
         assert_eq!(put(&mut map, &mut sketch, 4), vec![2]);
         assert_eq!(put(&mut map, &mut sketch, 5), vec![3]);
         assert_eq!(map.len(), 3);
+    }
+
+    #[test]
+    fn a_grown_window_takes_main_hits_so_eviction_is_lru_at_once() {
+        let mut sketch = FrequencySketch::with_capacity(16);
+        // One-entry window: 1 stays in main (probation) once 2, 3, 4 arrive.
+        let mut map = WindowedLfu::new(4, 250);
+        for key in [1, 2, 3, 4] {
+            assert!(put(&mut map, &mut sketch, key).is_empty());
+        }
+        map.set_window(1000);
+        assert!(map.get(1, &1).is_some());
+        let evicted: Vec<u64> = (5..9)
+            .flat_map(|key| put(&mut map, &mut sketch, key))
+            .collect();
+        // Strict LRU order after the hit on 1: 2, 3, 4, 1 (main would have kept 1
+        // in protected and evicted it before 4).
+        assert_eq!(evicted, vec![2, 3, 4, 1]);
     }
 
     #[test]
