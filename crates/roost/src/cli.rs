@@ -110,7 +110,7 @@ pub fn describe(layers: &Layers, config: &Config) -> String {
     for (env, value, origin) in layers.describe() {
         out.push_str(&format!("{env:<28} {value:<24} ({origin})\n"));
     }
-    out.push_str(&format!("\nbackend: {:?}\n", config.backend));
+    out.push_str(&format!("\nbackend: {}\n", config.backend.summary()));
     out
 }
 

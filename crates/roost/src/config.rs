@@ -71,6 +71,36 @@ pub enum BackendConfig {
     },
 }
 
+impl BackendConfig {
+    /// One line for `roost config check`, with no node URL (they may carry
+    /// passwords; the settings table above shows them redacted).
+    pub fn summary(&self) -> String {
+        match self {
+            BackendConfig::Embedded {
+                shards,
+                max_memory_bytes,
+                policy,
+            } => format!(
+                "embedded store, {shards} shards, {max_memory_bytes} bytes, {policy} eviction"
+            ),
+            BackendConfig::Redis { nodes, kind, fleet } => format!(
+                "{} over {} node(s), {} replica(s), write quorum {}, gutter {}",
+                match kind {
+                    RedisKind::Detect => "redis or redis-cluster (asked at start-up)",
+                    RedisKind::Standalone => "redis",
+                    RedisKind::Cluster => "redis-cluster",
+                },
+                nodes.len(),
+                fleet.replicas,
+                fleet.write_quorum,
+                fleet
+                    .gutter_ttl
+                    .map_or_else(|| "off".to_owned(), |t| format!("{} s", t.as_secs())),
+            ),
+        }
+    }
+}
+
 /// Which kind of Redis deployment `REDIS_CLUSTER_NODES` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedisKind {

@@ -113,7 +113,7 @@ impl Layers {
                 let shown = match (s.key, value.is_empty()) {
                     (_, true) => "(unset)".to_owned(),
                     ("admin_token" | "resp_password", false) => "(set, hidden)".to_owned(),
-                    _ => value.clone(),
+                    (key, false) => shown_value(key, value),
                 };
                 Some((s.env, shown, origin))
             })
@@ -130,16 +130,63 @@ impl Layers {
             .unwrap_or((String::new(), Origin::Default));
         ConfigError::Invalid {
             env: setting.env,
-            value,
+            value: shown_value(key, &value),
             origin,
             reason,
         }
     }
 }
 
+/// A value as it may be printed: node URLs lose their passwords.
+fn shown_value(key: &str, value: &str) -> String {
+    if key != "redis_cluster_nodes" {
+        return value.to_owned();
+    }
+    value
+        .split(',')
+        .map(redact_password)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `redis://user:secret@host` → `redis://user:***@host`; anything without a
+/// password in it is returned as it is.
+pub(super) fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn node_urls_are_shown_without_their_passwords() {
+        let env = std::collections::HashMap::from([(
+            "REDIS_CLUSTER_NODES".to_owned(),
+            "redis://:s3cret@a:1, rediss://user:pw@b:2,redis://c:3".to_owned(),
+        )]);
+        let layers = Layers::defaults().with_env(&env);
+        let shown = layers
+            .describe()
+            .into_iter()
+            .find(|(env, _, _)| *env == "REDIS_CLUSTER_NODES")
+            .map(|(_, value, _)| value)
+            .expect("listed");
+        assert_eq!(shown, "redis://:***@a:1, rediss://user:***@b:2,redis://c:3");
+        let err = layers
+            .invalid("redis_cluster_nodes", "because".into())
+            .to_string();
+        assert!(!err.contains("s3cret") && !err.contains("pw@"), "{err}");
+    }
+
     use super::*;
     use std::io::Write;
 

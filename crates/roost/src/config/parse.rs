@@ -78,7 +78,10 @@ pub(super) fn redis_urls(layers: &Layers, key: &str) -> Result<Vec<String>, Conf
         if !valid {
             return Err(layers.invalid(
                 key,
-                format!("{part:?} is not a node URL like redis://host:port or rediss://user:pass@host:port"),
+                format!(
+                    "{:?} is not a node URL like redis://host:port or rediss://user:pass@host:port",
+                    super::layers::redact_password(part)
+                ),
             ));
         }
         urls.push(part.to_owned());
