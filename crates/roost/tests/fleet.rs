@@ -461,3 +461,36 @@ async fn a_pipeline_runs_concurrently_but_keeps_each_keys_order() {
         assert_eq!(&got, want, "reply {i} to {:?}", script[i]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_write_failed_is_not_read_until_repaired() {
+    let nodes = [RedisServer::start(), RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = fleet(
+        &refs,
+        &[("ROOST_REPLICAS", "2"), ("ROOST_EJECT_AFTER", "50")],
+    )
+    .await;
+    let ring = ring_of(&refs);
+    let key = (0..)
+        .map(|i| format!("failed-write:{i}"))
+        .find(|k| ring.locate(k.as_bytes()) == Some(0))
+        .unwrap();
+    assert_eq!(set(&server, &key, "v1").await, 200);
+    // Node 0 keeps answering reads and PINGs but holds writes past the
+    // gateway's timeout: the write fails there and succeeds on node 1.
+    nodes[0].cli(&["CLIENT", "PAUSE", "1500", "WRITE"]);
+    assert_eq!(set(&server, &key, "v2").await, 200, "quorum 1: node 1 acks");
+    assert_eq!(nodes[0].get(&key).as_deref(), Some("\"v1\""), "node 0 is stale");
+    assert_eq!(
+        node_state(&server, &node_id(&nodes[0])).await.as_deref(),
+        Some("up")
+    );
+    let (status, body) = server.get(&format!("/api/cache/{key}")).await;
+    assert_eq!((status, &body["value"]), (200, &json!("v2")), "{body}");
+    eventually(DEADLINE, "node 0 repaired after its journal replay", || async {
+        let (_, body) = server.get(&format!("/api/cache/{key}")).await;
+        body["value"] == json!("v2") && nodes[0].get(&key).as_deref() == Some("\"v2\"")
+    })
+    .await;
+}

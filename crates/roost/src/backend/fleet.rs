@@ -175,28 +175,38 @@ impl Fleet {
     /// are drained, new ones added, in one change. Nodes are matched by id
     /// (`host:port`).
     pub async fn reconcile(self: &Arc<Self>, urls: &[String]) -> Result<Preview, TopologyError> {
+        let current = self.topology();
+        let unchanged = Preview {
+            moved_share: 0.0,
+            nodes_before: current.nodes.len(),
+            nodes_after: current.nodes.len(),
+        };
+        if self.cluster {
+            tracing::info!("SIGHUP: a Redis Cluster manages its own nodes; nothing to reload");
+            return Ok(unchanged);
+        }
         let wanted = urls
             .iter()
             .map(|url| NodeSpec::parse(url, None, None))
             .collect::<Result<Vec<_>, _>>()?;
-        let current = self.topology();
+        // Matched by address, so a node added through the API under its own
+        // id is the same node when the configuration names its address.
+        let same = |spec: &NodeSpec, node: &FleetNode| {
+            spec.address.host_port() == node.address().host_port()
+        };
         let add = wanted
             .iter()
-            .filter(|spec| current.find(spec.id.as_str()).is_none())
+            .filter(|spec| !current.nodes.iter().any(|node| same(spec, node)))
             .cloned()
             .collect::<Vec<_>>();
         let remove = current
             .nodes
             .iter()
-            .filter(|node| !wanted.iter().any(|spec| spec.id == node.id))
+            .filter(|node| !wanted.iter().any(|spec| same(spec, node)))
             .map(|node| node.id.to_string())
             .collect::<Vec<_>>();
         if add.is_empty() && remove.is_empty() {
-            return Ok(Preview {
-                moved_share: 0.0,
-                nodes_before: current.nodes.len(),
-                nodes_after: current.nodes.len(),
-            });
+            return Ok(unchanged);
         }
         self.change(add, &remove).await
     }

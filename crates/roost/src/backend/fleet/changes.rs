@@ -135,8 +135,12 @@ impl Fleet {
             }
         }
         for spec in add {
-            if nodes.iter().any(|n| n.id == spec.id) {
-                return Err(TopologyError::Duplicate(spec.id.to_string()));
+            let address = spec.address.host_port();
+            if nodes
+                .iter()
+                .any(|n| n.id == spec.id || n.address().host_port() == address)
+            {
+                return Err(TopologyError::Duplicate(format!("{} ({address})", spec.id)));
             }
             nodes.push(Arc::new(spec.connect(&self.options)));
         }

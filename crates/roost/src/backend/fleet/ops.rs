@@ -127,12 +127,74 @@ impl Fleet {
     {
         let (node, cap) = self.primary(key).await?;
         let now = self.now_millis();
+        let topology = self.topology();
+        if topology.previous.is_some() {
+            self.pull_from_former(&topology, &node, key, now).await;
+        }
         let result = self.on_node(&node, |_| op(node.clone(), now)).await?;
-        self.cap_deadline(&node, key, cap, now).await?;
+        if topology.previous.is_some() {
+            self.invalidate_former(&topology, key).await;
+        }
+        // The command ran: a failure to cap or copy its result must not make
+        // the client retry it (an INCR would count twice). The copy's replicas
+        // are journaled instead, and reads skip them until replayed.
+        if let Err(err) = self.cap_deadline(&node, key, cap, now).await {
+            tracing::warn!(node = %node.id, error = %err, "capping a gutter entry's TTL failed");
+        }
         if cap.is_none() {
-            self.propagate(key, now).await?;
+            if let Err(err) = self.propagate(key, now).await {
+                tracing::warn!(node = %node.id, error = %err, "copying a result to the other replicas failed");
+                self.journal_other_replicas(&topology, &node, key);
+            }
         }
         Ok(result)
+    }
+
+    /// While keys move after a topology change, copies `key` from its former
+    /// holder to `node` (where absent) so a read-modify-write acts on the
+    /// value the client last saw.
+    async fn pull_from_former(
+        &self,
+        topology: &super::Topology,
+        node: &FleetNode,
+        key: &[u8],
+        now: UnixMillis,
+    ) {
+        for former in topology.former_holders(key, self.settings().replicas) {
+            if let Ok(Some(entry)) = self.on_node(&former, |l| l.get(key, now)).await {
+                let copied = self
+                    .on_node(node, |l| {
+                        l.set_conditional(
+                            key,
+                            &entry.value,
+                            Condition::IfAbsent,
+                            Deadline::Set(entry.expires_at),
+                            now,
+                        )
+                    })
+                    .await;
+                if let Err(err) = copied {
+                    tracing::debug!(node = %node.id, error = %err, "pulling a moving key failed");
+                }
+                return;
+            }
+        }
+    }
+
+    /// Journals `key` on every replica but `node`, so reads skip their copies
+    /// until the prober's replay deletes them.
+    fn journal_other_replicas(
+        &self,
+        topology: &super::Topology,
+        node: &Arc<FleetNode>,
+        key: &[u8],
+    ) {
+        let placement = topology.placement(key, self.settings().replicas);
+        for replica in placement.iter().map(|i| &topology.nodes[i]) {
+            if !Arc::ptr_eq(replica, node) {
+                replica.journal.record(key);
+            }
+        }
     }
 
     /// Visits every live key whose first up replica is the node at `index`,
@@ -225,7 +287,7 @@ impl Fleet {
         let mut removed = 0;
         for node in topology.all_nodes() {
             if !node.health.is_up() {
-                node.journal.restore(super::journal::Missed::Everything);
+                node.journal.overflow();
                 continue;
             }
             removed += self.on_node(&node, |link| link.flush()).await?;

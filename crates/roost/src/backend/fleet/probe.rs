@@ -18,6 +18,9 @@ use crate::telemetry::EventKind;
 
 /// INFO is gathered on every this many probe ticks.
 const INFO_EVERY: u64 = 4;
+/// Replays a rejoining node gets before it is admitted with what is left
+/// still journaled (and skipped by reads).
+const READMIT_PASSES: usize = 3;
 
 impl Fleet {
     /// Probes until `stop` is cancelled, then stops any key move still
@@ -60,6 +63,11 @@ impl Fleet {
             Transition::ReadyToReadmit => self.readmit(node).await,
             Transition::None => {}
         }
+        if outcome.is_ok() && node.health.is_up() && !node.journal.is_empty() {
+            if let Err(err) = self.replay(node).await {
+                tracing::debug!(node = %node.id, error = %err, "replaying failed writes failed");
+            }
+        }
         if with_info && outcome.is_ok() {
             match node.link.info().await {
                 Ok(info) => node.set_info(info),
@@ -69,51 +77,63 @@ impl Fleet {
     }
 
     /// Invalidates every key `node` missed while it was out, then puts it back
-    /// in rotation. If the replay fails the node stays out, keeps what is left
-    /// of its journal, and the next successful probes try again.
+    /// in rotation. Writes keep arriving meanwhile, so after a few passes the
+    /// node is admitted with whatever is still journaled: reads skip those
+    /// keys on it until the prober's next replay deletes them. If a replay
+    /// fails the node stays out and the next successful probes try again.
     async fn readmit(&self, node: &FleetNode) {
         let mut invalidated = 0u64;
         let mut flushed = false;
-        let now = self.now_millis();
-        loop {
-            let missed = node.journal.take_or_admit(|| {
-                node.health.readmit(now);
-            });
-            let replay = match &missed {
-                Missed::Nothing => break,
-                Missed::Keys(keys) => node.link.delete_many(keys).await.map(|_| keys.len() as u64),
-                Missed::Everything => node.link.flush().await.map(|_| 0),
-            };
-            match replay {
-                Ok(count) => {
+        for _ in 0..READMIT_PASSES {
+            match self.replay(node).await {
+                Ok((count, flush)) => {
                     invalidated += count;
-                    flushed |= matches!(missed, Missed::Everything);
+                    flushed |= flush;
                 }
                 Err(err) => {
-                    self.replay_failed(node, &err, missed);
+                    tracing::warn!(node = %node.id, error = %err,
+                        "invalidating missed writes failed; the node stays out of rotation");
+                    node.health
+                        .record_failure(&self.hysteresis(), self.now_millis());
                     return;
                 }
             }
+            let now = self.now_millis();
+            if node.journal.admit_if_empty(|| {
+                node.health.readmit(now);
+            }) {
+                break;
+            }
+        }
+        if !node.health.is_up() {
+            node.health.readmit(self.now_millis());
         }
         let what = if flushed {
             "flushed (too many missed writes to track)".to_owned()
         } else {
             format!("{invalidated} keys written while it was out invalidated")
         };
-        tracing::info!(node = %node.id, invalidated, flushed, "redis node readmitted");
+        let left = node.journal.len();
+        tracing::info!(node = %node.id, invalidated, flushed, left, "redis node readmitted");
         self.record(
             EventKind::NodeReadmitted,
             format!("node {} readmitted; {what}", node.id),
         );
     }
 
-    fn replay_failed(&self, node: &FleetNode, err: &CacheError, missed: Missed) {
-        tracing::warn!(
-            node = %node.id, error = %err,
-            "invalidating missed writes failed; the node stays out of rotation"
-        );
-        node.journal.restore(missed);
-        node.health
-            .record_failure(&self.hysteresis(), self.now_millis());
+    /// Deletes on `node` what its journal holds now and forgets those keys;
+    /// returns how many and whether the node was flushed instead.
+    pub(super) async fn replay(&self, node: &FleetNode) -> Result<(u64, bool), CacheError> {
+        let missed = node.journal.snapshot();
+        let outcome = match &missed {
+            Missed::Nothing => return Ok((0, false)),
+            Missed::Keys(keys) => {
+                let count = keys.len() as u64;
+                node.link.delete_many(keys).await.map(|_| (count, false))
+            }
+            Missed::Everything => node.link.flush().await.map(|_| (0, true)),
+        }?;
+        node.journal.settle(&missed);
+        Ok(outcome)
     }
 }

@@ -26,7 +26,7 @@ use super::health::Transition;
 use super::topology::{FleetNode, Topology};
 use super::Fleet;
 use crate::backend::redis_link::RedisLink;
-use crate::backend::{RetimeCondition, Stored};
+use crate::backend::{Condition, Deadline, RetimeCondition, Stored};
 use crate::error::CacheError;
 use crate::telemetry::EventKind;
 
@@ -125,7 +125,7 @@ impl Fleet {
         let mut failure = None;
         let placement = topology.placement(key, self.settings.replicas);
         for node in placement.iter().map(|i| &topology.nodes[i]) {
-            if !node.health.is_up() {
+            if !node.health.is_up() || node.journal.may_be_stale(key) {
                 continue;
             }
             let found = if with_ttl || missed.is_some() {
@@ -143,7 +143,7 @@ impl Fleet {
             match found {
                 Ok(Some(stored)) => {
                     if let Some(target) = missed {
-                        self.repair(target, key, &stored, now).await;
+                        self.repair(target, node, key, &stored, now).await;
                     }
                     return Ok(Some(stored));
                 }
@@ -164,22 +164,38 @@ impl Fleet {
         }
     }
 
-    /// Writes a copy found on another replica back to the one that missed it.
-    /// Only if it is still absent there: a concurrent client write wins.
-    async fn repair(&self, target: &FleetNode, key: &[u8], stored: &Stored, now: UnixMillis) {
+    /// Writes a copy found on `source` back to the replica that missed it —
+    /// only where it is still absent (a concurrent write wins), and dropped
+    /// again if `source` no longer holds it afterwards (a concurrent delete
+    /// wins: a miss, never a resurrected key).
+    async fn repair(
+        &self,
+        target: &FleetNode,
+        source: &FleetNode,
+        key: &[u8],
+        stored: &Stored,
+        now: UnixMillis,
+    ) {
         let repaired = self
             .on_node(target, |link| {
                 link.set_conditional(
                     key,
                     &stored.value,
-                    crate::backend::Condition::IfAbsent,
-                    crate::backend::Deadline::Set(stored.expires_at),
+                    Condition::IfAbsent,
+                    Deadline::Set(stored.expires_at),
                     now,
                 )
             })
             .await;
-        if let Err(err) = repaired {
-            tracing::debug!(node = %target.id, error = %err, "read-repair failed");
+        match repaired {
+            Ok(outcome) if outcome.written => {
+                let still = self.on_node(source, |link| link.get_value(key)).await;
+                if !matches!(&still, Ok(Some(v)) if *v == stored.value) {
+                    let _ = self.on_node(target, |link| link.delete(key)).await;
+                }
+            }
+            Ok(_) => {}
+            Err(err) => tracing::debug!(node = %target.id, error = %err, "read-repair failed"),
         }
     }
 
@@ -205,8 +221,16 @@ impl Fleet {
     pub(super) async fn write(&self, key: &Bytes, write: Write<'_>) -> Result<bool, CacheError> {
         let topology = self.topology.load();
         let now = self.now_millis();
+        // Former holders first: a key being moved is copied by the mover only
+        // while its old copy is unchanged, so removing that copy before the
+        // new replicas are written means no move can bring an older value back.
+        self.invalidate_former(&topology, key).await;
         let targets = self.write_targets(&topology, key);
         if targets.is_empty() {
+            let needed = self.settings.write_quorum;
+            if needed > 1 {
+                return Err(CacheError::NoQuorum { acked: 0, needed });
+            }
             let node = topology
                 .fallback(key, self.settings.replicas)
                 .ok_or(CacheError::NoNode)?;
@@ -226,7 +250,6 @@ impl Fleet {
                 .map(|node| self.on_node(node, |l| apply(l, key, &write, None, now)));
             join_all(writes).await
         };
-        self.invalidate_former(&topology, key).await;
         self.quorum(key, &targets, results)
     }
 
@@ -236,7 +259,11 @@ impl Fleet {
             .placement(key, self.settings.replicas)
             .iter()
             .map(|i| &topology.nodes[i])
-            .filter(|node| !node.journal.record_if(key, || !node.health.is_up()))
+            .filter(|node| {
+                // Up (the common case) needs no lock; a node that looks down is
+                // re-checked under its journal's lock, where readmission flips it.
+                node.health.is_up() || !node.journal.record_if(key, || !node.health.is_up())
+            })
             .cloned()
             .collect()
     }
@@ -279,7 +306,7 @@ impl Fleet {
     }
 
     /// Removes `key` from nodes that held it before the last topology change.
-    async fn invalidate_former(&self, topology: &Topology, key: &Bytes) {
+    pub(super) async fn invalidate_former(&self, topology: &Topology, key: &Bytes) {
         let former = topology.former_holders(key, self.settings.replicas);
         if former.is_empty() {
             return;
