@@ -236,7 +236,7 @@ impl Running {
             nodes_before = preview.nodes_before,
             nodes_after = preview.nodes_after,
             moved_share = preview.moved_share,
-            "SIGHUP: node list reloaded"
+            "SIGHUP: node list reloaded; other settings are read only at start-up and need a restart"
         );
         Ok(())
     }
