@@ -481,16 +481,24 @@ async fn a_replica_whose_write_failed_is_not_read_until_repaired() {
     // gateway's timeout: the write fails there and succeeds on node 1.
     nodes[0].cli(&["CLIENT", "PAUSE", "1500", "WRITE"]);
     assert_eq!(set(&server, &key, "v2").await, 200, "quorum 1: node 1 acks");
-    assert_eq!(nodes[0].get(&key).as_deref(), Some("\"v1\""), "node 0 is stale");
+    assert_eq!(
+        nodes[0].get(&key).as_deref(),
+        Some("\"v1\""),
+        "node 0 is stale"
+    );
     assert_eq!(
         node_state(&server, &node_id(&nodes[0])).await.as_deref(),
         Some("up")
     );
     let (status, body) = server.get(&format!("/api/cache/{key}")).await;
     assert_eq!((status, &body["value"]), (200, &json!("v2")), "{body}");
-    eventually(DEADLINE, "node 0 repaired after its journal replay", || async {
-        let (_, body) = server.get(&format!("/api/cache/{key}")).await;
-        body["value"] == json!("v2") && nodes[0].get(&key).as_deref() == Some("\"v2\"")
-    })
+    eventually(
+        DEADLINE,
+        "node 0 repaired after its journal replay",
+        || async {
+            let (_, body) = server.get(&format!("/api/cache/{key}")).await;
+            body["value"] == json!("v2") && nodes[0].get(&key).as_deref() == Some("\"v2\"")
+        },
+    )
     .await;
 }
