@@ -106,14 +106,20 @@ impl RedisCluster {
         self.index_of_port(owner.port)
     }
 
-    /// Remembers which nodes replicate node `i`, then kills it (SIGKILL).
+    /// Remembers which nodes replicate node `i`, then kills it (SIGKILL). The
+    /// replicas are asked themselves (INFO replication names their master's
+    /// port): a master's CLUSTER NODES can lag behind its replicas' gossip on
+    /// a loaded machine.
     pub fn kill(&mut self, i: usize) {
         if self.nodes[i].is_running() {
-            let replicas = self
-                .view_of(i)
-                .iter()
-                .filter(|line| line.master_id == self.ids[i])
-                .map(|line| self.index_of_port(line.port))
+            let port = self.nodes[i].port().to_string();
+            let replicas = (0..self.nodes.len())
+                .filter(|&j| j != i && self.nodes[j].is_running())
+                .filter(|&j| {
+                    let info = self.info(j, "replication");
+                    info_field(&info, "role").as_deref() == Some("slave")
+                        && info_field(&info, "master_port").as_deref() == Some(port.as_str())
+                })
                 .collect();
             self.former_replicas.insert(i, replicas);
         }
