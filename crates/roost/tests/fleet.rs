@@ -12,52 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use roost_ring::{Node, NodeId, Ring, DEFAULT_WEIGHT};
 use serde_json::{json, Value};
+use support::fleet::{node_id, node_state, ring_of, settle, start_fleet, DEADLINE};
 use support::redis::RedisServer;
 use support::{eventually, TestServer};
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-fn node_id(server: &RedisServer) -> String {
-    format!("127.0.0.1:{}", server.port())
-}
-
-fn ring_of(servers: &[&RedisServer]) -> Ring {
-    Ring::new(
-        servers
-            .iter()
-            .map(|s| Node::new(NodeId::from(node_id(s)), DEFAULT_WEIGHT))
-            .collect(),
-    )
-    .unwrap()
-}
-
-async fn fleet(servers: &[&RedisServer], settings: &[(&str, &str)]) -> TestServer {
-    let urls: Vec<String> = servers.iter().map(|s| s.url()).collect();
-    let mut builder = TestServer::builder()
-        .env("REDIS_CLUSTER_NODES", &urls.join(","))
-        .env("ROOST_BACKEND", "redis")
-        .env("ROOST_HEALTH_INTERVAL", "100")
-        .env("ROOST_REDIS_TIMEOUT", "300")
-        .env("ROOST_EJECT_AFTER", "2")
-        .env("ROOST_READMIT_AFTER", "2");
-    for (key, value) in settings {
-        builder = builder.env(key, value);
-    }
-    builder.start().await
-}
-
-async fn node_state(server: &TestServer, id: &str) -> Option<String> {
-    let (status, body) = server.get("/api/cluster/nodes").await;
-    assert_eq!(status, 200, "{body}");
-    body["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["id"] == id)
-        .map(|n| n["state"].as_str().unwrap().to_owned())
-}
 
 async fn set(server: &TestServer, key: &str, value: &str) -> u16 {
     server
@@ -77,7 +35,7 @@ async fn every_key_lands_on_the_node_the_ring_says() {
         RedisServer::start(),
     ];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
-    let server = fleet(&refs, &[]).await;
+    let server = start_fleet(&refs, &[]).await;
     let ring = ring_of(&refs);
     for i in 0..300 {
         let key = format!("placed:{i}");
@@ -105,7 +63,7 @@ async fn with_two_replicas_a_kill_loses_no_acknowledged_write_and_the_node_rejoi
         RedisServer::start(),
     ];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
-    let server = Arc::new(fleet(&refs, &[("ROOST_REPLICAS", "2")]).await);
+    let server = Arc::new(start_fleet(&refs, &[("ROOST_REPLICAS", "2")]).await);
     let victim = node_id(&nodes[1]);
     let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
     let failed = Arc::new(AtomicU64::new(0));
@@ -166,7 +124,7 @@ async fn with_two_replicas_a_kill_loses_no_acknowledged_write_and_the_node_rejoi
 async fn a_rejoining_node_never_serves_a_value_it_missed() {
     let nodes = [RedisServer::start(), RedisServer::start()];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
-    let server = fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
+    let server = start_fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
     let ring = ring_of(&refs);
     // A key whose first replica is node 0, so reads go there first.
     let key = (0..)
@@ -199,8 +157,8 @@ async fn the_gutter_holds_a_dead_nodes_range_only_briefly() {
     let mut nodes = [RedisServer::start(), RedisServer::start()];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
     let ring = ring_of(&refs);
-    let gutter = fleet(&refs, &[("ROOST_GUTTER_TTL", "5")]).await;
-    let rehash = fleet(&refs, &[("ROOST_GUTTER_TTL", "0")]).await;
+    let gutter = start_fleet(&refs, &[("ROOST_GUTTER_TTL", "5")]).await;
+    let rehash = start_fleet(&refs, &[("ROOST_GUTTER_TTL", "0")]).await;
     let keys: Vec<String> = (0..)
         .map(|i| format!("gutter:{i}"))
         .filter(|k| ring.locate(k.as_bytes()) == Some(0))
@@ -227,7 +185,7 @@ async fn the_gutter_holds_a_dead_nodes_range_only_briefly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adding_and_draining_nodes_under_load_moves_a_fair_share_without_errors() {
     let nodes: Vec<RedisServer> = (0..4).map(|_| RedisServer::start()).collect();
-    let server = Arc::new(fleet(&[&nodes[0], &nodes[1], &nodes[2]], &[]).await);
+    let server = Arc::new(start_fleet(&[&nodes[0], &nodes[1], &nodes[2]], &[]).await);
     for i in 0..1200 {
         assert_eq!(set(&server, &format!("m:{i}"), &i.to_string()).await, 200);
     }
@@ -284,19 +242,10 @@ async fn adding_and_draining_nodes_under_load_moves_a_fair_share_without_errors(
     }
 }
 
-/// Waits until keys stopped moving after a topology change.
-async fn settle(server: &TestServer) {
-    eventually(DEADLINE, "keys moved", || async {
-        let (_, body) = server.get("/api/cluster/nodes").await;
-        body["moving"] == Value::Bool(false)
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_topology_api_validates_and_guards_changes() {
     let nodes = [RedisServer::start(), RedisServer::start()];
-    let server = fleet(&[&nodes[0], &nodes[1]], &[("ROOST_ADMIN_TOKEN", "s3cret")]).await;
+    let server = start_fleet(&[&nodes[0], &nodes[1]], &[("ROOST_ADMIN_TOKEN", "s3cret")]).await;
     let (status, body) = server.get("/api/cluster/nodes").await;
     assert_eq!(status, 200);
     assert_eq!(body["backend"], "redis");
@@ -370,7 +319,7 @@ async fn resp_scan_and_dbsize_count_each_replicated_key_once() {
         RedisServer::start(),
     ];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
-    let server = fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
+    let server = start_fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
     let mut resp = server.resp().await;
     for i in 0..500 {
         let key = format!("scan:{i}");
@@ -425,7 +374,7 @@ async fn resp_scan_and_dbsize_count_each_replicated_key_once() {
 async fn a_pipeline_runs_concurrently_but_keeps_each_keys_order() {
     let nodes = [RedisServer::start(), RedisServer::start()];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
-    let server = fleet(&refs, &[]).await;
+    let server = start_fleet(&refs, &[]).await;
     let mut resp = server.resp().await;
     let mut script: Vec<Vec<String>> = Vec::new();
     let mut expected = Vec::new();
@@ -466,7 +415,7 @@ async fn a_pipeline_runs_concurrently_but_keeps_each_keys_order() {
 async fn a_replica_whose_write_failed_is_not_read_until_repaired() {
     let nodes = [RedisServer::start(), RedisServer::start()];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
-    let server = fleet(
+    let server = start_fleet(
         &refs,
         &[("ROOST_REPLICAS", "2"), ("ROOST_EJECT_AFTER", "50")],
     )

@@ -8,54 +8,27 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
-use roost_ring::{Node, NodeId, Ring, DEFAULT_WEIGHT};
 use serde_json::{json, Value};
+use support::fleet::{keys_on, node_id, settle, start_fleet, DEADLINE};
 use support::redis::RedisServer;
 use support::{eventually, TestServer};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const DEADLINE: Duration = Duration::from_secs(20);
-
 type Client = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn node_id(server: &RedisServer) -> String {
-    format!("127.0.0.1:{}", server.port())
-}
-
-/// `count` keys the ring over `servers` places on `servers[owner]`.
-fn keys_on(servers: &[&RedisServer], owner: usize, prefix: &str, count: usize) -> Vec<String> {
-    let ring = Ring::new(
-        servers
-            .iter()
-            .map(|s| Node::new(NodeId::from(node_id(s)), DEFAULT_WEIGHT))
-            .collect(),
-    )
-    .unwrap();
-    (0..)
-        .map(|i| format!("{prefix}:{i}"))
-        .filter(|k| ring.locate(k.as_bytes()) == Some(owner))
-        .take(count)
-        .collect()
-}
 
 /// Probes every 200 ms and ejects after 3 failures, so a request sent right
 /// after a kill reaches the dead node before the prober has ejected it.
 async fn fleet(servers: &[&RedisServer]) -> TestServer {
-    let urls: Vec<String> = servers.iter().map(|s| s.url()).collect();
-    TestServer::builder()
-        .env("REDIS_CLUSTER_NODES", &urls.join(","))
-        .env("ROOST_BACKEND", "redis")
-        .env("ROOST_HEALTH_INTERVAL", "200")
-        .env("ROOST_REDIS_TIMEOUT", "300")
-        .env("ROOST_EJECT_AFTER", "3")
-        .env("ROOST_READMIT_AFTER", "2")
-        .env("ROOST_METRICS_INTERVAL", "200")
-        .start()
-        .await
+    let settings = [
+        ("ROOST_HEALTH_INTERVAL", "200"),
+        ("ROOST_EJECT_AFTER", "3"),
+        ("ROOST_METRICS_INTERVAL", "200"),
+    ];
+    start_fleet(servers, &settings).await
 }
 
 /// The value of `name{node="<node>"}` on `/metrics`, if the series exists.
@@ -174,15 +147,6 @@ async fn a_killed_node_is_down_with_its_errors_everywhere_and_up_again_after_a_r
         "the node serves its keys again"
     );
     server.shutdown().await;
-}
-
-/// Waits until keys stopped moving after a topology change.
-async fn settle(server: &TestServer) {
-    eventually(DEADLINE, "keys moved", || async {
-        let (_, body) = server.get("/api/cluster/nodes").await;
-        body["moving"] == Value::Bool(false)
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod fleet;
 pub mod redis;
 pub mod resp;
 
