@@ -8,7 +8,7 @@
 //!
 //! Ketama-style. Hashes are 64-bit `xxh3_64` values, read as points on a circle of
 //! 2^64 positions. Each node places `weight × 40` points ([`POINTS_PER_WEIGHT_UNIT`]);
-//! point `i` of node `id` is at `xxh3_64_with_seed(id as UTF-8, seed = i)`. A key is
+//! point `i` of node `id` is at `xxh3_64(id as UTF-8 ‖ i as 8 little-endian bytes)`. A key is
 //! at `xxh3_64(key)` and is owned by the first point at or after it, clockwise,
 //! wrapping past 2^64 − 1 to the first point. Points are sorted by hash, equal hashes
 //! by node id. Lookup reads a small index over the top bits of the hash and binary
