@@ -93,6 +93,13 @@ pub enum Backend {
     Fleet(std::sync::Arc<Fleet>),
 }
 
+// Every Fleet operation is boxed where it leaves the backend: a fleet future
+// (replica failover, read-repair, the Redis request and its timer) is about a
+// kilobyte, and unboxed it would be copied into every future above it — the
+// Cache call, the RESP handler, and each of a pipeline's concurrent commands —
+// kilobytes per command moved and zeroed even on the embedded backend's path.
+// One allocation per forwarded request costs less than those copies (measured
+// with bench/fleet.sh; docs/benchmarks.md).
 impl Backend {
     pub fn name(&self) -> &'static str {
         match self {
@@ -117,7 +124,7 @@ impl Backend {
     pub async fn get(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => b.get(node, key),
-            Backend::Fleet(f) => f.get(key).await,
+            Backend::Fleet(f) => Box::pin(f.get(key)).await,
         }
     }
 
@@ -125,7 +132,7 @@ impl Backend {
     pub async fn get_value(&self, node: usize, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.get(node, key)?.map(|s| s.value)),
-            Backend::Fleet(f) => f.get_value(key).await,
+            Backend::Fleet(f) => Box::pin(f.get_value(key)).await,
         }
     }
 
@@ -138,14 +145,14 @@ impl Backend {
     ) -> Result<(), CacheError> {
         match self {
             Backend::Embedded(b) => b.set(node, key, value, expires_at),
-            Backend::Fleet(f) => f.set(key, value, expires_at).await,
+            Backend::Fleet(f) => Box::pin(f.set(key, value, expires_at)).await,
         }
     }
 
     pub async fn delete(&self, node: usize, key: &[u8]) -> Result<bool, CacheError> {
         match self {
             Backend::Embedded(b) => b.delete(node, key),
-            Backend::Fleet(f) => f.delete(key).await,
+            Backend::Fleet(f) => Box::pin(f.delete(key)).await,
         }
     }
 
@@ -153,7 +160,7 @@ impl Backend {
     pub async fn peek(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => b.peek(node, key),
-            Backend::Fleet(f) => f.get(key).await,
+            Backend::Fleet(f) => Box::pin(f.get(key)).await,
         }
     }
 
@@ -168,7 +175,7 @@ impl Backend {
     ) -> Result<SetOutcome, CacheError> {
         match self {
             Backend::Embedded(b) => b.set_conditional(node, key, value, condition, deadline),
-            Backend::Fleet(f) => f.set_conditional(key, value, condition, deadline).await,
+            Backend::Fleet(f) => Box::pin(f.set_conditional(key, value, condition, deadline)).await,
         }
     }
 
@@ -176,7 +183,7 @@ impl Backend {
     pub async fn take(&self, node: usize, key: Bytes) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => b.take(node, key),
-            Backend::Fleet(f) => f.take(key).await,
+            Backend::Fleet(f) => Box::pin(f.take(key)).await,
         }
     }
 
@@ -190,7 +197,7 @@ impl Backend {
     ) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => b.get_and_retime(node, key, deadline),
-            Backend::Fleet(f) => f.get_and_retime(key, deadline).await,
+            Backend::Fleet(f) => Box::pin(f.get_and_retime(key, deadline)).await,
         }
     }
 
@@ -205,7 +212,7 @@ impl Backend {
     ) -> Result<bool, CacheError> {
         match self {
             Backend::Embedded(b) => b.retime(node, key, deadline, condition),
-            Backend::Fleet(f) => f.retime(key, deadline, condition).await,
+            Backend::Fleet(f) => Box::pin(f.retime(key, deadline, condition)).await,
         }
     }
 
@@ -214,7 +221,7 @@ impl Backend {
     pub async fn incr_by(&self, node: usize, key: Bytes, delta: i64) -> Result<i64, CacheError> {
         match self {
             Backend::Embedded(b) => b.incr_by(node, key, delta),
-            Backend::Fleet(f) => f.incr_by(key, delta).await,
+            Backend::Fleet(f) => Box::pin(f.incr_by(key, delta)).await,
         }
     }
 
@@ -229,7 +236,7 @@ impl Backend {
     ) -> Result<usize, CacheError> {
         match self {
             Backend::Embedded(b) => b.append(node, key, suffix, max_len),
-            Backend::Fleet(f) => f.append(key, suffix, max_len).await,
+            Backend::Fleet(f) => Box::pin(f.append(key, suffix, max_len)).await,
         }
     }
 
@@ -241,7 +248,7 @@ impl Backend {
     ) -> Result<(), CacheError> {
         match self {
             Backend::Embedded(b) => b.visit_keys(node, visit),
-            Backend::Fleet(f) => f.visit_keys(node, visit).await,
+            Backend::Fleet(f) => Box::pin(f.visit_keys(node, visit)).await,
         }
     }
 
@@ -255,7 +262,7 @@ impl Backend {
     ) -> Result<Option<(u64, Vec<Bytes>)>, CacheError> {
         match self {
             Backend::Embedded(_) => Ok(None),
-            Backend::Fleet(f) => f.scan_page(cursor, count).await.map(Some),
+            Backend::Fleet(f) => Box::pin(f.scan_page(cursor, count)).await.map(Some),
         }
     }
 
@@ -288,7 +295,7 @@ impl Backend {
     pub async fn flush(&self) -> Result<u64, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.flush()),
-            Backend::Fleet(f) => f.flush().await,
+            Backend::Fleet(f) => Box::pin(f.flush()).await,
         }
     }
 

@@ -119,6 +119,9 @@ impl Fleet {
         key: &[u8],
         with_ttl: bool,
     ) -> Result<Option<Stored>, CacheError> {
+        // Read-repair and read-through from a former holder are rare (a replica
+        // missed the key; a miss while keys move): both are boxed, so they stay
+        // out of the state of every read's future.
         let topology = self.topology.load();
         let now = self.now_millis();
         let mut missed: Option<&Arc<FleetNode>> = None;
@@ -143,20 +146,20 @@ impl Fleet {
             match found {
                 Ok(Some(stored)) => {
                     if let Some(target) = missed {
-                        self.repair(target, node, key, &stored, now).await;
+                        Box::pin(self.repair(target, node, key, &stored, now)).await;
                     }
                     return Ok(Some(stored));
                 }
                 Ok(None) if self.settings.replicas == 1 => {
-                    return self.read_through(&topology, key, now).await
+                    return self.read_through(&topology, node, key, now).await
                 }
                 Ok(None) => missed = missed.or(Some(node)),
                 Err(err) if is_node_failure(&err) => failure = Some(err),
                 Err(err) => return Err(err),
             }
         }
-        if missed.is_some() {
-            return self.read_through(&topology, key, now).await;
+        if let Some(owner) = missed {
+            return self.read_through(&topology, owner, key, now).await;
         }
         match topology.fallback(key, self.settings.replicas) {
             Some(node) => self.on_node(node, |link| link.get(key, now)).await,
@@ -199,20 +202,30 @@ impl Fleet {
         }
     }
 
-    /// A miss on the current owners: while keys move, the former holder may
-    /// still have it.
+    /// A miss on the current owner `owner`: while keys move, a former holder
+    /// may still have it. When none has, the mover may have copied it to
+    /// `owner` and deleted the old copy between the two reads (it copies
+    /// first), so `owner` is asked once more.
     async fn read_through(
         &self,
         topology: &Topology,
+        owner: &FleetNode,
         key: &[u8],
         now: UnixMillis,
     ) -> Result<Option<Stored>, CacheError> {
-        for node in topology.former_holders(key, self.settings.replicas) {
-            if let Ok(Some(stored)) = self.on_node(&node, |link| link.get(key, now)).await {
-                return Ok(Some(stored));
-            }
+        let former = topology.former_holders(key, self.settings.replicas);
+        if former.is_empty() {
+            return Ok(None);
         }
-        Ok(None)
+        Box::pin(async move {
+            for node in former {
+                if let Ok(Some(stored)) = self.on_node(&node, |link| link.get(key, now)).await {
+                    return Ok(Some(stored));
+                }
+            }
+            self.on_node(owner, |link| link.get(key, now)).await
+        })
+        .await
     }
 
     /// Applies `write` to every up replica of `key`; succeeds once the quorum

@@ -98,6 +98,19 @@ impl NodePool {
             }
             state.attempts_ended
         };
+        // Connecting is rare and its future (redis-rs's connect and handshake) is
+        // kilobytes: boxed, it stays out of the state of every request's future.
+        Box::pin(self.connect_slot(slot, newest, ended_before_waiting)).await
+    }
+
+    /// The slow half of [`NodePool::lease`]: one connect at a time per slot.
+    async fn connect_slot(
+        &self,
+        slot: usize,
+        newest: u64,
+        ended_before_waiting: u64,
+    ) -> Result<Lease, String> {
+        let cell = &self.slots[slot];
         let _connecting = cell.connecting.lock().await;
         {
             let state = lock(&cell.state);
