@@ -136,6 +136,25 @@ impl Backend {
         }
     }
 
+    /// Several keys at once, in key order, each with its own outcome; a Redis
+    /// fleet asks each node once for all its keys, and leaves the deadlines
+    /// out unless `with_ttl`. `nodes[i]` is `keys[i]`'s node.
+    pub async fn get_many(
+        &self,
+        nodes: &[usize],
+        keys: &[&[u8]],
+        with_ttl: bool,
+    ) -> Vec<Result<Option<Stored>, CacheError>> {
+        match self {
+            Backend::Embedded(b) => nodes
+                .iter()
+                .zip(keys)
+                .map(|(&node, key)| b.get(node, key))
+                .collect(),
+            Backend::Fleet(f) => Box::pin(f.get_many(keys, with_ttl)).await,
+        }
+    }
+
     pub async fn set(
         &self,
         node: usize,

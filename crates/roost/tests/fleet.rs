@@ -451,3 +451,111 @@ async fn a_replica_whose_write_failed_is_not_read_until_repaired() {
     )
     .await;
 }
+
+/// Sends `commands` as one pipeline and returns the raw replies in order.
+async fn pipelined(resp: &mut support::resp::RespClient, commands: &[Vec<String>]) -> Vec<String> {
+    let mut wire = bytes::BytesMut::new();
+    for command in commands {
+        let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
+        roost_resp::write_command(&mut wire, &args);
+    }
+    resp.send_raw(&wire).await;
+    let mut replies = Vec::new();
+    for _ in commands {
+        replies.push(String::from_utf8(resp.reply().await).unwrap());
+    }
+    replies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_gets_answer_each_key_as_single_gets_do() {
+    let mut nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let ring = ring_of(&refs);
+    let server = start_fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
+    let mut resp = server.resp().await;
+    let keys: Vec<String> = (0..45).map(|i| format!("batch:{i}")).collect();
+    let sets: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| vec!["SET".into(), k.clone(), format!("v-{k}")])
+        .collect();
+    assert!(pipelined(&mut resp, &sets)
+        .await
+        .iter()
+        .all(|r| r == "+OK\r\n"));
+    // The first replica of ten keys lost its copy: the batch must fail over
+    // to the second replica for them and repair the first.
+    let lost: Vec<(usize, &String)> = keys[..10]
+        .iter()
+        .map(|k| (ring.locate(k.as_bytes()).unwrap(), k))
+        .collect();
+    for (owner, key) in &lost {
+        assert_eq!(nodes[*owner].cli(&["DEL", key]), "1");
+    }
+    let long_key = "k".repeat(600);
+    let mut script: Vec<Vec<String>> = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        script.push(vec!["GET".into(), key.clone()]);
+        if i % 5 == 0 {
+            script.push(vec!["GET".into(), format!("missing:{i}")]);
+        }
+        if i == 7 {
+            script.push(vec!["GET".into(), long_key.clone()]);
+            script.push(vec!["SET".into(), "batch:other".into(), "o".into()]);
+            script.push(vec!["GET".into(), "batch:other".into(), "extra".into()]);
+        }
+    }
+    let batched = pipelined(&mut resp, &script).await;
+    let mut one_by_one = Vec::new();
+    for command in &script {
+        let args: Vec<&str> = command.iter().map(String::as_str).collect();
+        one_by_one.push(resp.cmd(&args).await);
+    }
+    assert_eq!(batched, one_by_one);
+    for (i, key) in keys.iter().enumerate() {
+        let want = format!("v-{key}");
+        assert!(
+            batched.contains(&format!("${}\r\n{want}\r\n", want.len())),
+            "{i}"
+        );
+    }
+    assert!(
+        batched
+            .iter()
+            .any(|r| r.starts_with("-ERR") && r.contains("key")),
+        "{batched:?}"
+    );
+    assert_eq!(
+        batched.iter().filter(|r| *r == "$-1\r\n").count(),
+        9,
+        "misses"
+    );
+    for (owner, key) in &lost {
+        assert!(
+            nodes[*owner].exists(key),
+            "{key} repaired on its first replica"
+        );
+    }
+
+    // A node dies: its batch fails and each of its keys fails over alone.
+    nodes[0].kill();
+    let gets: Vec<Vec<String>> = keys.iter().map(|k| vec!["GET".into(), k.clone()]).collect();
+    let replies = pipelined(&mut resp, &gets).await;
+    for (key, reply) in keys.iter().zip(&replies) {
+        let want = format!("v-{key}");
+        assert_eq!(reply, &format!("${}\r\n{want}\r\n", want.len()), "{key}");
+    }
+    let args: Vec<&str> = std::iter::once("MGET")
+        .chain(keys.iter().map(String::as_str))
+        .collect();
+    let mget = resp.cmd(&args).await;
+    assert!(mget.starts_with("*45\r\n"), "{mget}");
+    assert!(
+        keys.iter().all(|k| mget.contains(&format!("v-{k}"))),
+        "{mget}"
+    );
+}

@@ -142,6 +142,49 @@ impl RedisLink {
             .map(|value| scripts::stored(value, pttl, now)))
     }
 
+    /// GET of every key in one pipelined request (each followed by PTTL when
+    /// `with_ttl`): one round trip and one request through the connection for
+    /// a whole batch. Entries in key order. Standalone nodes only — a cluster
+    /// connection routes a pipeline by its first key.
+    pub async fn get_many(
+        &self,
+        keys: &[&[u8]],
+        with_ttl: bool,
+        now: UnixMillis,
+    ) -> Result<Vec<Option<Stored>>, CacheError> {
+        self.run(|mut c| async move {
+            let mut pipeline = redis::pipe();
+            for key in keys {
+                pipeline.cmd("GET").arg(*key);
+                if with_ttl {
+                    pipeline.cmd("PTTL").arg(*key);
+                }
+            }
+            let replies: Vec<redis::Value> = pipeline.query_async(&mut c).await?;
+            let per_key = if with_ttl { 2 } else { 1 };
+            let mut entries = Vec::with_capacity(keys.len());
+            for reply in replies.chunks(per_key) {
+                let value: Option<Vec<u8>> = redis::from_redis_value_ref(&reply[0])?;
+                let entry = match reply.get(1) {
+                    None => value.map(|value| Stored {
+                        value: Bytes::from(value),
+                        expires_at: None,
+                    }),
+                    Some(pttl) => {
+                        let pttl: i64 = redis::from_redis_value_ref(pttl)?;
+                        // PTTL -2 after a value: the key expired between the two.
+                        value
+                            .filter(|_| pttl != -2)
+                            .map(|value| scripts::stored(value, pttl, now))
+                    }
+                };
+                entries.push(entry);
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
     /// Plain GET, without the deadline.
     pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
         let value: Option<Vec<u8>> = self

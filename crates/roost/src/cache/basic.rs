@@ -1,6 +1,8 @@
 //! The basic operations both front doors offer: get, set, delete, mget, mset and
 //! flush. `mset` validates every entry before writing any.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use roost_ring::NodeId;
 use roost_store::UnixMillis;
@@ -42,6 +44,47 @@ impl Cache {
         result
     }
 
+    /// [`Cache::get_value`] for several independent GETs at once (a RESP
+    /// pipeline's): each key is checked, counted and answered on its own — a
+    /// bad key fails only its own GET — while a Redis fleet asks each node
+    /// once for the whole batch. Each GET is recorded with the batch's latency.
+    pub async fn get_values(&self, keys: &[Bytes]) -> Vec<Result<Option<Bytes>, CacheError>> {
+        let start = Instant::now();
+        let mut results: Vec<Option<Result<Option<Bytes>, CacheError>>> = Vec::new();
+        let (mut nodes, mut valid) = (Vec::new(), Vec::new());
+        for key in keys {
+            match self.check_key(key).and_then(|()| self.route(key)) {
+                Ok(node) => {
+                    nodes.push(node);
+                    valid.push(&key[..]);
+                    results.push(None);
+                }
+                Err(err) => results.push(Some(Err(err))),
+            }
+        }
+        let mut found = self
+            .backend
+            .get_many(&nodes, &valid, false)
+            .await
+            .into_iter();
+        let elapsed = start.elapsed();
+        results
+            .into_iter()
+            .map(|early| {
+                let result = early.unwrap_or_else(|| {
+                    let stored = found.next().expect("invariant: one answer per valid key");
+                    stored.map(|entry| entry.map(|s| s.value))
+                });
+                self.metrics.record(Op::Get, result.is_ok(), elapsed);
+                if let Ok(entry) = &result {
+                    let hit = u64::from(entry.is_some());
+                    self.metrics.record_lookups(hit, 1 - hit);
+                }
+                result
+            })
+            .collect()
+    }
+
     pub async fn set(
         &self,
         key: Bytes,
@@ -77,11 +120,23 @@ impl Cache {
         let result = self
             .timed(Op::Mget, async {
                 self.check_keys(keys)?;
-                let mut found = Vec::with_capacity(keys.len());
-                for key in keys {
-                    found.push(self.lookup_checked(key).await?);
-                }
-                Ok(found)
+                let nodes = keys
+                    .iter()
+                    .map(|key| self.route(key))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let keys: Vec<&[u8]> = keys.iter().map(|key| &key[..]).collect();
+                let found = self.backend.get_many(&nodes, &keys, true).await;
+                nodes
+                    .into_iter()
+                    .zip(found)
+                    .map(|(node, stored)| -> Result<Option<CacheHit>, CacheError> {
+                        Ok(stored?.map(|s| CacheHit {
+                            value: s.value,
+                            ttl: self.ttl_of(s.expires_at),
+                            node: self.node_id(node),
+                        }))
+                    })
+                    .collect::<Result<Vec<_>, CacheError>>()
             })
             .await;
         if let Ok(found) = &result {

@@ -16,8 +16,11 @@ use std::collections::HashSet;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::join_all;
 
+use roost_resp::{write_bulk, write_null};
+
 use super::command_table::{lookup, Cmd};
 use super::dispatch;
+use super::reply::RespError;
 use super::session::Session;
 use super::RespState;
 
@@ -73,7 +76,59 @@ pub async fn execute_all(
 }
 
 /// Runs a group of commands on distinct keys concurrently; replies in order.
+/// The group's plain `GET key`s go to the cache as one batch, so a Redis node
+/// gets one request for all of them rather than one per GET.
 async fn run_group(
+    state: &RespState,
+    session: &mut Session,
+    group: &[Vec<Bytes>],
+    out: &mut BytesMut,
+) {
+    let gets: Vec<usize> = (0..group.len())
+        .filter(|&i| is_plain_get(&group[i]))
+        .collect();
+    if gets.len() < 2 {
+        return run_each(state, session, group, out).await;
+    }
+    let keys: Vec<Bytes> = gets.iter().map(|&i| group[i][1].clone()).collect();
+    let others: Vec<usize> = (0..group.len())
+        .filter(|i| gets.binary_search(i).is_err())
+        .collect();
+    let shared: &Session = session;
+    let (values, other_replies) = futures_util::join!(
+        state.app.cache.get_values(&keys),
+        join_all(
+            others
+                .iter()
+                .map(|&i| execute_alone(state, shared, &group[i]))
+        )
+    );
+    let mut replies: Vec<BytesMut> = vec![BytesMut::new(); group.len()];
+    for (&i, reply) in others.iter().zip(other_replies) {
+        replies[i] = reply;
+    }
+    let get_metric = state.metrics.command(Some(Cmd::Get as usize));
+    for (&i, value) in gets.iter().zip(values) {
+        get_metric.inc();
+        let reply = &mut replies[i];
+        match value {
+            Ok(Some(value)) => write_bulk(reply, &value),
+            Ok(None) => write_null(reply, session.protocol),
+            Err(err) => RespError::from(err).write(reply),
+        }
+    }
+    for reply in replies {
+        out.extend_from_slice(&reply);
+    }
+}
+
+/// `GET key`: the command batched by [`run_group`].
+fn is_plain_get(args: &[Bytes]) -> bool {
+    args.len() == 2 && lookup(&args[0]) == Some(Cmd::Get)
+}
+
+/// Runs each command of `group` concurrently, replies in order.
+async fn run_each(
     state: &RespState,
     session: &mut Session,
     group: &[Vec<Bytes>],
@@ -84,18 +139,22 @@ async fn run_group(
         [only] => dispatch::execute(state, session, only, out).await,
         many => {
             let shared: &Session = session;
-            let replies = join_all(many.iter().map(|args| async move {
-                let mut reply = BytesMut::new();
-                let mut own = shared.clone();
-                dispatch::execute(state, &mut own, args, &mut reply).await;
-                reply
-            }))
-            .await;
+            let replies =
+                join_all(many.iter().map(|args| execute_alone(state, shared, args))).await;
             for reply in replies {
                 out.extend_from_slice(&reply);
             }
         }
     }
+}
+
+/// One command of a concurrent group, on its own copy of the session (group
+/// members are key commands, which do not change it); its reply.
+async fn execute_alone(state: &RespState, session: &Session, args: &[Bytes]) -> BytesMut {
+    let mut reply = BytesMut::new();
+    let mut own = session.clone();
+    dispatch::execute(state, &mut own, args, &mut reply).await;
+    reply
 }
 
 #[cfg(test)]

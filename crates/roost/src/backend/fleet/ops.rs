@@ -27,6 +27,16 @@ impl Fleet {
         Ok(self.read(key, false).await?.map(|s| s.value))
     }
 
+    /// Reads a batch of keys (values with their deadlines when `with_ttl`),
+    /// one pipelined request per node; see [`Fleet::read_many`].
+    pub async fn get_many(
+        &self,
+        keys: &[&[u8]],
+        with_ttl: bool,
+    ) -> Vec<Result<Option<Stored>, CacheError>> {
+        self.read_many(keys, with_ttl).await
+    }
+
     pub async fn set(
         &self,
         key: Bytes,

@@ -14,6 +14,9 @@
 //!   key's former holder, and a write removes the former holder's copy.
 //! - Read-modify-write commands run on the first up replica (after a repair
 //!   read) and the result is copied to the others.
+//! - A batch of reads (MGET, a pipeline's GETs) asks each node once for all
+//!   its keys; any key whose answer is not a plain hit or final miss takes the
+//!   single-key path above.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -165,6 +168,73 @@ impl Fleet {
             Some(node) => self.on_node(node, |link| link.get(key, now)).await,
             None => Err(failure.unwrap_or(CacheError::NoNode)),
         }
+    }
+
+    /// [`Fleet::read`] for a batch of keys, in key order: each key's first
+    /// readable replica is asked, with one pipelined request per node for all
+    /// the keys it answers. A key whose answer is not final — a miss while
+    /// other replicas or a former holder may have it, a node error, no readable
+    /// replica — then takes the single-key path, so failover, read-repair and
+    /// read-through behave exactly as for one key.
+    pub(super) async fn read_many(
+        &self,
+        keys: &[&[u8]],
+        with_ttl: bool,
+    ) -> Vec<Result<Option<Stored>, CacheError>> {
+        // A Redis Cluster connection routes a pipeline by its first key.
+        if self.cluster || keys.len() < 2 {
+            return join_all(keys.iter().map(|key| self.read(key, with_ttl))).await;
+        }
+        let topology = self.topology.load();
+        let now = self.now_millis();
+        let miss_is_final = self.settings.replicas == 1 && topology.previous.is_none();
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let readable = topology
+                .placement(key, self.settings.replicas)
+                .iter()
+                .find(|&n| {
+                    topology.nodes[n].health.is_up() && !topology.nodes[n].journal.may_be_stale(key)
+                });
+            if let Some(n) = readable {
+                match groups.iter_mut().find(|(node, _)| *node == n) {
+                    Some((_, members)) => members.push(i),
+                    None => groups.push((n, vec![i])),
+                }
+            }
+        }
+        let batches = groups.iter().map(|(n, members)| {
+            let node = &topology.nodes[*n];
+            let batch: Vec<&[u8]> = members.iter().map(|&i| keys[i]).collect();
+            async move {
+                self.on_node(node, |link| link.get_many(&batch, with_ttl, now))
+                    .await
+            }
+        });
+        let mut results: Vec<Option<Result<Option<Stored>, CacheError>>> =
+            keys.iter().map(|_| None).collect();
+        for ((_, members), answer) in groups.iter().zip(join_all(batches).await) {
+            let Ok(entries) = answer else { continue };
+            for (&i, entry) in members.iter().zip(entries) {
+                if entry.is_some() || miss_is_final {
+                    results[i] = Some(Ok(entry));
+                }
+            }
+        }
+        let unsettled = results
+            .iter()
+            .enumerate()
+            .filter(|(_, result)| result.is_none())
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>();
+        let retried = join_all(unsettled.iter().map(|&i| self.read(keys[i], with_ttl))).await;
+        for (i, result) in unsettled.into_iter().zip(retried) {
+            results[i] = Some(result);
+        }
+        results
+            .into_iter()
+            .map(|result| result.expect("invariant: every key was answered or retried"))
+            .collect()
     }
 
     /// Writes a copy found on `source` back to the replica that missed it —
