@@ -155,6 +155,24 @@ impl Backend {
         }
     }
 
+    /// Several plain sets at once, each with its own outcome; a Redis fleet
+    /// sends each node one request for all its keys. `nodes[i]` is the node
+    /// of `entries[i]`, whose parts are key, value and deadline.
+    pub async fn set_many(
+        &self,
+        nodes: &[usize],
+        entries: Vec<(Bytes, Bytes, Option<UnixMillis>)>,
+    ) -> Vec<Result<(), CacheError>> {
+        match self {
+            Backend::Embedded(b) => nodes
+                .iter()
+                .zip(entries)
+                .map(|(&node, (key, value, expires_at))| b.set(node, key, value, expires_at))
+                .collect(),
+            Backend::Fleet(f) => Box::pin(f.set_many(&entries)).await,
+        }
+    }
+
     pub async fn set(
         &self,
         node: usize,

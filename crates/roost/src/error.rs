@@ -15,7 +15,7 @@ pub enum ErrorKind {
     Unavailable,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CacheError {
     #[error("key must not be empty")]
     EmptyKey,

@@ -559,3 +559,69 @@ async fn batched_gets_answer_each_key_as_single_gets_do() {
         "{mget}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_sets_reach_every_replica_and_judge_each_keys_quorum() {
+    let mut nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let ring = ring_of(&refs);
+    let settings = [("ROOST_REPLICAS", "2"), ("ROOST_WRITE_QUORUM", "2")];
+    let server = start_fleet(&refs, &settings).await;
+    let mut resp = server.resp().await;
+    let keys: Vec<String> = (0..30).map(|i| format!("wset:{i}")).collect();
+    let mut script: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| vec!["SET".into(), k.clone(), format!("one-{k}")])
+        .collect();
+    let long_key = "k".repeat(600);
+    script.insert(5, vec!["SET".into(), long_key.clone(), "x".into()]);
+    let replies = pipelined(&mut resp, &script).await;
+    assert!(
+        replies[5].starts_with("-ERR key is 600 bytes"),
+        "{}",
+        replies[5]
+    );
+    assert_eq!(
+        replies.iter().filter(|r| *r == "+OK\r\n").count(),
+        30,
+        "{replies:?}"
+    );
+    let replicas_of =
+        |key: &str| -> Vec<usize> { ring.successors(key.as_bytes()).take(2).collect() };
+    for key in &keys {
+        for replica in replicas_of(key) {
+            assert_eq!(
+                nodes[replica].get(key),
+                Some(format!("one-{key}")),
+                "{key} on {replica}"
+            );
+        }
+    }
+    assert!(!nodes.iter().any(|n| n.exists(&long_key)));
+
+    // With node 0 dead a write can reach only one of two replicas for the keys
+    // it held: those fail the quorum of 2, every other key succeeds.
+    nodes[0].kill();
+    let again: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| vec!["SET".into(), k.clone(), format!("two-{k}")])
+        .collect();
+    let replies = pipelined(&mut resp, &again).await;
+    for (key, reply) in keys.iter().zip(&replies) {
+        if replicas_of(key).contains(&0) {
+            assert!(
+                reply.starts_with('-'),
+                "{key} had node 0 as a replica: {reply}"
+            );
+        } else {
+            assert_eq!(reply, "+OK\r\n", "{key}");
+            for replica in replicas_of(key) {
+                assert_eq!(nodes[replica].get(key), Some(format!("two-{key}")));
+            }
+        }
+    }
+}

@@ -185,6 +185,27 @@ impl RedisLink {
         .await
     }
 
+    /// SET (or DEL, for a deadline already past) of every entry in one
+    /// pipelined request, as [`RedisLink::set`] does for one. Standalone nodes
+    /// only, like [`RedisLink::get_many`].
+    pub async fn set_many(
+        &self,
+        entries: &[(&[u8], &[u8], Option<UnixMillis>)],
+        now: UnixMillis,
+    ) -> Result<(), CacheError> {
+        let mut pipeline = redis::pipe();
+        for &(key, value, expires_at) in entries {
+            pipeline.add_command(set_command(
+                key,
+                value,
+                Expiry::from_deadline(expires_at, now),
+            ));
+        }
+        let pipeline = &pipeline;
+        self.run(|mut c| async move { pipeline.query_async::<()>(&mut c).await })
+            .await
+    }
+
     /// Plain GET, without the deadline.
     pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
         let value: Option<Vec<u8>> = self

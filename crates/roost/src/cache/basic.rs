@@ -105,6 +105,46 @@ impl Cache {
         .await
     }
 
+    /// [`Cache::put`] for several independent plain sets at once (a RESP
+    /// pipeline's, on distinct keys): each entry is checked, counted and
+    /// answered on its own, while a Redis fleet sends each node one request
+    /// for all its keys. Each SET is recorded with the batch's latency.
+    pub async fn put_many(
+        &self,
+        writes: Vec<(Bytes, Bytes, Expiry)>,
+    ) -> Vec<Result<(), CacheError>> {
+        let start = Instant::now();
+        let mut results: Vec<Option<Result<(), CacheError>>> = Vec::with_capacity(writes.len());
+        let (mut nodes, mut entries) = (Vec::new(), Vec::new());
+        for (key, value, expiry) in writes {
+            let placed = self
+                .check_write(&key, &value, expiry)
+                .and_then(|expires_at| Ok((self.route(&key)?, expires_at)));
+            match placed {
+                Ok((node, expires_at)) => {
+                    nodes.push(node);
+                    entries.push((key, value, expires_at));
+                    results.push(None);
+                }
+                Err(err) => results.push(Some(Err(err))),
+            }
+        }
+        let mut stored = self.backend.set_many(&nodes, entries).await.into_iter();
+        let elapsed = start.elapsed();
+        results
+            .into_iter()
+            .map(|early| {
+                let result = early.unwrap_or_else(|| {
+                    stored
+                        .next()
+                        .expect("invariant: one answer per valid entry")
+                });
+                self.metrics.record(Op::Set, result.is_ok(), elapsed);
+                result
+            })
+            .collect()
+    }
+
     /// Removes `key`; `true` when it was present.
     pub async fn delete(&self, key: &[u8]) -> Result<bool, CacheError> {
         self.timed(Op::Delete, async {
@@ -152,8 +192,22 @@ impl Cache {
         self.timed(Op::Mset, async {
             let expiries = self.check_writes(&writes)?;
             let count = writes.len();
-            for (w, expires_at) in writes.into_iter().zip(expiries) {
-                self.store_checked(w.key, w.value, expires_at).await?;
+            // A key given twice ends with its last value, as when written in
+            // order; the batch below may write its keys concurrently.
+            let mut last = std::collections::HashMap::with_capacity(count);
+            for (i, w) in writes.iter().enumerate() {
+                last.insert(w.key.clone(), i);
+            }
+            let mut nodes = Vec::with_capacity(count);
+            let mut entries = Vec::with_capacity(count);
+            for (i, (w, expires_at)) in writes.into_iter().zip(expiries).enumerate() {
+                if last.get(&w.key) == Some(&i) {
+                    nodes.push(self.route(&w.key)?);
+                    entries.push((w.key, w.value, expires_at));
+                }
+            }
+            for result in self.backend.set_many(&nodes, entries).await {
+                result?;
             }
             Ok(count)
         })

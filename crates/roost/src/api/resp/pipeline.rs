@@ -16,13 +16,14 @@ use std::collections::HashSet;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::join_all;
 
-use roost_resp::{write_bulk, write_null};
+use roost_resp::{write_bulk, write_null, write_simple};
 
 use super::command_table::{lookup, Cmd};
 use super::dispatch;
 use super::reply::RespError;
 use super::session::Session;
 use super::RespState;
+use crate::cache::Expiry;
 
 /// Most commands run concurrently for one connection.
 pub const MAX_GROUP: usize = 256;
@@ -76,27 +77,57 @@ pub async fn execute_all(
 }
 
 /// Runs a group of commands on distinct keys concurrently; replies in order.
-/// The group's plain `GET key`s go to the cache as one batch, so a Redis node
-/// gets one request for all of them rather than one per GET.
+/// The group's plain `GET key`s go to the cache as one batch, and so do its
+/// plain `SET key value`s, so a Redis node gets one request for each batch
+/// rather than one per command.
 async fn run_group(
     state: &RespState,
     session: &mut Session,
     group: &[Vec<Bytes>],
     out: &mut BytesMut,
 ) {
-    let gets: Vec<usize> = (0..group.len())
-        .filter(|&i| is_plain_get(&group[i]))
-        .collect();
-    if gets.len() < 2 {
+    let batch_of = |cmd: Cmd, arity: usize| -> Vec<usize> {
+        let members: Vec<usize> = (0..group.len())
+            .filter(|&i| group[i].len() == arity && lookup(&group[i][0]) == Some(cmd))
+            .collect();
+        if members.len() >= 2 {
+            members
+        } else {
+            Vec::new()
+        }
+    };
+    let (gets, sets) = (batch_of(Cmd::Get, 2), batch_of(Cmd::Set, 3));
+    if gets.is_empty() && sets.is_empty() {
         return run_each(state, session, group, out).await;
     }
     let keys: Vec<Bytes> = gets.iter().map(|&i| group[i][1].clone()).collect();
+    let writes: Vec<(Bytes, Bytes, Expiry)> = sets
+        .iter()
+        .map(|&i| {
+            let (key, value) = dispatch::owned_pair(&group[i][1], &group[i][2]);
+            (key, value, Expiry::Never)
+        })
+        .collect();
     let others: Vec<usize> = (0..group.len())
-        .filter(|i| gets.binary_search(i).is_err())
+        .filter(|i| gets.binary_search(i).is_err() && sets.binary_search(i).is_err())
         .collect();
     let shared: &Session = session;
-    let (values, other_replies) = futures_util::join!(
-        state.app.cache.get_values(&keys),
+    let cache = &state.app.cache;
+    let (values, stored, other_replies) = futures_util::join!(
+        async {
+            if keys.is_empty() {
+                Vec::new()
+            } else {
+                cache.get_values(&keys).await
+            }
+        },
+        async {
+            if writes.is_empty() {
+                Vec::new()
+            } else {
+                cache.put_many(writes).await
+            }
+        },
         join_all(
             others
                 .iter()
@@ -107,24 +138,26 @@ async fn run_group(
     for (&i, reply) in others.iter().zip(other_replies) {
         replies[i] = reply;
     }
-    let get_metric = state.metrics.command(Some(Cmd::Get as usize));
+    let get_count = state.metrics.command(Some(Cmd::Get as usize));
     for (&i, value) in gets.iter().zip(values) {
-        get_metric.inc();
-        let reply = &mut replies[i];
+        get_count.inc();
         match value {
-            Ok(Some(value)) => write_bulk(reply, &value),
-            Ok(None) => write_null(reply, session.protocol),
-            Err(err) => RespError::from(err).write(reply),
+            Ok(Some(value)) => write_bulk(&mut replies[i], &value),
+            Ok(None) => write_null(&mut replies[i], session.protocol),
+            Err(err) => RespError::from(err).write(&mut replies[i]),
+        }
+    }
+    let set_count = state.metrics.command(Some(Cmd::Set as usize));
+    for (&i, result) in sets.iter().zip(stored) {
+        set_count.inc();
+        match result {
+            Ok(()) => write_simple(&mut replies[i], b"OK"),
+            Err(err) => RespError::from(err).write(&mut replies[i]),
         }
     }
     for reply in replies {
         out.extend_from_slice(&reply);
     }
-}
-
-/// `GET key`: the command batched by [`run_group`].
-fn is_plain_get(args: &[Bytes]) -> bool {
-    args.len() == 2 && lookup(&args[0]) == Some(Cmd::Get)
 }
 
 /// Runs each command of `group` concurrently, replies in order.

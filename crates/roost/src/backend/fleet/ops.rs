@@ -37,6 +37,15 @@ impl Fleet {
         self.read_many(keys, with_ttl).await
     }
 
+    /// Plain sets of a batch, one pipelined request per node; see
+    /// [`Fleet::write_many_sets`].
+    pub async fn set_many(
+        &self,
+        entries: &[(Bytes, Bytes, Option<UnixMillis>)],
+    ) -> Vec<Result<(), CacheError>> {
+        self.write_many_sets(entries).await
+    }
+
     pub async fn set(
         &self,
         key: Bytes,

@@ -237,6 +237,80 @@ impl Fleet {
             .collect()
     }
 
+    /// [`Fleet::write`] of plain sets for a batch, in entry order: one
+    /// pipelined request per node for every key it replicates, then each key's
+    /// quorum judged from its replicas' answers exactly as for one write (a
+    /// failed replica gets the key journaled). While keys move, on a Redis
+    /// Cluster, and for a key with no up replica (the gutter), single writes.
+    pub(super) async fn write_many_sets(
+        &self,
+        entries: &[(Bytes, Bytes, Option<UnixMillis>)],
+    ) -> Vec<Result<(), CacheError>> {
+        let topology = self.topology.load();
+        if self.cluster || entries.len() < 2 || topology.previous.is_some() {
+            return join_all(entries.iter().map(|entry| self.set_one(entry))).await;
+        }
+        let now = self.now_millis();
+        let targets: Vec<Vec<Arc<FleetNode>>> = entries
+            .iter()
+            .map(|(key, _, _)| self.write_targets(&topology, key))
+            .collect();
+        let mut groups: Vec<(&Arc<FleetNode>, Vec<usize>)> = Vec::new();
+        for (i, replicas) in targets.iter().enumerate() {
+            for node in replicas {
+                match groups.iter_mut().find(|(n, _)| Arc::ptr_eq(n, node)) {
+                    Some((_, members)) => members.push(i),
+                    None => groups.push((node, vec![i])),
+                }
+            }
+        }
+        let batches = groups.iter().map(|(node, members)| {
+            let items: Vec<(&[u8], &[u8], Option<UnixMillis>)> = members
+                .iter()
+                .map(|&i| (&entries[i].0[..], &entries[i].1[..], entries[i].2))
+                .collect();
+            async move { self.on_node(node, |link| link.set_many(&items, now)).await }
+        });
+        let answers = join_all(batches).await;
+        let unplaced: Vec<usize> = (0..entries.len())
+            .filter(|&i| targets[i].is_empty())
+            .collect();
+        let mut gutter = join_all(unplaced.iter().map(|&i| self.set_one(&entries[i])))
+            .await
+            .into_iter();
+        (0..entries.len())
+            .map(|i| {
+                if targets[i].is_empty() {
+                    return gutter
+                        .next()
+                        .expect("invariant: one answer per unplaced key");
+                }
+                let results = targets[i]
+                    .iter()
+                    .map(|node| {
+                        let g = groups
+                            .iter()
+                            .position(|(n, _)| Arc::ptr_eq(n, node))
+                            .expect("invariant: every target has a group");
+                        answers[g].clone().map(|()| true)
+                    })
+                    .collect();
+                self.quorum(&entries[i].0, &targets[i], results).map(|_| ())
+            })
+            .collect()
+    }
+
+    async fn set_one(
+        &self,
+        (key, value, expires_at): &(Bytes, Bytes, Option<UnixMillis>),
+    ) -> Result<(), CacheError> {
+        let write = Write::Set {
+            value,
+            expires_at: *expires_at,
+        };
+        self.write(key, write).await.map(|_| ())
+    }
+
     /// Writes a copy found on `source` back to the replica that missed it —
     /// only where it is still absent (a concurrent write wins), and dropped
     /// again if `source` no longer holds it afterwards (a concurrent delete
