@@ -16,6 +16,9 @@ use roost_store::UnixMillis;
 
 use crate::error::CacheError;
 
+/// A plain write of a batch: key, value and absolute deadline.
+pub type SetEntry = (Bytes, Bytes, Option<UnixMillis>);
+
 /// A stored value with its absolute expiry time, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -161,7 +164,7 @@ impl Backend {
     pub async fn set_many(
         &self,
         nodes: &[usize],
-        entries: Vec<(Bytes, Bytes, Option<UnixMillis>)>,
+        entries: Vec<SetEntry>,
     ) -> Vec<Result<(), CacheError>> {
         match self {
             Backend::Embedded(b) => nodes

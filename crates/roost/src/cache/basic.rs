@@ -8,6 +8,7 @@ use roost_ring::NodeId;
 use roost_store::UnixMillis;
 
 use super::{Cache, CacheHit, Expiry, Write};
+use crate::backend::SetEntry;
 use crate::error::CacheError;
 use crate::telemetry::Op;
 
@@ -47,42 +48,29 @@ impl Cache {
     /// [`Cache::get_value`] for several independent GETs at once (a RESP
     /// pipeline's): each key is checked, counted and answered on its own — a
     /// bad key fails only its own GET — while a Redis fleet asks each node
-    /// once for the whole batch. Each GET is recorded with the batch's latency.
-    pub async fn get_values(&self, keys: &[Bytes]) -> Vec<Result<Option<Bytes>, CacheError>> {
-        let start = Instant::now();
-        let mut results: Vec<Option<Result<Option<Bytes>, CacheError>>> = Vec::new();
-        let (mut nodes, mut valid) = (Vec::new(), Vec::new());
-        for key in keys {
-            match self.check_key(key).and_then(|()| self.route(key)) {
-                Ok(node) => {
-                    nodes.push(node);
-                    valid.push(&key[..]);
-                    results.push(None);
-                }
-                Err(err) => results.push(Some(Err(err))),
-            }
+    /// once for the whole batch.
+    pub async fn get_values<'k>(
+        &self,
+        keys: &'k [Bytes],
+    ) -> Vec<Result<Option<Bytes>, CacheError>> {
+        let check = |key: &'k Bytes| -> Result<(usize, &'k [u8]), CacheError> {
+            self.check_key(key)?;
+            Ok((self.route(key)?, &key[..]))
+        };
+        let run = |accepted: Vec<(usize, &'k [u8])>| async move {
+            let (nodes, keys): (Vec<usize>, Vec<&[u8]>) = accepted.into_iter().unzip();
+            let found = self.backend.get_many(&nodes, &keys, false).await;
+            found
+                .into_iter()
+                .map(|entry| entry.map(|stored| stored.map(|s| s.value)))
+                .collect()
+        };
+        let results = self.batched(Op::Get, keys, check, run).await;
+        for found in results.iter().flatten() {
+            let hit = u64::from(found.is_some());
+            self.metrics.record_lookups(hit, 1 - hit);
         }
-        let mut found = self
-            .backend
-            .get_many(&nodes, &valid, false)
-            .await
-            .into_iter();
-        let elapsed = start.elapsed();
         results
-            .into_iter()
-            .map(|early| {
-                let result = early.unwrap_or_else(|| {
-                    let stored = found.next().expect("invariant: one answer per valid key");
-                    stored.map(|entry| entry.map(|s| s.value))
-                });
-                self.metrics.record(Op::Get, result.is_ok(), elapsed);
-                if let Ok(entry) = &result {
-                    let hit = u64::from(entry.is_some());
-                    self.metrics.record_lookups(hit, 1 - hit);
-                }
-                result
-            })
-            .collect()
     }
 
     pub async fn set(
@@ -108,39 +96,60 @@ impl Cache {
     /// [`Cache::put`] for several independent plain sets at once (a RESP
     /// pipeline's, on distinct keys): each entry is checked, counted and
     /// answered on its own, while a Redis fleet sends each node one request
-    /// for all its keys. Each SET is recorded with the batch's latency.
+    /// for all its keys.
     pub async fn put_many(
         &self,
         writes: Vec<(Bytes, Bytes, Expiry)>,
     ) -> Vec<Result<(), CacheError>> {
+        let check = |(key, value, expiry): (Bytes, Bytes, Expiry)| {
+            let expires_at = self.check_write(&key, &value, expiry)?;
+            Ok((self.route(&key)?, (key, value, expires_at)))
+        };
+        let run = |accepted: Vec<(usize, SetEntry)>| async move {
+            let (nodes, entries): (Vec<usize>, Vec<_>) = accepted.into_iter().unzip();
+            self.backend.set_many(&nodes, entries).await
+        };
+        self.batched(Op::Set, writes, check, run).await
+    }
+
+    /// Independent operations of one kind run as a batch: `check` accepts or
+    /// rejects each item on its own, `run` does the accepted ones together
+    /// (answers in their order), and each outcome is recorded under `op` with
+    /// the batch's latency. Outcomes in item order.
+    async fn batched<I, A, T, Fut>(
+        &self,
+        op: Op,
+        items: impl IntoIterator<Item = I>,
+        check: impl Fn(I) -> Result<A, CacheError>,
+        run: impl FnOnce(Vec<A>) -> Fut,
+    ) -> Vec<Result<T, CacheError>>
+    where
+        Fut: std::future::Future<Output = Vec<Result<T, CacheError>>>,
+    {
         let start = Instant::now();
-        let mut results: Vec<Option<Result<(), CacheError>>> = Vec::with_capacity(writes.len());
-        let (mut nodes, mut entries) = (Vec::new(), Vec::new());
-        for (key, value, expiry) in writes {
-            let placed = self
-                .check_write(&key, &value, expiry)
-                .and_then(|expires_at| Ok((self.route(&key)?, expires_at)));
-            match placed {
-                Ok((node, expires_at)) => {
-                    nodes.push(node);
-                    entries.push((key, value, expires_at));
-                    results.push(None);
+        let mut outcomes: Vec<Option<Result<T, CacheError>>> = Vec::new();
+        let mut accepted = Vec::new();
+        for item in items {
+            match check(item) {
+                Ok(item) => {
+                    accepted.push(item);
+                    outcomes.push(None);
                 }
-                Err(err) => results.push(Some(Err(err))),
+                Err(err) => outcomes.push(Some(Err(err))),
             }
         }
-        let mut stored = self.backend.set_many(&nodes, entries).await.into_iter();
+        let mut answers = run(accepted).await.into_iter();
         let elapsed = start.elapsed();
-        results
+        outcomes
             .into_iter()
             .map(|early| {
-                let result = early.unwrap_or_else(|| {
-                    stored
+                let outcome = early.unwrap_or_else(|| {
+                    answers
                         .next()
-                        .expect("invariant: one answer per valid entry")
+                        .expect("invariant: one answer per accepted item")
                 });
-                self.metrics.record(Op::Set, result.is_ok(), elapsed);
-                result
+                self.metrics.record(op, outcome.is_ok(), elapsed);
+                outcome
             })
             .collect()
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::replication::Write;
 use super::topology::FleetNode;
 use super::Fleet;
-use crate::backend::{Condition, Deadline, RetimeCondition, SetOutcome, Stored};
+use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, SetOutcome, Stored};
 use crate::error::CacheError;
 
 /// Where a fleet SCAN cursor keeps the node index.
@@ -39,10 +39,7 @@ impl Fleet {
 
     /// Plain sets of a batch, one pipelined request per node; see
     /// [`Fleet::write_many_sets`].
-    pub async fn set_many(
-        &self,
-        entries: &[(Bytes, Bytes, Option<UnixMillis>)],
-    ) -> Vec<Result<(), CacheError>> {
+    pub async fn set_many(&self, entries: &[SetEntry]) -> Vec<Result<(), CacheError>> {
         self.write_many_sets(entries).await
     }
 

@@ -16,7 +16,9 @@
 //!   read) and the result is copied to the others.
 //! - A batch of reads (MGET, a pipeline's GETs) asks each node once for all
 //!   its keys; any key whose answer is not a plain hit or final miss takes the
-//!   single-key path above.
+//!   single-key path above. A batch of plain sets (MSET, a pipeline's SETs)
+//!   sends each replica one request for all its keys and judges each key's
+//!   quorum on its own.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use super::health::Transition;
 use super::topology::{FleetNode, Topology};
 use super::Fleet;
 use crate::backend::redis_link::RedisLink;
-use crate::backend::{Condition, Deadline, RetimeCondition, Stored};
+use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, Stored};
 use crate::error::CacheError;
 use crate::telemetry::EventKind;
 
@@ -60,6 +62,20 @@ async fn apply(
             link.set(key, value, expires_at, now).await.map(|()| true)
         }
         Write::Delete => link.delete(key).await,
+    }
+}
+
+/// Adds `member` to `node`'s group in `groups`, starting the group if needed.
+/// A batch touches a handful of nodes, so a linear search is the cheap way.
+fn join_group<N>(
+    groups: &mut Vec<(N, Vec<usize>)>,
+    node: N,
+    member: usize,
+    same: impl Fn(&N, &N) -> bool,
+) {
+    match groups.iter_mut().find(|(n, _)| same(n, &node)) {
+        Some((_, members)) => members.push(member),
+        None => groups.push((node, vec![member])),
     }
 }
 
@@ -197,10 +213,7 @@ impl Fleet {
                     topology.nodes[n].health.is_up() && !topology.nodes[n].journal.may_be_stale(key)
                 });
             if let Some(n) = readable {
-                match groups.iter_mut().find(|(node, _)| *node == n) {
-                    Some((_, members)) => members.push(i),
-                    None => groups.push((n, vec![i])),
-                }
+                join_group(&mut groups, n, i, |a, b| a == b);
             }
         }
         let batches = groups.iter().map(|(n, members)| {
@@ -244,7 +257,7 @@ impl Fleet {
     /// Cluster, and for a key with no up replica (the gutter), single writes.
     pub(super) async fn write_many_sets(
         &self,
-        entries: &[(Bytes, Bytes, Option<UnixMillis>)],
+        entries: &[SetEntry],
     ) -> Vec<Result<(), CacheError>> {
         let topology = self.topology.load();
         if self.cluster || entries.len() < 2 || topology.previous.is_some() {
@@ -258,10 +271,7 @@ impl Fleet {
         let mut groups: Vec<(&Arc<FleetNode>, Vec<usize>)> = Vec::new();
         for (i, replicas) in targets.iter().enumerate() {
             for node in replicas {
-                match groups.iter_mut().find(|(n, _)| Arc::ptr_eq(n, node)) {
-                    Some((_, members)) => members.push(i),
-                    None => groups.push((node, vec![i])),
-                }
+                join_group(&mut groups, node, i, |a, b| Arc::ptr_eq(a, b));
             }
         }
         let batches = groups.iter().map(|(node, members)| {
@@ -300,10 +310,7 @@ impl Fleet {
             .collect()
     }
 
-    async fn set_one(
-        &self,
-        (key, value, expires_at): &(Bytes, Bytes, Option<UnixMillis>),
-    ) -> Result<(), CacheError> {
+    async fn set_one(&self, (key, value, expires_at): &SetEntry) -> Result<(), CacheError> {
         let write = Write::Set {
             value,
             expires_at: *expires_at,
