@@ -92,6 +92,48 @@ async fn set_and_get_round_trip_value_and_deadline() {
 }
 
 #[tokio::test]
+async fn batched_sets_and_gets_match_single_ones() {
+    let server = RedisServer::start();
+    server.cli(&["SET", "doomed", "x"]);
+    let link = link_to(&server.url());
+    let t = now();
+    let entries: [(&[u8], &[u8], Option<u64>); 3] = [
+        (b"ttl", b"v1", Some(t + 60_000)),
+        (b"forever", b"v2", None),
+        (b"doomed", b"v3", Some(t - 1)),
+    ];
+    link.set_many(&entries, t).await.unwrap();
+    assert!((60_000 - SLACK_MS as i64..=60_000).contains(&pttl(&server, "ttl")));
+    assert_eq!(server.get("forever").as_deref(), Some("v2"));
+    assert_eq!(pttl(&server, "forever"), -1);
+    assert!(!server.exists("doomed"), "a past deadline deletes");
+
+    let keys: [&[u8]; 3] = [b"ttl", b"missing", b"forever"];
+    let with_ttl = link.get_many(&keys, true, now()).await.unwrap();
+    assert_eq!(with_ttl.len(), 3);
+    let ttl = with_ttl[0].as_ref().unwrap();
+    assert_eq!(ttl.value, Bytes::from_static(b"v1"));
+    assert_near(ttl.expires_at, t + 60_000);
+    assert_eq!(with_ttl[1], None);
+    assert_eq!(with_ttl[2].as_ref().unwrap().expires_at, None);
+    let values = link.get_many(&keys, false, now()).await.unwrap();
+    assert_eq!(
+        values,
+        vec![
+            Some(Stored {
+                value: Bytes::from_static(b"v1"),
+                expires_at: None
+            }),
+            None,
+            Some(Stored {
+                value: Bytes::from_static(b"v2"),
+                expires_at: None
+            }),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn set_with_a_deadline_already_past_deletes() {
     let server = RedisServer::start();
     let link = link_to(&server.url());
