@@ -27,13 +27,23 @@ async fn set(server: &TestServer, key: &str, value: &str) -> u16 {
         .0
 }
 
+/// Three fresh redis-server nodes.
+fn three_nodes() -> [RedisServer; 3] {
+    [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ]
+}
+
+/// A RESP bulk-string reply.
+fn bulk(text: &str) -> String {
+    format!("${}\r\n{text}\r\n", text.len())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_key_lands_on_the_node_the_ring_says() {
-    let nodes = [
-        RedisServer::start(),
-        RedisServer::start(),
-        RedisServer::start(),
-    ];
+    let nodes = three_nodes();
     let refs: Vec<&RedisServer> = nodes.iter().collect();
     let server = start_fleet(&refs, &[]).await;
     let ring = ring_of(&refs);
@@ -57,11 +67,7 @@ async fn every_key_lands_on_the_node_the_ring_says() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_two_replicas_a_kill_loses_no_acknowledged_write_and_the_node_rejoins() {
-    let mut nodes = [
-        RedisServer::start(),
-        RedisServer::start(),
-        RedisServer::start(),
-    ];
+    let mut nodes = three_nodes();
     let refs: Vec<&RedisServer> = nodes.iter().collect();
     let server = Arc::new(start_fleet(&refs, &[("ROOST_REPLICAS", "2")]).await);
     let victim = node_id(&nodes[1]);
@@ -313,11 +319,7 @@ async fn the_topology_api_validates_and_guards_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resp_scan_and_dbsize_count_each_replicated_key_once() {
     use roost_resp::Frame;
-    let nodes = [
-        RedisServer::start(),
-        RedisServer::start(),
-        RedisServer::start(),
-    ];
+    let nodes = three_nodes();
     let refs: Vec<&RedisServer> = nodes.iter().collect();
     let server = start_fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
     let mut resp = server.resp().await;
@@ -391,7 +393,7 @@ async fn a_pipeline_runs_concurrently_but_keeps_each_keys_order() {
         expected.push(format!(":{}\r\n", (round + 1).to_string().len() + 1));
         script.push(vec!["GET".into(), key.clone()]);
         let value = format!("{}z", round + 1);
-        expected.push(format!("${}\r\n{value}\r\n", value.len()));
+        expected.push(bulk(&value));
         script.push(vec!["DEL".into(), other.clone()]);
         expected.push(":1\r\n".to_owned());
         script.push(vec!["EXISTS".into(), other]);
@@ -399,15 +401,9 @@ async fn a_pipeline_runs_concurrently_but_keeps_each_keys_order() {
     }
     script.push(vec!["PING".into()]);
     expected.push("+PONG\r\n".to_owned());
-    let mut wire = bytes::BytesMut::new();
-    for command in &script {
-        let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
-        roost_resp::write_command(&mut wire, &args);
-    }
-    resp.send_raw(&wire).await;
-    for (i, want) in expected.iter().enumerate() {
-        let got = String::from_utf8(resp.reply().await).unwrap();
-        assert_eq!(&got, want, "reply {i} to {:?}", script[i]);
+    let replies = pipelined(&mut resp, &script).await;
+    for (i, (got, want)) in replies.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "reply {i} to {:?}", script[i]);
     }
 }
 
@@ -469,11 +465,7 @@ async fn pipelined(resp: &mut support::resp::RespClient, commands: &[Vec<String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batched_gets_answer_each_key_as_single_gets_do() {
-    let mut nodes = [
-        RedisServer::start(),
-        RedisServer::start(),
-        RedisServer::start(),
-    ];
+    let mut nodes = three_nodes();
     let refs: Vec<&RedisServer> = nodes.iter().collect();
     let ring = ring_of(&refs);
     let server = start_fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
@@ -518,10 +510,7 @@ async fn batched_gets_answer_each_key_as_single_gets_do() {
     assert_eq!(batched, one_by_one);
     for (i, key) in keys.iter().enumerate() {
         let want = format!("v-{key}");
-        assert!(
-            batched.contains(&format!("${}\r\n{want}\r\n", want.len())),
-            "{i}"
-        );
+        assert!(batched.contains(&bulk(&want)), "{i}");
     }
     assert!(
         batched
@@ -547,7 +536,7 @@ async fn batched_gets_answer_each_key_as_single_gets_do() {
     let replies = pipelined(&mut resp, &gets).await;
     for (key, reply) in keys.iter().zip(&replies) {
         let want = format!("v-{key}");
-        assert_eq!(reply, &format!("${}\r\n{want}\r\n", want.len()), "{key}");
+        assert_eq!(reply, &bulk(&want), "{key}");
     }
     let args: Vec<&str> = std::iter::once("MGET")
         .chain(keys.iter().map(String::as_str))
@@ -562,11 +551,7 @@ async fn batched_gets_answer_each_key_as_single_gets_do() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batched_sets_reach_every_replica_and_judge_each_keys_quorum() {
-    let mut nodes = [
-        RedisServer::start(),
-        RedisServer::start(),
-        RedisServer::start(),
-    ];
+    let mut nodes = three_nodes();
     let refs: Vec<&RedisServer> = nodes.iter().collect();
     let ring = ring_of(&refs);
     let settings = [("ROOST_REPLICAS", "2"), ("ROOST_WRITE_QUORUM", "2")];
