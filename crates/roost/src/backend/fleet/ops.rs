@@ -178,18 +178,7 @@ impl Fleet {
     ) {
         for former in topology.former_holders(key, self.settings().replicas) {
             if let Ok(Some(entry)) = self.on_node(&former, |l| l.get(key, now)).await {
-                let copied = self
-                    .on_node(node, |l| {
-                        l.set_conditional(
-                            key,
-                            &entry.value,
-                            Condition::IfAbsent,
-                            Deadline::Set(entry.expires_at),
-                            now,
-                        )
-                    })
-                    .await;
-                if let Err(err) = copied {
+                if let Err(err) = self.copy_if_absent(node, key, &entry, now).await {
                     tracing::debug!(node = %node.id, error = %err, "pulling a moving key failed");
                 }
                 return;

@@ -31,7 +31,7 @@ use super::health::Transition;
 use super::topology::{FleetNode, Topology};
 use super::Fleet;
 use crate::backend::redis_link::RedisLink;
-use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, Stored};
+use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, SetOutcome, Stored};
 use crate::error::CacheError;
 use crate::telemetry::EventKind;
 
@@ -330,18 +330,7 @@ impl Fleet {
         stored: &Stored,
         now: UnixMillis,
     ) {
-        let repaired = self
-            .on_node(target, |link| {
-                link.set_conditional(
-                    key,
-                    &stored.value,
-                    Condition::IfAbsent,
-                    Deadline::Set(stored.expires_at),
-                    now,
-                )
-            })
-            .await;
-        match repaired {
+        match self.copy_if_absent(target, key, stored, now).await {
             Ok(outcome) if outcome.written => {
                 let still = self.on_node(source, |link| link.get_value(key)).await;
                 if !matches!(&still, Ok(Some(v)) if *v == stored.value) {
@@ -351,6 +340,27 @@ impl Fleet {
             Ok(_) => {}
             Err(err) => tracing::debug!(node = %target.id, error = %err, "read-repair failed"),
         }
+    }
+
+    /// Writes `entry` (value and deadline) for `key` on `node` only where the
+    /// key is absent there: a copy never overwrites a newer write.
+    pub(super) async fn copy_if_absent(
+        &self,
+        node: &FleetNode,
+        key: &[u8],
+        entry: &Stored,
+        now: UnixMillis,
+    ) -> Result<SetOutcome, CacheError> {
+        self.on_node(node, |link| {
+            link.set_conditional(
+                key,
+                &entry.value,
+                Condition::IfAbsent,
+                Deadline::Set(entry.expires_at),
+                now,
+            )
+        })
+        .await
     }
 
     /// A miss on the current owner `owner`: while keys move, a former holder
