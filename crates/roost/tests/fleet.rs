@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::fleet::{node_id, node_state, ring_of, settle, start_fleet, DEADLINE};
+use support::fleet::{keys_on, node_id, node_state, ring_of, settle, start_fleet, DEADLINE};
 use support::redis::RedisServer;
 use support::{eventually, TestServer};
 
@@ -131,12 +131,8 @@ async fn a_rejoining_node_never_serves_a_value_it_missed() {
     let nodes = [RedisServer::start(), RedisServer::start()];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
     let server = start_fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
-    let ring = ring_of(&refs);
     // A key whose first replica is node 0, so reads go there first.
-    let key = (0..)
-        .map(|i| format!("stale:{i}"))
-        .find(|k| ring.locate(k.as_bytes()) == Some(0))
-        .unwrap();
+    let key = keys_on(&refs, 0, "stale", 1).remove(0);
     assert_eq!(set(&server, &key, "v1").await, 200);
     assert_eq!(nodes[0].get(&key).as_deref(), Some("\"v1\""));
     // Freeze node 0 with its data: commands queue, probes time out.
@@ -162,14 +158,9 @@ async fn a_rejoining_node_never_serves_a_value_it_missed() {
 async fn the_gutter_holds_a_dead_nodes_range_only_briefly() {
     let mut nodes = [RedisServer::start(), RedisServer::start()];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
-    let ring = ring_of(&refs);
     let gutter = start_fleet(&refs, &[("ROOST_GUTTER_TTL", "5")]).await;
     let rehash = start_fleet(&refs, &[("ROOST_GUTTER_TTL", "0")]).await;
-    let keys: Vec<String> = (0..)
-        .map(|i| format!("gutter:{i}"))
-        .filter(|k| ring.locate(k.as_bytes()) == Some(0))
-        .take(2)
-        .collect();
+    let keys = keys_on(&refs, 0, "gutter", 2);
     nodes[0].kill();
     for server in [&gutter, &rehash] {
         let id0 = node_id(&nodes[0]);
@@ -416,11 +407,7 @@ async fn a_replica_whose_write_failed_is_not_read_until_repaired() {
         &[("ROOST_REPLICAS", "2"), ("ROOST_EJECT_AFTER", "50")],
     )
     .await;
-    let ring = ring_of(&refs);
-    let key = (0..)
-        .map(|i| format!("failed-write:{i}"))
-        .find(|k| ring.locate(k.as_bytes()) == Some(0))
-        .unwrap();
+    let key = keys_on(&refs, 0, "failed-write", 1).remove(0);
     assert_eq!(set(&server, &key, "v1").await, 200);
     // Node 0 keeps answering reads and PINGs but holds writes past the
     // gateway's timeout: the write fails there and succeeds on node 1.
