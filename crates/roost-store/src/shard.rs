@@ -188,6 +188,20 @@ impl Shard {
         self.unless_expired(key, found)
     }
 
+    /// [`Shard::get`] for several keys under one hold of the read lock. Answers in
+    /// key order.
+    pub fn get_many<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Vec<Option<Hit>> {
+        let keys: Vec<&[u8]> = keys.into_iter().collect();
+        let found: Vec<Option<Hit>> = {
+            let state = self.state.read();
+            keys.iter().map(|key| state.map.get(key)).collect()
+        };
+        keys.into_iter()
+            .zip(found)
+            .map(|(key, found)| self.unless_expired(key, found))
+            .collect()
+    }
+
     /// Like [`Shard::get`] but not an access for the eviction policy (still honours
     /// expiry). Under `tinylfu` it is an access all the same: `moka` has no peek.
     pub fn peek(&self, key: &[u8]) -> Option<Hit> {
@@ -205,6 +219,31 @@ impl Shard {
         let hit = Hit { value, expires_at };
         self.check_fits(&key, &hit)?;
         let mut state = self.state.write();
+        self.store(&mut state, key, hit);
+        Ok(())
+    }
+
+    /// [`Shard::set`] for several entries under one hold of the write lock, stored
+    /// in order; each is checked on its own. Outcomes in entry order.
+    pub fn set_many(
+        &self,
+        entries: impl IntoIterator<Item = (Bytes, Bytes, Option<UnixMillis>)>,
+    ) -> Vec<Result<(), StoreError>> {
+        let mut state = self.state.write();
+        entries
+            .into_iter()
+            .map(|(key, value, expires_at)| {
+                let hit = Hit { value, expires_at };
+                self.check_fits(&key, &hit)?;
+                self.store(&mut state, key, hit);
+                Ok(())
+            })
+            .collect()
+    }
+
+    /// Stores a checked entry under the held write lock; replacing an entry that had
+    /// expired counts an expiration.
+    fn store(&self, state: &mut ShardState, key: Bytes, hit: Hit) {
         let old = state.map.peek(&key);
         // The clock is read only when the replaced entry has a deadline to compare.
         let old_deadline = old.as_ref().and_then(|old| old.expires_at);
@@ -212,7 +251,6 @@ impl Shard {
             self.counters.expirations.fetch_add(1, Ordering::Relaxed);
         }
         state.put(&self.counters, key, hit, old.as_ref());
-        Ok(())
     }
 
     /// Removes `key`; true when a live entry was removed (an expired one counts as an
@@ -440,6 +478,34 @@ mod tests {
         // A second miss is not a second expiration.
         assert_eq!(shard.get(b"k"), None);
         assert_eq!(shard.expirations(), 1);
+    }
+
+    #[test]
+    fn batches_store_in_order_and_answer_like_single_calls() {
+        for policy in PolicyKind::ALL {
+            let (shard, clock) = shard(policy, entry_weight(1, 50) * 4);
+            let outcomes = shard.set_many([
+                (bytes("a"), bytes("1"), None),
+                (bytes("big"), vec![0; 5_000].into(), None),
+                (bytes("b"), bytes("2"), Some(1_500)),
+                (bytes("a"), bytes("3"), None),
+            ]);
+            assert!(outcomes[0].is_ok() && outcomes[2].is_ok() && outcomes[3].is_ok());
+            assert!(
+                matches!(outcomes[1], Err(StoreError::EntryTooLarge { .. })),
+                "{policy}: the heavy entry fails alone"
+            );
+            assert_eq!(shard.peek(b"a").unwrap().value, bytes("3"), "{policy}");
+            assert_eq!(shard.len(), 2, "{policy}: the repeated key is one entry");
+            assert_eq!(resident(&shard), (shard.used_bytes(), 2), "{policy}");
+            assert_eq!(shard.deadlines(), 1, "{policy}");
+            clock.set(1_500);
+            let found = shard.get_many([&b"b"[..], b"a", b"none"]);
+            assert_eq!(found[0], None, "{policy}: expired");
+            assert_eq!(found[1].as_ref().unwrap().value, bytes("3"), "{policy}");
+            assert_eq!(found[2], None, "{policy}");
+            assert_eq!((shard.expirations(), shard.len()), (1, 1), "{policy}");
+        }
     }
 
     #[test]

@@ -149,11 +149,7 @@ impl Backend {
         with_ttl: bool,
     ) -> Vec<Result<Option<Stored>, CacheError>> {
         match self {
-            Backend::Embedded(b) => nodes
-                .iter()
-                .zip(keys)
-                .map(|(&node, key)| b.get(node, key))
-                .collect(),
+            Backend::Embedded(b) => b.get_many(nodes, keys),
             Backend::Fleet(f) => Box::pin(f.get_many(keys, with_ttl)).await,
         }
     }
@@ -167,11 +163,7 @@ impl Backend {
         entries: Vec<SetEntry>,
     ) -> Vec<Result<(), CacheError>> {
         match self {
-            Backend::Embedded(b) => nodes
-                .iter()
-                .zip(entries)
-                .map(|(&node, (key, value, expires_at))| b.set(node, key, value, expires_at))
-                .collect(),
+            Backend::Embedded(b) => b.set_many(nodes, entries),
             Backend::Fleet(f) => Box::pin(f.set_many(&entries)).await,
         }
     }

@@ -392,7 +392,7 @@ async fn a_pipeline_runs_concurrently_but_keeps_each_keys_order() {
     }
     script.push(vec!["PING".into()]);
     expected.push("+PONG\r\n".to_owned());
-    let replies = pipelined(&mut resp, &script).await;
+    let replies = resp.pipeline(&script).await;
     for (i, (got, want)) in replies.iter().zip(&expected).enumerate() {
         assert_eq!(got, want, "reply {i} to {:?}", script[i]);
     }
@@ -435,21 +435,6 @@ async fn a_replica_whose_write_failed_is_not_read_until_repaired() {
     .await;
 }
 
-/// Sends `commands` as one pipeline and returns the raw replies in order.
-async fn pipelined(resp: &mut support::resp::RespClient, commands: &[Vec<String>]) -> Vec<String> {
-    let mut wire = bytes::BytesMut::new();
-    for command in commands {
-        let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
-        roost_resp::write_command(&mut wire, &args);
-    }
-    resp.send_raw(&wire).await;
-    let mut replies = Vec::new();
-    for _ in commands {
-        replies.push(String::from_utf8(resp.reply().await).unwrap());
-    }
-    replies
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batched_gets_answer_each_key_as_single_gets_do() {
     let mut nodes = three_nodes();
@@ -462,10 +447,7 @@ async fn batched_gets_answer_each_key_as_single_gets_do() {
         .iter()
         .map(|k| vec!["SET".into(), k.clone(), format!("v-{k}")])
         .collect();
-    assert!(pipelined(&mut resp, &sets)
-        .await
-        .iter()
-        .all(|r| r == "+OK\r\n"));
+    assert!(resp.pipeline(&sets).await.iter().all(|r| r == "+OK\r\n"));
     // The first replica of ten keys lost its copy: the batch must fail over
     // to the second replica for them and repair the first.
     let lost: Vec<(usize, &String)> = keys[..10]
@@ -488,7 +470,7 @@ async fn batched_gets_answer_each_key_as_single_gets_do() {
             script.push(vec!["GET".into(), "batch:other".into(), "extra".into()]);
         }
     }
-    let batched = pipelined(&mut resp, &script).await;
+    let batched = resp.pipeline(&script).await;
     let mut one_by_one = Vec::new();
     for command in &script {
         let args: Vec<&str> = command.iter().map(String::as_str).collect();
@@ -520,7 +502,7 @@ async fn batched_gets_answer_each_key_as_single_gets_do() {
     // A node dies: its batch fails and each of its keys fails over alone.
     nodes[0].kill();
     let gets: Vec<Vec<String>> = keys.iter().map(|k| vec!["GET".into(), k.clone()]).collect();
-    let replies = pipelined(&mut resp, &gets).await;
+    let replies = resp.pipeline(&gets).await;
     for (key, reply) in keys.iter().zip(&replies) {
         let want = format!("v-{key}");
         assert_eq!(reply, &bulk(&want), "{key}");
@@ -551,7 +533,7 @@ async fn batched_sets_reach_every_replica_and_judge_each_keys_quorum() {
         .collect();
     let long_key = "k".repeat(600);
     script.insert(5, vec!["SET".into(), long_key.clone(), "x".into()]);
-    let replies = pipelined(&mut resp, &script).await;
+    let replies = resp.pipeline(&script).await;
     assert!(
         replies[5].starts_with("-ERR key is 600 bytes"),
         "{}",
@@ -582,7 +564,7 @@ async fn batched_sets_reach_every_replica_and_judge_each_keys_quorum() {
         .iter()
         .map(|k| vec!["SET".into(), k.clone(), format!("two-{k}")])
         .collect();
-    let replies = pipelined(&mut resp, &again).await;
+    let replies = resp.pipeline(&again).await;
     for (key, reply) in keys.iter().zip(&replies) {
         if replicas_of(key).contains(&0) {
             assert!(

@@ -37,6 +37,85 @@ async fn a_pipeline_is_answered_in_order() {
     s.shutdown().await;
 }
 
+/// With the embedded store, runs of plain GETs and of plain SETs in a pipeline
+/// go to the store as batches (one lock hold per shard): the replies must be
+/// exactly those of the same commands one by one, a repeated key must end with
+/// its last value, and a bad command must fail alone, in its place.
+#[tokio::test]
+async fn batched_runs_answer_as_commands_one_by_one() {
+    let s = TestServer::builder()
+        .shards(4)
+        .env("ROOST_MAX_KEY_BYTES", "16")
+        .start()
+        .await;
+    let mut c = s.resp().await;
+    let long_key = "k".repeat(20);
+    let mut script: Vec<Vec<String>> = Vec::new();
+    for i in 0..40 {
+        script.push(vec!["SET".into(), format!("run:{i}"), format!("a{i}")]);
+        if i % 10 == 3 {
+            script.push(vec![
+                "SET".into(),
+                format!("run:{}", i - 1),
+                format!("b{i}"),
+            ]);
+        }
+    }
+    script.push(vec!["SET".into(), long_key.clone(), "x".into()]);
+    script.push(vec!["SET".into(), "run:after".into(), "ok".into()]);
+    for i in (0..44).rev() {
+        script.push(vec!["GET".into(), format!("run:{i}")]);
+    }
+    script.push(vec!["GET".into(), long_key]);
+    script.push(vec!["GET".into(), "run:1".into(), "extra".into()]);
+    script.push(vec!["GET".into(), "run:after".into()]);
+    let batched = c.pipeline(&script).await;
+    assert_eq!(c.cmd(&["FLUSHALL"]).await, "+OK\r\n");
+    let mut one_by_one = Vec::new();
+    for command in &script {
+        let args: Vec<&str> = command.iter().map(String::as_str).collect();
+        one_by_one.push(c.cmd(&args).await);
+    }
+    assert_eq!(batched, one_by_one);
+    let get_of = |key: &str| {
+        let at = script
+            .iter()
+            .rposition(|cmd| cmd.len() == 2 && cmd[0] == "GET" && cmd[1] == key)
+            .unwrap();
+        batched[at].clone()
+    };
+    assert_eq!(
+        get_of("run:2"),
+        "$2\r\nb3\r\n",
+        "the later SET of a repeated key wins"
+    );
+    assert_eq!(get_of("run:4"), "$2\r\na4\r\n");
+    assert_eq!(get_of("run:43"), "$-1\r\n", "a miss");
+    assert_eq!(
+        get_of("run:after"),
+        "$2\r\nok\r\n",
+        "a failed SET does not stop its run"
+    );
+    let errors: Vec<&String> = batched.iter().filter(|r| r.starts_with('-')).collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[0].starts_with("-ERR key is 20 bytes"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with("-ERR key is 20 bytes"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].contains("wrong number of arguments for 'get'"),
+        "{}",
+        errors[3]
+    );
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn malformed_input_gets_a_protocol_error_and_a_closed_connection() {
     let s = TestServer::builder().start().await;

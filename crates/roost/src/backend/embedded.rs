@@ -50,6 +50,74 @@ impl Embedded {
         Ok(self.shard(node)?.set(key, value, expires_at)?)
     }
 
+    /// Several keys, each shard's under one hold of its read lock; answers in key
+    /// order. `nodes[i]` is `keys[i]`'s node.
+    pub fn get_many(
+        &self,
+        nodes: &[usize],
+        keys: &[&[u8]],
+    ) -> Vec<Result<Option<Stored>, CacheError>> {
+        self.per_shard(nodes, keys.to_vec(), |shard, keys| {
+            shard
+                .get_many(keys)
+                .into_iter()
+                .map(|hit| Ok(hit.map(stored)))
+                .collect()
+        })
+    }
+
+    /// Several plain sets, each shard's under one hold of its write lock; outcomes
+    /// in entry order. `nodes[i]` is `entries[i]`'s node.
+    pub fn set_many(
+        &self,
+        nodes: &[usize],
+        entries: Vec<(Bytes, Bytes, Option<UnixMillis>)>,
+    ) -> Vec<Result<(), CacheError>> {
+        self.per_shard(nodes, entries, |shard, entries| {
+            shard
+                .set_many(entries)
+                .into_iter()
+                .map(|outcome| Ok(outcome?))
+                .collect()
+        })
+    }
+
+    /// Runs `run` once per shard on that shard's items (in their order) and puts the
+    /// answers back in item order; items of a node that does not exist get
+    /// [`CacheError::NoNode`].
+    fn per_shard<I, T>(
+        &self,
+        nodes: &[usize],
+        items: Vec<I>,
+        run: impl Fn(&roost_store::Shard, Vec<I>) -> Vec<Result<T, CacheError>>,
+    ) -> Vec<Result<T, CacheError>> {
+        let mut groups: Vec<(usize, Vec<usize>, Vec<I>)> = Vec::new();
+        for (at, (&node, item)) in nodes.iter().zip(items).enumerate() {
+            match groups.iter_mut().find(|(n, _, _)| *n == node) {
+                Some((_, positions, group)) => {
+                    positions.push(at);
+                    group.push(item);
+                }
+                None => groups.push((node, vec![at], vec![item])),
+            }
+        }
+        let mut answers: Vec<Option<Result<T, CacheError>>> =
+            std::iter::repeat_with(|| None).take(nodes.len()).collect();
+        for (node, positions, group) in groups {
+            let outcomes = match self.shard(node) {
+                Ok(shard) => run(shard, group),
+                Err(err) => positions.iter().map(|_| Err(err.clone())).collect(),
+            };
+            for (at, outcome) in positions.into_iter().zip(outcomes) {
+                answers[at] = Some(outcome);
+            }
+        }
+        answers
+            .into_iter()
+            .map(|answer| answer.expect("invariant: every item belongs to one group"))
+            .collect()
+    }
+
     pub fn delete(&self, node: usize, key: &[u8]) -> Result<bool, CacheError> {
         Ok(self.shard(node)?.delete(key))
     }

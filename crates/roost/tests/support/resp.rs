@@ -43,6 +43,22 @@ impl RespClient {
         String::from_utf8(self.reply().await).unwrap()
     }
 
+    /// Sends `commands` as one pipeline (one write) and returns each raw reply, as
+    /// text, in order.
+    pub async fn pipeline<S: AsRef<str>>(&mut self, commands: &[Vec<S>]) -> Vec<String> {
+        let mut wire = BytesMut::new();
+        for command in commands {
+            let args: Vec<&[u8]> = command.iter().map(|a| a.as_ref().as_bytes()).collect();
+            write_command(&mut wire, &args);
+        }
+        self.send_raw(&wire).await;
+        let mut replies = Vec::new();
+        for _ in commands {
+            replies.push(String::from_utf8(self.reply().await).unwrap());
+        }
+        replies
+    }
+
     /// Sends a command and returns its reply parsed.
     pub async fn frame(&mut self, args: &[&[u8]]) -> Frame {
         self.send(args).await;

@@ -1,11 +1,13 @@
 //! One RESP connection: read what the client sent, parse every complete command
-//! in the buffer, execute them in order appending each reply to one output
-//! buffer, and write that buffer with one write — so a pipeline of N commands
-//! costs one read and one write, not N of each.
+//! in the buffer (up to [`pipeline::MAX_GROUP`] at a time), execute them
+//! appending each reply to one output buffer (see `pipeline.rs`), and write
+//! that buffer with one write — so a pipeline of N commands costs one read and
+//! one write, not N of each.
 //!
 //! Bounds: the parser rejects over-limit lengths as soon as they are declared; the
 //! read buffer may hold at most `max_query_bytes` of an incomplete command; replies
-//! are written out whenever the output passes [`FLUSH_AT`], and nothing more is read
+//! are written out whenever the output passes [`FLUSH_AT`] after a group of
+//! commands, and nothing more is read
 //! until they are, so a client that pipelines and never reads stalls itself (TCP
 //! back-pressure) instead of growing the server's memory. Malformed input gets
 //! `-ERR Protocol error: …` and the connection is closed, as Redis does.
@@ -18,9 +20,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::pipeline;
 use super::session::{Registered, Session};
 use super::RespState;
-use super::{dispatch, pipeline};
 
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -119,12 +121,8 @@ async fn run_batch(
     let mut pending: Vec<Vec<bytes::Bytes>> = Vec::new();
     loop {
         let (complete, failure) = match parser.parse(input) {
-            Ok(Some(args)) if concurrent => {
-                pending.push(args);
-                (true, None)
-            }
             Ok(Some(args)) => {
-                dispatch::execute(state, session, &args, out).await;
+                pending.push(args);
                 (true, None)
             }
             Ok(None) => (false, None),
@@ -132,7 +130,11 @@ async fn run_batch(
         };
         let group_full = pending.len() >= pipeline::MAX_GROUP;
         if !pending.is_empty() && (group_full || !complete) {
-            pipeline::execute_all(state, session, &pending, out).await;
+            if concurrent {
+                pipeline::execute_all(state, session, &pending, out).await;
+            } else {
+                pipeline::execute_in_order(state, session, &pending, out).await;
+            }
             pending.clear();
         }
         if session.closing {

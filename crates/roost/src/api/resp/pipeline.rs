@@ -1,7 +1,10 @@
-//! Pipelined commands against a remote backend run concurrently.
+//! Pipelined commands: batched against the embedded store, concurrent against
+//! a remote backend.
 //!
 //! With the embedded store every command completes without waiting, so a batch
-//! runs in order, one after another. In front of Redis each command waits a
+//! runs in order, one after another, and what costs is taking a shard's lock
+//! per command: consecutive plain GETs (or SETs) go to the store as one batch
+//! ([`execute_in_order`]). In front of Redis each command waits a
 //! network round trip; run one after another, a pipeline of 16 costs 16 round
 //! trips. So consecutive commands on *different* keys run concurrently (their
 //! requests reach each Redis node's connection together, in batch order) and
@@ -24,8 +27,10 @@ use super::reply::RespError;
 use super::session::Session;
 use super::RespState;
 use crate::cache::Expiry;
+use crate::error::CacheError;
 
-/// Most commands run concurrently for one connection.
+/// Most commands a connection parses before running them as a group (their
+/// replies are buffered until the group is done).
 pub const MAX_GROUP: usize = 256;
 
 /// The keys a command touches, when it touches only keys and may run beside
@@ -76,6 +81,114 @@ pub async fn execute_all(
     run_group(state, session, &commands[start..], out).await;
 }
 
+/// Embedded backend: runs `commands` one after another, appending every reply
+/// to `out`, except that two or more consecutive plain `GET key`s (or plain
+/// `SET key value`s) go to the cache as one batch, which takes each shard's lock
+/// once for all its keys. The replies and their order are those of running the
+/// commands one by one (a batch of SETs stores its entries in order). Stops
+/// early when a command (QUIT) marks the session closing.
+pub async fn execute_in_order(
+    state: &RespState,
+    session: &mut Session,
+    commands: &[Vec<Bytes>],
+    out: &mut BytesMut,
+) {
+    let mut start = 0;
+    while start < commands.len() {
+        let kind = plain(&commands[start]).filter(|_| session.authenticated);
+        let run = kind.map_or(1, |kind| {
+            commands[start..]
+                .iter()
+                .take_while(|args| plain(args) == Some(kind))
+                .count()
+        });
+        let batch = &commands[start..start + run];
+        match kind {
+            Some(Cmd::Get) if run >= 2 => {
+                for value in get_batch(state, batch.iter()).await {
+                    write_get_reply(out, session, value);
+                }
+            }
+            Some(Cmd::Set) if run >= 2 => {
+                for stored in set_batch(state, batch.iter()).await {
+                    write_set_reply(out, stored);
+                }
+            }
+            _ => {
+                dispatch::execute(state, session, &batch[0], out).await;
+                if session.closing {
+                    return;
+                }
+            }
+        }
+        start += run.max(1);
+    }
+}
+
+/// `Get` for a plain `GET key`, `Set` for a plain `SET key value` (no options):
+/// the commands that can run as a batch.
+fn plain(args: &[Bytes]) -> Option<Cmd> {
+    match (args.len(), lookup(&args[0])?) {
+        (2, Cmd::Get) => Some(Cmd::Get),
+        (3, Cmd::Set) => Some(Cmd::Set),
+        _ => None,
+    }
+}
+
+/// Plain `GET key` commands as one batch; their values in command order, each
+/// command counted.
+async fn get_batch<'a>(
+    state: &RespState,
+    commands: impl Iterator<Item = &'a Vec<Bytes>>,
+) -> Vec<Result<Option<Bytes>, CacheError>> {
+    let keys: Vec<Bytes> = commands.map(|args| args[1].clone()).collect();
+    state
+        .metrics
+        .command(Some(Cmd::Get as usize))
+        .inc_by(keys.len() as u64);
+    state.app.cache.get_values(&keys).await
+}
+
+/// Plain `SET key value` commands as one batch; their outcomes in command
+/// order, each command counted.
+async fn set_batch<'a>(
+    state: &RespState,
+    commands: impl Iterator<Item = &'a Vec<Bytes>>,
+) -> Vec<Result<(), CacheError>> {
+    let writes: Vec<(Bytes, Bytes, Expiry)> = commands
+        .map(|args| {
+            let (key, value) = dispatch::owned_pair(&args[1], &args[2]);
+            (key, value, Expiry::Never)
+        })
+        .collect();
+    state
+        .metrics
+        .command(Some(Cmd::Set as usize))
+        .inc_by(writes.len() as u64);
+    state.app.cache.put_many(writes).await
+}
+
+/// A plain GET's reply, as `GET` writes it.
+fn write_get_reply(
+    out: &mut BytesMut,
+    session: &Session,
+    value: Result<Option<Bytes>, CacheError>,
+) {
+    match value {
+        Ok(Some(value)) => write_bulk(out, &value),
+        Ok(None) => write_null(out, session.protocol),
+        Err(err) => RespError::from(err).write(out),
+    }
+}
+
+/// A plain SET's reply, as `SET` writes it.
+fn write_set_reply(out: &mut BytesMut, stored: Result<(), CacheError>) {
+    match stored {
+        Ok(()) => write_simple(out, b"OK"),
+        Err(err) => RespError::from(err).write(out),
+    }
+}
+
 /// Runs a group of commands on distinct keys concurrently; replies in order.
 /// The group's plain `GET key`s go to the cache as one batch, and so do its
 /// plain `SET key value`s, so a Redis node gets one request for each batch
@@ -86,9 +199,9 @@ async fn run_group(
     group: &[Vec<Bytes>],
     out: &mut BytesMut,
 ) {
-    let batch_of = |cmd: Cmd, arity: usize| -> Vec<usize> {
+    let batch_of = |kind: Cmd| -> Vec<usize> {
         let members: Vec<usize> = (0..group.len())
-            .filter(|&i| group[i].len() == arity && lookup(&group[i][0]) == Some(cmd))
+            .filter(|&i| plain(&group[i]) == Some(kind))
             .collect();
         if members.len() >= 2 {
             members
@@ -96,36 +209,27 @@ async fn run_group(
             Vec::new()
         }
     };
-    let (gets, sets) = (batch_of(Cmd::Get, 2), batch_of(Cmd::Set, 3));
+    let (gets, sets) = (batch_of(Cmd::Get), batch_of(Cmd::Set));
     if gets.is_empty() && sets.is_empty() {
         return run_each(state, session, group, out).await;
     }
-    let keys: Vec<Bytes> = gets.iter().map(|&i| group[i][1].clone()).collect();
-    let writes: Vec<(Bytes, Bytes, Expiry)> = sets
-        .iter()
-        .map(|&i| {
-            let (key, value) = dispatch::owned_pair(&group[i][1], &group[i][2]);
-            (key, value, Expiry::Never)
-        })
-        .collect();
     let others: Vec<usize> = (0..group.len())
         .filter(|i| gets.binary_search(i).is_err() && sets.binary_search(i).is_err())
         .collect();
     let shared: &Session = session;
-    let cache = &state.app.cache;
     let (values, stored, other_replies) = futures_util::join!(
         async {
-            if keys.is_empty() {
+            if gets.is_empty() {
                 Vec::new()
             } else {
-                cache.get_values(&keys).await
+                get_batch(state, gets.iter().map(|&i| &group[i])).await
             }
         },
         async {
-            if writes.is_empty() {
+            if sets.is_empty() {
                 Vec::new()
             } else {
-                cache.put_many(writes).await
+                set_batch(state, sets.iter().map(|&i| &group[i])).await
             }
         },
         join_all(
@@ -138,22 +242,11 @@ async fn run_group(
     for (&i, reply) in others.iter().zip(other_replies) {
         replies[i] = reply;
     }
-    let get_count = state.metrics.command(Some(Cmd::Get as usize));
     for (&i, value) in gets.iter().zip(values) {
-        get_count.inc();
-        match value {
-            Ok(Some(value)) => write_bulk(&mut replies[i], &value),
-            Ok(None) => write_null(&mut replies[i], session.protocol),
-            Err(err) => RespError::from(err).write(&mut replies[i]),
-        }
+        write_get_reply(&mut replies[i], session, value);
     }
-    let set_count = state.metrics.command(Some(Cmd::Set as usize));
-    for (&i, result) in sets.iter().zip(stored) {
-        set_count.inc();
-        match result {
-            Ok(()) => write_simple(&mut replies[i], b"OK"),
-            Err(err) => RespError::from(err).write(&mut replies[i]),
-        }
+    for (&i, stored) in sets.iter().zip(stored) {
+        write_set_reply(&mut replies[i], stored);
     }
     for reply in replies {
         out.extend_from_slice(&reply);
