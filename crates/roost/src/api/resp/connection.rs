@@ -6,8 +6,9 @@
 //!
 //! Bounds: the parser rejects over-limit lengths as soon as they are declared; the
 //! read buffer may hold at most `max_query_bytes` of an incomplete command; replies
-//! are written out whenever the output passes [`FLUSH_AT`] after a group of
-//! commands, and nothing more is read
+//! are written out whenever the output passes [`FLUSH_AT`] (with the embedded store
+//! after each command or batch of up to 32, in front of Redis after a group of up to
+//! [`pipeline::MAX_GROUP`]), and nothing more is read
 //! until they are, so a client that pipelines and never reads stalls itself (TCP
 //! back-pressure) instead of growing the server's memory. Malformed input gets
 //! `-ERR Protocol error: …` and the connection is closed, as Redis does.
@@ -133,7 +134,15 @@ async fn run_batch(
             if concurrent {
                 pipeline::execute_all(state, session, &pending, out).await;
             } else {
-                pipeline::execute_in_order(state, session, &pending, out).await;
+                let mut done = 0;
+                while done < pending.len() && !session.closing {
+                    let rest = &pending[done..];
+                    done += pipeline::execute_in_order(state, session, rest, out, FLUSH_AT).await;
+                    if out.len() >= FLUSH_AT {
+                        stream.write_all(out).await?;
+                        out.clear();
+                    }
+                }
             }
             pending.clear();
         }

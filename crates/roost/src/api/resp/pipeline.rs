@@ -33,6 +33,10 @@ use crate::error::CacheError;
 /// replies are buffered until the group is done).
 pub const MAX_GROUP: usize = 256;
 
+/// Most commands in one batch against the embedded store, which bounds the
+/// replies buffered before the connection can write them out.
+const MAX_RUN: usize = 32;
+
 /// The keys a command touches, when it touches only keys and may run beside
 /// commands on other keys; `None` for everything else.
 fn keys_of(args: &[Bytes]) -> Option<Vec<&[u8]>> {
@@ -82,23 +86,27 @@ pub async fn execute_all(
 }
 
 /// Embedded backend: runs `commands` one after another, appending every reply
-/// to `out`, except that two or more consecutive plain `GET key`s (or plain
-/// `SET key value`s) go to the cache as one batch, which takes each shard's lock
-/// once for all its keys. The replies and their order are those of running the
-/// commands one by one (a batch of SETs stores its entries in order). Stops
-/// early when a command (QUIT) marks the session closing.
+/// to `out`, except that two or more (up to [`MAX_RUN`]) consecutive plain
+/// `GET key`s (or plain `SET key value`s) go to the cache as one batch, which
+/// takes each shard's lock once for all its keys. The replies and their order
+/// are those of running the commands one by one (a batch of SETs stores its
+/// entries in order). Returns how many commands ran: it stops once `out` holds
+/// `flush_at` bytes, so the caller can write them before running the rest, and
+/// when a command (QUIT) marks the session closing.
 pub async fn execute_in_order(
     state: &RespState,
     session: &mut Session,
     commands: &[Vec<Bytes>],
     out: &mut BytesMut,
-) {
+    flush_at: usize,
+) -> usize {
     let mut start = 0;
-    while start < commands.len() {
+    while start < commands.len() && out.len() < flush_at && !session.closing {
         let kind = plain(&commands[start]).filter(|_| session.authenticated);
         let run = kind.map_or(1, |kind| {
             commands[start..]
                 .iter()
+                .take(MAX_RUN)
                 .take_while(|args| plain(args) == Some(kind))
                 .count()
         });
@@ -114,15 +122,11 @@ pub async fn execute_in_order(
                     write_set_reply(out, stored);
                 }
             }
-            _ => {
-                dispatch::execute(state, session, &batch[0], out).await;
-                if session.closing {
-                    return;
-                }
-            }
+            _ => dispatch::execute(state, session, &batch[0], out).await,
         }
-        start += run.max(1);
+        start += run;
     }
+    start
 }
 
 /// `Get` for a plain `GET key`, `Set` for a plain `SET key value` (no options):
