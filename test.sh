@@ -13,6 +13,9 @@ command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_pkgs+=(redis-tools)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+# jemalloc (the server's allocator) and ring (rustls) build C code.
+command -v make >/dev/null 2>&1 || need_pkgs+=(make)
+command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
 # roost-bench's HTTP client is tested against a real webdis.
 command -v webdis >/dev/null 2>&1 || need_pkgs+=(webdis)
 # The dashboard's end-to-end test drives Debian's Chromium (never a downloaded

@@ -7,6 +7,12 @@ use std::process::ExitCode;
 use roost::cli::{self, Invocation};
 use roost::config::Config;
 
+/// jemalloc, as redis-server uses: a cache allocates and frees a small key and
+/// value per write, where glibc's malloc cost ~15 % of the CPU of a pipelined SET
+/// load (docs/benchmarks.md has the comparison, memory included).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let (env, dotenv) = environment();
     let invocation = match cli::parse(&env) {
