@@ -93,10 +93,12 @@ impl Cache {
         .await
     }
 
-    /// [`Cache::put`] for several independent plain sets at once (a RESP
-    /// pipeline's, on distinct keys): each entry is checked, counted and
-    /// answered on its own, while a Redis fleet sends each node one request
-    /// for all its keys.
+    /// [`Cache::put`] for several plain sets at once (a RESP pipeline's): each
+    /// entry is checked, counted and answered on its own, while the embedded
+    /// store takes each shard's lock once and a Redis fleet sends each node one
+    /// request for all its keys. Keys must be distinct in front of Redis (the
+    /// pipeline groups only distinct keys there); the embedded store stores
+    /// repeated keys in order.
     pub async fn put_many(
         &self,
         writes: Vec<(Bytes, Bytes, Expiry)>,
