@@ -30,7 +30,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Replay shared/traces through the store's policy, exact LRU and exact OPT.
+    /// Replay shared/traces through the store's policy beside exact LRU, ARC, LIRS and OPT.
     Trace(TraceArgs),
     /// Mixed traffic against a RESP server or an HTTP API, closed or open loop.
     Load(LoadArgs),

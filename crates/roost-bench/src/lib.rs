@@ -1,7 +1,7 @@
 //! roost-bench: Roost's load generator and trace replayer (client side only).
 //!
 //! # Layout
-//! - `trace`: replays `shared/traces` through exact LRU, exact Bélády and the store.
+//! - `trace`: replays `shared/traces` through the store and exact LRU, ARC, LIRS and Bélády.
 //! - `load`: mixed traffic, closed or open loop, through a `Target` (HTTP: Roost's REST
 //!   API or webdis), with coordinated-omission-corrected HDR latencies.
 //! - `resp`: the pipelined RESP client, load engine and fill (redis-server, Roost's RESP

@@ -2,13 +2,17 @@
 //! store's eviction policy against exact LRU, exact Bélády (OPT) and published figures.
 //!
 //! Submodules: `formats` decodes files, `catalog` lists traces and published numbers,
-//! `lru` and `belady` are the exact reference simulators, `replay` drives the real
+//! `lru`, `arc`, `lirs` and `belady` are the exact reference simulators (over the
+//! `id_list` they share), `replay` drives the real
 //! `roost-store`, `live` replays against a running server over RESP or HTTP, and
 //! `table` prints and serialises the results.
 
+pub mod arc;
 pub mod belady;
 pub mod catalog;
 pub mod formats;
+mod id_list;
+pub mod lirs;
 pub mod live;
 pub mod lru;
 pub mod replay;
@@ -91,6 +95,8 @@ fn replay_size(
 ) -> Result<TraceRow, TraceError> {
     let name = trace.spec.name;
     let lru_percent = trace.percent(lru::lru_hits(&trace.ids, trace.unique, size));
+    let arc_percent = trace.percent(arc::arc_hits(&trace.ids, trace.unique, size));
+    let lirs_percent = trace.percent(lirs::lirs_hits(&trace.ids, trace.unique, size));
     let opt_percent = trace.percent(belady::belady_hits(&trace.ids, trace.unique, size));
     let policies = options
         .policies
@@ -116,6 +122,8 @@ fn replay_size(
         size,
         requests: trace.keys.len(),
         lru_percent,
+        arc_percent,
+        lirs_percent,
         opt_percent,
         policies,
         published_w_tinylfu: catalog::published(name, size, PublishedPolicy::WTinyLfu)
@@ -265,11 +273,58 @@ mod tests {
     }
 
     #[test]
-    fn scarab_at_100k_matches_lru_and_opt() {
+    fn scarab_at_100k_matches_published_lru_arc_lirs_and_opt() {
         let scarab = load("scarab");
-        let lru = lru::lru_hits(&scarab.ids, scarab.unique, 100_000);
-        let opt = belady::belady_hits(&scarab.ids, scarab.unique, 100_000);
-        assert_eq!(two_decimals(scarab.percent(lru)), 75.91);
-        assert_eq!(two_decimals(scarab.percent(opt)), 79.25);
+        let percent = |hits: u64| scarab.percent(hits);
+        let (ids, unique) = (&scarab.ids, scarab.unique);
+        assert_eq!(
+            two_decimals(percent(lru::lru_hits(ids, unique, 100_000))),
+            75.91
+        );
+        assert_eq!(
+            two_decimals(percent(belady::belady_hits(ids, unique, 100_000))),
+            79.25
+        );
+        // Caffeine issue #106 prints ARC 76.09 and LIRS 74.30 (its simulator's own
+        // implementations: an integer ARC target, a bounded LIRS stack).
+        let arc = percent(arc::arc_hits(ids, unique, 100_000));
+        assert!((arc - 76.09).abs() < 0.02, "ARC {arc:.3}");
+        let lirs = percent(lirs::lirs_hits(ids, unique, 100_000));
+        assert!((lirs - 74.30).abs() < 0.05, "LIRS {lirs:.3}");
+    }
+
+    #[test]
+    fn arc_reproduces_the_arc_papers_oltp_figures() {
+        let oltp = load("oltp");
+        let arc = |size| two_decimals(oltp.percent(arc::arc_hits(&oltp.ids, oltp.unique, size)));
+        assert_eq!(arc(2000), 46.08);
+        assert_eq!(arc(5000), 55.25);
+        // Recalled as 38.93 (the README asks for a re-check against the paper).
+        assert!((arc(1000) - 38.93).abs() < 0.05, "{}", arc(1000));
+    }
+
+    #[test]
+    fn the_report_carries_arc_lirs_and_the_best_per_row() {
+        let options = TraceOptions {
+            traces_dir: traces_dir(),
+            traces: vec![catalog::find_trace("loop").unwrap()],
+            policies: vec![PolicyKind::Lru],
+            shards: NonZeroUsize::MIN,
+        };
+        let report = run_traces(&options, |_| {}).unwrap();
+        // loop is a pure cycle: LRU and ARC score nothing below its 1,011 keys, LIRS
+        // keeps a fixed set and comes within a few percent of OPT.
+        for row in &report.rows {
+            assert_eq!(
+                (row.lru_percent, row.arc_percent),
+                (0.0, 0.0),
+                "{}",
+                row.size
+            );
+            assert!(row.lirs_percent > 0.95 * row.opt_percent, "{row:?}");
+        }
+        let lirs = &report.reference_averages[2];
+        assert_eq!(lirs.policy, "lirs");
+        assert!((report.best_per_row_mean_of_opt - lirs.mean_of_opt).abs() < 1e-12);
     }
 }

@@ -1,5 +1,7 @@
 //! The trace replay report: one row per trace and size, printed as a table and
-//! serialised as JSON, with the mean policy/OPT per policy at the end.
+//! serialised as JSON, with the mean policy/OPT per policy and per exact reference
+//! (LRU, ARC, LIRS) at the end, and the mean of each row's best of all of them: how
+//! close to OPT a perfect choice among the simulated policies would come.
 
 use serde::Serialize;
 
@@ -39,6 +41,8 @@ pub struct TraceRow {
     pub size: usize,
     pub requests: usize,
     pub lru_percent: f64,
+    pub arc_percent: f64,
+    pub lirs_percent: f64,
     pub opt_percent: f64,
     pub policies: Vec<PolicyScore>,
     pub published_w_tinylfu: Option<PublishedScore>,
@@ -58,17 +62,41 @@ pub struct TraceReport {
     pub traces_dir: String,
     pub shards: usize,
     pub rows: Vec<TraceRow>,
+    /// One per replayed policy, in the order given.
     pub averages: Vec<PolicyAverage>,
+    /// The exact simulations: `lru`, `arc`, `lirs`.
+    pub reference_averages: Vec<PolicyAverage>,
+    /// Mean over rows of the best hit/OPT among the policies and the references.
+    pub best_per_row_mean_of_opt: f64,
+}
+
+/// The exact reference simulations of a row, by name.
+fn references(row: &TraceRow) -> [(&'static str, f64); 3] {
+    [
+        ("lru", row.lru_percent),
+        ("arc", row.arc_percent),
+        ("lirs", row.lirs_percent),
+    ]
 }
 
 impl TraceReport {
     pub fn new(traces_dir: String, shards: usize, rows: Vec<TraceRow>) -> Self {
         let averages = average_of_opt(&rows);
+        let reference_averages = reference_averages(&rows);
+        let best_per_row_mean_of_opt = mean(rows.iter().map(|row| {
+            let references = references(row)
+                .map(|(_, percent)| ratio_of_opt(percent, row.opt_percent))
+                .into_iter();
+            let policies = row.policies.iter().map(|score| score.of_opt);
+            references.chain(policies).fold(0.0, f64::max)
+        }));
         Self {
             traces_dir,
             shards,
             rows,
             averages,
+            reference_averages,
+            best_per_row_mean_of_opt,
         }
     }
 
@@ -83,6 +111,19 @@ impl TraceReport {
                 average.mean_of_opt
             );
         }
+        let references: Vec<String> = self
+            .reference_averages
+            .iter()
+            .map(|average| format!("{} {:.3}", average.policy, average.mean_of_opt))
+            .collect();
+        if !references.is_empty() {
+            out += &format!(
+                "mean /OPT of the exact simulations: {}\n\
+                 mean of each row's best /OPT (policies and exact simulations): {:.3}\n",
+                references.join(", "),
+                self.best_per_row_mean_of_opt
+            );
+        }
         if self.shards > 1 {
             out += &format!(
                 "note: policy replayed over {} ring-routed shards with equal memory slices; \
@@ -91,7 +132,7 @@ impl TraceReport {
             );
         }
         out += "published: ≈ read off a chart (±1 pt) or recalled; others printed. \
-                LRU and OPT are exact simulations.\n";
+                LRU, ARC, LIRS and OPT are exact simulations.\n";
         out += &format!("{LIRS_ATTRIBUTION}\n{CC_BY_ATTRIBUTION}\n");
         out
     }
@@ -105,31 +146,58 @@ fn average_of_opt(rows: &[TraceRow]) -> Vec<PolicyAverage> {
         .policies
         .iter()
         .enumerate()
-        .map(|(index, score)| {
-            let sum: f64 = rows.iter().map(|row| row.policies[index].of_opt).sum();
-            PolicyAverage {
-                policy: score.policy.clone(),
-                mean_of_opt: sum / rows.len() as f64,
-            }
+        .map(|(index, score)| PolicyAverage {
+            policy: score.policy.clone(),
+            mean_of_opt: mean(rows.iter().map(|row| row.policies[index].of_opt)),
         })
         .collect()
 }
 
+fn reference_averages(rows: &[TraceRow]) -> Vec<PolicyAverage> {
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
+    references(first)
+        .iter()
+        .enumerate()
+        .map(|(index, (name, _))| PolicyAverage {
+            policy: (*name).to_owned(),
+            mean_of_opt: mean(
+                rows.iter()
+                    .map(|row| ratio_of_opt(references(row)[index].1, row.opt_percent)),
+            ),
+        })
+        .collect()
+}
+
+/// The mean of `values`, 0 when there are none.
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, count) = values.fold((0.0, 0u32), |(sum, count), value| (sum + value, count + 1));
+    if count == 0 {
+        0.0
+    } else {
+        sum / f64::from(count)
+    }
+}
+
 /// The column header for `policies`.
 pub fn render_header(policies: &[String]) -> String {
-    let mut line = format!("{:<9} {:>7} {:>7} {:>7}", "trace", "size", "LRU%", "OPT%");
+    let mut line = format!(
+        "{:<9} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "trace", "size", "LRU%", "ARC%", "LIRS%", "OPT%"
+    );
     for policy in policies {
         line += &format!(" {:>9} {:>6}", format!("{policy}%"), "/OPT");
     }
-    line += &format!(" {:>10} {:>8}", "W-TinyLFU%", "ARC%");
+    line += &format!(" {:>10} {:>8}", "pub WTLFU%", "pub ARC%");
     line
 }
 
 /// One table line, matching `render_header`.
 pub fn render_row(row: &TraceRow) -> String {
     let mut line = format!(
-        "{:<9} {:>7} {:>7.2} {:>7.2}",
-        row.trace, row.size, row.lru_percent, row.opt_percent
+        "{:<9} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+        row.trace, row.size, row.lru_percent, row.arc_percent, row.lirs_percent, row.opt_percent
     );
     for score in &row.policies {
         line += &format!(" {:>9.2} {:>6.3}", score.hit_percent, score.of_opt);
@@ -169,6 +237,8 @@ mod tests {
             size,
             requests: 10,
             lru_percent: 21.58,
+            arc_percent: 25.66,
+            lirs_percent: 25.31,
             opt_percent: 50.8,
             policies: vec![PolicyScore {
                 policy: "s3fifo".into(),
@@ -186,13 +256,22 @@ mod tests {
 
     #[test]
     fn averages_policy_over_opt_across_rows() {
-        let report = TraceReport::new("dir".into(), 1, vec![row(100, 0.8), row(200, 0.9)]);
+        let report = TraceReport::new("dir".into(), 1, vec![row(100, 0.4), row(200, 0.9)]);
         assert_eq!(report.averages.len(), 1);
-        assert!((report.averages[0].mean_of_opt - 0.85).abs() < 1e-12);
+        assert!((report.averages[0].mean_of_opt - 0.65).abs() < 1e-12);
         assert!(report
             .render_footer()
-            .contains("mean s3fifo/OPT over 2 rows: 0.850"));
+            .contains("mean s3fifo/OPT over 2 rows: 0.650"));
         assert!(!report.render_footer().contains("ring-routed"));
+        // LRU 21.58, ARC 25.66 and LIRS 25.31 of OPT 50.8 on both rows.
+        let arc = &report.reference_averages[1];
+        assert_eq!(arc.policy, "arc");
+        assert!((arc.mean_of_opt - 25.66 / 50.8).abs() < 1e-12);
+        // Row 1: ARC (0.505) beats the policy (0.4); row 2: the policy (0.9) wins.
+        assert!((report.best_per_row_mean_of_opt - (25.66 / 50.8 + 0.9) / 2.0).abs() < 1e-12);
+        assert!(report
+            .render_footer()
+            .contains("lru 0.425, arc 0.505, lirs 0.498"));
         let sharded = TraceReport::new("dir".into(), 4, vec![row(100, 0.8)]);
         assert!(sharded.render_footer().contains("4 ring-routed shards"));
     }
