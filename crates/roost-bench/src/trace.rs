@@ -294,6 +294,37 @@ mod tests {
     }
 
     #[test]
+    fn no_reference_simulator_beats_the_optimum_of_its_size() {
+        // A simulator that kept more than `capacity` keys could score more than Bélády.
+        // A repeatable mix of a hot set (ids 0..10) and a wider one (0..100).
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let ids: Vec<u32> = (0..20_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let modulus = if state % 3 == 0 { 100 } else { 10 };
+                ((state >> 8) % modulus) as u32
+            })
+            .collect();
+        type Simulator = fn(&[u32], usize, usize) -> u64;
+        let simulators: [(&str, Simulator); 3] = [
+            ("lru", lru::lru_hits),
+            ("arc", arc::arc_hits),
+            ("lirs", lirs::lirs_hits),
+        ];
+        for (name, simulate) in simulators {
+            for capacity in [1, 2, 5, 10, 40] {
+                let optimum = belady::belady_hits(&ids, 100, capacity);
+                let hits = simulate(&ids, 100, capacity);
+                assert!(hits <= optimum, "{name} at {capacity}: {hits} > {optimum}");
+                assert!(hits > 0, "{name} at {capacity}");
+            }
+            assert_eq!(simulate(&[0, 0, 0], 1, 0), 0, "{name} with no room");
+        }
+    }
+
+    #[test]
     fn arc_reproduces_the_arc_papers_oltp_figures() {
         let oltp = load("oltp");
         let arc = |size| two_decimals(oltp.percent(arc::arc_hits(&oltp.ids, oltp.unique, size)));

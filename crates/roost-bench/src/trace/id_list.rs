@@ -90,22 +90,6 @@ impl IdList {
     }
 }
 
-/// A repeatable mix of a hot set (ids 0..10) and a wider one (0..100), for the
-/// simulators' tests.
-#[cfg(test)]
-pub fn skewed_ids(count: usize) -> Vec<u32> {
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    (0..count)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let modulus = if state % 3 == 0 { 100 } else { 10 };
-            ((state >> 8) % modulus) as u32
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
