@@ -50,6 +50,8 @@ pub struct Config {
     pub limits: Limits,
     pub admin_token: Option<String>,
     pub expiry_sweep_interval: Duration,
+    /// The runtime's worker threads: every connection and background task runs on them.
+    pub worker_threads: NonZeroUsize,
     pub shutdown_timeout: Duration,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -189,6 +191,7 @@ impl Config {
                 10,
                 60_000,
             )?),
+            worker_threads: per_core_unless_set(layers, "worker_threads")?,
             shutdown_timeout: Duration::from_secs(bounded_u64(
                 layers,
                 "shutdown_timeout",
@@ -232,11 +235,7 @@ fn backend(layers: &Layers) -> Result<BackendConfig, ConfigError> {
         let fleet = fleet_settings(layers, nodes.len(), kind)?;
         return Ok(BackendConfig::Redis { nodes, kind, fleet });
     }
-    let shards = match layers.get("shards") {
-        None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get) as u64,
-        Some(_) => bounded_u64(layers, "shards", 1, 1024)?,
-    };
-    let shards = NonZeroUsize::new(shards as usize).expect("invariant: shards >= 1 checked");
+    let shards = per_core_unless_set(layers, "shards")?;
     let max_memory_bytes = byte_size(layers, "max_memory", 1 << 20, u64::MAX)?;
     let policy = match layers.get("eviction_policy") {
         None => PolicyKind::default(),
@@ -259,6 +258,15 @@ fn backend(layers: &Layers) -> Result<BackendConfig, ConfigError> {
         max_memory_bytes,
         policy,
     })
+}
+
+/// A count of 1 to 1024 for `key`; unset means one per CPU core this process may use.
+fn per_core_unless_set(layers: &Layers, key: &str) -> Result<NonZeroUsize, ConfigError> {
+    let count = match layers.get(key) {
+        None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get) as u64,
+        Some(_) => bounded_u64(layers, key, 1, 1024)?,
+    };
+    Ok(NonZeroUsize::new(count as usize).expect("invariant: a count of at least 1 was checked"))
 }
 
 fn fleet_settings(
@@ -337,6 +345,11 @@ mod tests {
         assert_eq!(config.resp.max_connections, 10_000);
         assert_eq!(config.resp.idle_timeout, None);
         assert_eq!(config.resp.password, None);
+        let cores = std::thread::available_parallelism().unwrap();
+        assert_eq!(config.worker_threads, cores);
+        let config = with_env(&[("ROOST_WORKER_THREADS", "5")]).unwrap();
+        assert_eq!(config.worker_threads.get(), 5);
+        assert!(with_env(&[("ROOST_WORKER_THREADS", "1025")]).is_err());
         match config.backend {
             BackendConfig::Embedded {
                 max_memory_bytes, ..

@@ -71,9 +71,12 @@ fn fail(message: &str) -> ExitCode {
 
 fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads.get())
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let workers = tokio::runtime::Handle::current().metrics().num_workers();
+        tracing::info!(worker_threads = workers, "runtime started");
         // Listen for signals before serving, so a SIGTERM that arrives right
         // after the first request is a clean drain, never a default-action kill.
         let stop = shutdown_signal()?;

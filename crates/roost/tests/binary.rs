@@ -27,7 +27,13 @@ fn serve() -> (Child, String) {
 }
 
 /// [`serve`] with a prepared command (another working directory, more env).
-fn serve_with(mut command: Command) -> (Child, String) {
+fn serve_with(command: Command) -> (Child, String) {
+    let (child, addr, _) = serve_logged(command);
+    (child, addr)
+}
+
+/// [`serve_with`], also returning every JSON log line up to "http listening".
+fn serve_logged(mut command: Command) -> (Child, String, Vec<serde_json::Value>) {
     let mut child = command
         .args([
             "serve",
@@ -44,17 +50,34 @@ fn serve_with(mut command: Command) -> (Child, String) {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        let mut seen = Vec::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("http listening") {
-                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-                let _ = tx.send(v["fields"]["addr"].as_str().unwrap().to_string());
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let listening = line.contains("http listening");
+            seen.push(v);
+            if listening {
+                let addr = seen[seen.len() - 1]["fields"]["addr"].as_str().unwrap();
+                let _ = tx.send((addr.to_string(), std::mem::take(&mut seen)));
             }
         }
     });
-    let addr = rx
+    let (addr, log) = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("no listening log line");
-    (child, addr)
+    (child, addr, log)
+}
+
+/// Kills the server if a failed assertion leaves it running, so it cannot hold the
+/// test's output open.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn signal(child: &Child, name: &str) {
@@ -92,6 +115,35 @@ async fn serves_on_port_zero_and_exits_cleanly_on_sigterm_and_sigint() {
         signal(&child, sig);
         assert_eq!(wait_exit(&mut child), 0, "exit code after SIG{sig}");
     }
+}
+
+#[tokio::test]
+async fn worker_threads_size_the_runtime_and_zero_is_refused() {
+    let mut command = roost();
+    command.env("ROOST_WORKER_THREADS", "3");
+    let (child, addr, log) = serve_logged(command);
+    let mut child = KillOnDrop(child);
+    let started = log
+        .iter()
+        .find(|line| line["fields"]["message"] == "runtime started")
+        .expect("a runtime started line before http listening");
+    assert_eq!(started["fields"]["worker_threads"], 3, "{started}");
+    let r = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    signal(&child.0, "TERM");
+    assert_eq!(wait_exit(&mut child.0), 0);
+
+    let out = roost()
+        .env("ROOST_WORKER_THREADS", "0")
+        .args(["serve", "--http-addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("invalid ROOST_WORKER_THREADS=\"0\"") && text.contains("at least 1"),
+        "{text}"
+    );
 }
 
 #[test]

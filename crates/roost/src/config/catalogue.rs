@@ -202,6 +202,12 @@ pub const SETTINGS: &[Setting] = &[
         help: "milliseconds between background sweeps that remove expired keys (10 to 60000)",
     },
     Setting {
+        key: "worker_threads",
+        env: "ROOST_WORKER_THREADS",
+        default: "",
+        help: "threads serving every front door and background task (1 to 1024); unset means one per CPU core. Fewer when Roost shares its host's cores with busy clients (a sidecar)",
+    },
+    Setting {
         key: "shutdown_timeout",
         env: "ROOST_SHUTDOWN_TIMEOUT",
         default: "30",
