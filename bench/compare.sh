@@ -7,7 +7,8 @@
 # redis and Roost, then, REPEATS times, alternating the two servers:
 #   1. GET and SET at each pipeline depth in PIPELINES, CONNECTIONS connections, with
 #      redis-benchmark (-t get,set -P p -n N -r KEYSPACE) and with roost-bench;
-#   2. HTTP GET of hits: Roost's REST API vs webdis, roost-bench --http-flavor;
+#   2. HTTP GET of hits: Roost's REST API vs webdis, with roost-bench --http-flavor and
+#      with wrk (bench/wrk-get.lua, one thread, the same connections and keys);
 #   3. latency: roost-bench open loop at LATENCY_SHARE of redis-server's measured
 #      roost-bench GET P=1 rate, against both, p50/p99 corrected for coordinated omission.
 # Prints medians, Roost/redis ratios and the issue's targets as a markdown table, and
@@ -19,7 +20,7 @@
 #   CONNECTIONS (50)  PIPELINES ("1 16 64")  BENCH_DURATION (4s, roost-bench per run)
 #   RB_REQUESTS_PER_DEPTH (100000: redis-benchmark -n is this × P, at most RB_MAX)
 #   RB_MAX (3000000)  BENCH_THREADS (1: client threads, as redis-benchmark's default)
-#   HTTP_DURATION (4s)  LATENCY_DURATION (8s)  LATENCY_SHARE (0.5)
+#   HTTP_DURATION (4s, roost-bench and wrk each)  LATENCY_DURATION (8s)  LATENCY_SHARE (0.5)
 #   ROOST_BIN, ROOST_BENCH_BIN (target/release/...), RESULTS_DIR (bench/results)
 # The machine's cores are shared by the clients and the servers: read ratios, not
 # absolute numbers.
@@ -62,7 +63,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stop_started_on_exit
 
 check_peers() {
-  require_tools "redis-server redis-tools webdis python3" redis-server redis-cli redis-benchmark webdis python3
+  require_tools "redis-server redis-tools webdis wrk python3" redis-server redis-cli \
+    redis-benchmark webdis wrk python3
   ensure_release_binaries
 }
 
@@ -188,6 +190,35 @@ run_http() {
   roost_bench_load "$json" --target "http://127.0.0.1:$ROOST_HTTP_PORT" \
     --mix get=1 --duration "$HTTP_DURATION"
   record_json roost-bench-http roost get 1 "$repeat" "$json"
+  run_wrk webdis "http://127.0.0.1:$WEBDIS_PORT" /GET/ "$repeat"
+  run_wrk roost "http://127.0.0.1:$ROOST_HTTP_PORT" /api/cache/ "$repeat"
+}
+
+# wrk, one thread and CONNECTIONS connections, GETs of preloaded keys under PREFIX.
+run_wrk() {
+  local server=$1 url=$2 prefix=$3 repeat=$4 out rps errors
+  out="$WORK_DIR/wrk-$server-$repeat.txt"
+  KEYSPACE=$KEYSPACE PATH_PREFIX=$prefix wrk -t1 -c "$CONNECTIONS" -d "$HTTP_DURATION" \
+    --latency -s "$ROOT/bench/wrk-get.lua" "$url" >"$out" 2>&1 ||
+    die "wrk against $server failed: $(tail -n 3 "$out")"
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  [[ -n "$rps" ]] || die "wrk printed no Requests/sec for $server: $(cat "$out")"
+  # "Non-2xx or 3xx responses: N" and "Socket errors: connect N, read N, write N, timeout N".
+  errors=$(awk '/Non-2xx or 3xx responses:/ {n += $5}
+    /Socket errors:/ {for (i = 4; i <= NF; i += 2) n += $i} END {print n + 0}' "$out")
+  # wrk --latency prints p50 and p99 as e.g. "50%  512.00us"; kept in milliseconds.
+  local p50 p99
+  p50=$(wrk_percentile 50 "$out")
+  p99=$(wrk_percentile 99 "$out")
+  record wrk-http "$server" get 1 "$repeat" "$rps" "$p50" "$p99" "$errors"
+}
+
+# The PCT% latency line of a wrk --latency report, in milliseconds.
+wrk_percentile() {
+  awk -v pct="$1%" '$1 == pct {
+    v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v)
+    if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000; else if (unit == "m") v *= 60000
+    print v; exit }' "$2"
 }
 
 # Median roost-bench GET P=1 rate against redis, times LATENCY_SHARE.
@@ -264,14 +295,19 @@ for tool in ("redis-benchmark", "roost-bench"):
             errors = " (errors!)" if redis["errors"] or roost["errors"] else ""
             lines.append(f"| {tool} | {op.upper()} | {depth} | {redis['ops_per_second']:,.0f} | "
                          f"{roost['ops_per_second']:,.0f} | {ratio:.2f}x{errors} | {verdict} |")
-webdis, rest = median("roost-bench-http", "webdis", "get", 1), median("roost-bench-http", "roost", "get", 1)
-if webdis and rest:
+http_lines = []
+for tool, label in (("roost-bench-http", "roost-bench"), ("wrk-http", "wrk")):
+    webdis, rest = median(tool, "webdis", "get", 1), median(tool, "roost", "get", 1)
+    if not webdis or not rest:
+        continue
     ratio = rest["ops_per_second"] / webdis["ops_per_second"]
-    verdict = target("HTTP GET hits Roost REST/webdis", round(ratio, 3), ">= 2x", ratio >= 2)
-    lines += ["", "| HTTP GET of hits (roost-bench, P=1) | webdis ops/s | Roost REST ops/s | Roost/webdis | issue target |",
-              "|---|---:|---:|---:|---|",
-              f"| {connections} connections | {webdis['ops_per_second']:,.0f} | {rest['ops_per_second']:,.0f} | "
-              f"{ratio:.2f}x | {verdict} |"]
+    verdict = target(f"{label} HTTP GET hits Roost REST/webdis", round(ratio, 3), ">= 2x", ratio >= 2)
+    errors = " (errors!)" if webdis["errors"] or rest["errors"] else ""
+    http_lines.append(f"| {label}, {connections} connections | {webdis['ops_per_second']:,.0f} | "
+                      f"{rest['ops_per_second']:,.0f} | {ratio:.2f}x{errors} | {verdict} |")
+if http_lines:
+    lines += ["", "| HTTP GET of hits (P=1) | webdis ops/s | Roost REST ops/s | Roost/webdis | issue target |",
+              "|---|---:|---:|---:|---|"] + http_lines
 redis, roost = median("roost-bench-open", "redis", "get", 1), median("roost-bench-open", "roost", "get", 1)
 if redis and roost:
     diff = roost["p99_ms"] - redis["p99_ms"]
