@@ -22,18 +22,18 @@ fn roost() -> Command {
 
 /// Starts `roost serve` on port 0 and returns the child and its HTTP address,
 /// read from the "http listening" log line.
-fn serve() -> (Child, String) {
+fn serve() -> (Server, String) {
     serve_with(roost())
 }
 
 /// [`serve`] with a prepared command (another working directory, more env).
-fn serve_with(command: Command) -> (Child, String) {
-    let (child, addr, _) = serve_logged(command);
-    (child, addr)
+fn serve_with(command: Command) -> (Server, String) {
+    let (server, addr, _) = serve_logged(command);
+    (server, addr)
 }
 
 /// [`serve_with`], also returning every JSON log line up to "http listening".
-fn serve_logged(mut command: Command) -> (Child, String, Vec<serde_json::Value>) {
+fn serve_logged(mut command: Command) -> (Server, String, Vec<serde_json::Value>) {
     let mut child = command
         .args([
             "serve",
@@ -63,17 +63,32 @@ fn serve_logged(mut command: Command) -> (Child, String, Vec<serde_json::Value>)
             }
         }
     });
+    let server = Server(child);
     let (addr, log) = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("no listening log line");
-    (child, addr, log)
+    (server, addr, log)
 }
 
-/// Kills the server if a failed assertion leaves it running, so it cannot hold the
-/// test's output open.
-struct KillOnDrop(Child);
+/// A started `roost serve`, killed on drop if a failed assertion leaves it running,
+/// so it can neither outlive the test nor hold the test's output open.
+struct Server(Child);
 
-impl Drop for KillOnDrop {
+impl std::ops::Deref for Server {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -121,8 +136,7 @@ async fn serves_on_port_zero_and_exits_cleanly_on_sigterm_and_sigint() {
 async fn worker_threads_size_the_runtime_and_zero_is_refused() {
     let mut command = roost();
     command.env("ROOST_WORKER_THREADS", "3");
-    let (child, addr, log) = serve_logged(command);
-    let mut child = KillOnDrop(child);
+    let (mut child, addr, log) = serve_logged(command);
     let started = log
         .iter()
         .find(|line| line["fields"]["message"] == "runtime started")
@@ -130,8 +144,8 @@ async fn worker_threads_size_the_runtime_and_zero_is_refused() {
     assert_eq!(started["fields"]["worker_threads"], 3, "{started}");
     let r = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    signal(&child.0, "TERM");
-    assert_eq!(wait_exit(&mut child.0), 0);
+    signal(&child, "TERM");
+    assert_eq!(wait_exit(&mut child), 0);
 
     let out = roost()
         .env("ROOST_WORKER_THREADS", "0")
