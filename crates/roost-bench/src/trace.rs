@@ -199,14 +199,19 @@ mod tests {
         (percent * 100.0).round() / 100.0
     }
 
-    #[test]
-    fn run_reports_rows_with_published_figures_and_averages() {
-        let options = TraceOptions {
+    /// Options replaying one trace through the store's strict LRU, on one shard.
+    fn lru_options(trace: &str) -> TraceOptions {
+        TraceOptions {
             traces_dir: traces_dir(),
-            traces: vec![catalog::find_trace("glimpse").unwrap()],
+            traces: vec![catalog::find_trace(trace).unwrap()],
             policies: vec![PolicyKind::Lru],
             shards: NonZeroUsize::MIN,
-        };
+        }
+    }
+
+    #[test]
+    fn run_reports_rows_with_published_figures_and_averages() {
+        let options = lru_options("glimpse");
         let mut streamed = 0;
         let report = run_traces(&options, |_| streamed += 1).unwrap();
         assert_eq!((streamed, report.rows.len()), (8, 8));
@@ -336,13 +341,7 @@ mod tests {
 
     #[test]
     fn the_report_carries_arc_lirs_and_the_best_per_row() {
-        let options = TraceOptions {
-            traces_dir: traces_dir(),
-            traces: vec![catalog::find_trace("loop").unwrap()],
-            policies: vec![PolicyKind::Lru],
-            shards: NonZeroUsize::MIN,
-        };
-        let report = run_traces(&options, |_| {}).unwrap();
+        let report = run_traces(&lru_options("loop"), |_| {}).unwrap();
         // loop is a pure cycle: LRU and ARC score nothing below its 1,011 keys, LIRS
         // keeps a fixed set and comes within a few percent of OPT.
         for row in &report.rows {
