@@ -188,7 +188,7 @@ use PublishedPolicy::{Arc, WTinyLfu};
 
 /// Published W-TinyLFU and ARC hit ratios (%), from `shared/traces/README.md`.
 /// Traces without an entry (multi2, sprite, loop, web07, web12, orm-busy) have no
-/// printed W-TinyLFU/ARC figure there; only the exact LRU/OPT bounds apply.
+/// printed W-TinyLFU/ARC figure there; only the exact LRU, ARC, LIRS and OPT simulations apply.
 pub const PUBLISHED: &[PublishedFigure] = &[
     fig("glimpse", 250, WTinyLfu, 15.5, false, CAFFEINE_GLIMPSE),
     fig("glimpse", 500, WTinyLfu, 33.5, false, CAFFEINE_GLIMPSE),

@@ -127,7 +127,7 @@ impl TraceReport {
         if self.shards > 1 {
             out += &format!(
                 "note: policy replayed over {} ring-routed shards with equal memory slices; \
-                 figures differ slightly from a single shard (LRU/OPT are always unsharded)\n",
+                 figures differ slightly from a single shard (the exact simulations are always unsharded)\n",
                 self.shards
             );
         }
