@@ -51,6 +51,13 @@ pub fn write_bulk(out: &mut BytesMut, data: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// `$<len>\r\n`: the header of a bulk string whose `len` bytes and closing
+/// `\r\n` the caller sends itself (a server that writes a large value from where
+/// it is stored instead of copying it into the output).
+pub fn write_bulk_header(out: &mut BytesMut, len: usize) {
+    write_len_header(out, b'$', len);
+}
+
 /// The null reply: RESP2 `$-1\r\n`, RESP3 `_\r\n`.
 pub fn write_null(out: &mut BytesMut, protocol: Protocol) {
     out.put_slice(match protocol {

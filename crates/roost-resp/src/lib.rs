@@ -63,9 +63,10 @@ pub mod reply;
 
 pub use command::CommandParser;
 pub use encode::{
-    write_array_header, write_big_number, write_boolean, write_bulk, write_command, write_double,
-    write_error, write_frame, write_integer, write_map_header, write_null, write_null_array,
-    write_protocol_error, write_push_header, write_set_header, write_simple, write_verbatim,
+    write_array_header, write_big_number, write_boolean, write_bulk, write_bulk_header,
+    write_command, write_double, write_error, write_frame, write_integer, write_map_header,
+    write_null, write_null_array, write_protocol_error, write_push_header, write_set_header,
+    write_simple, write_verbatim,
 };
 pub use error::ProtocolError;
 pub use frame::Frame;

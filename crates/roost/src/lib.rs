@@ -6,7 +6,11 @@
 //! - [`cache`] — the cache service: the one meaning of get/set/delete/mget/mset/flush.
 //! - [`router`] — the only place that picks a node for a key (consistent hashing).
 //! - [`backend`] — where entries live: the embedded `roost-store` shards.
-//! - [`api`] — front doors (REST today) that translate wire formats into cache calls.
+//! - [`api`] — front doors (REST, RESP, the live stream, the dashboard) and the
+//!   HTTP listeners they are served on.
+//! - [`auth`] — credentials and roles, the same for every door.
+//! - [`net`] — what every listener shares: plain or TLS streams, accepting under
+//!   descriptor pressure, write deadlines, the budget for replies to slow clients.
 //! - [`integer`] — Redis's strict integer text, shared by INCR and RESP arguments.
 //! - [`stats`] — the stats overview and the refresh of store-derived metrics.
 //! - [`telemetry`] — logging, the metric catalogue, the per-second history.
@@ -17,12 +21,14 @@
 //! [`backend::Backend`]; nothing else routes keys or touches the store.
 
 pub mod api;
+pub mod auth;
 pub mod backend;
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod integer;
+pub mod net;
 pub mod router;
 pub mod server;
 pub mod stats;

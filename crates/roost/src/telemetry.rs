@@ -1,17 +1,23 @@
 //! Telemetry: structured logging set-up, the metric catalogue (`metrics.rs` for
 //! the cache, `resp.rs` for the RESP front door), and the
-//! once-a-second history that turns counters into rates, and the recent-events
-//! buffer (`events.rs`) the dashboard shows.
+//! once-a-second history that turns counters into rates, the recent-events
+//! buffer (`events.rs`) the dashboard shows, the listeners' own metrics
+//! (`doors.rs`) and rate-limited logging for what clients can repeat at will
+//! (`throttled.rs`).
 
+mod doors;
 mod events;
 mod history;
 mod metrics;
 mod resp;
+mod throttled;
 
+pub use doors::{Disconnect, DoorMetrics, DOORS};
 pub use events::{Event, EventKind, Events, EVENTS_KEPT};
 pub use history::{History, Sample};
 pub use metrics::{quantile, Metrics, NodeSample, Op, StoreTotals};
 pub use resp::{RespMetrics, UNKNOWN_COMMAND};
+pub use throttled::Throttled;
 
 use crate::config::{Config, LogFormat};
 

@@ -111,6 +111,7 @@ pub struct Metrics {
     evictions: IntCounter,
     expirations: IntCounter,
     uptime: Gauge,
+    doors: super::DoorMetrics,
     /// See [`Metrics::refreshing`].
     refreshing: Mutex<()>,
 }
@@ -179,6 +180,7 @@ impl Metrics {
             ),
             uptime: Gauge::new("roost_process_uptime_seconds", "seconds since start")
                 .expect("invariant: valid metric"),
+            doors: super::DoorMetrics::new(),
             refreshing: Mutex::new(()),
             registry,
         };
@@ -196,6 +198,7 @@ impl Metrics {
             Box::new(metrics.uptime.clone()),
         ];
         collectors.extend(metrics.nodes.collectors());
+        collectors.extend(metrics.doors.collectors());
         for c in collectors {
             metrics
                 .registry
@@ -249,6 +252,11 @@ impl Metrics {
         self.node_counters
             .get()
             .map_or_else(Vec::new, |c| c.iter().map(StripedCounter::get).collect())
+    }
+
+    /// The listeners' metrics: connections, limits, auth failures, panics, TLS.
+    pub fn doors(&self) -> &super::DoorMetrics {
+        &self.doors
     }
 
     pub fn hits(&self) -> u64 {
