@@ -4,7 +4,8 @@
 //! backend and records metrics — it never knows which backend is behind the router.
 //!
 //! One file per concern:
-//! - `basic.rs`: get / set / delete / mget / mset / flush (what REST offers);
+//! - `basic.rs`: get / set / delete / mset / flush (what REST offers);
+//! - `mget.rs`: multi-get in slices, so no front door holds a whole large answer;
 //! - `strings.rs`: conditional and read-modify-write writes (SET NX/XX/GET/KEEPTTL,
 //!   GETDEL, GETEX, INCRBY, APPEND, STRLEN, MSETNX);
 //! - `keyspace.rs`: questions about keys rather than values (EXISTS, TTL, EXPIRE,
@@ -15,6 +16,7 @@
 mod basic;
 mod glob;
 mod keyspace;
+mod mget;
 mod strings;
 mod validate;
 
@@ -33,6 +35,7 @@ use crate::telemetry::{Metrics, Op, Sample};
 
 pub use glob::glob_match;
 pub use keyspace::{KeyInfo, ScanPage};
+pub use mget::{MgetCursor, MgetSlice, SLICE_TARGET_BYTES};
 pub use strings::{SetCondition, SetOptions, SetResult};
 
 /// How long a written entry should live.
@@ -137,6 +140,11 @@ impl Cache {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The metrics, for a task or layer that outlives a borrow of the Cache.
+    pub fn shared_metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     pub fn default_ttl(&self) -> Option<Duration> {

@@ -5,16 +5,20 @@
 //! turns them into typed values and names the exact key, layer and reason when a
 //! value is wrong. Nothing reads the environment after start-up.
 
+mod auth;
 mod catalogue;
 mod layers;
+mod listeners;
 mod parse;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+pub use auth::{AuthSettings, OpenEndpoints};
 pub use catalogue::{setting, Setting, SETTINGS};
 pub use layers::{Layers, Origin};
+pub use listeners::{HttpLimits, ListenerSettings, OutputLimits, SoftLimit};
 use parse::{addr, bounded_u64, byte_size, redis_urls};
 use roost_store::PolicyKind;
 
@@ -48,7 +52,8 @@ pub struct Config {
     pub default_ttl: Option<Duration>,
     pub warming_interval: Duration,
     pub limits: Limits,
-    pub admin_token: Option<String>,
+    pub auth: AuthSettings,
+    pub listeners: ListenerSettings,
     pub expiry_sweep_interval: Duration,
     /// The runtime's worker threads: every connection and background task runs on them.
     pub worker_threads: NonZeroUsize,
@@ -141,8 +146,6 @@ pub struct Limits {
 /// The RESP front door's own settings (its address is [`Config::resp_addr`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RespSettings {
-    /// Redis's requirepass: clients must AUTH with it first.
-    pub password: Option<String>,
     pub max_connections: usize,
     /// How long a connection may send nothing; `None` is forever.
     pub idle_timeout: Option<Duration>,
@@ -164,7 +167,7 @@ impl Config {
             max_body_bytes: byte_size(layers, "max_body_bytes", 1024, 4 << 30)? as usize,
         };
         let ttl = bounded_u64(layers, "cache_ttl", 0, MAX_TTL.as_secs())?;
-        Ok(Config {
+        let config = Config {
             http_addr: addr(layers, "http_addr")?,
             resp_addr: addr(layers, "resp_addr")?,
             resp: resp_settings(layers)?,
@@ -184,7 +187,8 @@ impl Config {
                 86_400_000,
             )?),
             limits,
-            admin_token: layers.get("admin_token").map(str::to_owned),
+            auth: auth::auth_settings(layers)?,
+            listeners: listeners::listener_settings(layers)?,
             expiry_sweep_interval: Duration::from_millis(bounded_u64(
                 layers,
                 "expiry_sweep_interval",
@@ -200,7 +204,53 @@ impl Config {
             )?),
             log_filter: layers.get("log").unwrap_or("info").to_owned(),
             log_format: log_format(layers)?,
-        })
+        };
+        config.check_exposure(layers)?;
+        Ok(config)
+    }
+
+    /// The addresses of every listener, with the key that sets each.
+    pub fn listener_addrs(&self) -> [(&'static str, SocketAddr); 3] {
+        [
+            ("http_addr", self.http_addr),
+            ("resp_addr", self.resp_addr),
+            ("dashboard_addr", self.dashboard_addr),
+        ]
+    }
+
+    /// The listeners bound beyond this host (not loopback) while no
+    /// credential is configured: anyone who can reach them may read, write and
+    /// flush. Refused unless `ROOST_ALLOW_NO_AUTH` says so.
+    pub fn exposed_without_auth(&self) -> Vec<SocketAddr> {
+        if !self.auth.credentials.is_empty() {
+            return Vec::new();
+        }
+        self.listener_addrs()
+            .into_iter()
+            .map(|(_, addr)| addr)
+            .filter(|addr| !addr.ip().is_loopback())
+            .collect()
+    }
+
+    fn check_exposure(&self, layers: &Layers) -> Result<(), ConfigError> {
+        if self.auth.allow_no_auth {
+            return Ok(());
+        }
+        let exposed = self
+            .listener_addrs()
+            .into_iter()
+            .find(|(_, addr)| self.exposed_without_auth().contains(addr));
+        match exposed {
+            None => Ok(()),
+            Some((key, addr)) => Err(layers.invalid(
+                key,
+                format!(
+                    "{addr} is reachable beyond this host and no credential is configured; set \
+                     ROOST_API_TOKENS (or ROOST_RESP_PASSWORD / ROOST_ADMIN_TOKEN), bind to \
+                     127.0.0.1, or set ROOST_ALLOW_NO_AUTH=true to serve anyone who can reach it"
+                ),
+            )),
+        }
     }
 }
 
@@ -305,7 +355,6 @@ fn fleet_settings(
 fn resp_settings(layers: &Layers) -> Result<RespSettings, ConfigError> {
     let idle = bounded_u64(layers, "resp_idle_timeout", 0, 86_400)?;
     Ok(RespSettings {
-        password: layers.get("resp_password").map(str::to_owned),
         max_connections: bounded_u64(layers, "resp_max_connections", 1, 1_000_000)? as usize,
         idle_timeout: (idle > 0).then(|| Duration::from_secs(idle)),
     })
@@ -343,8 +392,8 @@ mod tests {
         assert_eq!(config.limits.max_batch_keys, 1000);
         assert_eq!(config.resp_addr.to_string(), "127.0.0.1:6380");
         assert_eq!(config.resp.max_connections, 10_000);
-        assert_eq!(config.resp.idle_timeout, None);
-        assert_eq!(config.resp.password, None);
+        assert_eq!(config.resp.idle_timeout, Some(Duration::from_secs(300)));
+        assert!(config.auth.credentials.is_empty());
         let cores = std::thread::available_parallelism().unwrap();
         assert_eq!(config.worker_threads, cores);
         let config = with_env(&[("ROOST_WORKER_THREADS", "5")]).unwrap();
@@ -443,5 +492,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("64 shards"), "{err}");
+    }
+
+    #[test]
+    fn listeners_beyond_loopback_need_a_credential_or_an_explicit_opt_out() {
+        let err = with_env(&[("ROOST_RESP_ADDR", "0.0.0.0:6380")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ROOST_RESP_ADDR"), "{err}");
+        assert!(err.contains("no credential is configured"), "{err}");
+        let config = with_env(&[
+            ("ROOST_HTTP_ADDR", "0.0.0.0:8000"),
+            ("ROOST_ALLOW_NO_AUTH", "true"),
+        ])
+        .unwrap();
+        assert_eq!(config.exposed_without_auth().len(), 1);
+        let config = with_env(&[
+            ("ROOST_HTTP_ADDR", "0.0.0.0:8000"),
+            ("ROOST_API_TOKENS", "app:write:t0ken"),
+        ])
+        .unwrap();
+        assert!(config.exposed_without_auth().is_empty());
+        assert!(with_env(&[("ROOST_HTTP_ADDR", "[::1]:8000")]).is_ok());
     }
 }

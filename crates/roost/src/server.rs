@@ -1,7 +1,8 @@
 //! Start-up and shutdown: builds the backend, router and cache service from a
-//! validated [`Config`], binds the listeners (HTTP, RESP and the dashboard's),
-//! and owns every background task so that shutdown cancels all of them and
-//! drains in-flight requests.
+//! validated [`Config`], binds the listeners (HTTP, RESP and the dashboard's,
+//! with TLS when configured), and owns every background task so that shutdown
+//! cancels all of them and drains in-flight requests. SIGHUP ([`Running::reload`])
+//! re-reads the credentials, the TLS certificate and the Redis node list.
 
 mod build;
 
@@ -11,18 +12,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use roost_store::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::http::{self, HttpListener};
 use crate::api::resp::{self, RespState};
 use crate::api::rest::{self, AppState, SharedState};
 use crate::api::{dashboard, ws};
+use crate::auth::Auth;
 use crate::backend::Backend;
 use crate::cache::Cache;
 use crate::config::{BackendConfig, Config};
+use crate::net::{self, OutputBudget, Tls};
 use crate::telemetry::{EventKind, Events, History, Metrics};
+
+/// Descriptors kept back beyond the listeners' connection caps: Redis
+/// connections, log files, the accept loops themselves.
+const FD_RESERVE: u64 = 256;
 
 /// A running server: its bound addresses and the handle to stop it.
 #[derive(Debug)]
@@ -33,7 +42,9 @@ pub struct Running {
     state: SharedState,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
+    tls: Option<Arc<Tls>>,
     shutdown_timeout: Duration,
+    shutdown_grace: Duration,
 }
 
 /// Starts Roost with the system clock.
@@ -43,36 +54,56 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
 /// Starts Roost with an injected clock (tests drive TTLs with a manual one).
 pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    check_descriptors(&config);
+    warn_if_exposed(&config);
+    let tls = match &config.listeners.tls {
+        Some(files) => Some(Tls::load(files).context("loading the TLS certificate")?),
+        None => None,
+    };
     let events = Arc::new(Events::default());
     let (router, backend) = build::build_backend(&config, clock, events.clone()).await?;
     let metrics = Arc::new(Metrics::new());
+    let budget = OutputBudget::new(
+        config.listeners.output.budget,
+        metrics.doors().output_pending.clone(),
+    );
     let cache = Cache::new(router, backend, config.limits, config.default_ttl, metrics);
     let state = Arc::new(AppState {
         cache,
         history: Arc::new(History::default()),
         events,
-        admin_token: config.admin_token.clone(),
+        auth: ArcSwap::from_pointee(Auth::new(&config.auth.credentials)),
+        open: config.auth.open,
+        tls: tls.is_some(),
+        output_budget: budget,
         ready: AtomicBool::new(true),
     });
 
     let (listener, http_addr) = bind("HTTP", config.http_addr).await?;
-    tracing::info!(addr = %http_addr, backend = state.cache.backend().name(), "http listening");
+    let (dashboard_listener, dashboard_addr) = bind("dashboard", config.dashboard_addr).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %http_addr, scheme, backend = state.cache.backend().name(), "http listening");
+    tracing::info!(addr = %dashboard_addr, scheme, built = dashboard::is_built(), "dashboard listening");
 
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let app = rest::router(state.clone()).merge(live_routes(&mut tasks, &state, &config, &cancel));
-    let (dashboard_listener, dashboard_addr) = bind("dashboard", config.dashboard_addr).await?;
-    tracing::info!(addr = %dashboard_addr, built = dashboard::is_built(), "dashboard listening");
+    let app = rest::harden(app, state.clone(), config.listeners.http.request_timeout);
     // The dashboard's listener serves the same app, so the page reaches `/api`,
     // `/ws` and `/metrics` on its own origin.
-    tasks.spawn(serve_http(
-        dashboard_listener,
-        app.clone(),
-        cancel.clone(),
-        "dashboard",
-    ));
-    tasks.spawn(serve_http(listener, app, cancel.clone(), "http"));
-    let resp_addr = start_resp(&mut tasks, &state, &config, &cancel).await?;
+    for (listener, door) in [(dashboard_listener, "dashboard"), (listener, "http")] {
+        let http = HttpListener {
+            listener,
+            door,
+            app: app.clone(),
+            limits: config.listeners.http,
+            output: config.listeners.output,
+            tls: tls.clone(),
+            metrics: state.cache.shared_metrics(),
+        };
+        tasks.spawn(http::serve(http, cancel.clone()));
+    }
+    let resp_addr = start_resp(&mut tasks, &state, &config, tls.clone(), &cancel).await?;
     spawn_background(&mut tasks, &state, &config, &cancel);
     record_start(&state, &config, [http_addr, resp_addr, dashboard_addr]);
     Ok(Running {
@@ -82,8 +113,42 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         state,
         cancel,
         tasks,
+        tls,
         shutdown_timeout: config.shutdown_timeout,
+        shutdown_grace: config.listeners.shutdown_grace,
     })
+}
+
+/// Raises the open-file limit and warns when the listeners' connection caps
+/// could still exhaust it (then one listener could take every descriptor and
+/// the others would stop accepting).
+fn check_descriptors(config: &Config) {
+    let limit = net::raise_fd_limit();
+    let http = config.listeners.http.max_connections as u64 * 2;
+    let needed = http + config.resp.max_connections as u64 + FD_RESERVE;
+    if needed > limit {
+        tracing::warn!(
+            open_file_limit = limit,
+            needed,
+            "the connection caps (2 x ROOST_HTTP_MAX_CONNECTIONS + ROOST_RESP_MAX_CONNECTIONS + {FD_RESERVE}) \
+             exceed the open-file limit; lower them or raise the limit (ulimit -n), or a flood on one port \
+             can stop the others from accepting"
+        );
+    } else {
+        tracing::info!(open_file_limit = limit, needed, "open-file limit checked");
+    }
+}
+
+/// Every start with a listener beyond loopback and no credential says so,
+/// loudly (it only starts that way with ROOST_ALLOW_NO_AUTH=true).
+fn warn_if_exposed(config: &Config) {
+    for addr in config.exposed_without_auth() {
+        tracing::warn!(
+            %addr,
+            "INSECURE: this listener is reachable beyond this host and no credential is configured \
+             (ROOST_ALLOW_NO_AUTH=true): anyone who can reach it may read, write and flush the cache"
+        );
+    }
 }
 
 /// Binds the RESP address and serves it beside HTTP, on the same Cache.
@@ -91,13 +156,16 @@ async fn start_resp(
     tasks: &mut JoinSet<()>,
     state: &SharedState,
     config: &Config,
+    tls: Option<Arc<Tls>>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
     let (listener, resp_addr) = bind("RESP", config.resp_addr).await?;
-    tracing::info!(addr = %resp_addr, "resp listening");
+    tracing::info!(addr = %resp_addr, tls = tls.is_some(), "resp listening");
     let resp_state = Arc::new(RespState::new(
         state.clone(),
         config.resp.clone(),
+        &config.listeners,
+        tls,
         resp_addr,
     ));
     tasks.spawn(resp::serve(listener, resp_state, cancel.clone()));
@@ -131,21 +199,6 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<(TcpListener, Sock
         .local_addr()
         .with_context(|| format!("reading the bound {what} address"))?;
     Ok((listener, bound))
-}
-
-/// Serves `app` on `listener` until `stop` fires, then drains in-flight requests.
-async fn serve_http(
-    listener: TcpListener,
-    app: axum::Router,
-    stop: CancellationToken,
-    what: &'static str,
-) {
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await;
-    if let Err(e) = served {
-        tracing::error!(error = %e, server = what, "http server failed");
-    }
 }
 
 /// The first events the dashboard shows: what started and where it listens.
@@ -213,22 +266,49 @@ impl Running {
         &self.state
     }
 
-    /// Applies a reloaded configuration's node list (SIGHUP): nodes it no
-    /// longer names are drained, new ones added. Everything else in `config`
-    /// needs a restart and is left as it was; that is logged.
+    /// Applies what a reloaded configuration (SIGHUP) can change without a
+    /// restart: the credentials, the TLS certificate (read again from the
+    /// configured files) and a Redis fleet's node list (nodes it no longer
+    /// names are drained, new ones added). Everything else needs a restart.
     pub async fn reload(&self, config: &Config) -> anyhow::Result<()> {
+        let credentials = &config.auth.credentials;
+        let was_on = self.state.auth.load().is_enabled();
+        let will_be_on = !credentials.is_empty();
+        if was_on != will_be_on {
+            tracing::warn!(
+                "SIGHUP: turning authentication on or off needs a restart (open connections \
+                 would keep their state); the credentials are unchanged"
+            );
+        } else {
+            self.state.auth.store(Arc::new(Auth::new(credentials)));
+            tracing::info!(
+                credentials = credentials.len(),
+                "SIGHUP: credentials reloaded"
+            );
+        }
+        if let Some(tls) = &self.tls {
+            let reloaded = tls.reload();
+            let doors = self.state.cache.metrics().doors();
+            doors.tls_reload(reloaded.is_ok()).inc();
+            match reloaded {
+                Ok(()) => {
+                    tracing::info!("SIGHUP: TLS certificate reloaded; new connections use it")
+                }
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: TLS reload failed; the old certificate stays")
+                }
+            }
+        }
         let (Backend::Fleet(fleet), BackendConfig::Redis { nodes, .. }) =
             (self.state.cache.backend(), &config.backend)
         else {
-            tracing::warn!(
-                "SIGHUP: only the Redis node list can be reloaded, and this server runs {} \
-                 while the configuration says {}; restart to change backends",
-                self.state.cache.backend().name(),
-                match config.backend {
-                    BackendConfig::Embedded { .. } => "embedded",
-                    BackendConfig::Redis { .. } => "redis",
-                }
-            );
+            if let BackendConfig::Redis { .. } = config.backend {
+                tracing::warn!(
+                    "SIGHUP: this server runs the {} backend while the configuration names Redis \
+                     nodes; restart to change backends",
+                    self.state.cache.backend().name()
+                );
+            }
             return Ok(());
         };
         let preview = fleet.reconcile(nodes).await?;
@@ -241,11 +321,16 @@ impl Running {
         Ok(())
     }
 
-    /// Stops accepting, drains in-flight requests (up to the shutdown timeout),
+    /// Stops answering ready, waits the grace period so load balancers notice,
+    /// stops accepting, drains in-flight requests (up to the shutdown timeout),
     /// and ends every background task.
     pub async fn shutdown(mut self) {
-        tracing::info!("shutting down: draining in-flight requests");
         self.state.ready.store(false, Ordering::Release);
+        if !self.shutdown_grace.is_zero() {
+            tracing::info!(grace = ?self.shutdown_grace, "shutting down: /readyz answers 503 before the listeners close");
+            tokio::time::sleep(self.shutdown_grace).await;
+        }
+        tracing::info!("shutting down: draining in-flight requests");
         self.cancel.cancel();
         let drained = tokio::time::timeout(self.shutdown_timeout, async {
             while self.tasks.join_next().await.is_some() {}

@@ -3,122 +3,24 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
+use support::process::{roost, serve, Server};
 use support::redis::RedisServer;
 
 mod support;
 
-fn roost() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roost"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(std::env::temp_dir());
-    cmd
-}
-
-/// Starts `roost serve` on port 0 and returns the child and its HTTP address,
-/// read from the "http listening" log line.
-fn serve() -> (Server, String) {
-    serve_with(roost())
-}
-
-/// [`serve`] with a prepared command (another working directory, more env).
-fn serve_with(command: Command) -> (Server, String) {
-    let (server, addr, _) = serve_logged(command);
-    (server, addr)
-}
-
-/// [`serve_with`], also returning every JSON log line up to "http listening".
-fn serve_logged(mut command: Command) -> (Server, String, Vec<serde_json::Value>) {
-    let mut child = command
-        .args([
-            "serve",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--dashboard-addr",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            let listening = line.contains("http listening");
-            seen.push(v);
-            if listening {
-                let addr = seen[seen.len() - 1]["fields"]["addr"].as_str().unwrap();
-                let _ = tx.send((addr.to_string(), std::mem::take(&mut seen)));
-            }
-        }
-    });
-    let server = Server(child);
-    let (addr, log) = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("no listening log line");
-    (server, addr, log)
-}
-
-/// A started `roost serve`, killed on drop if a failed assertion leaves it running,
-/// so it can neither outlive the test nor hold the test's output open.
-struct Server(Child);
-
-impl std::ops::Deref for Server {
-    type Target = Child;
-
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Server {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{name}"), child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn wait_exit(child: &mut Child) -> i32 {
-    for _ in 0..200 {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    panic!("roost did not exit within 10 s of the signal");
+/// `roost serve` with an empty environment, every listener on port 0.
+fn serve_default() -> Server {
+    serve(roost(), &["--shutdown-grace", "0"])
 }
 
 #[tokio::test]
 async fn serves_on_port_zero_and_exits_cleanly_on_sigterm_and_sigint() {
     for sig in ["TERM", "INT"] {
-        let (mut child, addr) = serve();
-        assert!(!addr.ends_with(":0"), "{addr}");
+        let mut server = serve_default();
+        let addr = server.http;
+        assert_ne!(addr.port(), 0, "{addr}");
         let client = reqwest::Client::new();
         let r = client
             .post(format!("http://{addr}/api/cache"))
@@ -127,8 +29,8 @@ async fn serves_on_port_zero_and_exits_cleanly_on_sigterm_and_sigint() {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
-        signal(&child, sig);
-        assert_eq!(wait_exit(&mut child), 0, "exit code after SIG{sig}");
+        server.signal(sig);
+        assert_eq!(server.wait_exit(), 0, "exit code after SIG{sig}");
     }
 }
 
@@ -136,16 +38,15 @@ async fn serves_on_port_zero_and_exits_cleanly_on_sigterm_and_sigint() {
 async fn worker_threads_size_the_runtime_and_zero_is_refused() {
     let mut command = roost();
     command.env("ROOST_WORKER_THREADS", "3");
-    let (mut child, addr, log) = serve_logged(command);
-    let started = log
-        .iter()
-        .find(|line| line["fields"]["message"] == "runtime started")
-        .expect("a runtime started line before http listening");
-    assert_eq!(started["fields"]["worker_threads"], 3, "{started}");
-    let r = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    let mut server = serve(command, &[]);
+    let started = server.log_lines("runtime started");
+    assert_eq!(started[0]["fields"]["worker_threads"], 3, "{started:?}");
+    let r = reqwest::get(format!("http://{}/readyz", server.http))
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    signal(&child, "TERM");
-    assert_eq!(wait_exit(&mut child), 0);
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(), 0);
 
     let out = roost()
         .env("ROOST_WORKER_THREADS", "0")
@@ -277,7 +178,8 @@ async fn sighup_reloads_the_node_list_from_roost_toml() {
     write_config(2);
     let mut command = roost();
     command.current_dir(dir.path());
-    let (mut child, addr) = serve_with(command);
+    let mut server = serve(command, &[]);
+    let addr = server.http;
     let client = reqwest::Client::new();
     let count = || async {
         let body: serde_json::Value = client
@@ -292,7 +194,7 @@ async fn sighup_reloads_the_node_list_from_roost_toml() {
     };
     assert_eq!(count().await, 2);
     write_config(3);
-    signal(&child, "HUP");
+    server.signal("HUP");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while count().await != 3 {
         assert!(
@@ -301,6 +203,6 @@ async fn sighup_reloads_the_node_list_from_roost_toml() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    signal(&child, "TERM");
-    assert_eq!(wait_exit(&mut child), 0);
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(), 0);
 }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::fleet::{keys_on, node_id, node_state, ring_of, settle, start_fleet, DEADLINE};
+use support::fleet::{
+    fleet_builder, keys_on, node_id, node_state, ring_of, settle, start_fleet, DEADLINE,
+};
 use support::redis::RedisServer;
 use support::{eventually, TestServer};
 
@@ -242,7 +244,14 @@ async fn adding_and_draining_nodes_under_load_moves_a_fair_share_without_errors(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_topology_api_validates_and_guards_changes() {
     let nodes = [RedisServer::start(), RedisServer::start()];
-    let server = start_fleet(&[&nodes[0], &nodes[1]], &[("ROOST_ADMIN_TOKEN", "s3cret")]).await;
+    let auth = [
+        ("ROOST_ADMIN_TOKEN", "s3cret"),
+        ("ROOST_API_TOKENS", "viewer:read:l00k"),
+    ];
+    let server = fleet_builder(&[&nodes[0], &nodes[1]], &auth)
+        .bearer("l00k")
+        .start()
+        .await;
     let (status, body) = server.get("/api/cluster/nodes").await;
     assert_eq!(status, 200);
     assert_eq!(body["backend"], "redis");
@@ -265,13 +274,22 @@ async fn the_topology_api_validates_and_guards_changes() {
         .await;
     assert_eq!(
         (status, &body["error"]["code"]),
-        (401, &json!("unauthorized"))
+        (403, &json!("forbidden")),
+        "the read role may not change the topology"
     );
+    let r = server
+        .anonymous
+        .post(server.url("/api/cluster/nodes"))
+        .json(&json!({"address": "redis://x:1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "no credential");
     let admin = |req: reqwest::RequestBuilder| req.bearer_auth("s3cret");
     let post = |body: Value| {
         admin(
             server
-                .client
+                .anonymous
                 .post(server.url("/api/cluster/nodes"))
                 .json(&body),
         )
@@ -286,14 +304,18 @@ async fn the_topology_api_validates_and_guards_changes() {
         .await
         .unwrap();
     assert_eq!(r.status(), 409, "duplicate");
-    let r = admin(server.client.delete(server.url("/api/cluster/nodes/nope")))
-        .send()
-        .await
-        .unwrap();
+    let r = admin(
+        server
+            .anonymous
+            .delete(server.url("/api/cluster/nodes/nope")),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), 404);
     let r = admin(
         server
-            .client
+            .anonymous
             .delete(server.url(&format!("/api/cluster/nodes/{}", node_id(&nodes[0])))),
     );
     assert_eq!(r.send().await.unwrap().status(), 202);

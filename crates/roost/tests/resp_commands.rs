@@ -362,7 +362,7 @@ async fn introspection_answers_what_clients_ask() {
     let s = TestServer::builder().start().await;
     let mut c = s.resp().await;
     let count = c.cmd(&["COMMAND", "COUNT"]).await;
-    assert_eq!(count, ":42\r\n");
+    assert_eq!(count, ":43\r\n");
     let Frame::Array(info) = c.frame(&[b"COMMAND", b"INFO", b"get", b"nosuch"]).await else {
         panic!()
     };

@@ -8,7 +8,10 @@
 //! - this file: [`RespState`] (what every connection shares) and [`serve`], the
 //!   accept loop with the connection limit;
 //! - `connection.rs`: one connection — read, parse every complete command,
-//!   execute, write all replies of the batch at once; idle timeout; buffer bounds;
+//!   execute, write all replies of the batch at once; idle and auth timeouts;
+//!   buffer bounds;
+//! - `output.rs`: replies on their way out, large values shared with the store
+//!   rather than copied; `writer.rs`: writing them under the output limits;
 //! - `dispatch.rs`: name → command, arity and authentication checks, the handler call;
 //! - `command_table.rs`: the one table of commands (arity, flags, docs);
 //! - `handshake.rs`: PING ECHO QUIT HELLO AUTH SELECT CLIENT;
@@ -25,10 +28,12 @@ mod dispatch;
 mod handshake;
 mod introspection;
 mod keyspace;
+mod output;
 mod pipeline;
 mod reply;
 mod session;
 mod strings;
+mod writer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,12 +41,14 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::rest::SharedState;
-use crate::config::RespSettings;
-use crate::telemetry::RespMetrics;
+use crate::config::{OutputLimits, RespSettings};
+use crate::net::{self, Stream, Tls};
+use crate::telemetry::{Disconnect, RespMetrics, Throttled};
 
 pub use session::ClientRegistry;
 
@@ -52,15 +59,21 @@ const MAX_INLINE_BYTES: usize = 64 * 1024;
 const SPARE_ARGS: usize = 16;
 /// How long a refused client gets to read its error before the socket closes.
 const REFUSAL_GRACE: Duration = Duration::from_secs(1);
-/// Pause after a failed accept (e.g. out of file descriptors) so the loop does
-/// not spin while the condition lasts.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Refusals in flight at once; past it a refused socket is closed unanswered,
+/// so a flood of connections cannot hold descriptors through refusals.
+const MAX_REFUSALS: usize = 64;
 
 /// What every RESP connection shares.
 #[derive(Debug)]
 pub struct RespState {
     pub app: SharedState,
     pub settings: RespSettings,
+    /// What replies waiting for a client may hold (`writer.rs`).
+    pub output: OutputLimits,
+    /// TLS on this listener when configured; the handshake is bounded by
+    /// `handshake_timeout`.
+    pub tls: Option<Arc<Tls>>,
+    pub handshake_timeout: Duration,
     /// The bound address (CONFIG GET port, INFO tcp_port).
     pub addr: SocketAddr,
     pub clients: Arc<ClientRegistry>,
@@ -72,7 +85,13 @@ pub struct RespState {
 }
 
 impl RespState {
-    pub fn new(app: SharedState, settings: RespSettings, addr: SocketAddr) -> RespState {
+    pub fn new(
+        app: SharedState,
+        settings: RespSettings,
+        listeners: &crate::config::ListenerSettings,
+        tls: Option<Arc<Tls>>,
+        addr: SocketAddr,
+    ) -> RespState {
         let limits = app.cache.limits();
         let max_bulk_len = limits.max_value_bytes.max(limits.max_key_bytes);
         let parser_limits = roost_resp::Limits {
@@ -88,6 +107,9 @@ impl RespState {
         RespState {
             app,
             settings,
+            output: listeners.output,
+            tls,
+            handshake_timeout: listeners.http.header_timeout,
             addr,
             clients: Arc::new(ClientRegistry::default()),
             metrics,
@@ -101,17 +123,14 @@ impl RespState {
 /// finish their current batch and close.
 pub async fn serve(listener: TcpListener, state: Arc<RespState>, cancel: CancellationToken) {
     let mut connections = JoinSet::new();
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => admit(&mut connections, &state, &cancel, stream, peer),
-                Err(error) => {
-                    tracing::warn!(%error, "resp accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-            },
+            (stream, peer) = net::accept(&listener, "resp") => {
+                admit(&mut connections, &state, &cancel, &refusals, stream, peer);
+            }
         }
     }
     drop(listener);
@@ -122,21 +141,63 @@ fn admit(
     connections: &mut JoinSet<()>,
     state: &Arc<RespState>,
     cancel: &CancellationToken,
+    refusals: &Arc<Semaphore>,
     stream: TcpStream,
     peer: SocketAddr,
 ) {
     let local = stream.local_addr().unwrap_or(state.addr);
     let max = state.settings.max_connections;
-    match state.clients.admit(peer, local, max) {
-        Some(registered) => {
+    match state.clients.admit(peer, local, max, cancel) {
+        Some(admitted) => {
+            if let Some(evicted) = admitted.evicted {
+                state
+                    .app
+                    .cache
+                    .metrics()
+                    .doors()
+                    .disconnect("resp", Disconnect::Evicted)
+                    .inc();
+                tracing::debug!(%evicted, %peer, "resp connection limit reached: closed the longest idle client");
+            }
             state.metrics.connections_total.inc();
-            let (state, cancel) = (state.clone(), cancel.clone());
-            connections.spawn(connection::run(stream, state, registered, cancel));
+            let state = state.clone();
+            connections.spawn(async move {
+                let registered = admitted.registered;
+                let closer = registered.entry.closer.clone();
+                if let Some(stream) = handshake(&state, stream, peer).await {
+                    connection::run(stream, state, registered, closer).await;
+                }
+            });
         }
         None => {
+            static LOG: Throttled = Throttled::new(Duration::from_secs(10));
             state.metrics.connections_rejected.inc();
-            tracing::warn!(%peer, max, "resp connection refused: connection limit reached");
-            connections.spawn(refuse(stream));
+            if let Some(suppressed) = LOG.allow() {
+                tracing::warn!(%peer, max, suppressed, "resp connection refused: connection limit reached");
+            }
+            if let Ok(permit) = refusals.clone().try_acquire_owned() {
+                connections.spawn(async move {
+                    refuse(stream).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+}
+
+/// The TLS handshake when TLS is on; `None` when it failed (counted, logged
+/// at debug: a port scanner is not news).
+async fn handshake(state: &RespState, tcp: TcpStream, peer: SocketAddr) -> Option<Stream> {
+    let Some(tls) = &state.tls else {
+        return Some(Stream::Plain(tcp));
+    };
+    match tls.accept(tcp, state.handshake_timeout).await {
+        Ok(stream) => Some(stream),
+        Err(error) => {
+            let doors = state.app.cache.metrics().doors();
+            doors.tls_handshake_failure("resp").inc();
+            tracing::debug!(%peer, %error, "resp tls handshake failed");
+            None
         }
     }
 }

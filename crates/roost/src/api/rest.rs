@@ -2,25 +2,33 @@
 //! Prometheus metrics and the OpenAPI document. Built by [`router`] so tests can
 //! drive it with `oneshot` and no socket.
 
+pub mod access;
 mod cache_routes;
 mod cluster_routes;
 mod error;
+mod panics;
+mod session;
 mod values;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use arc_swap::ArcSwap;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
 pub use error::ApiError;
 
+use crate::auth::Auth;
 use crate::cache::Cache;
+use crate::config::OpenEndpoints;
+use crate::net::OutputBudget;
 use crate::stats;
 use crate::telemetry::{Events, History};
 
@@ -34,7 +42,14 @@ pub struct AppState {
     pub history: Arc<History>,
     /// Recent events for the dashboard; record what an operator should see.
     pub events: Arc<Events>,
-    pub admin_token: Option<String>,
+    /// The credentials every door checks; swapped whole on SIGHUP.
+    pub auth: ArcSwap<Auth>,
+    /// HTTP endpoints served without a credential when auth is on.
+    pub open: OpenEndpoints,
+    /// The listeners speak TLS (the session cookie is then `Secure`).
+    pub tls: bool,
+    /// What replies waiting on slow clients may hold, all doors together.
+    pub output_budget: Arc<OutputBudget>,
     /// Cleared when shutdown begins so load balancers stop sending traffic.
     pub ready: AtomicBool,
 }
@@ -60,6 +75,11 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/api/cluster/nodes/{id}", delete(cluster_routes::remove))
         .route("/api/cluster/preview", get(cluster_routes::preview))
+        .route(
+            "/api/auth/session",
+            post(session::sign_in).delete(session::sign_out),
+        )
+        .route("/api/auth/whoami", get(session::whoami))
         .route("/api/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -74,41 +94,41 @@ async fn stats_overview(State(state): State<SharedState>) -> Response {
     Json(stats::overview(&state.cache, &state.history)).into_response()
 }
 
-async fn flush_all(
-    State(state): State<SharedState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    authorize_admin(&state, &headers)?;
+async fn flush_all(State(state): State<SharedState>) -> Result<Response, ApiError> {
     let flushed = state.cache.flush().await?;
     Ok(Json(json!({ "flushed": flushed })).into_response())
 }
 
-/// Admin endpoints need `Authorization: Bearer <ROOST_ADMIN_TOKEN>` when a
-/// token is configured. Compared in constant time.
-fn authorize_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = &state.admin_token else {
-        return Ok(());
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this endpoint needs Authorization: Bearer <admin token>",
-            )
-        })?;
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        tracing::warn!("admin request with a wrong token refused");
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the admin token is not valid",
-        ))
+/// The layers every route of the HTTP app runs under, outermost first: a
+/// panic answers 500 `internal` for that request alone; a request has
+/// `timeout` from its headers to its response; and the caller's credential
+/// is checked against [`access::access`] before any handler runs.
+pub fn harden(app: Router, state: SharedState, timeout: Duration) -> Router {
+    let metrics = state.cache.shared_metrics();
+    app.layer(axum::middleware::from_fn_with_state(
+        state,
+        access::authorize,
+    ))
+    .layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| deadline(request, next, timeout),
+    ))
+    .layer(panics::catch_panics(metrics))
+}
+
+/// Answers 408 when the response is not ready `timeout` after the headers
+/// (a body that arrives too slowly included).
+async fn deadline(request: Request, next: Next, timeout: Duration) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than {} s (ROOST_HTTP_REQUEST_TIMEOUT)",
+                timeout.as_secs()
+            ),
+        )
+        .into_response(),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The basic operations both front doors offer: get, set, delete, mget, mset and
-//! flush. `mset` validates every entry before writing any.
+//! The basic operations both front doors offer: get, set, delete, mset and
+//! flush (mget is `mget.rs`). `mset` validates every entry before writing any.
 
 use std::time::Instant;
 
@@ -164,37 +164,6 @@ impl Cache {
             self.backend.delete(node, key).await
         })
         .await
-    }
-
-    /// Looks up several keys; the answer is in request order.
-    pub async fn mget(&self, keys: &[Bytes]) -> Result<Vec<Option<CacheHit>>, CacheError> {
-        let result = self
-            .timed(Op::Mget, async {
-                self.check_keys(keys)?;
-                let nodes = keys
-                    .iter()
-                    .map(|key| self.route(key))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let keys: Vec<&[u8]> = keys.iter().map(|key| &key[..]).collect();
-                let found = self.backend.get_many(&nodes, &keys, true).await;
-                nodes
-                    .into_iter()
-                    .zip(found)
-                    .map(|(node, stored)| -> Result<Option<CacheHit>, CacheError> {
-                        Ok(stored?.map(|s| CacheHit {
-                            value: s.value,
-                            ttl: self.ttl_of(s.expires_at),
-                            node: self.node_id(node),
-                        }))
-                    })
-                    .collect::<Result<Vec<_>, CacheError>>()
-            })
-            .await;
-        if let Ok(found) = &result {
-            let hits = found.iter().filter(|f| f.is_some()).count() as u64;
-            self.metrics.record_lookups(hits, found.len() as u64 - hits);
-        }
-        result
     }
 
     /// Writes several entries. Every entry is validated before any is written,

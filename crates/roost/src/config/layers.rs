@@ -110,10 +110,9 @@ impl Layers {
             .iter()
             .filter_map(|s| {
                 let (value, origin) = self.values.get(s.key)?;
-                let shown = match (s.key, value.is_empty()) {
-                    (_, true) => "(unset)".to_owned(),
-                    ("admin_token" | "resp_password", false) => "(set, hidden)".to_owned(),
-                    (key, false) => shown_value(key, value),
+                let shown = match value.is_empty() {
+                    true => "(unset)".to_owned(),
+                    false => shown_value(s.key, value),
                 };
                 Some((s.env, shown, origin))
             })
@@ -137,8 +136,15 @@ impl Layers {
     }
 }
 
-/// A value as it may be printed: node URLs lose their passwords.
+/// Keys whose values are secrets and are never printed, not even in errors.
+const SECRET_KEYS: [&str; 3] = ["admin_token", "resp_password", "api_tokens"];
+
+/// A value as it may be printed: secrets are hidden, node URLs lose their
+/// passwords.
 fn shown_value(key: &str, value: &str) -> String {
+    if SECRET_KEYS.contains(&key) {
+        return "(set, hidden)".to_owned();
+    }
     if key != "redis_cluster_nodes" {
         return value.to_owned();
     }

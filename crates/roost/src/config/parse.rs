@@ -30,6 +30,14 @@ pub(super) fn bounded_u64(
     in_range(layers, key, value, min, max)
 }
 
+pub(super) fn bool_flag(layers: &Layers, key: &str) -> Result<bool, ConfigError> {
+    match layers.get(key).unwrap_or("false") {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(layers.invalid(key, "expected true or false".into())),
+    }
+}
+
 pub(super) fn byte_size(
     layers: &Layers,
     key: &str,

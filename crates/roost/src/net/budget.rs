@@ -3,10 +3,10 @@
 //! A reply the kernel takes at once costs nothing here. Only when a write to a
 //! client would block does the connection hold what is left unwritten against
 //! this budget, until the client reads it. When holding it would pass the
-//! budget, the connection is closed instead (as Redis's `maxmemory-clients`
-//! evicts clients): a client that does not read must not make the clients that
-//! do wait for memory, and the memory that replies to slow clients pin stays
-//! bounded whatever the number of them.
+//! budget the connection gets a short grace to read, and is closed if it does
+//! not (as Redis's `maxmemory-clients` evicts clients): a client that does not
+//! read must not make the clients that do wait for memory, and what replies
+//! to slow clients pin stays bounded whatever the number of them.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

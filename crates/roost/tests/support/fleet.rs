@@ -8,7 +8,7 @@ use roost_ring::{Node, NodeId, Ring, DEFAULT_WEIGHT};
 use serde_json::Value;
 
 use super::redis::RedisServer;
-use super::{eventually, TestServer};
+use super::{eventually, TestServer, TestServerBuilder};
 
 /// How long fleet tests wait for a state change (ejection, readmission, a move).
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -43,6 +43,11 @@ pub fn keys_on(servers: &[&RedisServer], owner: usize, prefix: &str, count: usiz
 /// timeout, ejected after 2 failures, readmitted after 2 probes); `settings`
 /// override any of them.
 pub async fn start_fleet(servers: &[&RedisServer], settings: &[(&str, &str)]) -> TestServer {
+    fleet_builder(servers, settings).start().await
+}
+
+/// [`start_fleet`]'s builder, to add to before starting.
+pub fn fleet_builder(servers: &[&RedisServer], settings: &[(&str, &str)]) -> TestServerBuilder {
     let urls: Vec<String> = servers.iter().map(|s| s.url()).collect();
     let mut builder = TestServer::builder()
         .env("REDIS_CLUSTER_NODES", &urls.join(","))
@@ -54,7 +59,7 @@ pub async fn start_fleet(servers: &[&RedisServer], settings: &[(&str, &str)]) ->
     for (key, value) in settings {
         builder = builder.env(key, value);
     }
-    builder.start().await
+    builder
 }
 
 /// The node's `state` in `GET /api/cluster/nodes`; `None` once it left.

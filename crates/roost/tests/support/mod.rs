@@ -4,8 +4,10 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod fleet;
+pub mod process;
 pub mod redis;
 pub mod resp;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,13 +21,19 @@ use serde_json::Value;
 pub struct TestServerBuilder {
     env: HashMap<String, String>,
     clock: Option<ManualClock>,
+    bearer: Option<String>,
 }
 
 pub struct TestServer {
     pub base: String,
     /// The RESP front door's bound address.
     pub resp_addr: std::net::SocketAddr,
+    /// Sends the builder's bearer token, if it was given one.
     pub client: reqwest::Client,
+    /// Sends no credential.
+    pub anonymous: reqwest::Client,
+    /// The configuration it was started with (to hand `Running::reload`).
+    pub config: Config,
     pub running: Option<Running>,
 }
 
@@ -40,8 +48,13 @@ impl TestServer {
             ),
             ("ROOST_SHARDS".to_string(), "4".to_string()),
             ("ROOST_LOG".to_string(), "warn".to_string()),
+            ("ROOST_SHUTDOWN_GRACE".to_string(), "0".to_string()),
         ]);
-        TestServerBuilder { env, clock: None }
+        TestServerBuilder {
+            env,
+            clock: None,
+            bearer: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -121,6 +134,13 @@ impl TestServerBuilder {
         self
     }
 
+    /// Makes `TestServer::client` (and so `get`, `post`, `delete`) send
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.bearer = Some(token.to_owned());
+        self
+    }
+
     pub async fn start(self) -> TestServer {
         let layers = Layers::defaults().with_env(&self.env);
         let config = Config::from_layers(&layers).unwrap();
@@ -128,12 +148,24 @@ impl TestServerBuilder {
             Some(c) => Arc::new(c),
             None => Arc::new(SystemClock),
         };
-        let running = server::start_with_clock(config, clock).await.unwrap();
+        let running = server::start_with_clock(config.clone(), clock)
+            .await
+            .unwrap();
         let base = format!("http://{}", running.http_addr());
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &self.bearer {
+            let value = format!("Bearer {token}").parse().unwrap();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         TestServer {
             base,
             resp_addr: running.resp_addr(),
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            anonymous: reqwest::Client::new(),
+            config,
             running: Some(running),
         }
     }

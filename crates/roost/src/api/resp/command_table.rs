@@ -3,6 +3,8 @@
 //! DOCS and the per-command metric labels all read it, so a command cannot be
 //! served without being described (or described without being served).
 
+use crate::auth::Role;
+
 /// Every command, in table order (`COMMANDS[cmd as usize]` describes `cmd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmd {
@@ -13,6 +15,7 @@ pub enum Cmd {
     Auth,
     Select,
     Client,
+    Acl,
     Command,
     Config,
     Info,
@@ -68,6 +71,18 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The role a user needs to run it: admin for commands that write and are
+    /// flagged admin (FLUSHALL, FLUSHDB), write for the other writes, read for
+    /// everything else (CONFIG here only reads).
+    pub fn role(&self) -> Role {
+        let has = |flag: &str| self.flags.contains(&flag);
+        match (has("write"), has("admin")) {
+            (true, true) => Role::Admin,
+            (true, false) => Role::Write,
+            _ => Role::Read,
+        }
+    }
+
     /// Whether `argc` arguments (name included) satisfy the arity.
     pub fn arity_allows(&self, argc: usize) -> bool {
         let argc = argc as i64;
@@ -136,6 +151,7 @@ pub const COMMANDS: &[Spec] = &[
     spec(C::Auth, "auth", -2, NO_AUTH, NONE, CONN_CAT, "connection", "Authenticates the connection."),
     spec(C::Select, "select", 2, CONN, NONE, CONN_CAT, "connection", "Changes the selected database (only 0 exists)."),
     spec(C::Client, "client", -2, CONN, NONE, &["@slow", "@connection"], "connection", "A container for client connection commands."),
+    spec(C::Acl, "acl", -2, &["noscript", "loading", "stale"], NONE, &["@slow"], "server", "A container for Access List Control commands (WHOAMI only)."),
     spec(C::Command, "command", -1, &["loading", "stale"], NONE, &["@slow", "@connection"], "server", "Returns detailed information about all commands."),
     spec(C::Config, "config", -2, &["admin", "loading", "stale"], NONE, &["@slow"], "server", "A container for server configuration commands (GET only)."),
     spec(C::Info, "info", -1, &["loading", "stale"], NONE, &["@slow", "@dangerous"], "server", "Returns information and statistics about the server."),
@@ -201,6 +217,7 @@ pub fn lookup(name: &[u8]) -> Option<Cmd> {
         b"AUTH" => C::Auth,
         b"SELECT" => C::Select,
         b"CLIENT" => C::Client,
+        b"ACL" => C::Acl,
         b"COMMAND" => C::Command,
         b"CONFIG" => C::Config,
         b"INFO" => C::Info,
@@ -260,6 +277,18 @@ mod tests {
         assert_eq!(lookup(b"nosuchcmd"), None);
         assert_eq!(lookup(b"getdelete"), None);
         assert_eq!(lookup(b""), None);
+    }
+
+    #[test]
+    fn roles_follow_what_a_command_changes() {
+        assert_eq!(Cmd::Get.spec().role(), Role::Read);
+        assert_eq!(Cmd::Scan.spec().role(), Role::Read);
+        assert_eq!(Cmd::Config.spec().role(), Role::Read);
+        assert_eq!(Cmd::Set.spec().role(), Role::Write);
+        assert_eq!(Cmd::Getex.spec().role(), Role::Write);
+        assert_eq!(Cmd::Del.spec().role(), Role::Write);
+        assert_eq!(Cmd::Flushall.spec().role(), Role::Admin);
+        assert_eq!(Cmd::Flushdb.spec().role(), Role::Admin);
     }
 
     #[test]

@@ -1,48 +1,57 @@
 //! One RESP connection: read what the client sent, parse every complete command
 //! in the buffer (up to [`pipeline::MAX_GROUP`] at a time), execute them
-//! appending each reply to one output buffer (see `pipeline.rs`), and write
-//! that buffer with one write — so a pipeline of N commands costs one read and
+//! appending each reply to one [`Output`] (see `pipeline.rs`), and write it
+//! with one (vectored) write — so a pipeline of N commands costs one read and
 //! one write, not N of each.
 //!
-//! Bounds: the parser rejects over-limit lengths as soon as they are declared; the
-//! read buffer may hold at most `max_query_bytes` of an incomplete command; replies
-//! are written out whenever the output passes [`FLUSH_AT`] (with the embedded store
-//! after each command or batch of up to 32, in front of Redis after a group of up to
-//! [`pipeline::MAX_GROUP`]), and nothing more is read
-//! until they are, so a client that pipelines and never reads stalls itself (TCP
-//! back-pressure) instead of growing the server's memory. Malformed input gets
-//! `-ERR Protocol error: …` and the connection is closed, as Redis does.
+//! Bounds: the parser rejects over-limit lengths as soon as they are declared;
+//! the read buffer may hold at most `max_query_bytes` of an incomplete command;
+//! replies are written out whenever the output passes [`FLUSH_AT`] — between
+//! commands, and inside a command that answers in parts (MGET, KEYS, SCAN) —
+//! and nothing more is read until they are, under the limits of `writer.rs`
+//! (hard, soft, the global budget, the write timeout). So a client that
+//! pipelines and never reads is disconnected instead of growing the server's
+//! memory. Malformed input gets `-ERR Protocol error: …` and the connection
+//! is closed, as Redis does. With authentication on, a client that has not
+//! authenticated within [`AUTH_GRACE`] is closed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use roost_resp::{write_error, CommandParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::output::Output;
 use super::pipeline;
 use super::session::{Registered, Session};
+use super::writer::{Wire, WriteError};
 use super::RespState;
+use crate::net::Stream;
+use crate::telemetry::{Disconnect, Throttled};
 
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
 /// Output size at which replies are written out before the next command runs.
-const FLUSH_AT: usize = 64 * 1024;
+pub const FLUSH_AT: usize = 64 * 1024;
 /// How long a connection closed for a protocol error keeps reading (and dropping)
 /// input so that the client gets to read the error.
-const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
 /// Buffers that grew past this (one big command or reply) are given back once empty.
 const KEEP_CAPACITY: usize = 256 * 1024;
+/// How long a client may stay unauthenticated when authentication is on.
+pub const AUTH_GRACE: Duration = Duration::from_secs(10);
 
 /// Why a connection ended; only for the debug log.
 #[derive(Debug)]
 enum End {
     ClientClosed,
     Quit,
-    IdleTimeout,
     ShuttingDown,
     ProtocolError,
+    /// Roost closed it because of a limit.
+    Cut(Disconnect, String),
     Io(std::io::Error),
 }
 
@@ -52,8 +61,17 @@ impl From<std::io::Error> for End {
     }
 }
 
+impl From<WriteError> for End {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Io(error) => End::Io(error),
+            WriteError::Limit(reason, detail) => End::Cut(reason, detail),
+        }
+    }
+}
+
 pub async fn run(
-    mut stream: TcpStream,
+    stream: Stream,
     state: Arc<RespState>,
     registered: Registered,
     cancel: CancellationToken,
@@ -61,35 +79,54 @@ pub async fn run(
     state.metrics.connections.inc();
     // Replies are batched already; Nagle would only add latency to the last one.
     let _ = stream.set_nodelay(true);
-    let password_required = state.settings.password.is_some();
-    let admin_open = state.app.admin_token.is_none();
-    let mut session = Session::new(registered.entry.clone(), password_required, admin_open);
-    let end = serve(&mut stream, &state, &mut session, &cancel).await;
+    let auth_on = state.app.auth.load().is_enabled();
+    let mut session = Session::new(registered.entry.clone(), auth_on);
+    let holding = state.app.output_budget.holding();
+    let limits = state.output;
+    let mut wire = Wire::new(stream, limits, holding, cancel.clone());
+    let end = serve(&mut wire, &state, &mut session, &cancel).await;
     let (id, peer) = (session.client.id, session.client.peer);
     match end {
         End::Io(error) => tracing::debug!(id, %peer, %error, "resp connection failed"),
+        End::Cut(reason, detail) => cut(&state, id, peer, reason, &detail),
         end => tracing::debug!(id, %peer, ?end, "resp connection closed"),
     }
     state.metrics.connections.dec();
     drop(registered);
 }
 
+/// Counts, and logs at most once per interval, a connection Roost closed.
+fn cut(state: &RespState, id: u64, peer: std::net::SocketAddr, reason: Disconnect, detail: &str) {
+    static LOG: Throttled = Throttled::new(Duration::from_secs(10));
+    let doors = state.app.cache.metrics().doors();
+    doors.disconnect("resp", reason).inc();
+    if let Some(suppressed) = LOG.allow() {
+        tracing::warn!(
+            id,
+            %peer,
+            reason = reason.as_str(),
+            detail,
+            suppressed,
+            "resp client disconnected by a limit"
+        );
+    }
+}
+
 async fn serve(
-    stream: &mut TcpStream,
+    wire: &mut Wire,
     state: &RespState,
     session: &mut Session,
     cancel: &CancellationToken,
 ) -> End {
     let mut parser = CommandParser::new(state.parser_limits);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
-    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Output::with_capacity(READ_CHUNK);
     loop {
-        if let Err(end) = read_more(stream, state, &mut input, cancel).await {
+        if let Err(end) = read_more(wire.stream(), state, session, &mut input, cancel).await {
             return end;
         }
         session.client.touch();
-        if let Err(end) = run_batch(stream, state, session, &mut parser, &mut input, &mut out).await
-        {
+        if let Err(end) = run_batch(wire, state, session, &mut parser, &mut input, &mut out).await {
             return end;
         }
         if input.len() > state.max_query_bytes {
@@ -98,25 +135,23 @@ async fn serve(
                 input.len(),
                 state.max_query_bytes
             );
-            return protocol_error(stream, state, &mut out, &reason).await;
+            return protocol_error(wire, state, &mut out, &reason).await;
         }
         if input.is_empty() && input.capacity() > KEEP_CAPACITY {
             input = BytesMut::with_capacity(READ_CHUNK);
         }
-        if out.capacity() > KEEP_CAPACITY {
-            out = BytesMut::with_capacity(READ_CHUNK);
-        }
+        out.clear(KEEP_CAPACITY);
     }
 }
 
 /// Executes every complete command in `input` and writes their replies.
 async fn run_batch(
-    stream: &mut TcpStream,
+    wire: &mut Wire,
     state: &RespState,
     session: &mut Session,
     parser: &mut CommandParser,
     input: &mut BytesMut,
-    out: &mut BytesMut,
+    out: &mut Output,
 ) -> Result<(), End> {
     let concurrent = state.app.cache.backend().is_remote();
     let mut pending: Vec<Vec<bytes::Bytes>> = Vec::new();
@@ -132,55 +167,67 @@ async fn run_batch(
         let group_full = pending.len() >= pipeline::MAX_GROUP;
         if !pending.is_empty() && (group_full || !complete) {
             if concurrent {
-                pipeline::execute_all(state, session, &pending, out).await;
+                pipeline::execute_all(state, session, &pending, out, wire).await;
             } else {
                 let mut done = 0;
                 while done < pending.len() && !session.closing {
                     let rest = &pending[done..];
-                    done += pipeline::execute_in_order(state, session, rest, out, FLUSH_AT).await;
+                    done += pipeline::execute_in_order(state, session, rest, out, wire).await;
+                    if let Some(failed) = wire.take_failure() {
+                        return Err(failed.into());
+                    }
                     if out.len() >= FLUSH_AT {
-                        stream.write_all(out).await?;
-                        out.clear();
+                        wire.flush(out).await?;
                     }
                 }
+            }
+            if let Some(failed) = wire.take_failure() {
+                return Err(failed.into());
             }
             pending.clear();
         }
         if session.closing {
-            stream.write_all(out).await?;
+            wire.flush(out).await?;
             return Err(End::Quit);
         }
         if out.len() >= FLUSH_AT {
-            stream.write_all(out).await?;
-            out.clear();
+            wire.flush(out).await?;
         }
         if let Some(error) = failure {
-            return Err(protocol_error(stream, state, out, &error.to_string()).await);
+            return Err(protocol_error(wire, state, out, &error.to_string()).await);
         }
         if !complete {
             break;
         }
     }
-    if !out.is_empty() {
-        stream.write_all(out).await?;
-        out.clear();
-    }
+    wire.flush(out).await?;
     Ok(())
 }
 
-/// Waits for more bytes, the idle timeout, or shutdown.
+/// Waits for more bytes, the idle (or authentication) timeout, or shutdown.
 async fn read_more(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     state: &RespState,
+    session: &Session,
     input: &mut BytesMut,
     cancel: &CancellationToken,
 ) -> Result<(), End> {
     input.reserve(READ_CHUNK);
+    let (limit, reason) = match (session.authenticated(), state.settings.idle_timeout) {
+        (false, idle) => (
+            Some(idle.map_or(AUTH_GRACE, |idle| idle.min(AUTH_GRACE))),
+            Disconnect::AuthTimeout,
+        ),
+        (true, idle) => (idle, Disconnect::IdleTimeout),
+    };
     let read = async {
-        match state.settings.idle_timeout {
-            Some(idle) => tokio::time::timeout(idle, stream.read_buf(input))
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, stream.read_buf(input))
                 .await
-                .map_err(|_| End::IdleTimeout)?
+                .map_err(|_| {
+                    let detail = format!("sent nothing for {} s", limit.as_secs());
+                    End::Cut(reason, detail)
+                })?
                 .map_err(End::Io),
             None => stream.read_buf(input).await.map_err(End::Io),
         }
@@ -197,21 +244,17 @@ async fn read_more(
 
 /// Replies `-ERR <reason>` after whatever replies are pending, then ends the
 /// connection.
-async fn protocol_error(
-    stream: &mut TcpStream,
-    state: &RespState,
-    out: &mut BytesMut,
-    reason: &str,
-) -> End {
+async fn protocol_error(wire: &mut Wire, state: &RespState, out: &mut Output, reason: &str) -> End {
     state.metrics.protocol_errors.inc();
     tracing::debug!(reason, "resp protocol error; closing the connection");
     let mut message = String::with_capacity(reason.len() + 4);
     message.push_str("ERR ");
     message.push_str(reason);
     write_error(out, message.as_bytes());
-    if let Err(error) = stream.write_all(out).await {
-        return End::Io(error);
+    if let Err(error) = wire.flush(out).await {
+        return error.into();
     }
+    let stream = wire.stream();
     let _ = stream.shutdown().await;
     drain(stream).await;
     End::ProtocolError
@@ -219,7 +262,7 @@ async fn protocol_error(
 
 /// Reads and drops what the client is still sending, briefly, so closing does not
 /// reset the connection before the client has read the error.
-async fn drain(stream: &mut TcpStream) {
+async fn drain(stream: &mut Stream) {
     let mut sink = [0u8; 4096];
     let _ = tokio::time::timeout(DRAIN_GRACE, async {
         while let Ok(1..) = stream.read(&mut sink).await {}

@@ -1,22 +1,34 @@
 //! From a parsed command to its reply: find the command in the table, count it,
-//! check arity and authentication in Redis's order (unknown command, then arity,
-//! then NOAUTH), call its handler, and write an error reply if it failed.
+//! check arity, authentication and the user's role in Redis's order (unknown
+//! command, then arity, then NOAUTH, then NOPERM), call its handler, and write
+//! an error reply if it failed. A handler that panics (a bug) answers
+//! `-ERR internal error` for that command alone; it is logged and counted.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
 use roost_resp::{write_null, write_simple, Protocol};
 
 use super::command_table::{lookup, Cmd};
+use super::connection::FLUSH_AT;
+use super::output::Output;
 use super::reply::RespError;
 use super::session::Session;
+use super::writer::Wire;
 use super::{handshake, introspection, keyspace, strings, RespState};
 use crate::cache::Cache;
+use crate::telemetry::Throttled;
 
-/// What a handler gets: the shared state, the connection's session and the
-/// output buffer its reply goes into.
+/// What a handler gets: the shared state, the connection's session, the
+/// output its reply goes into, and — when the command runs alone, not inside
+/// a concurrent group — the socket, so a long answer can be written in parts.
 pub struct Cx<'a> {
     pub state: &'a RespState,
     pub session: &'a mut Session,
-    pub out: &'a mut BytesMut,
+    pub out: &'a mut Output,
+    pub wire: Option<&'a mut Wire>,
 }
 
 impl Cx<'_> {
@@ -35,19 +47,70 @@ impl Cx<'_> {
     pub fn null(&mut self) {
         write_null(self.out, self.session.protocol);
     }
+
+    /// Writes out what the reply holds so far once it passes [`FLUSH_AT`], when
+    /// the command runs alone; a failure ends the command and the connection.
+    pub async fn flush_if_full(&mut self) -> Result<(), RespError> {
+        match &mut self.wire {
+            Some(wire) if self.out.len() >= FLUSH_AT => match wire.flush(self.out).await {
+                Ok(()) => Ok(()),
+                Err(error) => {
+                    wire.fail(error);
+                    Err(RespError::ConnectionLost)
+                }
+            },
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Runs one command and appends its reply (or error) to `out`.
-pub async fn execute(state: &RespState, session: &mut Session, args: &[Bytes], out: &mut BytesMut) {
+pub async fn execute(
+    state: &RespState,
+    session: &mut Session,
+    args: &[Bytes],
+    out: &mut Output,
+    wire: Option<&mut Wire>,
+) {
     let cmd = lookup(&args[0]);
     state.metrics.command(cmd.map(|c| c as usize)).inc();
     let mut cx = Cx {
         state,
         session,
         out,
+        wire,
     };
-    if let Err(error) = run(&mut cx, cmd, args).await {
-        error.write(cx.out);
+    let outcome = AssertUnwindSafe(run(&mut cx, cmd, args))
+        .catch_unwind()
+        .await;
+    let error = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(error)) => error,
+        Err(panic) => {
+            panicked(state, cmd, panic);
+            RespError::Internal
+        }
+    };
+    error.write(cx.out);
+}
+
+/// Logs and counts a handler that panicked.
+fn panicked(state: &RespState, cmd: Option<Cmd>, panic: Box<dyn std::any::Any + Send>) {
+    static LOG: Throttled = Throttled::new(Duration::from_secs(10));
+    state.app.cache.metrics().doors().panic("resp").inc();
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    if let Some(suppressed) = LOG.allow() {
+        let command = cmd.map_or("unknown", |c| c.spec().name);
+        tracing::error!(
+            command,
+            panic = message,
+            suppressed,
+            "bug: a RESP command panicked; answered an error"
+        );
     }
 }
 
@@ -59,8 +122,15 @@ async fn run(cx: &mut Cx<'_>, cmd: Option<Cmd>, args: &[Bytes]) -> Result<(), Re
     if !spec.arity_allows(args.len()) {
         return Err(RespError::WrongArity(spec.name));
     }
-    if !cx.session.authenticated && !matches!(cmd, Cmd::Auth | Cmd::Hello | Cmd::Quit) {
-        return Err(RespError::NoAuth);
+    let identity = cx.session.identity.as_ref();
+    let always = matches!(cmd, Cmd::Auth | Cmd::Hello | Cmd::Quit);
+    match identity {
+        None if !always => return Err(RespError::NoAuth),
+        Some(who) if !who.role.allows(spec.role()) => {
+            denied(cx, spec.name);
+            return Err(RespError::NoPermission(spec.name));
+        }
+        _ => {}
     }
     match cmd {
         Cmd::Ping => handshake::ping(cx, args),
@@ -70,11 +140,12 @@ async fn run(cx: &mut Cx<'_>, cmd: Option<Cmd>, args: &[Bytes]) -> Result<(), Re
         Cmd::Auth => handshake::auth(cx, args),
         Cmd::Select => handshake::select(cx, args),
         Cmd::Client => handshake::client(cx, args),
+        Cmd::Acl => handshake::acl(cx, args),
         Cmd::Command => introspection::command(cx, args),
         Cmd::Config => introspection::config(cx, args),
         Cmd::Info => introspection::info(cx, args),
         Cmd::Dbsize => keyspace::dbsize(cx),
-        Cmd::Flushall | Cmd::Flushdb => keyspace::flush(cx, args, spec.name).await,
+        Cmd::Flushall | Cmd::Flushdb => keyspace::flush(cx, args).await,
         Cmd::Get => strings::get(cx, args).await,
         Cmd::Set => strings::set(cx, args).await,
         Cmd::Setex => strings::setex(cx, args, 1000, "setex").await,
@@ -103,6 +174,29 @@ async fn run(cx: &mut Cx<'_>, cmd: Option<Cmd>, args: &[Bytes]) -> Result<(), Re
         Cmd::Type => keyspace::key_type(cx, args).await,
         Cmd::Scan => keyspace::scan(cx, args).await,
         Cmd::Keys => keyspace::keys(cx, args).await,
+    }
+}
+
+/// Counts, and logs at most once per interval, a command the user's role
+/// does not allow.
+fn denied(cx: &Cx<'_>, command: &'static str) {
+    static LOG: Throttled = Throttled::new(Duration::from_secs(10));
+    cx.state
+        .app
+        .cache
+        .metrics()
+        .doors()
+        .auth_failure("resp")
+        .inc();
+    if let Some(suppressed) = LOG.allow() {
+        let user = cx.session.identity.as_ref().map(|i| i.user.clone());
+        tracing::warn!(
+            client = cx.session.client.id,
+            ?user,
+            command,
+            suppressed,
+            "resp command refused: the user's role does not allow it"
+        );
     }
 }
 

@@ -1,20 +1,27 @@
-//! Connection commands: PING ECHO QUIT HELLO AUTH SELECT CLIENT. They change
-//! only the session (protocol, authentication, name), never the cache.
+//! Connection commands: PING ECHO QUIT HELLO AUTH SELECT CLIENT ACL. They
+//! change only the session (protocol, identity, name), never the cache.
 //!
-//! Authentication follows Redis: with `ROOST_RESP_PASSWORD` set, `AUTH <password>`
-//! or `AUTH default <password>` (requirepass). `AUTH admin <ROOST_ADMIN_TOKEN>`
-//! authenticates as the admin user, who may also FLUSHALL. Secrets are compared in
-//! constant time.
+//! Authentication follows Redis's ACL users, with Roost's credentials
+//! (`crate::auth`): `AUTH <user> <secret>` checks that user's secret, and
+//! `AUTH <secret>` (Redis's requirepass form) finds whichever user the secret
+//! belongs to — `ROOST_RESP_PASSWORD` is user `default`, `ROOST_ADMIN_TOKEN`
+//! user `admin`. The user's role then decides which commands run (NOPERM
+//! otherwise). Failed attempts are counted and logged at most once per
+//! interval.
 
+use std::time::Duration;
+
+use super::dispatch::{integer, is, Cx};
+use super::reply::RespError;
+use crate::telemetry::Throttled;
 use bytes::Bytes;
 use roost_resp::{
     write_array_header, write_bulk, write_integer, write_map_header, write_simple, write_verbatim,
     Protocol,
 };
-use subtle::ConstantTimeEq;
 
-use super::dispatch::{integer, is, Cx};
-use super::reply::RespError;
+/// Longest client name CLIENT SETNAME and HELLO SETNAME accept.
+pub const MAX_CLIENT_NAME: usize = 256;
 
 /// The Redis version Roost answers as: the command set and reply shapes are
 /// Redis 7.0's, and clients pick features by it.
@@ -52,26 +59,67 @@ pub fn auth(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
 
 /// Checks a user and password; `None` is the one-argument `AUTH <password>` form.
 fn authenticate(cx: &mut Cx<'_>, user: Option<&[u8]>, password: &[u8]) -> Result<(), RespError> {
-    let matches = |secret: &str| bool::from(password.ct_eq(secret.as_bytes()));
-    match (user, &cx.state.settings.password) {
-        (Some(b"admin"), _) => match &cx.state.app.admin_token {
-            Some(token) if matches(token) => {
-                cx.session.become_admin();
-                return Ok(());
-            }
-            _ => {}
-        },
-        (None, None) => return Err(RespError::NoPasswordConfigured),
-        // The default user without a password accepts any, as Redis's nopass.
-        (Some(b"default"), None) => return Ok(()),
-        (None | Some(b"default"), Some(expected)) if matches(expected) => {
-            cx.session.authenticated = true;
-            return Ok(());
-        }
-        _ => {}
+    let auth = cx.state.app.auth.load();
+    if !auth.is_enabled() {
+        // No credentials: Redis's `default` user with nopass accepts any
+        // password given with its name, and refuses the requirepass form.
+        return match user {
+            None => Err(RespError::NoPasswordConfigured),
+            Some(_) => Ok(()),
+        };
     }
-    tracing::debug!(client = cx.session.client.id, "resp authentication failed");
-    Err(RespError::WrongPass)
+    let identity = match user {
+        None => auth.by_secret(password),
+        Some(user) => auth.by_user(user, password),
+    };
+    match identity {
+        Some(identity) => {
+            cx.session.become_user(identity);
+            Ok(())
+        }
+        None => {
+            static LOG: Throttled = Throttled::new(Duration::from_secs(10));
+            cx.state
+                .app
+                .cache
+                .metrics()
+                .doors()
+                .auth_failure("resp")
+                .inc();
+            if let Some(suppressed) = LOG.allow() {
+                let peer = cx.session.client.peer;
+                tracing::warn!(client = cx.session.client.id, %peer, suppressed, "resp authentication failed");
+            }
+            Err(RespError::WrongPass)
+        }
+    }
+}
+
+/// ACL WHOAMI | HELP: the user the connection is authenticated as.
+pub fn acl(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
+    let sub = &args[1];
+    if is(sub, "WHOAMI") && args.len() == 2 {
+        let user = cx
+            .session
+            .identity
+            .as_ref()
+            .map_or_else(|| "default".into(), |i| i.user.clone());
+        write_bulk(cx.out, user.as_bytes());
+    } else if is(sub, "WHOAMI") {
+        return Err(RespError::WrongArity("acl|whoami"));
+    } else if is(sub, "HELP") {
+        let lines: &[&[u8]] = &[
+            b"ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            b"WHOAMI, HELP (users and roles are configured: ROOST_API_TOKENS, ROOST_API_TOKENS_FILE)",
+        ];
+        write_array_header(cx.out, lines.len());
+        for line in lines {
+            write_simple(cx.out, line);
+        }
+    } else {
+        return Err(RespError::unknown_subcommand("ACL", sub));
+    }
+    Ok(())
 }
 
 /// HELLO [protover [AUTH user password] [SETNAME name]]
@@ -99,7 +147,7 @@ pub fn hello(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
             return Err(RespError::HelloSyntax(option));
         }
     }
-    if !cx.session.authenticated {
+    if !cx.session.authenticated() {
         return Err(RespError::NoAuthHello);
     }
     cx.session.set_protocol(protocol);
@@ -181,8 +229,12 @@ pub fn client(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     Ok(())
 }
 
-/// A client name as Redis allows it: printable ASCII without spaces.
+/// A client name as Redis allows it: printable ASCII without spaces, and at
+/// most [`MAX_CLIENT_NAME`] bytes (so CLIENT LIST stays small).
 fn client_name(name: &[u8]) -> Result<&str, RespError> {
+    if name.len() > MAX_CLIENT_NAME {
+        return Err(RespError::ClientNameTooLong(MAX_CLIENT_NAME));
+    }
     if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
         return Err(RespError::BadClientName);
     }

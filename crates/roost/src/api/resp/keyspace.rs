@@ -145,40 +145,32 @@ pub async fn scan(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     }
     write_array_header(cx.out, 2);
     write_bulk(cx.out, itoa::Buffer::new().format(page.cursor).as_bytes());
-    write_array_header(cx.out, page.keys.len());
-    for key in &page.keys {
-        write_bulk(cx.out, key);
-    }
-    Ok(())
+    write_keys(cx, &page.keys).await
 }
 
 pub async fn keys(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     let keys = cx.cache().keys(&args[1]).await?;
+    write_keys(cx, &keys).await
+}
+
+/// An array of keys, written out as it grows: KEYS on a million keys holds
+/// their names (shared with the store), not a copy of all of them.
+async fn write_keys(cx: &mut Cx<'_>, keys: &[Bytes]) -> Result<(), RespError> {
     write_array_header(cx.out, keys.len());
-    for key in &keys {
+    for key in keys {
         write_bulk(cx.out, key);
+        cx.flush_if_full().await?;
     }
     Ok(())
 }
 
-/// FLUSHALL / FLUSHDB [ASYNC | SYNC]: admin only when ROOST_ADMIN_TOKEN is set.
-pub async fn flush(
-    cx: &mut Cx<'_>,
-    args: &[Bytes],
-    command: &'static str,
-) -> Result<(), RespError> {
+/// FLUSHALL / FLUSHDB [ASYNC | SYNC]: the admin role only, when authentication
+/// is on (dispatch checks it).
+pub async fn flush(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     match &args[1..] {
         [] => {}
         [mode] if is(mode, "ASYNC") || is(mode, "SYNC") => {}
         _ => return Err(RespError::Syntax),
-    }
-    if !cx.session.admin {
-        tracing::warn!(
-            client = cx.session.client.id,
-            command,
-            "resp admin command refused"
-        );
-        return Err(RespError::NoPermission(command));
     }
     cx.cache().flush().await?;
     cx.ok();

@@ -16,15 +16,18 @@
 
 use std::collections::HashSet;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::future::join_all;
 
-use roost_resp::{write_bulk, write_null, write_simple};
+use roost_resp::{write_null, write_simple};
 
 use super::command_table::{lookup, Cmd};
+use super::connection::FLUSH_AT;
 use super::dispatch;
+use super::output::Output;
 use super::reply::RespError;
 use super::session::Session;
+use super::writer::Wire;
 use super::RespState;
 use crate::cache::Expiry;
 use crate::error::CacheError;
@@ -33,12 +36,14 @@ use crate::error::CacheError;
 /// replies are buffered until the group is done).
 pub const MAX_GROUP: usize = 256;
 
-/// Most commands in one batch against the embedded store, which bounds the
-/// replies buffered before the connection can write them out.
+/// Most commands in one batch against the embedded store, and most commands
+/// that answer with a value in one concurrent group in front of Redis: this
+/// bounds the replies held before the connection can write them out.
 const MAX_RUN: usize = 32;
 
 /// The keys a command touches, when it touches only keys and may run beside
-/// commands on other keys; `None` for everything else.
+/// commands on other keys; `None` for everything else (MGET too: it answers in
+/// parts, written out as it goes, so it runs alone).
 fn keys_of(args: &[Bytes]) -> Option<Vec<&[u8]>> {
     use Cmd::*;
     let keys = args.get(1..).filter(|rest| !rest.is_empty())?;
@@ -46,43 +51,77 @@ fn keys_of(args: &[Bytes]) -> Option<Vec<&[u8]>> {
         Get | Set | Setex | Psetex | Setnx | Getdel | Getex | Incr | Decr | Incrby | Decrby
         | Append | Strlen | Expire | Pexpire | Expireat | Pexpireat | Ttl | Pttl | Persist
         | Type => Some(vec![&keys[0][..]]),
-        Mget | Del | Unlink | Exists => Some(keys.iter().map(|k| &k[..]).collect()),
+        Del | Unlink | Exists => Some(keys.iter().map(|k| &k[..]).collect()),
         Mset | Msetnx => Some(keys.iter().step_by(2).map(|k| &k[..]).collect()),
         _ => None,
     }
 }
 
-/// Runs `commands` in client order semantics, appending every reply to `out`.
-/// Stops early when a command (QUIT) marks the session closing.
+/// Whether a command answers with a stored value (its reply may be large).
+fn answers_a_value(args: &[Bytes]) -> bool {
+    matches!(
+        lookup(&args[0]),
+        Some(Cmd::Get | Cmd::Getdel | Cmd::Getex | Cmd::Set)
+    )
+}
+
+/// Runs `commands` in client order semantics, appending every reply to `out`
+/// and writing `out` to `wire` between groups once it passes [`FLUSH_AT`].
+/// Stops early when a command (QUIT) marks the session closing or a write
+/// fails (the failure stays in `wire`).
 pub async fn execute_all(
     state: &RespState,
     session: &mut Session,
     commands: &[Vec<Bytes>],
-    out: &mut BytesMut,
+    out: &mut Output,
+    wire: &mut Wire,
 ) {
     let mut start = 0;
+    let mut reads = 0;
     let mut group_keys: HashSet<&[u8]> = HashSet::new();
     for (i, args) in commands.iter().enumerate() {
-        let keys = keys_of(args).filter(|_| session.authenticated);
+        let keys = keys_of(args).filter(|_| session.may_run(&args[0]));
+        let reads_value = answers_a_value(args);
         let joins = keys
             .as_ref()
-            .is_some_and(|ks| ks.iter().all(|k| !group_keys.contains(k)));
+            .is_some_and(|ks| ks.iter().all(|k| !group_keys.contains(k)))
+            && !(reads_value && reads >= MAX_RUN);
         if !joins {
             run_group(state, session, &commands[start..i], out).await;
             group_keys.clear();
+            reads = 0;
             start = i;
+            if !written_out(out, wire).await {
+                return;
+            }
             if keys.is_none() {
-                dispatch::execute(state, session, args, out).await;
+                dispatch::execute(state, session, args, out, Some(&mut *wire)).await;
                 start = i + 1;
-                if session.closing {
+                if session.closing || !written_out(out, wire).await {
                     return;
                 }
                 continue;
             }
         }
+        reads += usize::from(reads_value);
         group_keys.extend(keys.into_iter().flatten());
     }
     run_group(state, session, &commands[start..], out).await;
+}
+
+/// Writes `out` once it passes [`FLUSH_AT`]; `false` when the write failed
+/// (the failure is kept in `wire` for the connection).
+async fn written_out(out: &mut Output, wire: &mut Wire) -> bool {
+    if out.len() < FLUSH_AT {
+        return true;
+    }
+    match wire.flush(out).await {
+        Ok(()) => true,
+        Err(error) => {
+            wire.fail(error);
+            false
+        }
+    }
 }
 
 /// Embedded backend: runs `commands` one after another, appending every reply
@@ -91,18 +130,21 @@ pub async fn execute_all(
 /// takes each shard's lock once for all its keys. The replies and their order
 /// are those of running the commands one by one (a batch of SETs stores its
 /// entries in order). Returns how many commands ran: it stops once `out` holds
-/// `flush_at` bytes, so the caller can write them before running the rest, and
-/// when a command (QUIT) marks the session closing.
+/// [`FLUSH_AT`] bytes, so the caller can write them before running the rest,
+/// and when a command (QUIT) marks the session closing. A batch of GETs, and a
+/// command that answers in parts (MGET, KEYS), write to `wire` as they go, so
+/// what waits for the client is one value and [`FLUSH_AT`] bytes at most; when
+/// such a write fails it returns at once (the failure is in `wire`).
 pub async fn execute_in_order(
     state: &RespState,
     session: &mut Session,
     commands: &[Vec<Bytes>],
-    out: &mut BytesMut,
-    flush_at: usize,
+    out: &mut Output,
+    wire: &mut Wire,
 ) -> usize {
     let mut start = 0;
-    while start < commands.len() && out.len() < flush_at && !session.closing {
-        let kind = plain(&commands[start]).filter(|_| session.authenticated);
+    while start < commands.len() && out.len() < FLUSH_AT && !session.closing {
+        let kind = plain(&commands[start]).filter(|_| session.may_run(&commands[start][0]));
         let run = kind.map_or(1, |kind| {
             commands[start..]
                 .iter()
@@ -115,6 +157,9 @@ pub async fn execute_in_order(
             Some(Cmd::Get) if run >= 2 => {
                 for value in get_batch(state, batch.iter()).await {
                     write_get_reply(out, session, value);
+                    if !written_out(out, wire).await {
+                        return commands.len();
+                    }
                 }
             }
             Some(Cmd::Set) if run >= 2 => {
@@ -122,7 +167,7 @@ pub async fn execute_in_order(
                     write_set_reply(out, stored);
                 }
             }
-            _ => dispatch::execute(state, session, &batch[0], out).await,
+            _ => dispatch::execute(state, session, &batch[0], out, Some(&mut *wire)).await,
         }
         start += run;
     }
@@ -173,20 +218,16 @@ async fn set_batch<'a>(
 }
 
 /// A plain GET's reply, as `GET` writes it.
-fn write_get_reply(
-    out: &mut BytesMut,
-    session: &Session,
-    value: Result<Option<Bytes>, CacheError>,
-) {
+fn write_get_reply(out: &mut Output, session: &Session, value: Result<Option<Bytes>, CacheError>) {
     match value {
-        Ok(Some(value)) => write_bulk(out, &value),
+        Ok(Some(value)) => out.bulk(&value),
         Ok(None) => write_null(out, session.protocol),
         Err(err) => RespError::from(err).write(out),
     }
 }
 
 /// A plain SET's reply, as `SET` writes it.
-fn write_set_reply(out: &mut BytesMut, stored: Result<(), CacheError>) {
+fn write_set_reply(out: &mut Output, stored: Result<(), CacheError>) {
     match stored {
         Ok(()) => write_simple(out, b"OK"),
         Err(err) => RespError::from(err).write(out),
@@ -201,7 +242,7 @@ async fn run_group(
     state: &RespState,
     session: &mut Session,
     group: &[Vec<Bytes>],
-    out: &mut BytesMut,
+    out: &mut Output,
 ) {
     let batch_of = |kind: Cmd| -> Vec<usize> {
         let members: Vec<usize> = (0..group.len())
@@ -242,7 +283,7 @@ async fn run_group(
                 .map(|&i| execute_alone(state, shared, &group[i]))
         )
     );
-    let mut replies: Vec<BytesMut> = vec![BytesMut::new(); group.len()];
+    let mut replies: Vec<Output> = (0..group.len()).map(|_| Output::default()).collect();
     for (&i, reply) in others.iter().zip(other_replies) {
         replies[i] = reply;
     }
@@ -253,7 +294,7 @@ async fn run_group(
         write_set_reply(&mut replies[i], stored);
     }
     for reply in replies {
-        out.extend_from_slice(&reply);
+        out.append(reply);
     }
 }
 
@@ -262,17 +303,17 @@ async fn run_each(
     state: &RespState,
     session: &mut Session,
     group: &[Vec<Bytes>],
-    out: &mut BytesMut,
+    out: &mut Output,
 ) {
     match group {
         [] => {}
-        [only] => dispatch::execute(state, session, only, out).await,
+        [only] => dispatch::execute(state, session, only, out, None).await,
         many => {
             let shared: &Session = session;
             let replies =
                 join_all(many.iter().map(|args| execute_alone(state, shared, args))).await;
             for reply in replies {
-                out.extend_from_slice(&reply);
+                out.append(reply);
             }
         }
     }
@@ -280,10 +321,10 @@ async fn run_each(
 
 /// One command of a concurrent group, on its own copy of the session (group
 /// members are key commands, which do not change it); its reply.
-async fn execute_alone(state: &RespState, session: &Session, args: &[Bytes]) -> BytesMut {
-    let mut reply = BytesMut::new();
+async fn execute_alone(state: &RespState, session: &Session, args: &[Bytes]) -> Output {
+    let mut reply = Output::default();
     let mut own = session.clone();
-    dispatch::execute(state, &mut own, args, &mut reply).await;
+    dispatch::execute(state, &mut own, args, &mut reply, None).await;
     reply
 }
 
@@ -303,12 +344,14 @@ mod tests {
             Some(vec![&b"a"[..], &b"b"[..]])
         );
         assert_eq!(keys_of(&args(&["DEL", "a", "b"])).map(|k| k.len()), Some(2));
+        assert!(answers_a_value(&args(&["get", "a"])) && !answers_a_value(&args(&["del", "a"])));
         for barrier in [
             &["AUTH", "x"][..],
             &["FLUSHALL"],
             &["SCAN", "0"],
             &["GET"],
             &["NOPE", "a"],
+            &["MGET", "a", "b"],
         ] {
             assert_eq!(keys_of(&args(barrier)), None, "{barrier:?}");
         }

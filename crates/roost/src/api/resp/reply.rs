@@ -56,6 +56,14 @@ pub enum RespError {
     HelloSyntax(String),
     #[error("ERR Client names cannot contain spaces, newlines or special characters.")]
     BadClientName,
+    #[error("ERR Client names are limited to {0} bytes")]
+    ClientNameTooLong(usize),
+    #[error("ERR internal error; the server log has the details")]
+    Internal,
+    /// Writing a partial answer failed and the connection is closing; nothing
+    /// more can be written to it.
+    #[error("the connection was closed while the reply was written")]
+    ConnectionLost,
     #[error("ERR {0}")]
     NotSupported(&'static str),
     #[error("ERR {0}")]
@@ -89,7 +97,9 @@ impl RespError {
 
     /// Appends this error as one `-…\r\n` reply.
     pub fn write(&self, out: &mut BytesMut) {
-        write_error(out, self.to_string().as_bytes());
+        if !matches!(self, RespError::ConnectionLost) {
+            write_error(out, self.to_string().as_bytes());
+        }
     }
 }
 

@@ -1,6 +1,10 @@
 //! Who is connected: the registry of open RESP connections (for CLIENT LIST,
 //! INFO's `connected_clients` and the connection limit) and each connection's own
-//! session state (protocol, authentication, name).
+//! session state (protocol, identity, name).
+//!
+//! At the connection limit the registry makes room by closing the connection
+//! that has been idle longest, if it has been idle at least [`EVICT_IDLE`]:
+//! sockets opened and left silent cannot lock every other client out.
 //!
 //! The registry's std `Mutex` is taken on connect, disconnect and CLIENT LIST
 //! only, never per command and never across an `.await`. What CLIENT LIST shows of
@@ -12,9 +16,16 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use roost_resp::Protocol;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Identity;
+
+/// How long a connection must have been idle before the registry may close it
+/// to admit a new one at the connection limit.
+pub const EVICT_IDLE: Duration = Duration::from_secs(10);
 
 /// One connection as CLIENT LIST and CLIENT INFO show it.
 #[derive(Debug)]
@@ -25,12 +36,26 @@ pub struct ClientEntry {
     connected: Instant,
     name: Mutex<String>,
     resp3: AtomicBool,
-    admin: AtomicBool,
+    user: Mutex<Arc<str>>,
     /// Milliseconds after `connected` of the last command batch.
     last_active_ms: AtomicU64,
+    /// Ends this connection: cancelled on shutdown, or to evict it.
+    pub closer: CancellationToken,
+    /// Set before `closer` is cancelled to make room for another client.
+    evicted: AtomicBool,
 }
 
 impl ClientEntry {
+    /// Whether the registry closed this connection to make room.
+    pub fn was_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Acquire)
+    }
+
+    fn idle_ms(&self) -> u64 {
+        let age = self.connected.elapsed().as_millis() as u64;
+        age.saturating_sub(self.last_active_ms.load(Ordering::Relaxed))
+    }
+
     pub fn name(&self) -> String {
         lock(&self.name).clone()
     }
@@ -48,18 +73,13 @@ impl ClientEntry {
     /// The CLIENT LIST line of this connection (without the newline).
     pub fn describe(&self) -> String {
         let age = self.connected.elapsed();
-        let active = self.last_active_ms.load(Ordering::Relaxed);
-        let idle = (age.as_millis() as u64).saturating_sub(active) / 1000;
+        let idle = self.idle_ms() / 1000;
         let resp = if self.resp3.load(Ordering::Relaxed) {
             3
         } else {
             2
         };
-        let user = if self.admin.load(Ordering::Relaxed) {
-            "admin"
-        } else {
-            "default"
-        };
+        let user = lock(&self.user).clone();
         let mut line = String::with_capacity(160);
         let _ = write!(
             line,
@@ -83,32 +103,64 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    /// Registers a new connection unless `max` are already open.
+    /// Registers a new connection. At `max` open, the connection idle longest
+    /// is closed to make room if it has been idle at least [`EVICT_IDLE`];
+    /// otherwise the new one is refused (`None`). A registered connection
+    /// ends when `shutdown` is cancelled.
     pub fn admit(
         self: &Arc<Self>,
         peer: SocketAddr,
         local: SocketAddr,
         max: usize,
-    ) -> Option<Registered> {
+        shutdown: &CancellationToken,
+    ) -> Option<Admitted> {
+        self.admit_at(peer, local, max, shutdown, Instant::now())
+    }
+
+    /// [`ClientRegistry::admit`] for a connection made at `connected`.
+    fn admit_at(
+        self: &Arc<Self>,
+        peer: SocketAddr,
+        local: SocketAddr,
+        max: usize,
+        shutdown: &CancellationToken,
+        connected: Instant,
+    ) -> Option<Admitted> {
         let mut clients = lock(&self.clients);
+        let mut evicted = None;
         if clients.len() >= max {
-            return None;
+            let idlest = clients
+                .values()
+                .filter(|c| !c.was_evicted())
+                .max_by_key(|c| c.idle_ms())?;
+            if idlest.idle_ms() < EVICT_IDLE.as_millis() as u64 {
+                return None;
+            }
+            idlest.evicted.store(true, Ordering::Release);
+            idlest.closer.cancel();
+            evicted = Some(idlest.peer);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let entry = Arc::new(ClientEntry {
             id,
             peer,
             local,
-            connected: Instant::now(),
+            connected,
             name: Mutex::new(String::new()),
             resp3: AtomicBool::new(false),
-            admin: AtomicBool::new(false),
+            user: Mutex::new(Arc::from("default")),
             last_active_ms: AtomicU64::new(0),
+            closer: shutdown.child_token(),
+            evicted: AtomicBool::new(false),
         });
         clients.insert(id, entry.clone());
-        Some(Registered {
+        let registered = Registered {
             registry: self.clone(),
             entry,
+        };
+        Some(Admitted {
+            registered,
+            evicted,
         })
     }
 
@@ -132,6 +184,13 @@ impl ClientRegistry {
     }
 }
 
+/// A new connection's registration, and the peer closed to make room for it.
+#[derive(Debug)]
+pub struct Admitted {
+    pub registered: Registered,
+    pub evicted: Option<SocketAddr>,
+}
+
 /// A connection's place in the registry; leaving it (on drop) frees the slot.
 #[derive(Debug)]
 pub struct Registered {
@@ -151,23 +210,35 @@ impl Drop for Registered {
 pub struct Session {
     pub client: Arc<ClientEntry>,
     pub protocol: Protocol,
-    /// False until AUTH when a password is configured.
-    pub authenticated: bool,
-    /// May run admin commands (FLUSHALL, FLUSHDB).
-    pub admin: bool,
+    /// Who authenticated; `None` until AUTH when authentication is on.
+    pub identity: Option<Identity>,
     /// Set by QUIT: close once this batch's replies are written.
     pub closing: bool,
 }
 
 impl Session {
-    pub fn new(client: Arc<ClientEntry>, password_required: bool, admin_open: bool) -> Session {
-        client.admin.store(false, Ordering::Relaxed);
+    /// A new connection's session: unauthenticated when `auth_on`, else
+    /// everyone may do everything.
+    pub fn new(client: Arc<ClientEntry>, auth_on: bool) -> Session {
+        let identity = (!auth_on).then(Identity::anonymous);
         Session {
             client,
             protocol: Protocol::Resp2,
-            authenticated: !password_required,
-            admin: admin_open,
+            identity,
             closing: false,
+        }
+    }
+
+    pub fn authenticated(&self) -> bool {
+        self.identity.is_some()
+    }
+
+    /// Whether the command named `name` may run for this session's user
+    /// (false before authentication and for unknown commands).
+    pub fn may_run(&self, name: &[u8]) -> bool {
+        match (&self.identity, super::command_table::lookup(name)) {
+            (Some(who), Some(cmd)) => who.role.allows(cmd.spec().role()),
+            _ => false,
         }
     }
 
@@ -177,11 +248,10 @@ impl Session {
         self.client.resp3.store(resp3, Ordering::Relaxed);
     }
 
-    /// Authenticated as the admin user (`AUTH admin <token>`).
-    pub fn become_admin(&mut self) {
-        self.authenticated = true;
-        self.admin = true;
-        self.client.admin.store(true, Ordering::Relaxed);
+    /// Authenticated as `identity` (AUTH or HELLO AUTH).
+    pub fn become_user(&mut self, identity: Identity) {
+        *lock(&self.client.user) = identity.user.clone();
+        self.identity = Some(identity);
     }
 }
 
@@ -202,29 +272,71 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
+    fn admit(registry: &Arc<ClientRegistry>, port: u16, max: usize) -> Option<Registered> {
+        let shutdown = CancellationToken::new();
+        registry
+            .admit(addr(port), addr(9), max, &shutdown)
+            .map(|a| a.registered)
+    }
+
     #[test]
     fn admission_stops_at_the_limit_and_a_dropped_connection_frees_its_slot() {
         let registry = Arc::new(ClientRegistry::default());
-        let first = registry.admit(addr(1), addr(9), 2).unwrap();
-        let second = registry.admit(addr(2), addr(9), 2).unwrap();
-        assert!(registry.admit(addr(3), addr(9), 2).is_none());
+        let first = admit(&registry, 1, 2).unwrap();
+        let second = admit(&registry, 2, 2).unwrap();
+        assert!(
+            admit(&registry, 3, 2).is_none(),
+            "both were active just now"
+        );
         assert_ne!(first.entry.id, second.entry.id);
         drop(first);
         assert_eq!(registry.len(), 1);
-        assert!(registry.admit(addr(3), addr(9), 2).is_some());
+        assert!(admit(&registry, 3, 2).is_some());
+    }
+
+    #[test]
+    fn at_the_limit_the_longest_idle_connection_makes_room() {
+        let registry = Arc::new(ClientRegistry::default());
+        let shutdown = CancellationToken::new();
+        let long_ago = Instant::now() - EVICT_IDLE * 3;
+        let admit_old = |port| {
+            registry
+                .admit_at(addr(port), addr(9), 2, &shutdown, long_ago)
+                .unwrap()
+                .registered
+        };
+        let (idle, busy) = (admit_old(1), admit_old(2));
+        busy.entry.touch();
+        let admitted = registry.admit(addr(3), addr(9), 2, &shutdown).unwrap();
+        assert_eq!(admitted.evicted, Some(addr(1)), "the idle one made room");
+        assert!(idle.entry.was_evicted() && idle.entry.closer.is_cancelled());
+        assert!(!busy.entry.closer.is_cancelled());
+        drop(idle);
+        assert!(
+            registry.admit(addr(4), addr(9), 2, &shutdown).is_none(),
+            "no one left has been idle 10 s"
+        );
+        shutdown.cancel();
+        assert!(
+            admitted.registered.entry.closer.is_cancelled(),
+            "shutdown reaches every connection"
+        );
     }
 
     #[test]
     fn client_list_shows_name_protocol_and_user() {
         let registry = Arc::new(ClientRegistry::default());
-        let conn = registry.admit(addr(5000), addr(6380), 10).unwrap();
-        let mut session = Session::new(conn.entry.clone(), false, false);
+        let conn = admit(&registry, 5000, 10).unwrap();
+        let mut session = Session::new(conn.entry.clone(), true);
         conn.entry.set_name("worker-1");
         session.set_protocol(Protocol::Resp3);
-        session.become_admin();
+        session.become_user(Identity {
+            user: Arc::from("admin"),
+            role: crate::auth::Role::Admin,
+        });
         let list = registry.describe_all();
         assert!(
-            list.starts_with("id=1 addr=127.0.0.1:5000 laddr=127.0.0.1:6380 "),
+            list.starts_with("id=1 addr=127.0.0.1:5000 laddr=127.0.0.1:9 "),
             "{list}"
         );
         assert!(list.contains(" name=worker-1 "), "{list}");

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use roost_resp::{write_array_header, write_bulk, write_integer};
+use roost_resp::{write_array_header, write_integer};
 
 use super::dispatch::{integer, is, owned, owned_pair, Cx};
 use super::reply::RespError;
@@ -16,7 +16,7 @@ use crate::cache::{Expiry, SetCondition, SetOptions, Write};
 
 pub async fn get(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     match cx.cache().get_value(&args[1]).await? {
-        Some(value) => write_bulk(cx.out, &value),
+        Some(value) => cx.out.bulk(&value),
         None => cx.null(),
     }
     Ok(())
@@ -65,7 +65,7 @@ pub async fn set(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     }
     let result = cx.cache().set_with(key, value, options).await?;
     match (return_previous, result.previous, result.written) {
-        (true, Some(previous), _) => write_bulk(cx.out, &previous),
+        (true, Some(previous), _) => cx.out.bulk(&previous),
         (true, None, _) | (false, _, false) => cx.null(),
         (false, _, true) => cx.ok(),
     }
@@ -106,7 +106,7 @@ pub async fn setnx(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
 
 pub async fn getdel(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     match cx.cache().getdel(args[1].clone()).await? {
-        Some(value) => write_bulk(cx.out, &value),
+        Some(value) => cx.out.bulk(&value),
         None => cx.null(),
     }
     Ok(())
@@ -124,20 +124,43 @@ pub async fn getex(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
         _ => return Err(RespError::Syntax),
     };
     match cx.cache().getex(owned(&args[1]), expiry).await? {
-        Some(value) => write_bulk(cx.out, &value),
+        Some(value) => cx.out.bulk(&value),
         None => cx.null(),
     }
     Ok(())
 }
 
+/// MGET key [key ...]: read a slice at a time (`cache/mget.rs`) and written
+/// out value by value, so a large answer is never held whole. A slice that fails after the first
+/// answers each of its keys with the error, inside the array.
 pub async fn mget(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    let found = cx.cache().mget(&args[1..]).await?;
-    write_array_header(cx.out, found.len());
-    for hit in found {
-        match hit {
-            Some(hit) => write_bulk(cx.out, &hit.value),
-            None => cx.null(),
+    let keys = &args[1..];
+    let mut cursor = cx.cache().mget_cursor(keys)?;
+    let mut first = true;
+    while let Some((range, found)) = cx.cache().mget_next(&mut cursor, keys).await {
+        match found {
+            Ok(hits) => {
+                if first {
+                    write_array_header(cx.out, keys.len());
+                }
+                for hit in hits {
+                    match hit {
+                        Some(hit) => cx.out.bulk(&hit.value),
+                        None => cx.null(),
+                    }
+                    cx.flush_if_full().await?;
+                }
+            }
+            Err(err) if first => return Err(err.into()),
+            Err(err) => {
+                let error = RespError::from(err);
+                for _ in range {
+                    error.write(cx.out);
+                }
+            }
         }
+        first = false;
+        cx.flush_if_full().await?;
     }
     Ok(())
 }

@@ -15,8 +15,10 @@ use serde_json::value::RawValue;
 use super::error::ApiError;
 use super::values::{value_in, ValueOut};
 use super::SharedState;
-use crate::cache::{CacheHit, Expiry, Write};
+use crate::cache::{CacheHit, Expiry, MgetCursor, Write};
 use crate::config::MAX_TTL;
+use crate::error::CacheError;
+use crate::telemetry::Disconnect;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +55,16 @@ struct Found<'a> {
     /// Seconds left, rounded up; `null` when the entry never expires.
     ttl: Option<u64>,
     node: &'a str,
+}
+
+/// One key of an mget answer. Serialized straight from the stored bytes: a
+/// stored JSON value passes through as raw text and is never parsed into a
+/// tree, so no nesting depth can make the answer fail.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum MgetResult<'a> {
+    Found(Found<'a>),
+    Missing { key: &'a str, hit: bool },
 }
 
 impl<'a> Found<'a> {
@@ -111,6 +123,11 @@ pub async fn delete(
     }
 }
 
+/// `POST /api/cache/mget`: the answer streams, one key's result per chunk, as
+/// the cache reads it a slice at a time (`cache/mget.rs`) — an mget of a
+/// thousand 1 MiB values never holds more than a slice and a chunk. A bad
+/// request or a failing first slice gets its status; a later slice that fails
+/// answers its keys with `"error"` objects inside the 200 body.
 pub async fn mget(
     State(state): State<SharedState>,
     body: Result<Json<MgetRequest>, JsonRejection>,
@@ -121,18 +138,120 @@ pub async fn mget(
         .iter()
         .map(|k| Bytes::copy_from_slice(k.as_bytes()))
         .collect();
-    let found = state.cache.mget(&keys).await?;
-    let results: Vec<serde_json::Value> = request
-        .keys
-        .iter()
-        .zip(&found)
-        .map(|(key, hit)| match hit {
-            Some(hit) => serde_json::to_value(Found::new(key, hit, true))
-                .expect("invariant: a found value serializes"),
-            None => json!({ "key": key, "hit": false }),
-        })
-        .collect();
-    Ok(Json(json!({ "results": results })).into_response())
+    let mut cursor = state.cache.mget_cursor(&keys)?;
+    let first = match state.cache.mget_next(&mut cursor, &keys).await {
+        Some((range, found)) => (range, found?),
+        None => (0..0, Vec::new()),
+    };
+    let body = MgetBody {
+        holding: state.output_budget.holding(),
+        state,
+        names: request.keys,
+        keys,
+        cursor,
+        slice: first.1.into_iter().collect(),
+        next: 0,
+        failed: None,
+        opened: false,
+        done: false,
+    };
+    let chunks = futures_util::stream::unfold(body, |mut body| async move {
+        let chunk = body.next_chunk().await?;
+        Some((chunk, body))
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response())
+}
+
+/// The streamed mget answer's state: the slice being written and where.
+struct MgetBody {
+    state: SharedState,
+    /// The keys as the client sent them, for the answer.
+    names: Vec<String>,
+    keys: Vec<Bytes>,
+    cursor: MgetCursor,
+    slice: std::collections::VecDeque<Option<CacheHit>>,
+    /// Index of the next key to answer.
+    next: usize,
+    /// A later slice's error and the end of the keys it answers for.
+    failed: Option<(CacheError, usize)>,
+    opened: bool,
+    done: bool,
+    /// The last chunk, held against the budget for slow readers.
+    holding: crate::net::Holding,
+}
+
+impl MgetBody {
+    /// The next piece of the answer; `None` once it is complete.
+    async fn next_chunk(&mut self) -> Option<std::io::Result<Bytes>> {
+        if self.done {
+            return None;
+        }
+        let mut chunk = Vec::new();
+        if !self.opened {
+            self.opened = true;
+            chunk.extend_from_slice(b"{\"results\":[");
+        }
+        if self.next == self.keys.len() {
+            self.done = true;
+            chunk.extend_from_slice(b"]}");
+            return Some(Ok(Bytes::from(chunk)));
+        }
+        if self.slice.is_empty() && self.failed.is_none() {
+            match self
+                .state
+                .cache
+                .mget_next(&mut self.cursor, &self.keys)
+                .await
+            {
+                Some((_, Ok(hits))) => self.slice = hits.into_iter().collect(),
+                Some((range, Err(err))) => self.failed = Some((err, range.end)),
+                None => {}
+            }
+        }
+        if self.next > 0 {
+            chunk.push(b',');
+        }
+        let key = &self.names[self.next];
+        let written = match &self.failed {
+            Some((err, _)) => serde_json::to_writer(
+                &mut chunk,
+                &json!({ "key": key, "hit": false, "error": { "code": err.code(), "message": err.to_string() } }),
+            ),
+            None => match self.slice.pop_front().flatten() {
+                Some(hit) => serde_json::to_writer(
+                    &mut chunk,
+                    &MgetResult::Found(Found::new(key, &hit, true)),
+                ),
+                None => serde_json::to_writer(&mut chunk, &MgetResult::Missing { key, hit: false }),
+            },
+        };
+        if written.is_err() {
+            return Some(Err(std::io::Error::other("invariant: a result serializes")));
+        }
+        self.next += 1;
+        if self
+            .failed
+            .as_ref()
+            .is_some_and(|(_, end)| self.next >= *end)
+        {
+            self.failed = None;
+        }
+        if let Err(exceeded) = self.holding.resize(chunk.len()) {
+            self.state
+                .cache
+                .metrics()
+                .doors()
+                .disconnect("http", Disconnect::OutputBudget)
+                .inc();
+            tracing::debug!(%exceeded, "http mget answer cut: the output budget is spent");
+            return Some(Err(std::io::Error::other(exceeded)));
+        }
+        Some(Ok(Bytes::from(chunk)))
+    }
 }
 
 pub async fn mset(

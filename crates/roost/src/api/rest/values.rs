@@ -1,9 +1,11 @@
 //! How values cross the REST boundary. Over REST a value is any JSON value and
 //! is stored as its JSON text, so RESP clients read the JSON document. Raw
 //! bytes can be written with `"encoding": "utf8"` (a string stored as its UTF-8
-//! bytes) or `"base64"`. On read, stored bytes that are valid JSON come back as
-//! that JSON value; other UTF-8 comes back as a string with `"encoding":"utf8"`,
-//! anything else as base64 with `"encoding":"base64"`.
+//! bytes) or `"base64"`. On read, stored bytes that are exactly one JSON
+//! document (no whitespace around it) come back as that JSON value, unchanged
+//! and never re-parsed into a tree (so no nesting depth can fail); other UTF-8
+//! comes back as a string with `"encoding":"utf8"`, anything else as base64
+//! with `"encoding":"base64"`.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -23,8 +25,12 @@ pub enum ValueOut<'a> {
 
 impl<'a> ValueOut<'a> {
     pub fn from_stored(bytes: &'a [u8]) -> ValueOut<'a> {
+        // Only bytes that are exactly one JSON document come back as JSON: a
+        // document with whitespace around it would lose the whitespace.
         if let Ok(raw) = serde_json::from_slice::<&RawValue>(bytes) {
-            return ValueOut::Json(raw);
+            if raw.get().len() == bytes.len() {
+                return ValueOut::Json(raw);
+            }
         }
         match std::str::from_utf8(bytes) {
             Ok(text) => ValueOut::Text(text),
@@ -82,6 +88,14 @@ mod tests {
             let out = ValueOut::from_stored(&stored);
             assert_eq!(out.encoding(), None);
             assert_eq!(serde_json::to_string(&out).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn json_with_whitespace_around_it_comes_back_as_text_to_keep_every_byte() {
+        for stored in [&b"  null\n"[..], b"1 ", b"\t{}"] {
+            let out = ValueOut::from_stored(stored);
+            assert_eq!(out.encoding(), Some("utf8"), "{stored:?}");
         }
     }
 
