@@ -1,14 +1,21 @@
-// The shell: header with the connection state, a menu of pages, and the page.
-// The one metrics stream lives here and is shared by the pages that chart it.
+// The shell: who is signed in decides the screen (sign-in, or the dashboard);
+// the dashboard is a header with the connection state and the account, a menu
+// of pages, and the page. The one metrics stream lives in the dashboard, so it
+// opens only once signed in, and is shared by the pages that chart it.
 import { useEffect, useState } from 'react';
 import { Layout, Menu, Typography } from 'antd';
 
+import type { Identity } from './api/types';
 import { ConnectionBadge } from './components/ConnectionBadge';
+import { SignedInAs } from './components/SignedInAs';
+import { IdentityContext, useSession } from './data/session';
 import { useMetricsStream } from './data/stream';
 import { FuturePanels } from './pages/FuturePanels';
 import { KeyExplorer } from './pages/KeyExplorer';
 import { Nodes } from './pages/Nodes';
 import { Overview } from './pages/Overview';
+import { Reaching } from './pages/Reaching';
+import { SignIn } from './pages/SignIn';
 
 const PAGES = [
   { key: 'overview', label: 'Overview' },
@@ -35,8 +42,37 @@ function useHashPage(): [PageKey, (page: PageKey) => void] {
 }
 
 export function App() {
+  const { session, signIn, signOut, recheck } = useSession();
+  switch (session.phase) {
+    case 'checking':
+      return <Reaching error={null} onRetry={recheck} />;
+    case 'unreachable':
+      return <Reaching error={session.error} onRetry={recheck} />;
+    case 'signed-out':
+      return <SignIn onSignIn={signIn} busy={session.busy} error={session.error} notice={session.notice} />;
+    case 'signed-in':
+      return (
+        <IdentityContext value={session.identity}>
+          <Dashboard identity={session.identity} onSignOut={signOut} onStreamTrouble={recheck} />
+        </IdentityContext>
+      );
+  }
+}
+
+interface DashboardProps {
+  identity: Identity;
+  onSignOut: () => void;
+  /** Called each time the stream has to reconnect: a refused socket looks like any other failure. */
+  onStreamTrouble: () => void;
+}
+
+function Dashboard({ identity, onSignOut, onStreamTrouble }: DashboardProps) {
   const stream = useMetricsStream();
   const [page, go] = useHashPage();
+  const { status, attempt } = stream.connection;
+  useEffect(() => {
+    if (status === 'reconnecting') onStreamTrouble();
+  }, [status, attempt, onStreamTrouble]);
   return (
     <Layout style={{ minHeight: '100vh' }}>
       <Layout.Header style={{ display: 'flex', alignItems: 'center', gap: 24 }}>
@@ -52,6 +88,7 @@ export function App() {
           style={{ flex: 1, minWidth: 0 }}
         />
         <ConnectionBadge connection={stream.connection} />
+        {identity.auth && <SignedInAs identity={identity} onSignOut={onSignOut} />}
       </Layout.Header>
       <Layout.Content style={{ padding: 24 }}>
         {page === 'overview' && <Overview stream={stream} />}

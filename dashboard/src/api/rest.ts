@@ -1,13 +1,17 @@
 // The REST calls the dashboard makes. Every failure becomes an ApiError with
-// the server's `{"error":{"code","message"}}` when it sent one.
+// the server's `{"error":{"code","message"}}` when it sent one. Credentials
+// travel in the `roost_token` cookie that signIn() makes the server set, so no
+// call here handles a token after signing in.
 import type {
   ClusterNode,
   ClusterNodesResponse,
   DeleteResponse,
   GetResponse,
+  Identity,
   JsonValue,
   MgetResponse,
   SetResponse,
+  SignOutResponse,
 } from './types';
 
 export class ApiError extends Error {
@@ -38,6 +42,21 @@ function errorOf(status: number, body: unknown): ApiError {
   return new ApiError(status, `http_${status}`, `the server answered ${status}`);
 }
 
+type RefusalListener = (error: ApiError) => void;
+const refusalListeners = new Set<RefusalListener>();
+
+/**
+ * Calls `listener` whenever the server refuses a data call's credential: 401
+ * (none, or the cookie is gone) or 403 (an unknown token, or a role too low).
+ * The `/api/auth/` calls report to their caller instead. Returns an unsubscribe.
+ */
+export function onRefused(listener: RefusalListener): () => void {
+  refusalListeners.add(listener);
+  return () => {
+    refusalListeners.delete(listener);
+  };
+}
+
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
   try {
@@ -56,9 +75,43 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   } catch {
     parsed = null;
   }
-  if (!response.ok) throw errorOf(response.status, parsed);
+  if (!response.ok) {
+    const error = errorOf(response.status, parsed);
+    if ((error.status === 401 || error.status === 403) && !path.startsWith('/api/auth/')) {
+      refusalListeners.forEach((listener) => listener(error));
+    }
+    throw error;
+  }
   return parsed as T;
 }
+
+function isIdentity(v: unknown): v is Identity {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    'user' in v &&
+    'role' in v &&
+    'auth' in v &&
+    typeof v.user === 'string' &&
+    (v.role === 'read' || v.role === 'write' || v.role === 'admin') &&
+    typeof v.auth === 'boolean'
+  );
+}
+
+async function identity(pending: Promise<unknown>): Promise<Identity> {
+  const body = await pending;
+  if (!isIdentity(body)) throw new ApiError(200, 'bad_reply', 'the server did not say who you are');
+  return body;
+}
+
+/** Who the page's credential belongs to; 401 without one. */
+export const whoami = () => identity(request<unknown>('GET', '/api/auth/whoami'));
+
+/** Checks `token` and has the server keep it in the `roost_token` cookie; 403 for an unknown token. */
+export const signIn = (token: string) => identity(request<unknown>('POST', '/api/auth/session', { token }));
+
+/** Has the server clear the `roost_token` cookie (JavaScript cannot: it is HttpOnly). */
+export const signOut = () => request<SignOutResponse>('DELETE', '/api/auth/session');
 
 const keyPath = (key: string) => `/api/cache/${encodeURIComponent(key)}`;
 

@@ -1,6 +1,7 @@
 // Types that mirror the JSON Roost sends. Kept beside the code that decodes it
 // (frames.ts, rest.ts); the server side is crates/roost/src/api/ws/snapshot.rs,
-// crates/roost/src/telemetry/events.rs and the REST handlers (docs/api.md).
+// crates/roost/src/telemetry/events.rs, crates/roost/src/api/rest/session.rs and
+// the REST handlers (docs/api.md).
 
 /** Percentiles in milliseconds; null when nothing was served in the window. */
 export interface Latency {
@@ -129,4 +130,22 @@ export interface ClusterNode {
 
 export interface ClusterNodesResponse {
   nodes: ClusterNode[];
+}
+
+/** A credential's role; each may do what the ones before it may (docs/api.md). */
+export type Role = 'read' | 'write' | 'admin';
+
+/**
+ * Who the caller is: `GET /api/auth/whoami` and `POST /api/auth/session`. With
+ * authentication off the server answers `{"user":"default","role":"admin","auth":false}`.
+ */
+export interface Identity {
+  user: string;
+  role: Role;
+  auth: boolean;
+}
+
+/** `DELETE /api/auth/session`. */
+export interface SignOutResponse {
+  signed_out: boolean;
 }

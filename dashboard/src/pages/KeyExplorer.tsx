@@ -1,10 +1,12 @@
 // Key explorer: get, set with TTL, delete and mget through the REST API, with
 // the owning node and the TTL left; errors show the server's code and message.
+// Set and delete are disabled, with the reason, for a role that may not write.
 import { useState } from 'react';
-import { Alert, Button, Card, Col, Descriptions, Input, InputNumber, Popconfirm, Row, Space, Table, Tag } from 'antd';
+import { Alert, Button, Card, Col, Descriptions, Input, InputNumber, Popconfirm, Row, Space, Table, Tag, Tooltip } from 'antd';
 
 import { ApiError, deleteKey, getKey, mget, setKey } from '../api/rest';
 import type { GetResponse, JsonValue, MgetResult } from '../api/types';
+import { useRefusal } from '../data/session';
 import { valueFromInput } from '../data/values';
 import { formatTtl } from '../format';
 
@@ -25,6 +27,7 @@ export function KeyExplorer() {
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const cannotWrite = useRefusal('write');
 
   const run = (action: () => Promise<Outcome>) => {
     setBusy(true);
@@ -61,22 +64,25 @@ export function KeyExplorer() {
               >
                 Get
               </Button>
-              <Button
-                type="primary"
-                loading={busy}
-                disabled={noKey}
-                onClick={() =>
-                  run(async () => {
-                    const stored = await setKey(key, valueFromInput(value), ttl);
-                    return { kind: 'message', text: `stored on ${stored.node}, TTL ${formatTtl(stored.ttl)}` };
-                  })
-                }
-              >
-                Set
-              </Button>
+              <Tooltip title={cannotWrite}>
+                <Button
+                  type="primary"
+                  loading={busy}
+                  disabled={noKey || cannotWrite !== null}
+                  data-testid="set-button"
+                  onClick={() =>
+                    run(async () => {
+                      const stored = await setKey(key, valueFromInput(value), ttl);
+                      return { kind: 'message', text: `stored on ${stored.node}, TTL ${formatTtl(stored.ttl)}` };
+                    })
+                  }
+                >
+                  Set
+                </Button>
+              </Tooltip>
               <Popconfirm
                 title={`Delete ${key}?`}
-                disabled={noKey}
+                disabled={noKey || cannotWrite !== null}
                 onConfirm={() =>
                   run(async () => {
                     const r = await deleteKey(key);
@@ -84,9 +90,11 @@ export function KeyExplorer() {
                   })
                 }
               >
-                <Button danger disabled={noKey}>
-                  Delete
-                </Button>
+                <Tooltip title={cannotWrite}>
+                  <Button danger disabled={noKey || cannotWrite !== null} data-testid="delete-button">
+                    Delete
+                  </Button>
+                </Tooltip>
               </Popconfirm>
             </Space>
           </Space>

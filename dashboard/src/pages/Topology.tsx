@@ -1,15 +1,18 @@
 // Adding and draining Redis-fleet nodes through `/api/cluster/nodes`. On a
-// server without that API (the embedded store) it says so instead.
+// server without that API (the embedded store) it says so instead. Both need
+// the admin role; for any other they are disabled with the reason.
 import { useCallback, useEffect, useState } from 'react';
-import { Alert, Button, Card, Form, Input, Popconfirm, Space, Table } from 'antd';
+import { Alert, Button, Card, Form, Input, Popconfirm, Space, Table, Tooltip } from 'antd';
 
 import { addClusterNode, ApiError, drainClusterNode, probe, type Probe } from '../api/rest';
 import type { ClusterNode, ClusterNodesResponse } from '../api/types';
+import { useRefusal } from '../data/session';
 
 export function Topology() {
   const [listing, setListing] = useState<Probe<ClusterNodesResponse> | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [address, setAddress] = useState('');
+  const cannotChange = useRefusal('admin');
 
   const refresh = useCallback(() => {
     void probe<ClusterNodesResponse>('/api/cluster/nodes').then(setListing);
@@ -44,17 +47,19 @@ export function Topology() {
     <Card size="small" title="topology">
       {error !== null && <Alert type="error" showIcon closable title={`${error.code}: ${error.message}`} />}
       <Space style={{ margin: '12px 0' }}>
-        <Form layout="inline" onFinish={() => run(() => addClusterNode(address))}>
+        <Form layout="inline" onFinish={() => run(() => addClusterNode(address))} disabled={cannotChange !== null}>
           <Input placeholder="redis://10.0.0.5:6379" value={address} onChange={(e) => setAddress(e.target.value)} />
           <Popconfirm
             title={`Add ${address} to the ring?`}
             description="Keys it now owns move to it."
             onConfirm={() => run(() => addClusterNode(address))}
-            disabled={address.trim() === ''}
+            disabled={address.trim() === '' || cannotChange !== null}
           >
-            <Button type="primary" disabled={address.trim() === ''}>
-              Add node
-            </Button>
+            <Tooltip title={cannotChange}>
+              <Button type="primary" disabled={address.trim() === '' || cannotChange !== null}>
+                Add node
+              </Button>
+            </Tooltip>
           </Popconfirm>
         </Form>
       </Space>
@@ -75,10 +80,13 @@ export function Topology() {
                 title={`Drain ${n.id}?`}
                 description="Its keys move to the other nodes, then it leaves the ring."
                 onConfirm={() => run(() => drainClusterNode(n.id))}
+                disabled={cannotChange !== null}
               >
-                <Button danger size="small">
-                  Drain
-                </Button>
+                <Tooltip title={cannotChange}>
+                  <Button danger size="small" disabled={cannotChange !== null}>
+                    Drain
+                  </Button>
+                </Tooltip>
               </Popconfirm>
             ),
           },
