@@ -8,7 +8,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::process::{roost, serve};
-use support::TestServer;
+use support::{metric, TestServer};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const TOKENS: &str = "reader:read:r-t0ken,app:write:w-t0ken,ops:admin:a-t0ken";
@@ -33,12 +33,6 @@ async fn status(s: &TestServer, method: &str, path: &str, token: Option<&str>) -
         _ => {}
     }
     request.send().await.unwrap().status().as_u16()
-}
-
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[tokio::test]

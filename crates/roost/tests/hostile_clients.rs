@@ -14,19 +14,14 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use roost_resp::write_command;
+use support::non_reader;
 use support::process::{roost, roost_with_fd_limit, serve};
 use support::resp::RespClient;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 const VALUES: usize = 100;
 const VALUE: usize = 1_000_000;
-
-async fn non_reader(addr: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(addr).await.unwrap()
-}
 
 async fn resp_non_reader(addr: SocketAddr, commands: &[Vec<String>]) -> TcpStream {
     let mut stream = non_reader(addr).await;

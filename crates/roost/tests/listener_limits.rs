@@ -10,25 +10,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{eventually, TestServer};
+use support::{eventually, metric, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Reads until the server closes or `deadline` passes; what it sent, or
-/// `None` if the connection was still open at the deadline.
-async fn read_until_closed(stream: &mut TcpStream, deadline: Duration) -> Option<String> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(deadline, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return String::from_utf8_lossy(&got).into_owned(),
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await
-    .ok()
+/// [`support::read_until_closed`], as text.
+async fn text_until_closed(stream: &mut TcpStream, deadline: Duration) -> Option<String> {
+    let got = support::read_until_closed(stream, deadline).await?;
+    Some(String::from_utf8_lossy(&got).into_owned())
 }
 
 async fn raw(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
@@ -41,12 +30,6 @@ fn http_addr(s: &TestServer) -> SocketAddr {
     s.base.trim_start_matches("http://").parse().unwrap()
 }
 
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn a_half_sent_request_is_closed_at_the_header_deadline() {
     let s = TestServer::builder()
@@ -55,12 +38,12 @@ async fn a_half_sent_request_is_closed_at_the_header_deadline() {
         .await;
     let started = Instant::now();
     let mut half = raw(http_addr(&s), b"GET /api/cache/k HTTP/1.1\r\nhost: x\r\n").await;
-    let answer = read_until_closed(&mut half, Duration::from_secs(10)).await;
+    let answer = text_until_closed(&mut half, Duration::from_secs(10)).await;
     assert!(answer.is_some(), "still open after 10 s");
     assert!(started.elapsed() >= Duration::from_millis(900));
     // A kept-alive connection left idle goes the same way.
     let mut idle = raw(http_addr(&s), b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
-    let answer = read_until_closed(&mut idle, Duration::from_secs(10))
+    let answer = text_until_closed(&mut idle, Duration::from_secs(10))
         .await
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -86,7 +69,7 @@ async fn oversized_headers_and_slow_bodies_get_clear_errors() {
         "a".repeat(64 * 1024)
     );
     let mut stream = raw(http_addr(&s), big.as_bytes()).await;
-    let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+    let answer = text_until_closed(&mut stream, Duration::from_secs(5))
         .await
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
@@ -98,7 +81,7 @@ async fn oversized_headers_and_slow_bodies_get_clear_errors() {
           content-length: 100\r\n\r\n{\"key\":",
     )
     .await;
-    let answer = read_until_closed(&mut slow, Duration::from_secs(5))
+    let answer = text_until_closed(&mut slow, Duration::from_secs(5))
         .await
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
@@ -122,7 +105,7 @@ async fn the_http_connection_cap_answers_503_and_the_rest_keep_working() {
         open.push(stream);
     }
     let mut sixth = raw(http_addr(&s), b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
-    let answer = read_until_closed(&mut sixth, Duration::from_secs(5))
+    let answer = text_until_closed(&mut sixth, Duration::from_secs(5))
         .await
         .unwrap();
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
@@ -143,7 +126,7 @@ async fn the_http_connection_cap_answers_503_and_the_rest_keep_working() {
             b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
         )
         .await;
-        let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+        let answer = text_until_closed(&mut stream, Duration::from_secs(5))
             .await
             .unwrap();
         answer.starts_with("HTTP/1.1 200")
@@ -168,7 +151,7 @@ async fn the_resp_connection_cap_refuses_when_everyone_is_busy() {
     assert_eq!(a.cmd(&["PING"]).await, "+PONG\r\n");
     assert_eq!(b.cmd(&["PING"]).await, "+PONG\r\n");
     let mut third = TcpStream::connect(s.resp_addr).await.unwrap();
-    let answer = read_until_closed(&mut third, Duration::from_secs(5))
+    let answer = text_until_closed(&mut third, Duration::from_secs(5))
         .await
         .unwrap();
     assert_eq!(answer, "-ERR max number of clients reached\r\n");
@@ -185,7 +168,7 @@ async fn unauthenticated_and_idle_resp_connections_are_closed() {
         .start()
         .await;
     let mut silent = TcpStream::connect(s.resp_addr).await.unwrap();
-    assert!(read_until_closed(&mut silent, Duration::from_secs(5))
+    assert!(text_until_closed(&mut silent, Duration::from_secs(5))
         .await
         .is_some());
     let mut authed = s.resp().await;

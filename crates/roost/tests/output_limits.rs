@@ -7,26 +7,17 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use roost_resp::write_command;
 use support::fleet::fleet_builder;
 use support::redis::RedisServer;
-use support::{eventually, TestServer};
+use support::{eventually, metric, non_reader, read_until_closed, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 const VALUE: usize = 512 * 1024;
-
-/// A client whose receive window is as small as the kernel allows, so what it
-/// does not read stays on the server's side.
-async fn non_reader(addr: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(addr).await.unwrap()
-}
 
 async fn send(stream: &mut TcpStream, commands: &[Vec<String>]) {
     let mut wire = BytesMut::new();
@@ -35,29 +26,6 @@ async fn send(stream: &mut TcpStream, commands: &[Vec<String>]) {
         write_command(&mut wire, &args);
     }
     stream.write_all(&wire).await.unwrap();
-}
-
-/// Reads until the server closes; the bytes read, or `None` if it stays open
-/// past `deadline`.
-async fn read_to_close(stream: &mut TcpStream, deadline: Duration) -> Option<usize> {
-    let mut total = 0;
-    let mut buf = vec![0u8; 1 << 20];
-    tokio::time::timeout(deadline, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return total,
-                Ok(n) => total += n,
-            }
-        }
-    })
-    .await
-    .ok()
-}
-
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn disconnects(text: &str, reason: &str) -> f64 {
@@ -120,7 +88,9 @@ async fn replies_past_the_hard_limit_for_a_client_that_does_not_read_cut_it() {
         || async { disconnects(&metrics(&s).await, "output_hard_limit") == 1.0 },
     )
     .await;
-    let read = read_to_close(&mut hostile, Duration::from_secs(5)).await;
+    let read = read_until_closed(&mut hostile, Duration::from_secs(5))
+        .await
+        .map(|b| b.len());
     assert!(
         read.is_some_and(|n| n < 32 * VALUE),
         "closed before its replies: {read:?}"
@@ -217,7 +187,7 @@ async fn the_soft_limit_cuts_a_client_that_stays_above_it_for_its_window() {
     )
     .await;
     assert!(started.elapsed() >= Duration::from_secs(2));
-    assert!(read_to_close(&mut hostile, Duration::from_secs(5))
+    assert!(read_until_closed(&mut hostile, Duration::from_secs(5))
         .await
         .is_some());
     s.shutdown().await;
@@ -250,7 +220,9 @@ async fn the_budget_for_all_slow_clients_cuts_the_one_that_would_pass_it() {
         || async { disconnects(&metrics(&s).await, "output_budget") == 1.0 },
     )
     .await;
-    let read = read_to_close(&mut second, Duration::from_secs(5)).await;
+    let read = read_until_closed(&mut second, Duration::from_secs(5))
+        .await
+        .map(|b| b.len());
     assert!(
         read.is_some_and(|n| n < HUGE),
         "closed before its reply: {read:?}"

@@ -127,7 +127,7 @@ async fn run(cx: &mut Cx<'_>, cmd: Option<Cmd>, args: &[Bytes]) -> Result<(), Re
     match identity {
         None if !always => return Err(RespError::NoAuth),
         Some(who) if !who.role.allows(spec.role()) => {
-            denied(cx, spec.name);
+            refused(cx, "the user's role does not allow it", spec.name);
             return Err(RespError::NoPermission(spec.name));
         }
         _ => {}
@@ -177,26 +177,16 @@ async fn run(cx: &mut Cx<'_>, cmd: Option<Cmd>, args: &[Bytes]) -> Result<(), Re
     }
 }
 
-/// Counts, and logs at most once per interval, a command the user's role
-/// does not allow.
-fn denied(cx: &Cx<'_>, command: &'static str) {
+/// Counts, and logs at most once per interval, a refused command or AUTH:
+/// what a client guessing tokens or probing commands can repeat at will.
+pub fn refused(cx: &Cx<'_>, why: &'static str, command: &'static str) {
     static LOG: Throttled = Throttled::new(Duration::from_secs(10));
-    cx.state
-        .app
-        .cache
-        .metrics()
-        .doors()
-        .auth_failure("resp")
-        .inc();
+    let doors = cx.state.app.cache.metrics().doors();
+    doors.auth_failure("resp").inc();
     if let Some(suppressed) = LOG.allow() {
         let user = cx.session.identity.as_ref().map(|i| i.user.clone());
-        tracing::warn!(
-            client = cx.session.client.id,
-            ?user,
-            command,
-            suppressed,
-            "resp command refused: the user's role does not allow it"
-        );
+        let peer = cx.session.client.peer;
+        tracing::warn!(client = cx.session.client.id, %peer, ?user, command, why, suppressed, "resp command refused");
     }
 }
 

@@ -9,11 +9,8 @@
 //! otherwise). Failed attempts are counted and logged at most once per
 //! interval.
 
-use std::time::Duration;
-
-use super::dispatch::{integer, is, Cx};
+use super::dispatch::{integer, is, refused, Cx};
 use super::reply::RespError;
-use crate::telemetry::Throttled;
 use bytes::Bytes;
 use roost_resp::{
     write_array_header, write_bulk, write_integer, write_map_header, write_simple, write_verbatim,
@@ -78,18 +75,7 @@ fn authenticate(cx: &mut Cx<'_>, user: Option<&[u8]>, password: &[u8]) -> Result
             Ok(())
         }
         None => {
-            static LOG: Throttled = Throttled::new(Duration::from_secs(10));
-            cx.state
-                .app
-                .cache
-                .metrics()
-                .doors()
-                .auth_failure("resp")
-                .inc();
-            if let Some(suppressed) = LOG.allow() {
-                let peer = cx.session.client.peer;
-                tracing::warn!(client = cx.session.client.id, %peer, suppressed, "resp authentication failed");
-            }
+            refused(cx, "wrong user or token", "auth");
             Err(RespError::WrongPass)
         }
     }

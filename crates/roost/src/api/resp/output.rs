@@ -73,6 +73,12 @@ impl Output {
         self.buf = other.buf;
     }
 
+    /// Everything held, when it is one contiguous buffer (nothing queued): the
+    /// common case, written without building a slice list.
+    pub fn contiguous(&self) -> Option<&[u8]> {
+        self.queued.is_empty().then_some(&self.buf[..])
+    }
+
     /// The next parts to write, oldest first.
     pub fn slices(&self) -> Vec<IoSlice<'_>> {
         self.queued

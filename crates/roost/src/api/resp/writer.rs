@@ -96,7 +96,10 @@ impl Wire {
     pub async fn flush(&mut self, out: &mut Output) -> Result<(), WriteError> {
         let mut stalled_since: Option<Instant> = None;
         while !out.is_empty() {
-            let offered = self.stream.write_vectored(&out.slices()).now_or_never();
+            let offered = match out.contiguous() {
+                Some(bytes) => self.stream.write(bytes).now_or_never(),
+                None => self.stream.write_vectored(&out.slices()).now_or_never(),
+            };
             if let Some(written) = offered {
                 out.advance(written_bytes(written)?);
                 stalled_since = None;
