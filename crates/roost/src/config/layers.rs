@@ -46,13 +46,21 @@ impl Layers {
     }
 
     /// Overlays a TOML file. Unknown keys and non-scalar values are errors.
-    pub fn with_file(mut self, path: &Path) -> Result<Layers, ConfigError> {
+    pub fn with_file(self, path: &Path) -> Result<Layers, ConfigError> {
         let shown = path.display().to_string();
-        let file_error = |reason: String| ConfigError::File {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
             path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        self.with_toml(&text, &shown)
+    }
+
+    /// Overlays TOML text read from `shown` (named in errors and origins).
+    pub fn with_toml(mut self, text: &str, shown: &str) -> Result<Layers, ConfigError> {
+        let file_error = |reason: String| ConfigError::File {
+            path: shown.to_owned(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             file_error(e.to_string().trim_end().replace('\n', " "))
         })?;
@@ -72,7 +80,7 @@ impl Layers {
                 }
             };
             self.values
-                .insert(setting.key, (raw, Origin::File(shown.clone())));
+                .insert(setting.key, (raw, Origin::File(shown.to_owned())));
         }
         Ok(self)
     }
