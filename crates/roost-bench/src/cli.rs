@@ -13,6 +13,7 @@ use roost_store::PolicyKind;
 
 use crate::endpoint::Endpoint;
 use crate::fill::FillOptions;
+use crate::hostile::HostileOptions;
 use crate::load::http::HttpFlavor;
 use crate::load::workload::{KeyDistribution, OperationMix, WorkloadError, WorkloadSpec};
 use crate::load::{LoadOptions, StopCondition};
@@ -39,6 +40,9 @@ pub enum Command {
     /// Write unique keys and read them back under load (RESP), then check that every
     /// acknowledged write is still there: for fault runs.
     Durability(DurabilityArgs),
+    /// Clients that misbehave on purpose (non-readers, slowloris, garbage, idle
+    /// sockets), for soaks and for measuring what they cost.
+    Hostile(HostileArgs),
 }
 
 /// Why the command line was rejected after clap accepted its syntax.
@@ -285,6 +289,71 @@ impl FillArgs {
             key_digits: self.key_digits,
             connections: self.connections,
             show_progress: !self.no_progress,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HostileArgs {
+    /// host:port of the RESP port.
+    #[arg(long, default_value = "127.0.0.1:6380")]
+    pub resp: String,
+    /// host:port of the HTTP port.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub http: String,
+    /// Run for this long (e.g. 60s, 30m).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    pub duration: Duration,
+    /// RESP clients sending an MGET of every big key and never reading.
+    #[arg(long, default_value = "0")]
+    pub non_readers: usize,
+    /// RESP clients pipelining 50 GETs of the first big key and never reading.
+    #[arg(long, default_value = "0")]
+    pub pipeliners: usize,
+    /// HTTP clients posting an mget of every big key and never reading.
+    #[arg(long, default_value = "0")]
+    pub rest_non_readers: usize,
+    /// HTTP clients sending headers one line every 2 s, never ending them.
+    #[arg(long, default_value = "0")]
+    pub slowloris: usize,
+    /// RESP clients sending malformed bytes.
+    #[arg(long, default_value = "0")]
+    pub garbage: usize,
+    /// RESP clients that connect and send nothing.
+    #[arg(long, default_value = "0")]
+    pub idle: usize,
+    /// The big keys are <prefix>0 .. <prefix>(big-keys - 1), written beforehand.
+    #[arg(long, default_value = "big:")]
+    pub big_prefix: String,
+    #[arg(long, default_value = "100")]
+    pub big_keys: usize,
+    /// How long a non-reader keeps a connection before making a new one.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "45s")]
+    pub hold: Duration,
+    /// AUTH and bearer token, when the server needs one.
+    #[arg(long, env = "ROOST_BENCH_TOKEN")]
+    pub token: Option<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl HostileArgs {
+    pub fn options(&self) -> HostileOptions {
+        HostileOptions {
+            resp: self.resp.clone(),
+            http: self.http.clone(),
+            duration: self.duration,
+            non_readers: self.non_readers,
+            pipeliners: self.pipeliners,
+            rest_non_readers: self.rest_non_readers,
+            slowloris: self.slowloris,
+            garbage: self.garbage,
+            idle: self.idle,
+            big_prefix: self.big_prefix.clone(),
+            big_keys: self.big_keys,
+            hold: self.hold,
+            token: self.token.clone(),
         }
     }
 }

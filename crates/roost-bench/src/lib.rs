@@ -7,6 +7,8 @@
 //! - `resp`: the pipelined RESP client, load engine and fill (redis-server, Roost's RESP
 //!   port, nutcracker), and the `durability` check of acknowledged writes under faults.
 //! - `fill`: bulk-loads keys with `mset` (REST) or pipelined SETs (RESP).
+//! - `hostile`: clients that misbehave on purpose (non-readers, slowloris, garbage,
+//!   idle sockets) for soaks and for measuring what they cost.
 //! - `endpoint`: `--target` as `resp://host:port` or `http://…`.
 //!
 //! **Invariant:** this crate never depends on the server crate `roost`; it talks to a
@@ -14,6 +16,7 @@
 pub mod cli;
 pub mod endpoint;
 pub mod fill;
+pub mod hostile;
 pub mod load;
 pub mod resp;
 pub mod trace;

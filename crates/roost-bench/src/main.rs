@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use roost_bench::cli::{Cli, Command, DurabilityArgs, FillArgs, LoadArgs, TraceArgs};
+use roost_bench::cli::{Cli, Command, DurabilityArgs, FillArgs, HostileArgs, LoadArgs, TraceArgs};
 use roost_bench::endpoint::Endpoint;
 use roost_bench::load::http::HttpTarget;
 use roost_bench::{fill, load, resp, trace};
@@ -17,6 +17,7 @@ fn main() -> anyhow::Result<()> {
         Command::Load(args) => runtime()?.block_on(run_load(&args)),
         Command::Fill(args) => runtime()?.block_on(run_fill(&args)),
         Command::Durability(args) => runtime()?.block_on(run_durability(&args)),
+        Command::Hostile(args) => runtime()?.block_on(run_hostile(&args)),
     }
 }
 
@@ -103,6 +104,12 @@ async fn run_durability(args: &DurabilityArgs) -> anyhow::Result<()> {
         anyhow::bail!("durability speaks RESP only: give --target resp://host:port");
     };
     let report = resp::durability::run_durability(address, &args.options()).await?;
+    print!("{}", report.render());
+    write_json(args.json.as_deref(), &report)
+}
+
+async fn run_hostile(args: &HostileArgs) -> anyhow::Result<()> {
+    let report = roost_bench::hostile::run_hostile(args.options()).await;
     print!("{}", report.render());
     write_json(args.json.as_deref(), &report)
 }

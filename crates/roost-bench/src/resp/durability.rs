@@ -201,13 +201,17 @@ impl Writer {
     async fn run(mut self, started: Instant, deadline: Instant) -> (LoadTally, Acknowledged) {
         let mut next_send = started;
         while Instant::now() < deadline {
-            if let Some(interval) = self.interval {
-                next_send += interval;
-                if next_send >= deadline {
-                    break;
+            let due = match self.interval {
+                Some(interval) => {
+                    next_send += interval;
+                    if next_send >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(next_send.into()).await;
+                    next_send
                 }
-                tokio::time::sleep_until(next_send.into()).await;
-            }
+                None => Instant::now(),
+            };
             let read = !self.acknowledged.is_empty() && self.rng.random_bool(self.read_share);
             let Some(connection) = self.connection().await else {
                 let error = format!("cannot connect to {}", self.address);
@@ -222,10 +226,13 @@ impl Writer {
                 }
                 continue;
             };
-            if read {
-                self.read_one(connection, started).await;
+            let answered = if read {
+                self.read_one(connection, started).await
             } else {
-                self.write_one(connection, started).await;
+                self.write_one(connection, started).await
+            };
+            if answered {
+                self.tally.latency.record(started, due);
             }
         }
         let acknowledged = Acknowledged {
@@ -249,7 +256,8 @@ impl Writer {
         Some(connection)
     }
 
-    async fn write_one(&mut self, mut connection: RespConnection, started: Instant) {
+    /// Writes the next key; whether it was acknowledged.
+    async fn write_one(&mut self, mut connection: RespConnection, started: Instant) -> bool {
         let seq = self.next_seq;
         self.next_seq += 1;
         let (key, value) = (self.keys.key(seq), self.keys.value(seq));
@@ -259,14 +267,17 @@ impl Writer {
             Ok(other) => Err(other.describe("SET")),
             Err(error) => Err(error.to_string()),
         };
-        if result.is_ok() {
+        let acknowledged = result.is_ok();
+        if acknowledged {
             self.acknowledged.push(seq);
         }
         self.keep_unless_broken(connection, &reply);
         self.tally.record_write(started, result);
+        acknowledged
     }
 
-    async fn read_one(&mut self, mut connection: RespConnection, started: Instant) {
+    /// Reads an acknowledged key back; whether the read was answered (found or not).
+    async fn read_one(&mut self, mut connection: RespConnection, started: Instant) -> bool {
         let seq = self.acknowledged[self.rng.random_range(0..self.acknowledged.len())];
         let key = self.keys.key(seq);
         let reply = exchange(&mut connection, &[b"GET", &key], self.timeout).await;
@@ -278,7 +289,9 @@ impl Writer {
             Err(error) => ReadOutcome::Failed(error.to_string()),
         };
         self.keep_unless_broken(connection, &reply);
+        let answered = !matches!(outcome, ReadOutcome::Failed(_));
         self.tally.record_read(started, outcome);
+        answered
     }
 
     /// Keeps the connection for the next request unless its exchange failed in a way

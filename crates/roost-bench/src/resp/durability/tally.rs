@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// Distinct error messages kept per tally, so a report shows what failed.
@@ -35,6 +36,66 @@ pub struct LoadTally {
     /// Index i: the second [i, i+1) after the load started.
     pub timeline: Vec<SecondCounts>,
     pub sample_errors: Vec<String>,
+    /// Latency of the requests answered, by the minute they were due in.
+    #[serde(skip)]
+    pub latency: MinuteLatencies,
+}
+
+/// Latency histograms, one per minute of the load: a soak reports p99 per minute.
+#[derive(Debug, Clone, Default)]
+pub struct MinuteLatencies {
+    minutes: Vec<Histogram<u64>>,
+}
+
+/// One minute's latency, as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MinuteLatency {
+    pub minute: usize,
+    pub requests: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl MinuteLatencies {
+    /// A request due at `due` (from the run's start `started`) answered now.
+    pub fn record(&mut self, started: Instant, due: Instant) {
+        let minute = due.saturating_duration_since(started).as_secs() as usize / 60;
+        while self.minutes.len() <= minute {
+            let histogram = Histogram::new_with_bounds(1, 60_000_000, 3)
+                .expect("invariant: constant histogram bounds are valid");
+            self.minutes.push(histogram);
+        }
+        let micros = due.elapsed().as_micros().clamp(1, 60_000_000) as u64;
+        self.minutes[minute].saturating_record(micros);
+    }
+
+    pub fn merge(&mut self, other: &MinuteLatencies) {
+        for (i, theirs) in other.minutes.iter().enumerate() {
+            if let Some(mine) = self.minutes.get_mut(i) {
+                mine.add(theirs).expect("invariant: same bounds");
+            } else {
+                self.minutes.push(theirs.clone());
+            }
+        }
+    }
+
+    pub fn by_minute(&self) -> Vec<MinuteLatency> {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        self.minutes
+            .iter()
+            .enumerate()
+            .map(|(minute, h)| MinuteLatency {
+                minute,
+                requests: h.len(),
+                p50_ms: ms(h.value_at_quantile(0.5)),
+                p99_ms: ms(h.value_at_quantile(0.99)),
+                p999_ms: ms(h.value_at_quantile(0.999)),
+                max_ms: ms(h.max()),
+            })
+            .collect()
+    }
 }
 
 /// How one read of an acknowledged key ended.
@@ -110,6 +171,7 @@ impl LoadTally {
         for error in &other.sample_errors {
             keep_sample(&mut self.sample_errors, error.clone());
         }
+        self.latency.merge(&other.latency);
     }
 }
 
@@ -160,6 +222,8 @@ pub struct DurabilityReport {
     pub success_ratio: f64,
     /// Acknowledged writes missing or changed at the read-back.
     pub lost_writes: u64,
+    /// Latency of answered requests, minute by minute (from each request's due time).
+    pub latency_by_minute: Vec<MinuteLatency>,
     pub load: LoadTally,
     pub verify: VerifyTally,
 }
@@ -189,6 +253,7 @@ impl DurabilityReport {
                 (requests - failed) as f64 / requests as f64
             },
             lost_writes: verify.missing + verify.wrong,
+            latency_by_minute: load.latency.by_minute(),
             load,
             verify,
         }
@@ -226,6 +291,12 @@ impl DurabilityReport {
             verify.unverified,
             self.lost_writes,
         );
+        for m in &self.latency_by_minute {
+            out += &format!(
+                "minute {:>3}: {:>8} answered  p50 {:.2} ms  p99 {:.2} ms  max {:.1} ms\n",
+                m.minute, m.requests, m.p50_ms, m.p99_ms, m.max_ms
+            );
+        }
         for error in load.sample_errors.iter().chain(&verify.sample_errors) {
             out += &format!("  error: {error}\n");
         }
@@ -264,6 +335,24 @@ mod tests {
             ]
         );
         assert_eq!(first.sample_errors, ["refused", "timed out"]);
+    }
+
+    #[test]
+    fn latency_lands_in_the_minute_its_request_was_due() {
+        let started = Instant::now() - Duration::from_secs(150);
+        let mut first = MinuteLatencies::default();
+        first.record(started, started + Duration::from_secs(10));
+        let mut second = MinuteLatencies::default();
+        second.record(started, started + Duration::from_secs(125));
+        second.record(started, started + Duration::from_secs(130));
+        first.merge(&second);
+        let minutes = first.by_minute();
+        let counts: Vec<u64> = minutes.iter().map(|m| m.requests).collect();
+        assert_eq!(counts, [1, 0, 2]);
+        assert!(
+            minutes[0].p99_ms > minutes[2].p99_ms,
+            "due earlier, waited longer"
+        );
     }
 
     #[test]
