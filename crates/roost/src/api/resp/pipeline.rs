@@ -80,6 +80,9 @@ pub async fn execute_all(
     let mut reads = 0;
     let mut group_keys: HashSet<&[u8]> = HashSet::new();
     for (i, args) in commands.iter().enumerate() {
+        if wire.has_failed() {
+            return;
+        }
         let keys = keys_of(args).filter(|_| session.may_run(&args[0]));
         let reads_value = answers_a_value(args);
         let joins = keys
@@ -143,7 +146,7 @@ pub async fn execute_in_order(
     wire: &mut Wire,
 ) -> usize {
     let mut start = 0;
-    while start < commands.len() && out.len() < FLUSH_AT && !session.closing {
+    while start < commands.len() && out.len() < FLUSH_AT && !session.closing && !wire.has_failed() {
         let kind = plain(&commands[start]).filter(|_| session.may_run(&commands[start][0]));
         let run = kind.map_or(1, |kind| {
             commands[start..]

@@ -88,6 +88,11 @@ impl Wire {
         self.failure.get_or_insert(error);
     }
 
+    /// Whether a write has failed: nothing more should run for this client.
+    pub fn has_failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
     pub fn take_failure(&mut self) -> Option<WriteError> {
         self.failure.take()
     }
