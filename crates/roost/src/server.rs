@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::http::{self, HttpListener};
+use crate::api::http::{self, Door};
 use crate::api::resp::{self, RespState};
 use crate::api::rest::{self, AppState, SharedState};
 use crate::api::{dashboard, ws};
@@ -92,8 +92,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     // The dashboard's listener serves the same app, so the page reaches `/api`,
     // `/ws` and `/metrics` on its own origin.
     for (listener, door) in [(dashboard_listener, "dashboard"), (listener, "http")] {
-        let http = HttpListener {
-            listener,
+        let door = Door {
             door,
             app: app.clone(),
             limits: config.listeners.http,
@@ -101,7 +100,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
             tls: tls.clone(),
             metrics: state.cache.shared_metrics(),
         };
-        tasks.spawn(http::serve(http, cancel.clone()));
+        tasks.spawn(http::serve(listener, door, cancel.clone()));
     }
     let resp_addr = start_resp(&mut tasks, &state, &config, tls.clone(), &cancel).await?;
     spawn_background(&mut tasks, &state, &config, &cancel);

@@ -49,9 +49,9 @@ const TOO_MANY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: appl
 connection: close\r\nretry-after: 1\r\ncontent-length: 95\r\n\r\n\
 {\"error\":{\"code\":\"too_many_connections\",\"message\":\"this listener has no free connection slot\"}}";
 
-/// One HTTP listener: what it serves and how it treats clients.
-pub struct HttpListener {
-    pub listener: TcpListener,
+/// What an HTTP listener serves and how it treats clients; every connection
+/// of the listener shares it.
+pub struct Door {
     /// `http` or `dashboard`: the metric label and log field.
     pub door: &'static str,
     pub app: Router,
@@ -61,18 +61,19 @@ pub struct HttpListener {
     pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
-/// Serves `http` until `cancel` fires, then lets every connection finish its
-/// request in flight and waits for all of them.
-pub async fn serve(http: HttpListener, cancel: CancellationToken) {
+/// Serves `door` on `listener` until `cancel` fires, then closes the listener
+/// (new clients are refused at once), lets every connection finish its
+/// request in flight, and waits for all of them.
+pub async fn serve(listener: TcpListener, door: Door, cancel: CancellationToken) {
+    let http = Arc::new(door);
     let slots = Arc::new(Semaphore::new(http.limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
-    let http = Arc::new(http);
     let mut connections = JoinSet::new();
     loop {
         let (stream, peer) = tokio::select! {
             _ = cancel.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            accepted = net::accept(&http.listener, http.door) => accepted,
+            accepted = net::accept(&listener, http.door) => accepted,
         };
         let doors = http.metrics.doors();
         match slots.clone().try_acquire_owned() {
@@ -98,6 +99,7 @@ pub async fn serve(http: HttpListener, cancel: CancellationToken) {
             }
         }
     }
+    drop(listener);
     while connections.join_next().await.is_some() {}
 }
 
@@ -113,7 +115,7 @@ fn refused(doors: &DoorMetrics, door: &'static str, peer: SocketAddr, max: usize
 }
 
 async fn serve_connection(
-    http: &HttpListener,
+    http: &Door,
     tcp: TcpStream,
     peer: SocketAddr,
     cancel: CancellationToken,
@@ -127,14 +129,22 @@ async fn serve_connection(
     let _ = tcp.set_nodelay(true);
     let stream = match &http.tls {
         None => Some(Stream::Plain(tcp)),
-        Some(tls) => match tls.accept(tcp, http.limits.header_timeout).await {
-            Ok(stream) => Some(stream),
-            Err(error) => {
-                http.metrics.doors().tls_handshake_failure(http.door).inc();
-                tracing::debug!(door = http.door, %peer, %error, "tls handshake failed");
-                None
+        Some(tls) => {
+            let handshake = tls.accept(tcp, http.limits.header_timeout);
+            let shaken = tokio::select! {
+                shaken = handshake => Some(shaken),
+                _ = cancel.cancelled() => None,
+            };
+            match shaken {
+                Some(Ok(stream)) => Some(stream),
+                Some(Err(error)) => {
+                    http.metrics.doors().tls_handshake_failure(http.door).inc();
+                    tracing::debug!(door = http.door, %peer, %error, "tls handshake failed");
+                    None
+                }
+                None => None,
             }
-        },
+        }
     };
     if let Some(stream) = stream {
         let io = TimedStream::new(stream, http.output.write_timeout, cancel.clone());
@@ -155,7 +165,7 @@ async fn serve_connection(
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(http.limits.header_timeout)
-            .max_buf_size(http.limits.max_header_bytes);
+            .max_header_size(http.limits.max_header_bytes);
         let connection = builder
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();

@@ -164,7 +164,11 @@ fn admit(
             connections.spawn(async move {
                 let registered = admitted.registered;
                 let closer = registered.entry.closer.clone();
-                if let Some(stream) = handshake(&state, stream, peer).await {
+                let shaken = tokio::select! {
+                    shaken = handshake(&state, stream, peer) => shaken,
+                    _ = closer.cancelled() => None,
+                };
+                if let Some(stream) = shaken {
                     connection::run(stream, state, registered, closer).await;
                 }
             });

@@ -31,12 +31,7 @@ pub async fn sign_in(
     if !auth.is_enabled() {
         return Ok(Json(whoami_body(&Identity::anonymous(), false)).into_response());
     }
-    let valid_cookie =
-        !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic() && b != b';');
-    let identity = valid_cookie
-        .then(|| auth.by_secret(token.as_bytes()))
-        .flatten();
-    let Some(identity) = identity else {
+    let Some(identity) = auth.by_secret(token.as_bytes()) else {
         state.cache.metrics().doors().auth_failure("http").inc();
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -44,6 +39,16 @@ pub async fn sign_in(
             "the token is not valid",
         ));
     };
+    // RFC 6265's cookie-octet: printable ASCII but for `"` `,` `;` `\`.
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"\",;\\".contains(&b))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_token",
+            "this token cannot be kept in a cookie; send it as a bearer token instead",
+        ));
+    }
     let secure = if state.tls { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
     let mut response = Json(whoami_body(&identity, true)).into_response();
