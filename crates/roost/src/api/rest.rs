@@ -6,6 +6,7 @@ pub mod access;
 mod cache_routes;
 mod cluster_routes;
 mod error;
+mod guard;
 mod panics;
 mod session;
 mod values;
@@ -15,9 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, Method, StatusCode, Uri};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -100,36 +100,13 @@ async fn flush_all(State(state): State<SharedState>) -> Result<Response, ApiErro
 }
 
 /// The layers every route of the HTTP app runs under, outermost first: a
-/// panic answers 500 `internal` for that request alone; a request has
-/// `timeout` from its headers to its response; and the caller's credential
-/// is checked against [`access::access`] before any handler runs.
+/// panic answers 500 `internal` for that request alone (`panics.rs`); then
+/// the caller's credential is checked against [`access::access`] and the
+/// request gets `timeout` from its headers to its response (`guard.rs`).
 pub fn harden(app: Router, state: SharedState, timeout: Duration) -> Router {
     let metrics = state.cache.shared_metrics();
-    app.layer(axum::middleware::from_fn_with_state(
-        state,
-        access::authorize,
-    ))
-    .layer(axum::middleware::from_fn(
-        move |request: Request, next: Next| deadline(request, next, timeout),
-    ))
-    .layer(panics::catch_panics(metrics))
-}
-
-/// Answers 408 when the response is not ready `timeout` after the headers
-/// (a body that arrives too slowly included).
-async fn deadline(request: Request, next: Next, timeout: Duration) -> Response {
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request took longer than {} s (ROOST_HTTP_REQUEST_TIMEOUT)",
-                timeout.as_secs()
-            ),
-        )
-        .into_response(),
-    }
+    app.layer(guard::GuardLayer { state, timeout })
+        .layer(panics::catch_panics(metrics))
 }
 
 async fn openapi() -> Response {

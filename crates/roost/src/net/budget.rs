@@ -58,6 +58,10 @@ impl Holding {
     /// Holds `bytes` instead of what was held. Growing fails, changing
     /// nothing, when the budget cannot take the difference.
     pub fn resize(&mut self, bytes: usize) -> Result<(), BudgetExceeded> {
+        if bytes == self.bytes {
+            // The common case (nothing held, nothing to hold): no shared atomics.
+            return Ok(());
+        }
         let budget = &self.budget;
         if bytes > self.bytes {
             let more = bytes - self.bytes;

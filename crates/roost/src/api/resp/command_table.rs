@@ -68,19 +68,16 @@ pub struct Spec {
     pub group: &'static str,
     pub since: &'static str,
     pub summary: &'static str,
+    /// The role a user needs to run it, from its flags (see [`role_of`]).
+    role: Role,
 }
 
 impl Spec {
     /// The role a user needs to run it: admin for commands that write and are
     /// flagged admin (FLUSHALL, FLUSHDB), write for the other writes, read for
-    /// everything else (CONFIG here only reads).
+    /// everything else (CONFIG here only reads). Worked out once, with the table.
     pub fn role(&self) -> Role {
-        let has = |flag: &str| self.flags.contains(&flag);
-        match (has("write"), has("admin")) {
-            (true, true) => Role::Admin,
-            (true, false) => Role::Write,
-            _ => Role::Read,
-        }
+        self.role
     }
 
     /// Whether `argc` arguments (name included) satisfy the arity.
@@ -130,7 +127,35 @@ const fn spec(
         group,
         since: "1.0.0",
         summary,
+        role: role_of(flags),
     }
+}
+
+/// The role a command with `flags` needs (for [`Spec::role`]), at compile time.
+const fn role_of(flags: &[&str]) -> Role {
+    match (has_flag(flags, "write"), has_flag(flags, "admin")) {
+        (true, true) => Role::Admin,
+        (true, false) => Role::Write,
+        _ => Role::Read,
+    }
+}
+
+const fn has_flag(flags: &[&str], wanted: &str) -> bool {
+    let mut i = 0;
+    while i < flags.len() {
+        let (flag, wanted) = (flags[i].as_bytes(), wanted.as_bytes());
+        if flag.len() == wanted.len() {
+            let mut j = 0;
+            while j < flag.len() && flag[j] == wanted[j] {
+                j += 1;
+            }
+            if j == flag.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
 }
 
 const NONE: (i64, i64, i64) = (0, 0, 0);

@@ -15,12 +15,14 @@
 //! is closed, as Redis does. With authentication on, a client that has not
 //! authenticated within [`AUTH_GRACE`] is closed.
 
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use roost_resp::{write_error, CommandParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
 use super::output::Output;
@@ -121,11 +123,13 @@ async fn serve(
     let mut parser = CommandParser::new(state.parser_limits);
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Output::with_capacity(READ_CHUNK);
+    let mut idle = Idle::new();
     loop {
-        if let Err(end) = read_more(wire.stream(), state, session, &mut input, cancel).await {
+        let read = read_more(wire.stream(), state, session, &mut input, cancel, &mut idle);
+        if let Err(end) = read.await {
             return end;
         }
-        session.client.touch();
+        session.client.touch(idle.last);
         if let Err(end) = run_batch(wire, state, session, &mut parser, &mut input, &mut out).await {
             return end;
         }
@@ -204,6 +208,27 @@ async fn run_batch(
     Ok(())
 }
 
+/// The idle (or authentication) deadline without a timer per read: a read
+/// only notes the time, and the one sleep, armed for the earliest moment the
+/// connection could have been idle long enough, re-arms itself to the real
+/// deadline when it wakes early. Re-arming a timer on every read cost a timer
+/// wheel insert and removal per request.
+struct Idle {
+    sleep: Pin<Box<Sleep>>,
+    /// When the client last sent something (or connected).
+    last: Instant,
+}
+
+impl Idle {
+    fn new() -> Idle {
+        let now = Instant::now();
+        Idle {
+            sleep: Box::pin(tokio::time::sleep_until(now.into())),
+            last: now,
+        }
+    }
+}
+
 /// Waits for more bytes, the idle (or authentication) timeout, or shutdown.
 async fn read_more(
     stream: &mut Stream,
@@ -211,6 +236,7 @@ async fn read_more(
     session: &Session,
     input: &mut BytesMut,
     cancel: &CancellationToken,
+    idle: &mut Idle,
 ) -> Result<(), End> {
     input.reserve(READ_CHUNK);
     let (limit, reason) = match (session.authenticated(), state.settings.idle_timeout) {
@@ -220,25 +246,27 @@ async fn read_more(
         ),
         (true, idle) => (idle, Disconnect::IdleTimeout),
     };
-    let read = async {
-        match limit {
-            Some(limit) => tokio::time::timeout(limit, stream.read_buf(input))
-                .await
-                .map_err(|_| {
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(End::ShuttingDown),
+            read = stream.read_buf(input) => {
+                idle.last = Instant::now();
+                return match read.map_err(End::Io)? {
+                    0 => Err(End::ClientClosed),
+                    _ => Ok(()),
+                };
+            }
+            _ = idle.sleep.as_mut(), if limit.is_some() => {
+                let limit = limit.expect("invariant: the branch runs only with a limit");
+                let deadline = idle.last + limit;
+                if Instant::now() >= deadline {
                     let detail = format!("sent nothing for {} s", limit.as_secs());
-                    End::Cut(reason, detail)
-                })?
-                .map_err(End::Io),
-            None => stream.read_buf(input).await.map_err(End::Io),
+                    return Err(End::Cut(reason, detail));
+                }
+                idle.sleep.as_mut().reset(deadline.into());
+            }
         }
-    };
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => Err(End::ShuttingDown),
-        read = read => match read? {
-            0 => Err(End::ClientClosed),
-            _ => Ok(()),
-        },
     }
 }
 

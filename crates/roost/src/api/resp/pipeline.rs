@@ -41,28 +41,27 @@ pub const MAX_GROUP: usize = 256;
 /// bounds the replies held before the connection can write them out.
 const MAX_RUN: usize = 32;
 
-/// The keys a command touches, when it touches only keys and may run beside
-/// commands on other keys; `None` for everything else (MGET too: it answers in
-/// parts, written out as it goes, so it runs alone).
-fn keys_of(args: &[Bytes]) -> Option<Vec<&[u8]>> {
+/// The command and the keys it touches, when it touches only keys and may run
+/// beside commands on other keys; `None` for everything else (MGET too: it
+/// answers in parts, written out as it goes, so it runs alone).
+fn keys_of(args: &[Bytes]) -> Option<(Cmd, Vec<&[u8]>)> {
     use Cmd::*;
     let keys = args.get(1..).filter(|rest| !rest.is_empty())?;
-    match lookup(&args[0])? {
+    let cmd = lookup(&args[0])?;
+    let keys = match cmd {
         Get | Set | Setex | Psetex | Setnx | Getdel | Getex | Incr | Decr | Incrby | Decrby
         | Append | Strlen | Expire | Pexpire | Expireat | Pexpireat | Ttl | Pttl | Persist
-        | Type => Some(vec![&keys[0][..]]),
-        Del | Unlink | Exists => Some(keys.iter().map(|k| &k[..]).collect()),
-        Mset | Msetnx => Some(keys.iter().step_by(2).map(|k| &k[..]).collect()),
-        _ => None,
-    }
+        | Type => vec![&keys[0][..]],
+        Del | Unlink | Exists => keys.iter().map(|k| &k[..]).collect(),
+        Mset | Msetnx => keys.iter().step_by(2).map(|k| &k[..]).collect(),
+        _ => return None,
+    };
+    Some((cmd, keys))
 }
 
 /// Whether a command answers with a stored value (its reply may be large).
-fn answers_a_value(args: &[Bytes]) -> bool {
-    matches!(
-        lookup(&args[0]),
-        Some(Cmd::Get | Cmd::Getdel | Cmd::Getex | Cmd::Set)
-    )
+fn answers_a_value(cmd: Cmd) -> bool {
+    matches!(cmd, Cmd::Get | Cmd::Getdel | Cmd::Getex | Cmd::Set)
 }
 
 /// Runs `commands` in client order semantics, appending every reply to `out`
@@ -83,8 +82,11 @@ pub async fn execute_all(
         if wire.has_failed() {
             return;
         }
-        let keys = keys_of(args).filter(|_| session.may_run(&args[0]));
-        let reads_value = answers_a_value(args);
+        let (cmd, keys) = match keys_of(args) {
+            Some((cmd, keys)) if session.may_run(cmd) => (Some(cmd), Some(keys)),
+            _ => (None, None),
+        };
+        let reads_value = cmd.is_some_and(answers_a_value);
         let joins = keys
             .as_ref()
             .is_some_and(|ks| ks.iter().all(|k| !group_keys.contains(k)))
@@ -147,7 +149,7 @@ pub async fn execute_in_order(
 ) -> usize {
     let mut start = 0;
     while start < commands.len() && out.len() < FLUSH_AT && !session.closing && !wire.has_failed() {
-        let kind = plain(&commands[start]).filter(|_| session.may_run(&commands[start][0]));
+        let kind = plain(&commands[start]).filter(|&kind| session.may_run(kind));
         let run = kind.map_or(1, |kind| {
             commands[start..]
                 .iter()
@@ -341,13 +343,17 @@ mod tests {
 
     #[test]
     fn key_commands_name_their_keys_and_the_rest_are_barriers() {
-        assert_eq!(keys_of(&args(&["get", "a"])), Some(vec![&b"a"[..]]));
+        let keys = |words: &[&str]| {
+            let args = args(words);
+            keys_of(&args).map(|(_, keys)| keys.iter().map(|k| k.to_vec()).collect::<Vec<_>>())
+        };
+        assert_eq!(keys(&["get", "a"]), Some(vec![b"a".to_vec()]));
         assert_eq!(
-            keys_of(&args(&["MSET", "a", "1", "b", "2"])),
-            Some(vec![&b"a"[..], &b"b"[..]])
+            keys(&["MSET", "a", "1", "b", "2"]),
+            Some(vec![b"a".to_vec(), b"b".to_vec()])
         );
-        assert_eq!(keys_of(&args(&["DEL", "a", "b"])).map(|k| k.len()), Some(2));
-        assert!(answers_a_value(&args(&["get", "a"])) && !answers_a_value(&args(&["del", "a"])));
+        assert_eq!(keys(&["DEL", "a", "b"]).map(|k| k.len()), Some(2));
+        assert!(answers_a_value(Cmd::Get) && !answers_a_value(Cmd::Del));
         for barrier in [
             &["AUTH", "x"][..],
             &["FLUSHALL"],
@@ -356,7 +362,7 @@ mod tests {
             &["NOPE", "a"],
             &["MGET", "a", "b"],
         ] {
-            assert_eq!(keys_of(&args(barrier)), None, "{barrier:?}");
+            assert!(keys_of(&args(barrier)).is_none(), "{barrier:?}");
         }
     }
 }

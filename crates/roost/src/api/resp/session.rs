@@ -64,9 +64,9 @@ impl ClientEntry {
         *lock(&self.name) = name.to_owned();
     }
 
-    /// Notes activity now; one relaxed store per batch of commands.
-    pub fn touch(&self) {
-        let ms = self.connected.elapsed().as_millis() as u64;
+    /// Notes activity at `now`; one relaxed store per batch of commands.
+    pub fn touch(&self, now: Instant) {
+        let ms = now.saturating_duration_since(self.connected).as_millis() as u64;
         self.last_active_ms.store(ms, Ordering::Relaxed);
     }
 
@@ -233,13 +233,12 @@ impl Session {
         self.identity.is_some()
     }
 
-    /// Whether the command named `name` may run for this session's user
-    /// (false before authentication and for unknown commands).
-    pub fn may_run(&self, name: &[u8]) -> bool {
-        match (&self.identity, super::command_table::lookup(name)) {
-            (Some(who), Some(cmd)) => who.role.allows(cmd.spec().role()),
-            _ => false,
-        }
+    /// Whether `cmd` may run for this session's user (false before
+    /// authentication).
+    pub fn may_run(&self, cmd: super::command_table::Cmd) -> bool {
+        self.identity
+            .as_ref()
+            .is_some_and(|who| who.role.allows(cmd.spec().role()))
     }
 
     pub fn set_protocol(&mut self, protocol: Protocol) {
@@ -306,7 +305,7 @@ mod tests {
                 .registered
         };
         let (idle, busy) = (admit_old(1), admit_old(2));
-        busy.entry.touch();
+        busy.entry.touch(Instant::now());
         let admitted = registry.admit(addr(3), addr(9), 2, &shutdown).unwrap();
         assert_eq!(admitted.evicted, Some(addr(1)), "the idle one made room");
         assert!(idle.entry.was_evicted() && idle.entry.closer.is_cancelled());

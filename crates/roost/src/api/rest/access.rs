@@ -1,7 +1,7 @@
 //! Who may call what over HTTP: one table from method and path to the role a
-//! request needs ([`access`]), and the layer that checks the caller's
+//! request needs ([`access`]), and [`admit`], which checks the caller's
 //! credential against it for every route of the app — REST, `/ws/metrics`,
-//! `/metrics`, probes — before any handler runs.
+//! `/metrics`, probes — before any handler runs (`guard.rs` calls it).
 //!
 //! A credential is `Authorization: Bearer <token>` (the scheme in any case) or
 //! the dashboard's `roost_token` cookie, set by `POST /api/auth/session`. No
@@ -10,10 +10,8 @@
 
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, SharedState};
 use crate::auth::{Identity, Role};
@@ -56,17 +54,14 @@ pub fn access(method: &Method, path: &str) -> Access {
     }
 }
 
-/// The layer: admits the request or answers 401/403. The caller's identity
-/// goes into the request's extensions for handlers that show it.
-pub async fn authorize(
-    State(state): State<SharedState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// Admits the request (its caller's identity goes into its extensions, for
+/// handlers that show it) or answers 401/403. Synchronous: `guard.rs` calls it
+/// before the request reaches the router.
+pub fn admit(state: &SharedState, request: &mut Request) -> Result<(), ApiError> {
     let auth = state.auth.load();
     if !auth.is_enabled() {
         request.extensions_mut().insert(Identity::anonymous());
-        return next.run(request).await;
+        return Ok(());
     }
     let needed = match access(request.method(), request.uri().path()) {
         Access::Open => None,
@@ -78,18 +73,19 @@ pub async fn authorize(
     };
     let presented = credential(request.headers());
     let identity = presented.and_then(|secret| auth.by_secret(secret.as_bytes()));
-    match (needed, presented, identity) {
-        (None, _, Some(identity)) => {
-            request.extensions_mut().insert(identity);
-            next.run(request).await
+    let refusal = match (needed, presented, identity) {
+        (None, _, identity) => {
+            if let Some(identity) = identity {
+                request.extensions_mut().insert(identity);
+            }
+            return Ok(());
         }
-        (None, _, None) => next.run(request).await,
         (Some(role), _, Some(identity)) if identity.role.allows(role) => {
             request.extensions_mut().insert(identity);
-            next.run(request).await
+            return Ok(());
         }
         (Some(role), _, Some(identity)) => {
-            refused(&state, &request, "role too low");
+            refused(state, request, "role too low");
             ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -98,23 +94,21 @@ pub async fn authorize(
                     identity.user, identity.role
                 ),
             )
-            .into_response()
         }
         (Some(_), None, None) => {
-            refused(&state, &request, "no credential");
+            refused(state, request, "no credential");
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "this endpoint needs a credential: Authorization: Bearer <token>",
             )
-            .into_response()
         }
         (Some(_), Some(_), None) => {
-            refused(&state, &request, "unknown credential");
+            refused(state, request, "unknown credential");
             ApiError::new(StatusCode::FORBIDDEN, "forbidden", "the token is not valid")
-                .into_response()
         }
-    }
+    };
+    Err(refusal)
 }
 
 /// Counts and logs (at most once per interval) a refused request.
