@@ -242,6 +242,58 @@ async fn adding_and_draining_nodes_under_load_moves_a_fair_share_without_errors(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_keeps_keys_whose_new_owner_is_down_until_it_returns() {
+    let mut nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start()).collect();
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = start_fleet(&refs, &[]).await;
+    // Keys on node 2, which is drained: about half of them go to node 0.
+    let leaving = keys_on(&refs, 2, "drained", 300);
+    for key in &leaving {
+        assert_eq!(set(&server, key, key).await, 200);
+    }
+    let after = ring_of(&[&nodes[0], &nodes[1]]);
+    let to_node0 = leaving
+        .iter()
+        .filter(|k| after.locate(k.as_bytes()) == Some(0))
+        .count();
+    assert!(to_node0 > 50, "{to_node0} keys move to node 0");
+    drop(refs);
+    let id0 = node_id(&nodes[0]);
+    nodes[0].kill();
+    eventually(DEADLINE, "node 0 ejected", || async {
+        node_state(&server, &id0).await.as_deref() == Some("down")
+    })
+    .await;
+    let id2 = node_id(&nodes[2]);
+    let (status, body) = server.delete(&format!("/api/cluster/nodes/{id2}")).await;
+    assert_eq!(status, 202, "{body}");
+    // The keys for node 1 move; those for node 0 wait on node 2.
+    eventually(DEADLINE, "keys for node 1 moved", || async {
+        nodes[2].dbsize() == to_node0 as u64
+    })
+    .await;
+    let (_, body) = server.get("/api/cluster/nodes").await;
+    assert_eq!(body["moving"], json!(true), "{body}");
+    nodes[0].restart();
+    eventually(DEADLINE, "node 0 readmitted", || async {
+        node_state(&server, &id0).await.as_deref() == Some("up")
+    })
+    .await;
+    settle(&server).await;
+    assert_eq!(nodes[2].dbsize(), 0, "drained once node 0 took its keys");
+    assert_eq!(nodes[0].dbsize(), to_node0 as u64);
+    for key in &leaving {
+        let (status, body) = server.get(&format!("/api/cache/{key}")).await;
+        assert_eq!(
+            (status, body["value"].as_str()),
+            (200, Some(key.as_str())),
+            "{key}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_topology_api_validates_and_guards_changes() {
     let nodes = [RedisServer::start(), RedisServer::start()];
     let auth = [

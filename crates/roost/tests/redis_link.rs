@@ -164,6 +164,29 @@ async fn delete_and_delete_many_count_what_was_there() {
     assert_eq!(link.delete_many(&[]).await.unwrap(), 0);
 }
 
+#[tokio::test]
+async fn delete_if_value_removes_only_the_value_it_names() {
+    let server = RedisServer::start();
+    let link = link_to(&server.url());
+    link.set(b"copy", b"v1", None, now()).await.unwrap();
+    assert!(!link.delete_if_value(b"copy", b"v2").await.unwrap());
+    assert_eq!(
+        server.get("copy").as_deref(),
+        Some("v1"),
+        "a newer value stays"
+    );
+    assert!(
+        !link.delete_if_value(b"copy", b"v").await.unwrap(),
+        "not a prefix match"
+    );
+    assert!(link.delete_if_value(b"copy", b"v1").await.unwrap());
+    assert!(!server.exists("copy"));
+    assert!(
+        !link.delete_if_value(b"copy", b"v1").await.unwrap(),
+        "absent"
+    );
+}
+
 async fn server_set(link: &RedisLink, key: &str) {
     link.set(key.as_bytes(), b"x", None, now()).await.unwrap();
 }

@@ -9,7 +9,7 @@
 //! One change at a time: another while keys are still moving is refused.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use roost_ring::{Node, NodeId, RingError, DEFAULT_WEIGHT};
@@ -23,6 +23,34 @@ use crate::telemetry::EventKind;
 
 /// Keys asked for per SCAN step while moving.
 const MOVE_SCAN_COUNT: usize = 500;
+/// How long the mover keeps trying keys it could not move (a node was down)
+/// before it settles the topology anyway; another change waits until then.
+const MOVE_PATIENCE: Duration = Duration::from_secs(180);
+/// The pause before the second pass; it doubles up to [`MOVE_RETRY_MAX`].
+const MOVE_RETRY_FIRST: Duration = Duration::from_secs(1);
+const MOVE_RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// What one pass of the mover over a node did.
+#[derive(Debug, Default)]
+struct Pass {
+    /// Keys copied to at least one new owner.
+    copied: u64,
+    /// Keys to try again: one of their new owners could not take the copy,
+    /// or none holds it yet (so it stayed on this node).
+    unfinished: u64,
+}
+
+/// One key's copy to its new owners.
+#[derive(Debug)]
+struct Copied {
+    value: Bytes,
+    /// New owners the copy was written to (they lacked the key).
+    written: usize,
+    /// New owners that hold the key now (written, or already there).
+    holders: usize,
+    /// New owners that were down or failed.
+    missed: usize,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
@@ -183,44 +211,97 @@ impl Fleet {
 
     /// Copies every key that changed owner to its new replicas, then settles
     /// the topology (dropping drained nodes).
+    ///
+    /// A key leaves its former holder only once one of its new owners holds
+    /// it. Keys that cannot move yet — their new owners are down, or the
+    /// holder itself is down but stays in the topology (a restart) — are
+    /// tried again in later passes, for at most [`MOVE_PATIENCE`]; a drained
+    /// node that is down is not waited for (its keys' other replicas serve).
     async fn finish_move(&self) {
         let started = Instant::now();
         let topology = self.topology();
         let Some(previous) = topology.previous.clone() else {
             return;
         };
-        let mut moved = 0u64;
-        for node in previous.nodes.iter().filter(|n| n.health.is_up()) {
-            match self.move_off(&topology, node).await {
-                Ok(count) => moved += count,
-                Err(err) => tracing::warn!(node = %node.id, error = %err,
-                    "moving keys off a node failed; its keys that did not move are misses"),
+        let member = |node: &Arc<FleetNode>| topology.nodes.iter().any(|n| Arc::ptr_eq(n, node));
+        let mut pending: Vec<Arc<FleetNode>> = previous.nodes.clone();
+        let (mut moved, mut pause) = (0u64, MOVE_RETRY_FIRST);
+        let mut left;
+        loop {
+            let mut unfinished = Vec::new();
+            left = 0;
+            for node in pending {
+                if !node.health.is_up() {
+                    if member(&node) {
+                        unfinished.push(node);
+                    }
+                    continue;
+                }
+                match self.move_off(&topology, &node).await {
+                    Ok(pass) => {
+                        moved += pass.copied;
+                        if pass.unfinished > 0 {
+                            left += pass.unfinished;
+                            unfinished.push(node);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(node = %node.id, error = %err,
+                            "moving keys off a node failed; trying again");
+                        unfinished.push(node);
+                    }
+                }
             }
+            pending = unfinished;
+            if pending.is_empty() || started.elapsed() + pause > MOVE_PATIENCE {
+                break;
+            }
+            let waiting: Vec<&str> = pending.iter().map(|n| n.id.as_str()).collect();
+            tracing::info!(nodes = ?waiting, keys_left = left, retry_in_s = pause.as_secs(),
+                "some keys cannot reach a new owner yet (a node is down); trying again");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MOVE_RETRY_MAX);
         }
         let _changing = self.changing.lock().await;
         if Arc::ptr_eq(&self.topology(), &topology) {
             self.install(topology.settled());
         }
         let secs = started.elapsed().as_secs_f64();
-        self.record(
-            EventKind::TopologyChange,
-            format!(
-                "keys moved to their new owners: {moved} copied in {secs:.1} s; topology settled"
-            ),
-        );
+        if pending.is_empty() {
+            self.record(
+                EventKind::TopologyChange,
+                format!(
+                    "keys moved to their new owners: {moved} copied in {secs:.1} s; topology settled"
+                ),
+            );
+        } else {
+            let ids: Vec<&str> = pending.iter().map(|n| n.id.as_str()).collect();
+            tracing::warn!(nodes = ?ids, keys_left = left,
+                "settling with keys that could not move; they miss until written again");
+            self.record(
+                EventKind::TopologyChange,
+                format!(
+                    "topology settled after {secs:.1} s with keys not moved off {} ({left} counted; \
+                     a node was down throughout): {moved} copied; the rest miss",
+                    ids.join(", ")
+                ),
+            );
+        }
     }
 
-    /// Moves the keys `node` holds whose replica set changed.
+    /// One pass over the keys `node` holds whose replica set changed: each is
+    /// copied to the new owners that gain it and, when it leaves `node`, to
+    /// the others too (so one is known to hold it) before `node`'s copy goes.
     async fn move_off(
         &self,
         topology: &Topology,
         node: &Arc<FleetNode>,
-    ) -> Result<u64, CacheError> {
+    ) -> Result<Pass, CacheError> {
         let Some(previous) = &topology.previous else {
-            return Ok(0);
+            return Ok(Pass::default());
         };
         let replicas = self.settings.replicas;
-        let (mut cursor, mut moved) = (0, 0);
+        let (mut cursor, mut pass) = (0, Pass::default());
         loop {
             let now = self.now_millis();
             let (next, keys) = node.link.scan(cursor, MOVE_SCAN_COUNT, now).await?;
@@ -228,40 +309,57 @@ impl Fleet {
                 let old = previous.placement(&key, replicas);
                 let new = topology.placement(&key, replicas);
                 let stays = new.iter().any(|i| Arc::ptr_eq(&topology.nodes[i], node));
-                let gaining: Vec<&Arc<FleetNode>> = new
+                let held_before =
+                    |n: &Arc<FleetNode>| old.iter().any(|j| Arc::ptr_eq(&previous.nodes[j], n));
+                let targets: Vec<&Arc<FleetNode>> = new
                     .iter()
                     .map(|i| &topology.nodes[i])
-                    .filter(|n| !old.iter().any(|j| Arc::ptr_eq(&previous.nodes[j], n)))
+                    .filter(|n| !Arc::ptr_eq(n, node) && !(stays && held_before(n)))
                     .collect();
-                if !gaining.is_empty() && self.copy_key(node, &key, &gaining).await? {
-                    moved += 1;
+                if targets.is_empty() {
+                    continue;
                 }
-                if !stays {
-                    node.link.delete(&key).await?;
+                let Some(copy) = self.copy_key(node, &key, &targets).await? else {
+                    continue;
+                };
+                pass.copied += u64::from(copy.written > 0);
+                let placed = stays || copy.holders > 0;
+                if copy.missed > 0 || !placed {
+                    pass.unfinished += 1;
+                }
+                if !stays && placed {
+                    node.link.delete_if_value(&key, &copy.value).await?;
                 }
             }
             if next == 0 {
-                return Ok(moved);
+                return Ok(pass);
             }
             cursor = next;
         }
     }
 
-    /// Copies `key` from `from` to each of `to` where it is absent. If the
-    /// source changed meanwhile (a client wrote or deleted it, which also
-    /// removes the old copy), the copies are dropped: a miss, never stale.
+    /// Copies `key` from `from` to each of `to` where it is absent; `None`
+    /// when `from` no longer holds it. If the source changed meanwhile (a
+    /// client wrote or deleted it, which also removes the old copy), the
+    /// copies still unchanged are dropped: a miss, never stale, and a value a
+    /// client wrote since is kept.
     async fn copy_key(
         &self,
         from: &FleetNode,
         key: &Bytes,
         to: &[&Arc<FleetNode>],
-    ) -> Result<bool, CacheError> {
+    ) -> Result<Option<Copied>, CacheError> {
         let now = self.now_millis();
         let Some(entry) = from.link.get(key, now).await? else {
-            return Ok(false);
+            return Ok(None);
         };
-        let mut copied = Vec::new();
-        for target in to.iter().filter(|t| t.health.is_up()) {
+        let mut written = Vec::new();
+        let (mut holders, mut missed) = (0, 0);
+        for target in to {
+            if !target.health.is_up() {
+                missed += 1;
+                continue;
+            }
             let outcome = target
                 .link
                 .set_conditional(
@@ -271,18 +369,32 @@ impl Fleet {
                     Deadline::Set(entry.expires_at),
                     now,
                 )
-                .await?;
-            if outcome.written {
-                copied.push(*target);
+                .await;
+            match outcome {
+                Ok(outcome) => {
+                    holders += 1;
+                    if outcome.written {
+                        written.push(*target);
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(node = %target.id, error = %err, "copying a moving key failed");
+                    missed += 1;
+                }
             }
         }
         let still = from.link.get(key, now).await?;
         if still.as_ref().map(|s| &s.value) != Some(&entry.value) {
-            for target in &copied {
-                target.link.delete(key).await?;
+            for target in &written {
+                target.link.delete_if_value(key, &entry.value).await?;
             }
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(!copied.is_empty())
+        Ok(Some(Copied {
+            value: entry.value,
+            written: written.len(),
+            holders,
+            missed,
+        }))
     }
 }

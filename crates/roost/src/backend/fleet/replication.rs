@@ -320,8 +320,9 @@ impl Fleet {
 
     /// Writes a copy found on `source` back to the replica that missed it —
     /// only where it is still absent (a concurrent write wins), and dropped
-    /// again if `source` no longer holds it afterwards (a concurrent delete
-    /// wins: a miss, never a resurrected key).
+    /// again if `source` no longer holds it afterwards and the copy is still
+    /// there unchanged (a concurrent delete wins: a miss, never a resurrected
+    /// key; a concurrent write is kept).
     async fn repair(
         &self,
         target: &FleetNode,
@@ -334,7 +335,10 @@ impl Fleet {
             Ok(outcome) if outcome.written => {
                 let still = self.on_node(source, |link| link.get_value(key)).await;
                 if !matches!(&still, Ok(Some(v)) if *v == stored.value) {
-                    let _ = self.on_node(target, |link| link.delete(key)).await;
+                    let value = &stored.value;
+                    let _ = self
+                        .on_node(target, |link| link.delete_if_value(key, value))
+                        .await;
                 }
             }
             Ok(_) => {}

@@ -1,9 +1,9 @@
 //! The link's operations that read and write in one step (conditional set,
-//! take, get-and-retime, retime, bounded append). Each is one Lua script or one
+//! take, get-and-retime, retime, bounded append, delete-if-unchanged). Each is one Lua script or one
 //! conditional command, so it is atomic on the node that holds the key.
 
 use super::scripts::{
-    self, Expiry, APPEND_WITHIN, GET_AND_RETIME, PERSIST_IF, SET_CONDITIONAL, TAKE,
+    self, Expiry, APPEND_WITHIN, DELETE_IF_VALUE, GET_AND_RETIME, PERSIST_IF, SET_CONDITIONAL, TAKE,
 };
 use super::RedisLink;
 use crate::backend::{Condition, Deadline, RetimeCondition, SetOutcome, Stored};
@@ -33,6 +33,18 @@ impl RedisLink {
             written: written == 1,
             previous: previous.map(|value| scripts::stored(value, pttl, now)),
         })
+    }
+
+    /// Removes `key` only if it still holds `value`, in one step; `true` when
+    /// it did. Undoes a copy without removing a value written since.
+    pub async fn delete_if_value(&self, key: &[u8], value: &[u8]) -> Result<bool, CacheError> {
+        let removed: i64 = self
+            .run(|mut c| async move {
+                let mut invocation = DELETE_IF_VALUE.key(key);
+                invocation.arg(value).invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(removed == 1)
     }
 
     /// Removes `key` and returns what it held, deadline included (GETDEL).

@@ -104,6 +104,17 @@ return {1, redis.call('APPEND', KEYS[1], ARGV[1])}
     )
 });
 
+/// Deletes the key only while it still holds ARGV[1]; 1 when it did. Undoing
+/// a copy with this never removes a value a client wrote after the copy.
+pub(crate) static DELETE_IF_VALUE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+    )
+});
+
 /// A deadline as Redis takes it: relative to the request, or none, or passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Expiry {
