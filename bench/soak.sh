@@ -10,9 +10,11 @@
 #     read back: a missing or changed one is a lost write);
 #   - REST: `roost-bench load` in one-minute segments at REST_RATE/s (gets, sets,
 #     mgets, deletes over 10,000 keys), so each minute has its own p99.
-# Faults, one every FAULT_EVERY (90) seconds after a 2-minute warm-up, in turn:
-#   kill -9 a node and restart it 15 s later; SIGSTOP a node for 5 s; add node 4;
-#   kill -9 another node; SIGSTOP another; drain node 4 (and so on, nodes in turn).
+# Faults, one every FAULT_EVERY (90) seconds after a 2-minute warm-up, in the order of
+# FAULTS (default "kill pause add kill pause drain", repeated): kill = kill -9 a node
+# and restart it 15 s later; pause = SIGSTOP a node for 5 s; add = add node 4 and wait
+# for its keys to settle (at most 120 s); drain = drain node 4 likewise. The nodes
+# killed and paused go round all three.
 # Nodes run with appendonly yes / appendfsync always: a killed node restarts with
 # what it had acknowledged, as a crashed process on a surviving disk does.
 # Resident memory of roost is sampled every 10 s.
@@ -23,7 +25,7 @@
 # and the log). Writes bench/results/soak-<date>.json.
 #
 # Environment (defaults): SOAK_MINUTES (30) RESP_RATE (1500) REST_RATE (400)
-#   FAULT_EVERY (90) WARMUP_MINUTES (5, for the RSS growth figure)
+#   FAULT_EVERY (90) FAULTS (above) WARMUP_MINUTES (5, for the RSS growth figure)
 #   ROOST_BIN, ROOST_BENCH_BIN (target/release/...), RESULTS_DIR
 set -euo pipefail
 
@@ -32,6 +34,7 @@ SOAK_MINUTES=${SOAK_MINUTES:-30}
 RESP_RATE=${RESP_RATE:-1500}
 REST_RATE=${REST_RATE:-400}
 FAULT_EVERY=${FAULT_EVERY:-90}
+FAULTS=${FAULTS:-kill pause add kill pause drain}
 WARMUP_MINUTES=${WARMUP_MINUTES:-5}
 export ROOST_BIN=${ROOST_BIN:-$ROOT/target/release/roost}
 ROOST_BENCH_BIN=${ROOST_BENCH_BIN:-$ROOT/target/release/roost-bench}
@@ -90,10 +93,13 @@ wait_settled() {
   event "keys still moving after 120 s"
 }
 
+# fault N: the Nth fault of FAULTS (cycled); kills and pauses take the nodes in turn.
 fault() {
-  local n=$1 victim=$(($2 % 3 + 1))
-  case $((n % 6)) in
-    0 | 3)
+  local n=$1 kinds
+  read -ra kinds <<<"$FAULTS"
+  local kind=${kinds[n % ${#kinds[@]}]} victim=$((n % 3 + 1))
+  case $kind in
+    kill)
       event "kill -9 node$victim"
       kill -9 "${NODE_PID[$victim]}"
       wait "${NODE_PID[$victim]}" 2>/dev/null || true
@@ -101,23 +107,24 @@ fault() {
       start_node "$victim"
       event "node$victim restarted"
       ;;
-    1 | 4)
+    pause)
       event "SIGSTOP node$victim for 5 s"
       kill -STOP "${NODE_PID[$victim]}"
       sleep 5
       kill -CONT "${NODE_PID[$victim]}"
       event "SIGCONT node$victim"
       ;;
-    2)
+    add)
       event "add node4: $(api POST "$NODES_URL" "{\"address\":\"redis://127.0.0.1:${PORT[4]}\"}" | head -c 120)"
       wait_settled
       event "node4 added, keys settled"
       ;;
-    5)
+    drain)
       event "drain node4: $(api DELETE "$NODES_URL/127.0.0.1:${PORT[4]}" | head -c 120)"
       wait_settled
       event "node4 drained"
       ;;
+    *) die "unknown fault $kind in FAULTS" ;;
   esac
 }
 
@@ -181,7 +188,7 @@ PY
   sleep 120
   local n=0
   while (($(now_ms) - T0 < (seconds - FAULT_EVERY) * 1000)); do
-    fault "$n" "$n"
+    fault "$n"
     n=$((n + 1))
     local next=$((120 + n * FAULT_EVERY))
     local wait_s=$((next - ($(now_ms) - T0) / 1000))
@@ -197,10 +204,11 @@ PY
   local out
   out="$RESULTS_DIR/soak-$(date -u +%Y-%m-%d).json"
   python3 - "$WORK_DIR" "$out" "$commit" "$SOAK_MINUTES" "$WARMUP_MINUTES" "$RESP_RATE" "$REST_RATE" \
-    "$FAULT_EVERY" <<'PY'
+    "$FAULT_EVERY" "$FAULTS" <<'PY'
 import glob, json, os, re, statistics, sys, time
 work, out, commit = sys.argv[1], sys.argv[2], sys.argv[3]
 minutes, warmup, resp_rate, rest_rate, fault_every = map(int, sys.argv[4:9])
+faults = sys.argv[9]
 dur = json.load(open(f"{work}/durability.json"))
 load = dur["load"]
 resp_total = load["writes"] + load["reads"]
@@ -237,7 +245,7 @@ targets = dict(
     panics=dict(measured=panics, goal="0", met=panics == 0))
 result = dict(measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), roost_commit=commit,
               parameters=dict(minutes=minutes, warmup_minutes=warmup, resp_rate=resp_rate, rest_rate=rest_rate,
-                              fault_every_s=fault_every, replicas=2, nodes=3),
+                              fault_every_s=fault_every, faults=faults, replicas=2, nodes=3),
               targets=targets, resp=dict(requests=resp_total, failed=resp_failed, reads_missing=load["reads_missing"],
                                          latency_by_minute=dur["latency_by_minute"]),
               rest=dict(requests=rest_total, failed=rest_failed, by_minute=rest),
