@@ -93,11 +93,13 @@ wait_settled() {
   event "keys still moving after 120 s"
 }
 
-# fault N: the Nth fault of FAULTS (cycled); kills and pauses take the nodes in turn.
+# fault N: the Nth fault of FAULTS (cycled); the Kth kill (or pause) takes node K % 3 + 1.
 fault() {
   local n=$1 kinds
   read -ra kinds <<<"$FAULTS"
-  local kind=${kinds[n % ${#kinds[@]}]} victim=$((n % 3 + 1))
+  local kind=${kinds[n % ${#kinds[@]}]}
+  local victim=$((${FAULTS_DONE[$kind]:-0} % 3 + 1))
+  FAULTS_DONE[$kind]=$((${FAULTS_DONE[$kind]:-0} + 1))
   case $kind in
     kill)
       event "kill -9 node$victim"
@@ -133,7 +135,7 @@ main() {
   ensure_release_binaries
   local commit
   commit=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)
-  declare -g -A PORT NODE_PID
+  declare -g -A PORT NODE_PID FAULTS_DONE
   local i nodes=""
   for i in 1 2 3 4; do
     PORT[$i]=$(free_port)
