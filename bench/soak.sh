@@ -249,6 +249,7 @@ result = dict(measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), ro
               parameters=dict(minutes=minutes, warmup_minutes=warmup, resp_rate=resp_rate, rest_rate=rest_rate,
                               fault_every_s=fault_every, faults=faults, replicas=2, nodes=3),
               targets=targets, resp=dict(requests=resp_total, failed=resp_failed, reads_missing=load["reads_missing"],
+                                         reads_missing_by_second={i: s["missing"] for i, s in enumerate(load["timeline"]) if s.get("missing")},
                                          latency_by_minute=dur["latency_by_minute"]),
               rest=dict(requests=rest_total, failed=rest_failed, by_minute=rest),
               rss_by_minute=rss_rows, disconnects=disconnects, events=events, hostile=hostile,

@@ -157,6 +157,49 @@ async fn a_rejoining_node_never_serves_a_value_it_missed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejoined_node_gets_the_writes_it_missed_so_a_second_failure_loses_none() {
+    let mut nodes = [RedisServer::start(), RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = start_fleet(&refs, &[("ROOST_REPLICAS", "2")]).await;
+    drop(refs);
+    let (id0, id1) = (node_id(&nodes[0]), node_id(&nodes[1]));
+    nodes[0].kill();
+    eventually(DEADLINE, "node 0 ejected", || async {
+        node_state(&server, &id0).await.as_deref() == Some("down")
+    })
+    .await;
+    let keys: Vec<String> = (0..200).map(|i| format!("missed:{i}")).collect();
+    for key in &keys {
+        assert_eq!(set(&server, key, key).await, 200, "node 1 acks alone");
+    }
+    nodes[0].restart();
+    eventually(DEADLINE, "node 0 readmitted", || async {
+        node_state(&server, &id0).await.as_deref() == Some("up")
+    })
+    .await;
+    eventually(
+        DEADLINE,
+        "the writes node 0 missed copied to it",
+        || async { nodes[0].dbsize() == keys.len() as u64 },
+    )
+    .await;
+    nodes[1].kill();
+    eventually(DEADLINE, "node 1 ejected", || async {
+        node_state(&server, &id1).await.as_deref() == Some("down")
+    })
+    .await;
+    for key in &keys {
+        let (status, body) = server.get(&format!("/api/cache/{key}")).await;
+        assert_eq!(
+            (status, body["value"].as_str()),
+            (200, Some(key.as_str())),
+            "{key}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gutter_holds_a_dead_nodes_range_only_briefly() {
     let mut nodes = [RedisServer::start(), RedisServer::start()];
     let refs: Vec<&RedisServer> = nodes.iter().collect();

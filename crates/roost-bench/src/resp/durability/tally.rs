@@ -10,11 +10,13 @@ use serde::Serialize;
 /// Distinct error messages kept per tally, so a report shows what failed.
 const SAMPLE_ERRORS: usize = 5;
 
-/// Successes and failures in one second of the load phase.
+/// Successes and failures in one second of the load phase, and how many of the
+/// successes were reads of an acknowledged key that found nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SecondCounts {
     pub ok: u64,
     pub failed: u64,
+    pub missing: u64,
 }
 
 /// What one connection saw while the load ran.
@@ -126,7 +128,10 @@ impl LoadTally {
         self.reads += 1;
         match outcome {
             ReadOutcome::Found => self.reads_found += 1,
-            ReadOutcome::Missing => self.reads_missing += 1,
+            ReadOutcome::Missing => {
+                self.reads_missing += 1;
+                self.second(started).missing += 1;
+            }
             ReadOutcome::Wrong => self.reads_wrong += 1,
             ReadOutcome::Failed(error) => {
                 self.read_errors += 1;
@@ -167,6 +172,7 @@ impl LoadTally {
         for (mine, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
             mine.ok += theirs.ok;
             mine.failed += theirs.failed;
+            mine.missing += theirs.missing;
         }
         for error in &other.sample_errors {
             keep_sample(&mut self.sample_errors, error.clone());
@@ -329,9 +335,17 @@ mod tests {
         assert_eq!(
             first.timeline,
             [
-                SecondCounts { ok: 2, failed: 3 },
+                SecondCounts {
+                    ok: 2,
+                    failed: 3,
+                    missing: 1
+                },
                 SecondCounts::default(),
-                SecondCounts { ok: 1, failed: 0 },
+                SecondCounts {
+                    ok: 1,
+                    failed: 0,
+                    missing: 0
+                },
             ]
         );
         assert_eq!(first.sample_errors, ["refused", "timed out"]);

@@ -1,12 +1,15 @@
 //! The prober: every health interval it PINGs each node whose probe is due
 //! (down nodes back off), ejects on failures, readmits after successes —
-//! invalidating what a node missed first — and refreshes each node's INFO for
-//! stats, every [`INFO_EVERY`] probes.
+//! invalidating what a node missed first, and copying it back from the other
+//! replicas after — and refreshes each node's INFO for stats, every
+//! [`INFO_EVERY`] probes.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use futures_util::future::join_all;
+use futures_util::{stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::health::{ProbeRecord, Transition};
@@ -21,6 +24,8 @@ const INFO_EVERY: u64 = 4;
 /// Replays a rejoining node gets before it is admitted with what is left
 /// still journaled (and skipped by reads).
 const READMIT_PASSES: usize = 3;
+/// Keys copied back to a rejoined node at once.
+const REFILL_CONCURRENCY: usize = 32;
 
 impl Fleet {
     /// Probes until `stop` is cancelled, then stops any key move still
@@ -45,7 +50,7 @@ impl Fleet {
     }
 
     /// Probes one node and acts on what it shows.
-    pub(super) async fn probe(&self, node: &FleetNode, with_info: bool) {
+    pub(super) async fn probe(self: &Arc<Self>, node: &Arc<FleetNode>, with_info: bool) {
         let started = Instant::now();
         let outcome = node.link.ping().await;
         let record = ProbeRecord {
@@ -64,8 +69,11 @@ impl Fleet {
             Transition::None => {}
         }
         if outcome.is_ok() && node.health.is_up() && !node.journal.is_empty() {
-            if let Err(err) = self.replay(node).await {
-                tracing::debug!(node = %node.id, error = %err, "replaying failed writes failed");
+            match self.replay(node).await {
+                Ok(replayed) => self.refill(node, replayed.keys),
+                Err(err) => {
+                    tracing::debug!(node = %node.id, error = %err, "replaying failed writes failed");
+                }
             }
         }
         if with_info && outcome.is_ok() {
@@ -81,14 +89,16 @@ impl Fleet {
     /// node is admitted with whatever is still journaled: reads skip those
     /// keys on it until the prober's next replay deletes them. If a replay
     /// fails the node stays out and the next successful probes try again.
-    async fn readmit(&self, node: &FleetNode) {
-        let mut invalidated = 0u64;
+    /// Once it is back, the keys it missed are copied to it from their other
+    /// replicas (see [`Fleet::refill`]).
+    async fn readmit(self: &Arc<Self>, node: &Arc<FleetNode>) {
+        let mut invalidated = Vec::new();
         let mut flushed = false;
         for _ in 0..READMIT_PASSES {
             match self.replay(node).await {
-                Ok((count, flush)) => {
-                    invalidated += count;
-                    flushed |= flush;
+                Ok(replayed) => {
+                    invalidated.extend(replayed.keys);
+                    flushed |= replayed.flushed;
                 }
                 Err(err) => {
                     tracing::warn!(node = %node.id, error = %err,
@@ -108,32 +118,101 @@ impl Fleet {
         if !node.health.is_up() {
             node.health.readmit(self.now_millis());
         }
+        let count = invalidated.len();
         let what = if flushed {
             "flushed (too many missed writes to track)".to_owned()
         } else {
-            format!("{invalidated} keys written while it was out invalidated")
+            format!("{count} keys written while it was out invalidated and refilled from their other replicas")
         };
         let left = node.journal.len();
-        tracing::info!(node = %node.id, invalidated, flushed, left, "redis node readmitted");
+        tracing::info!(node = %node.id, invalidated = count, flushed, left, "redis node readmitted");
         self.record(
             EventKind::NodeReadmitted,
             format!("node {} readmitted; {what}", node.id),
         );
+        self.refill(node, invalidated);
     }
 
     /// Deletes on `node` what its journal holds now and forgets those keys;
-    /// returns how many and whether the node was flushed instead.
-    pub(super) async fn replay(&self, node: &FleetNode) -> Result<(u64, bool), CacheError> {
+    /// returns them, or that the node was flushed instead.
+    pub(super) async fn replay(&self, node: &FleetNode) -> Result<Replayed, CacheError> {
         let missed = node.journal.snapshot();
-        let outcome = match &missed {
-            Missed::Nothing => return Ok((0, false)),
-            Missed::Keys(keys) => {
-                let count = keys.len() as u64;
-                node.link.delete_many(keys).await.map(|_| (count, false))
-            }
-            Missed::Everything => node.link.flush().await.map(|_| (0, true)),
-        }?;
+        let flushed = match &missed {
+            Missed::Nothing => return Ok(Replayed::default()),
+            Missed::Keys(keys) => node.link.delete_many(keys).await.map(|_| false)?,
+            Missed::Everything => node.link.flush().await.map(|_| true)?,
+        };
         node.journal.settle(&missed);
-        Ok(outcome)
+        let keys = match missed {
+            Missed::Keys(keys) => keys,
+            Missed::Nothing | Missed::Everything => Vec::new(),
+        };
+        Ok(Replayed { keys, flushed })
     }
+
+    /// Copies each of `keys`, just invalidated on `node`, back to it from
+    /// another replica that holds it, in the background (at most
+    /// [`REFILL_CONCURRENCY`] at a time; ended at shutdown). Without this a
+    /// key written while `node` was out would have one copy until read, and a
+    /// second failure would make it miss. Each copy is a read-repair: only
+    /// where still absent, and undone if the source changed meanwhile.
+    fn refill(self: &Arc<Self>, node: &Arc<FleetNode>, keys: Vec<Bytes>) {
+        if keys.is_empty() || self.settings.replicas < 2 {
+            return;
+        }
+        let (fleet, node) = (self.clone(), node.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let count = keys.len();
+            let copies = stream::iter(keys)
+                .map(|key| fleet.refill_key(&node, key))
+                .buffer_unordered(REFILL_CONCURRENCY)
+                .filter(|copied| std::future::ready(*copied))
+                .count();
+            tokio::select! {
+                _ = fleet.stopping.cancelled() => {}
+                copied = copies => {
+                    tracing::info!(node = %node.id, keys = count, copied,
+                        secs = started.elapsed().as_secs_f64(),
+                        "refilled keys a rejoined node missed from their other replicas");
+                }
+            }
+        });
+    }
+
+    /// Copies `key` to `node` from the first other up replica holding it;
+    /// `true` when a copy was written.
+    async fn refill_key(&self, node: &FleetNode, key: Bytes) -> bool {
+        let topology = self.topology();
+        let now = self.now_millis();
+        let placement = topology.placement(&key, self.settings.replicas);
+        let replicas: Vec<&Arc<FleetNode>> = placement.iter().map(|i| &topology.nodes[i]).collect();
+        if !replicas.iter().any(|r| std::ptr::eq(r.as_ref(), node))
+            || !node.health.is_up()
+            || node.journal.may_be_stale(&key)
+        {
+            return false;
+        }
+        for source in replicas {
+            if std::ptr::eq(source.as_ref(), node)
+                || !source.health.is_up()
+                || source.journal.may_be_stale(&key)
+            {
+                continue;
+            }
+            if let Ok(Some(stored)) = self.on_node(source, |link| link.get(&key, now)).await {
+                return self.repair(node, source, &key, &stored, now).await;
+            }
+        }
+        false
+    }
+}
+
+/// What a replay invalidated on a node.
+#[derive(Debug, Default)]
+pub(super) struct Replayed {
+    /// The keys deleted there (none when it was flushed).
+    pub keys: Vec<Bytes>,
+    /// The whole node was flushed: its journal had overflowed.
+    pub flushed: bool,
 }

@@ -3,7 +3,8 @@
 //! - Reads go to the first up replica; a node failure moves on to the next.
 //!   With more than one replica, a miss asks the next up replica too and, on a
 //!   hit there, writes the entry back to the one that missed (read-repair: a
-//!   node that rejoined empty or had keys invalidated fills up again).
+//!   node that rejoined empty fills up again; the keys it missed while out are
+//!   also copied back to it right after it rejoins, see `probe.rs`).
 //! - Writes go to every up replica at once and succeed when `write_quorum` of
 //!   them acknowledge. A replica that is down, or whose write fails, has the
 //!   key journaled so its copy is invalidated before it serves again.
@@ -322,27 +323,33 @@ impl Fleet {
     /// only where it is still absent (a concurrent write wins), and dropped
     /// again if `source` no longer holds it afterwards and the copy is still
     /// there unchanged (a concurrent delete wins: a miss, never a resurrected
-    /// key; a concurrent write is kept).
-    async fn repair(
+    /// key; a concurrent write is kept). `true` when the copy was written
+    /// and kept.
+    pub(super) async fn repair(
         &self,
         target: &FleetNode,
         source: &FleetNode,
         key: &[u8],
         stored: &Stored,
         now: UnixMillis,
-    ) {
+    ) -> bool {
         match self.copy_if_absent(target, key, stored, now).await {
             Ok(outcome) if outcome.written => {
                 let still = self.on_node(source, |link| link.get_value(key)).await;
-                if !matches!(&still, Ok(Some(v)) if *v == stored.value) {
-                    let value = &stored.value;
-                    let _ = self
-                        .on_node(target, |link| link.delete_if_value(key, value))
-                        .await;
+                if matches!(&still, Ok(Some(v)) if *v == stored.value) {
+                    return true;
                 }
+                let value = &stored.value;
+                let _ = self
+                    .on_node(target, |link| link.delete_if_value(key, value))
+                    .await;
+                false
             }
-            Ok(_) => {}
-            Err(err) => tracing::debug!(node = %target.id, error = %err, "read-repair failed"),
+            Ok(_) => false,
+            Err(err) => {
+                tracing::debug!(node = %target.id, error = %err, "read-repair failed");
+                false
+            }
         }
     }
 
