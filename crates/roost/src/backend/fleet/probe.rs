@@ -121,8 +121,10 @@ impl Fleet {
         let count = invalidated.len();
         let what = if flushed {
             "flushed (too many missed writes to track)".to_owned()
+        } else if self.settings.replicas > 1 && count > 0 {
+            format!("{count} keys written while it was out invalidated; copying them back from their other replicas")
         } else {
-            format!("{count} keys written while it was out invalidated and refilled from their other replicas")
+            format!("{count} keys written while it was out invalidated")
         };
         let left = node.journal.len();
         tracing::info!(node = %node.id, invalidated = count, flushed, left, "redis node readmitted");
