@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::fleet::{
-    fleet_builder, keys_on, node_id, node_state, ring_of, settle, start_fleet, DEADLINE,
+    fleet_builder, keys_on, node_id, node_state, ring_of, settle, start_fleet, wait_for_state,
+    DEADLINE,
 };
 use support::redis::RedisServer;
 use support::{eventually, TestServer};
@@ -113,10 +114,7 @@ async fn with_two_replicas_a_kill_loses_no_acknowledged_write_and_the_node_rejoi
         );
     }
     nodes[1].restart();
-    eventually(DEADLINE, "the restarted node readmitted", || async {
-        node_state(&server, &victim).await.as_deref() == Some("up")
-    })
-    .await;
+    wait_for_state(&server, &victim, "up").await;
     for key in &keys {
         let (status, body) = server.get(&format!("/api/cache/{key}")).await;
         assert_eq!(
@@ -141,15 +139,9 @@ async fn a_rejoining_node_never_serves_a_value_it_missed() {
     nodes[0].cli(&["CLIENT", "PAUSE", "2500", "ALL"]);
     assert_eq!(set(&server, &key, "v2").await, 200, "quorum 1: node 1 acks");
     let id0 = node_id(&nodes[0]);
-    eventually(DEADLINE, "node 0 ejected", || async {
-        node_state(&server, &id0).await.as_deref() == Some("down")
-    })
-    .await;
+    wait_for_state(&server, &id0, "down").await;
     assert_eq!(set(&server, &key, "v3").await, 200);
-    eventually(DEADLINE, "node 0 readmitted", || async {
-        node_state(&server, &id0).await.as_deref() == Some("up")
-    })
-    .await;
+    wait_for_state(&server, &id0, "up").await;
     let (status, body) = server.get(&format!("/api/cache/{key}")).await;
     assert_eq!((status, &body["value"]), (200, &json!("v3")), "{body}");
     assert_eq!(nodes[0].get(&key).as_deref(), Some("\"v3\""), "repaired");
@@ -164,19 +156,13 @@ async fn a_rejoined_node_gets_the_writes_it_missed_so_a_second_failure_loses_non
     drop(refs);
     let (id0, id1) = (node_id(&nodes[0]), node_id(&nodes[1]));
     nodes[0].kill();
-    eventually(DEADLINE, "node 0 ejected", || async {
-        node_state(&server, &id0).await.as_deref() == Some("down")
-    })
-    .await;
+    wait_for_state(&server, &id0, "down").await;
     let keys: Vec<String> = (0..200).map(|i| format!("missed:{i}")).collect();
     for key in &keys {
         assert_eq!(set(&server, key, key).await, 200, "node 1 acks alone");
     }
     nodes[0].restart();
-    eventually(DEADLINE, "node 0 readmitted", || async {
-        node_state(&server, &id0).await.as_deref() == Some("up")
-    })
-    .await;
+    wait_for_state(&server, &id0, "up").await;
     eventually(
         DEADLINE,
         "the writes node 0 missed copied to it",
@@ -184,10 +170,7 @@ async fn a_rejoined_node_gets_the_writes_it_missed_so_a_second_failure_loses_non
     )
     .await;
     nodes[1].kill();
-    eventually(DEADLINE, "node 1 ejected", || async {
-        node_state(&server, &id1).await.as_deref() == Some("down")
-    })
-    .await;
+    wait_for_state(&server, &id1, "down").await;
     for key in &keys {
         let (status, body) = server.get(&format!("/api/cache/{key}")).await;
         assert_eq!(
@@ -303,10 +286,7 @@ async fn a_drain_keeps_keys_whose_new_owner_is_down_until_it_returns() {
     drop(refs);
     let id0 = node_id(&nodes[0]);
     nodes[0].kill();
-    eventually(DEADLINE, "node 0 ejected", || async {
-        node_state(&server, &id0).await.as_deref() == Some("down")
-    })
-    .await;
+    wait_for_state(&server, &id0, "down").await;
     let id2 = node_id(&nodes[2]);
     let (status, body) = server.delete(&format!("/api/cluster/nodes/{id2}")).await;
     assert_eq!(status, 202, "{body}");
@@ -318,10 +298,7 @@ async fn a_drain_keeps_keys_whose_new_owner_is_down_until_it_returns() {
     let (_, body) = server.get("/api/cluster/nodes").await;
     assert_eq!(body["moving"], json!(true), "{body}");
     nodes[0].restart();
-    eventually(DEADLINE, "node 0 readmitted", || async {
-        node_state(&server, &id0).await.as_deref() == Some("up")
-    })
-    .await;
+    wait_for_state(&server, &id0, "up").await;
     settle(&server).await;
     assert_eq!(nodes[2].dbsize(), 0, "drained once node 0 took its keys");
     assert_eq!(nodes[0].dbsize(), to_node0 as u64);

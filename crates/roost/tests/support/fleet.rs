@@ -74,6 +74,14 @@ pub async fn node_state(server: &TestServer, id: &str) -> Option<String> {
         .map(|n| n["state"].as_str().unwrap().to_owned())
 }
 
+/// Waits until the node `id` reports `state` (`up`, `down`…) in `GET /api/cluster/nodes`.
+pub async fn wait_for_state(server: &TestServer, id: &str, state: &str) {
+    eventually(DEADLINE, &format!("node {id} {state}"), || async {
+        node_state(server, id).await.as_deref() == Some(state)
+    })
+    .await;
+}
+
 /// Waits until keys stopped moving after a topology change.
 pub async fn settle(server: &TestServer) {
     eventually(DEADLINE, "keys moved", || async {
