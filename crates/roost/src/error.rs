@@ -1,7 +1,17 @@
 //! The cache service's error type. Front doors translate it at the edge (REST
 //! into a status and JSON body, RESP into `-ERR …`); nothing inspects messages,
-//! failover and translation decide on [`ErrorKind`].
+//! failover and translation decide on [`ErrorKind`] and, for a node, on its
+//! [`NodeFault`].
+//!
+//! A failure knows where it came from: the request itself (limits, a Redis
+//! reply such as WRONGTYPE that the request caused, relayed as [`CacheError::Rejected`]),
+//! or a node ([`CacheError::NodeFailed`]: which node, a typed [`NodeFault`], and
+//! the underlying error kept as `source()`). Only node faults count toward
+//! ejecting a node.
 
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What kind of failure, which is all a front door or a retry loop may look at.
@@ -33,10 +43,21 @@ pub enum CacheError {
     EntryTooLarge { weight: u64, shard_capacity: u64 },
     #[error("no healthy node to serve the key")]
     NoNode,
-    /// A Redis node failed the request (connection refused or lost, timeout,
-    /// an error reply Roost did not expect).
-    #[error("node {node} failed: {reason}")]
-    NodeFailed { node: String, reason: String },
+    /// A Redis node failed the request: it is the node's fault, counted
+    /// toward ejecting it. `node` is its `host:port`.
+    #[error("node {node} failed: {fault}")]
+    NodeFailed {
+        node: String,
+        fault: NodeFault,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// A Redis node refused the request itself (WRONGTYPE, a value out of
+    /// range, …): the node is healthy and the same request fails again.
+    /// `reply` is Redis's error reply as sent (code and message), which the
+    /// RESP door relays unchanged.
+    #[error("{reply}")]
+    Rejected { reply: String },
     /// A Redis node already has as many requests in flight as Roost allows.
     #[error("node {node} has {limit} requests in flight, the limit; try again")]
     Overloaded { node: String, limit: usize },
@@ -58,7 +79,8 @@ impl CacheError {
             | CacheError::NoKeys
             | CacheError::TtlOutOfRange { .. }
             | CacheError::NotAnInteger
-            | CacheError::IncrementOverflow => ErrorKind::InvalidInput,
+            | CacheError::IncrementOverflow
+            | CacheError::Rejected { .. } => ErrorKind::InvalidInput,
             CacheError::KeyTooLong { .. }
             | CacheError::ValueTooLarge { .. }
             | CacheError::TooManyKeys { .. }
@@ -68,6 +90,41 @@ impl CacheError {
             | CacheError::Overloaded { .. }
             | CacheError::NoQuorum { .. } => ErrorKind::Unavailable,
         }
+    }
+
+    /// Whether this failure is a node's fault (it counts toward ejecting the
+    /// node, and another replica may serve the request).
+    pub fn is_node_fault(&self) -> bool {
+        matches!(
+            self,
+            CacheError::NodeFailed { .. } | CacheError::Overloaded { .. }
+        )
+    }
+
+    /// What a client may be told: the error's own text for the request's
+    /// faults, a fixed sentence for failures on Roost's side (no addresses,
+    /// no Redis text). The full error, with its cause, goes to the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            CacheError::NoNode => "no healthy node can serve the key; try again".into(),
+            CacheError::NodeFailed { .. } => "a cache node failed to answer; try again".into(),
+            CacheError::Overloaded { .. } => {
+                "a cache node has too many requests in flight; try again".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The error and every cause under it, for a log line.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut next = self.source();
+        while let Some(cause) = next {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        text
     }
 
     /// Whether the same request may succeed if tried again later.
@@ -87,11 +144,75 @@ impl CacheError {
             CacheError::EntryTooLarge { .. } => "entry_too_large",
             CacheError::NoNode => "no_healthy_node",
             CacheError::NodeFailed { .. } => "node_failed",
+            CacheError::Rejected { .. } => "rejected_by_node",
             CacheError::Overloaded { .. } => "overloaded",
             CacheError::NoQuorum { .. } => "no_quorum",
             CacheError::NotAnInteger => "not_an_integer",
             CacheError::IncrementOverflow => "increment_overflow",
         }
+    }
+}
+
+/// Why a node failed a request. Only these count toward ejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeFault {
+    /// No connection could be made (refused, unreachable, handshake, credentials).
+    Connect,
+    /// No answer within the request timeout.
+    Timeout(Duration),
+    /// The connection broke while the request was on it.
+    Io,
+    /// The node answered that it cannot serve now (LOADING, BUSY, READONLY,
+    /// MASTERDOWN, CLUSTERDOWN, TRYAGAIN, OOM, MISCONF, NOPERM …).
+    Unavailable,
+    /// The node answered something Roost cannot read.
+    BadReply,
+}
+
+impl fmt::Display for NodeFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeFault::Connect => f.write_str("could not connect"),
+            NodeFault::Timeout(after) => write!(f, "timed out after {}ms", after.as_millis()),
+            NodeFault::Io => f.write_str("connection lost"),
+            NodeFault::Unavailable => f.write_str("the node cannot serve requests now"),
+            NodeFault::BadReply => f.write_str("unreadable reply"),
+        }
+    }
+}
+
+/// The error under a node failure (a redis-rs error, or a reason the link
+/// wrote), shared so a [`CacheError`] stays cheap to clone.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn StdError + Send + Sync>);
+
+impl Cause {
+    pub fn new(error: impl StdError + Send + Sync + 'static) -> Cause {
+        Cause(Arc::new(error))
+    }
+
+    /// A cause that is only a sentence.
+    pub fn text(reason: impl Into<String>) -> Cause {
+        let boxed: Box<dyn StdError + Send + Sync> = reason.into().into();
+        Cause(Arc::from(boxed))
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl StdError for Cause {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
     }
 }
 

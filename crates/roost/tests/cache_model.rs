@@ -208,10 +208,14 @@ async fn apply_cache(cache: &Cache, clock: Option<&ManualClock>, op: &Op) -> Ans
             )
         }
         Op::Incr(k, delta) => {
-            Answer::Number(cache.incr_by(key(*k), *delta).await.map_err(|e| match e {
-                roost::error::CacheError::NotAnInteger => "not an integer".to_owned(),
-                roost::error::CacheError::IncrementOverflow => "overflow".to_owned(),
-                other => other.to_string(),
+            // Both backends answer with Redis's text: the embedded store's own
+            // error, or Redis's reply relayed (with its `ERR` code).
+            Answer::Number(cache.incr_by(key(*k), *delta).await.map_err(|e| {
+                match e.to_string().trim_start_matches("ERR ") {
+                    "value is not an integer or out of range" => "not an integer".to_owned(),
+                    "increment or decrement would overflow" => "overflow".to_owned(),
+                    other => other.to_owned(),
+                }
             }))
         }
         Op::Mget(keys) => {

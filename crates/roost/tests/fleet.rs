@@ -673,3 +673,54 @@ async fn batched_sets_reach_every_replica_and_judge_each_keys_quorum() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_a_request_caused_are_relayed_and_never_eject_a_node() {
+    let nodes = [RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = start_fleet(&refs, &[("ROOST_EJECT_AFTER", "3")]).await;
+    nodes[0].cli(&["HSET", "a-hash", "field", "1"]);
+    let mut resp = server.resp().await;
+    for _ in 0..10 {
+        let reply = resp.cmd(&["INCR", "a-hash"]).await;
+        assert!(reply.starts_with("-WRONGTYPE "), "{reply}");
+    }
+    assert_eq!(
+        resp.cmd(&["GET", "a-hash"]).await.split(' ').next(),
+        Some("-WRONGTYPE")
+    );
+    // Over REST the same reply is the request's fault: a 4xx naming Redis's answer.
+    let (status, body) = server.get("/api/cache/a-hash").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "rejected_by_node");
+    assert_eq!(
+        node_state(&server, &node_id(&nodes[0])).await.as_deref(),
+        Some("up"),
+        "ten WRONGTYPE replies must not eject a healthy node"
+    );
+    // The counter was never served from a gutter: the hash is still there.
+    assert_eq!(nodes[0].cli(&["TYPE", "a-hash"]), "hash");
+    assert_eq!(resp.cmd(&["INCR", "counter"]).await, ":1\r\n");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_node_answers_a_fixed_message_that_names_no_internals() {
+    let mut nodes = [RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let server = start_fleet(&refs, &[("ROOST_EJECT_AFTER", "50")]).await;
+    let port = nodes[0].port().to_string();
+    nodes[0].kill();
+    let (status, body) = server.get("/api/cache/anything").await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains(&port) && !message.contains("127.0.0.1"),
+        "{message}"
+    );
+    let mut resp = server.resp().await;
+    let reply = resp.cmd(&["GET", "anything"]).await;
+    assert!(reply.starts_with("-ERR "), "{reply}");
+    assert!(!reply.contains(&port), "{reply}");
+    server.shutdown().await;
+}

@@ -50,16 +50,29 @@ fn pttl(server: &RedisServer, key: &str) -> i64 {
     server.cli(&["PTTL", key]).parse().unwrap()
 }
 
+/// The failure's text with its causes, after checking it names `node`.
 fn assert_node_failed(result: Result<impl std::fmt::Debug, CacheError>, node: &str) -> String {
     match result {
-        Err(CacheError::NodeFailed {
-            node: named,
-            reason,
-        }) => {
+        Err(err @ CacheError::NodeFailed { .. }) => {
+            let CacheError::NodeFailed { node: named, .. } = &err else {
+                unreachable!()
+            };
             assert_eq!(named, node);
-            reason
+            assert!(err.is_node_fault());
+            err.chain()
         }
         other => panic!("expected NodeFailed for {node}, got {other:?}"),
+    }
+}
+
+/// The Redis reply a request caused, relayed as sent; never a node fault.
+fn assert_rejected(result: Result<impl std::fmt::Debug, CacheError>) -> String {
+    match result {
+        Err(err @ CacheError::Rejected { .. }) => {
+            assert!(!err.is_node_fault());
+            err.to_string()
+        }
+        other => panic!("expected Rejected, got {other:?}"),
     }
 }
 
@@ -368,7 +381,7 @@ async fn retime_conditions_agree_with_retime_condition_allows() {
 }
 
 #[tokio::test]
-async fn incr_by_counts_keeps_the_deadline_and_maps_redis_errors() {
+async fn incr_by_counts_keeps_the_deadline_and_relays_redis_errors() {
     let server = RedisServer::start();
     let link = link_to(&server.url());
     let t = now();
@@ -383,23 +396,23 @@ async fn incr_by_counts_keeps_the_deadline_and_maps_redis_errors() {
     assert!(pttl(&server, "timed") > 30_000 - SLACK_MS as i64);
 
     link.set(b"text", b"abc", None, t).await.unwrap();
-    assert!(matches!(
-        link.incr_by(b"text", 1).await,
-        Err(CacheError::NotAnInteger)
-    ));
+    assert_eq!(
+        assert_rejected(link.incr_by(b"text", 1).await),
+        "ERR value is not an integer or out of range"
+    );
     link.set(b"max", i64::MAX.to_string().as_bytes(), None, t)
         .await
         .unwrap();
-    assert!(matches!(
-        link.incr_by(b"max", 1).await,
-        Err(CacheError::IncrementOverflow)
-    ));
+    assert_eq!(
+        assert_rejected(link.incr_by(b"max", 1).await),
+        "ERR increment or decrement would overflow"
+    );
     assert_eq!(server.get("max"), Some(i64::MAX.to_string()));
 
-    // Any other error reply is a node failure that quotes Redis.
+    // A reply about the key's type is the request's, relayed as Redis sent it.
     server.cli(&["RPUSH", "list", "a"]);
-    let reason = assert_node_failed(link.incr_by(b"list", 1).await, &server_node(&server));
-    assert!(reason.contains("WRONGTYPE"), "{reason}");
+    let reply = assert_rejected(link.incr_by(b"list", 1).await);
+    assert!(reply.starts_with("WRONGTYPE "), "{reply}");
 }
 
 fn server_node(server: &RedisServer) -> String {

@@ -4,10 +4,12 @@
 //! health (the fleet decides which link a key goes to and when a failing node
 //! is tried again).
 //!
-//! Every failure of the node itself (refused or lost connection, timeout, an
-//! error reply Roost did not expect) comes back as `CacheError::NodeFailed`
-//! naming the node's `host:port`, so the fleet can count it; a full in-flight
-//! bound is `CacheError::Overloaded`. Multi-step operations run as Lua scripts
+//! Every failure of the node itself (refused or lost connection, timeout, a
+//! reply saying the node cannot serve) comes back as `CacheError::NodeFailed`
+//! naming the node's `host:port` and a typed `NodeFault`, so the fleet can
+//! count it; an error reply the request caused (WRONGTYPE …) is
+//! `CacheError::Rejected`, relayed and never counted; a full in-flight bound
+//! is `CacheError::Overloaded`. Multi-step operations run as Lua scripts
 //! so each is atomic on the node. Deadlines cross the wire as milliseconds
 //! relative to the caller's `now`, so Roost's and Redis's clocks need not agree.
 
@@ -36,7 +38,7 @@ use self::connection::{breaks_connection, cache_error, node_failed, Connection};
 use self::node_pool::{Lease, NodePool};
 use self::scripts::Expiry;
 use crate::backend::Stored;
-use crate::error::CacheError;
+use crate::error::{CacheError, Cause, NodeFault};
 
 /// Keys per DEL command in `delete_many`.
 const DELETE_BATCH: usize = 1000;
@@ -92,18 +94,22 @@ impl RedisLink {
         options: LinkOptions,
     ) -> Result<RedisLink, CacheError> {
         let Some(first) = seeds.first().cloned() else {
-            return Err(node_failed("cluster", "no seed nodes given"));
+            return Err(node_failed(
+                "cluster",
+                NodeFault::Connect,
+                "no seed nodes given",
+            ));
         };
         let node = first.host_port();
         let client = ClusterClientBuilder::new(seeds.iter().map(|s| s.connection_info().clone()))
             .connection_timeout(options.timeout)
             .response_timeout(options.timeout)
             .build()
-            .map_err(|err| cache_error(&node, &err))?;
+            .map_err(|err| connect_failed(&node, err))?;
         let connection = tokio::time::timeout(options.timeout, client.get_async_connection())
             .await
-            .map_err(|_| node_failed(&node, timed_out(options.timeout)))?
-            .map_err(|err| cache_error(&node, &err))?;
+            .map_err(|_| timed_out(&node, options.timeout))?
+            .map_err(|err| connect_failed(&node, err))?;
         Ok(RedisLink::new(first, options, Target::Cluster(connection)))
     }
 
@@ -317,11 +323,13 @@ impl RedisLink {
         let outcome = tokio::time::timeout(self.options.timeout, attempt).await;
         match outcome {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(Failure::Connect(reason))) => Err(node_failed(&self.node, reason)),
+            Ok(Err(Failure::Connect(reason))) => {
+                Err(node_failed(&self.node, NodeFault::Connect, reason))
+            }
             // redis-rs's own response timeout (a cluster's, racing ours) reads the same.
             Ok(Err(Failure::Redis(err))) if err.is_timeout() => {
                 self.forget(lease.as_ref());
-                Err(node_failed(&self.node, timed_out(self.options.timeout)))
+                Err(timed_out(&self.node, self.options.timeout))
             }
             Ok(Err(Failure::Redis(err))) => {
                 if let (true, Target::Node(pool), Some(lease)) =
@@ -329,11 +337,11 @@ impl RedisLink {
                 {
                     pool.forget_with_older(lease);
                 }
-                Err(cache_error(&self.node, &err))
+                Err(cache_error(&self.node, err))
             }
             Err(_elapsed) => {
                 self.forget(lease.as_ref());
-                Err(node_failed(&self.node, timed_out(self.options.timeout)))
+                Err(timed_out(&self.node, self.options.timeout))
             }
         }
     }
@@ -396,6 +404,19 @@ fn set_command(key: &[u8], value: &[u8], expiry: Expiry) -> redis::Cmd {
     cmd
 }
 
-fn timed_out(timeout: Duration) -> String {
-    format!("timed out after {}ms", timeout.as_millis())
+fn timed_out(node: &str, timeout: Duration) -> CacheError {
+    CacheError::NodeFailed {
+        node: node.to_string(),
+        fault: NodeFault::Timeout(timeout),
+        source: None,
+    }
+}
+
+/// Whatever went wrong while first reaching a cluster is a connect failure.
+fn connect_failed(node: &str, err: RedisError) -> CacheError {
+    CacheError::NodeFailed {
+        node: node.to_string(),
+        fault: NodeFault::Connect,
+        source: Some(Cause::new(err)),
+    }
 }

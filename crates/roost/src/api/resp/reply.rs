@@ -3,10 +3,13 @@
 //! (`ERR`, `NOAUTH`, `WRONGPASS`, …) and keep Redis's capitals and full stops,
 //! against the workspace's lower-case rule: clients match on them.
 
+use std::time::Duration;
+
 use bytes::BytesMut;
 use roost_resp::write_error;
 
-use crate::error::CacheError;
+use crate::error::{CacheError, ErrorKind};
+use crate::telemetry::Throttled;
 
 /// Bytes of a command's name and of its arguments quoted back in "unknown
 /// command" errors, as Redis limits them.
@@ -95,10 +98,23 @@ impl RespError {
         }
     }
 
-    /// Appends this error as one `-…\r\n` reply.
+    /// Appends this error as one `-…\r\n` reply: a Redis node's reply to the
+    /// request relayed as it was sent, a failure on Roost's side as a fixed
+    /// sentence (logged here, at most once a second, with its cause).
     pub fn write(&self, out: &mut BytesMut) {
-        if !matches!(self, RespError::ConnectionLost) {
-            write_error(out, self.to_string().as_bytes());
+        match self {
+            RespError::ConnectionLost => {}
+            RespError::Cache(CacheError::Rejected { reply }) => {
+                write_error(out, reply.as_bytes());
+            }
+            RespError::Cache(err) if err.kind() == ErrorKind::Unavailable => {
+                static FAILURES: Throttled = Throttled::new(Duration::from_secs(1));
+                if let Some(suppressed) = FAILURES.allow() {
+                    tracing::warn!(code = err.code(), error = %err.chain(), suppressed, "resp command failed");
+                }
+                write_error(out, format!("ERR {}", err.public_message()).as_bytes());
+            }
+            _ => write_error(out, self.to_string().as_bytes()),
         }
     }
 }

@@ -15,6 +15,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Already logged with more detail than the body carries.
+    logged: bool,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            logged: false,
         }
     }
 
@@ -46,6 +49,17 @@ impl From<CacheError> for ApiError {
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
+        if status.is_server_error() {
+            // The body says what happened in fixed words; the log keeps the
+            // node, the cause and Redis's text.
+            tracing::warn!(status = %status, code = err.code(), error = %err.chain(), "request failed");
+            return ApiError {
+                status,
+                code: err.code(),
+                message: err.public_message(),
+                logged: true,
+            };
+        }
         ApiError::new(status, err.code(), err.to_string())
     }
 }
@@ -72,7 +86,9 @@ impl From<PathRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::warn!(status = %self.status, code = self.code, error = %self.message, "request failed");
+            if !self.logged {
+                tracing::warn!(status = %self.status, code = self.code, error = %self.message, "request failed");
+            }
         } else {
             tracing::debug!(status = %self.status, code = self.code, error = %self.message, "request rejected");
         }

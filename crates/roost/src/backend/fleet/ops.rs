@@ -12,7 +12,7 @@ use super::replication::Write;
 use super::topology::FleetNode;
 use super::Fleet;
 use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, SetOutcome, Stored};
-use crate::error::CacheError;
+use crate::error::{CacheError, Cause, NodeFault};
 
 /// Where a fleet SCAN cursor keeps the node index.
 const NODE_SHIFT: u32 = 48;
@@ -267,7 +267,10 @@ impl Fleet {
                 if next > INNER_MASK {
                     return Err(CacheError::NodeFailed {
                         node: node.id.to_string(),
-                        reason: format!("SCAN cursor {next} does not fit in 48 bits"),
+                        fault: NodeFault::BadReply,
+                        source: Some(Cause::text(format!(
+                            "SCAN cursor {next} does not fit in 48 bits"
+                        ))),
                     });
                 }
                 if next != 0 {

@@ -82,10 +82,7 @@ fn join_group<N>(
 
 /// Whether an error says the node, not the request, failed.
 fn is_node_failure(err: &CacheError) -> bool {
-    matches!(
-        err,
-        CacheError::NodeFailed { .. } | CacheError::Overloaded { .. }
-    )
+    err.is_node_fault()
 }
 
 impl Fleet {
@@ -102,12 +99,14 @@ impl Fleet {
         node.count_op();
         let result = op(&node.link).await;
         match &result {
-            Ok(_) => node.health.record_request_success(),
+            // An answer, even an error reply the request caused, shows the
+            // node is serving; only the node's own faults count toward ejection.
+            Ok(_) | Err(CacheError::Rejected { .. }) => node.health.record_request_success(),
             Err(err @ CacheError::NodeFailed { .. }) => {
                 node.count_error();
                 let now = self.now_millis();
                 if node.health.record_failure(&self.hysteresis(), now) == Transition::Ejected {
-                    self.on_ejected(node, &err.to_string());
+                    self.on_ejected(node, &err.chain());
                 }
             }
             Err(CacheError::Overloaded { .. }) => node.count_error(),
@@ -340,9 +339,18 @@ impl Fleet {
                     return true;
                 }
                 let value = &stored.value;
-                let _ = self
+                let undone = self
                     .on_node(target, |link| link.delete_if_value(key, value))
                     .await;
+                if let Err(err) = undone {
+                    // The copy may outlive the source's delete: the journal
+                    // keeps the target from serving the key until it is rechecked.
+                    target.journal.record(key);
+                    tracing::warn!(
+                        node = %target.id, error = %err.chain(),
+                        "undoing a read-repair copy failed; the key is journaled on the node"
+                    );
+                }
                 false
             }
             Ok(_) => false,

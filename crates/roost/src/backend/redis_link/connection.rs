@@ -6,15 +6,11 @@
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, ServerErrorKind, Value};
 
-use crate::error::CacheError;
+use crate::error::{CacheError, Cause, NodeFault};
 
-/// Redis's own error text for INCR on a value that is not a 64-bit integer.
-const NOT_AN_INTEGER: &str = "value is not an integer or out of range";
-/// Redis's own error text for INCR past the 64-bit range.
-const INCREMENT_OVERFLOW: &str = "increment or decrement would overflow";
-/// Longest error reply quoted in a `NodeFailed` reason.
+/// Longest error reply relayed to a client.
 const REASON_LIMIT: usize = 200;
 
 /// A cloned handle to the node or cluster a request goes to.
@@ -117,29 +113,81 @@ pub(crate) fn breaks_connection(err: &RedisError) -> bool {
     err.is_io_error() || err.is_connection_dropped() || err.is_unrecoverable_error()
 }
 
-/// The `CacheError` for a failed request to `node`: Redis's two INCR errors
-/// keep their meaning, everything else is a node failure the fleet counts.
-pub(crate) fn cache_error(node: &str, err: &RedisError) -> CacheError {
-    let detail = err.detail().unwrap_or_default();
-    if detail.starts_with(NOT_AN_INTEGER) {
-        return CacheError::NotAnInteger;
+/// The `CacheError` for a failed request to `node`, decided on the error's
+/// kind and Redis's error code, never its text: a node fault the fleet counts,
+/// or a reply the request itself caused, relayed to the client unchanged.
+pub(crate) fn cache_error(node: &str, err: RedisError) -> CacheError {
+    match node_fault(&err) {
+        Some(fault) => CacheError::NodeFailed {
+            node: node.to_string(),
+            fault,
+            source: Some(Cause::new(err)),
+        },
+        None => CacheError::Rejected {
+            reply: reply_text(&err),
+        },
     }
-    if detail.starts_with(INCREMENT_OVERFLOW) {
-        return CacheError::IncrementOverflow;
-    }
-    node_failed(node, short_reason(err))
 }
 
-/// `CacheError::NodeFailed` for `node` with `reason`.
-pub(crate) fn node_failed(node: &str, reason: impl Into<String>) -> CacheError {
+/// `CacheError::NodeFailed` for `node` with a fault and a reason of Roost's own.
+pub(crate) fn node_failed(node: &str, fault: NodeFault, reason: impl Into<String>) -> CacheError {
     CacheError::NodeFailed {
         node: node.to_string(),
-        reason: reason.into(),
+        fault,
+        source: Some(Cause::text(reason)),
     }
 }
 
-fn short_reason(err: &RedisError) -> String {
-    let text = err.to_string();
+/// The node's fault in `err`, or `None` when the request caused it (an error
+/// reply about the key or the arguments: WRONGTYPE, ERR …, EXECABORT, CROSSSLOT).
+fn node_fault(err: &RedisError) -> Option<NodeFault> {
+    if err.is_connection_refusal() {
+        return Some(NodeFault::Connect);
+    }
+    if err.is_io_error() || err.is_connection_dropped() {
+        return Some(NodeFault::Io);
+    }
+    match err.kind() {
+        ErrorKind::Server(kind) => match kind {
+            ServerErrorKind::ResponseError
+            | ServerErrorKind::ExecAbort
+            | ServerErrorKind::CrossSlot => None,
+            _ => Some(NodeFault::Unavailable),
+        },
+        ErrorKind::Extension => match err.code() {
+            Some(code) if NODE_STATE_CODES.contains(&code) => Some(NodeFault::Unavailable),
+            _ => None,
+        },
+        ErrorKind::AuthenticationFailed
+        | ErrorKind::InvalidClientConfig
+        | ErrorKind::ClusterConnectionNotFound => Some(NodeFault::Connect),
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => Some(NodeFault::BadReply),
+        _ => Some(NodeFault::Io),
+    }
+}
+
+/// Redis error codes that redis-rs does not name and that describe the node's
+/// state rather than the request: it is busy with a script, out of memory,
+/// cannot persist, or lacks replicas. Any other unnamed code (WRONGTYPE …)
+/// is the request's.
+const NODE_STATE_CODES: &[&str] = &[
+    "BUSY",
+    "OOM",
+    "MISCONF",
+    "NOREPLICAS",
+    "NOAUTH",
+    "WRONGPASS",
+    "UNBLOCKED",
+];
+
+/// Redis's error reply as it was sent: the code and its message, cut to a
+/// bounded length.
+fn reply_text(err: &RedisError) -> String {
+    let text = match (err.code(), err.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        (None, _) => err.to_string(),
+    };
     if text.len() <= REASON_LIMIT {
         return text;
     }
@@ -153,49 +201,83 @@ fn short_reason(err: &RedisError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redis::ErrorKind;
 
-    fn reply(detail: &str) -> RedisError {
-        RedisError::from((ErrorKind::Client, "response error", detail.to_string()))
+    fn reply(code: &str, detail: &str) -> RedisError {
+        redis::make_extension_error(code.to_string(), Some(detail.to_string()))
+    }
+
+    fn response_error(detail: &str) -> RedisError {
+        RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ResponseError),
+            "response error",
+            detail.to_string(),
+        ))
     }
 
     #[test]
-    fn incr_errors_keep_their_meaning() {
-        let not_integer = reply("value is not an integer or out of range");
-        assert!(matches!(
-            cache_error("n:1", &not_integer),
-            CacheError::NotAnInteger
-        ));
-        let overflow = reply("increment or decrement would overflow");
-        assert!(matches!(
-            cache_error("n:1", &overflow),
-            CacheError::IncrementOverflow
-        ));
-    }
-
-    #[test]
-    fn other_errors_are_node_failures_naming_the_node() {
-        let err = cache_error("10.0.0.5:6379", &reply("WRONGTYPE operation against a key"));
-        match err {
-            CacheError::NodeFailed { node, reason } => {
-                assert_eq!(node, "10.0.0.5:6379");
-                assert!(reason.contains("WRONGTYPE"), "{reason}");
-            }
-            other => panic!("expected NodeFailed, got {other:?}"),
+    fn replies_the_request_caused_are_relayed_as_sent() {
+        let wrongtype = reply(
+            "WRONGTYPE",
+            "Operation against a key holding the wrong kind of value",
+        );
+        match cache_error("n:1", wrongtype) {
+            CacheError::Rejected { reply } => assert_eq!(
+                reply,
+                "WRONGTYPE Operation against a key holding the wrong kind of value"
+            ),
+            other => panic!("expected Rejected, got {other:?}"),
         }
+        let not_integer = response_error("value is not an integer or out of range");
+        let err = cache_error("n:1", not_integer);
+        assert!(!err.is_node_fault());
+        assert_eq!(
+            err.to_string(),
+            "ERR value is not an integer or out of range"
+        );
     }
 
     #[test]
-    fn long_reasons_are_cut() {
-        let err = cache_error("n:1", &reply(&"é".repeat(400)));
-        let CacheError::NodeFailed { reason, .. } = err else {
-            panic!("expected NodeFailed");
+    fn node_states_are_node_faults_naming_the_node_and_keeping_the_cause() {
+        for err in [
+            reply("OOM", "command not allowed when used memory > 'maxmemory'."),
+            reply("BUSY", "Redis is busy running a script."),
+            RedisError::from((
+                ErrorKind::Server(ServerErrorKind::BusyLoading),
+                "loading",
+                "Redis is loading the dataset in memory".to_string(),
+            )),
+        ] {
+            let err = cache_error("10.0.0.5:6379", err);
+            match &err {
+                CacheError::NodeFailed { node, fault, .. } => {
+                    assert_eq!(node, "10.0.0.5:6379");
+                    assert_eq!(*fault, NodeFault::Unavailable);
+                }
+                other => panic!("expected NodeFailed, got {other:?}"),
+            }
+            assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+        }
+        let io = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(matches!(
+            cache_error("n:1", io),
+            CacheError::NodeFailed {
+                fault: NodeFault::Io,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn long_replies_are_cut() {
+        let err = cache_error("n:1", reply("WRONGTYPE", &"é".repeat(400)));
+        let CacheError::Rejected { reply } = err else {
+            panic!("expected Rejected");
         };
         assert!(
-            reason.len() <= REASON_LIMIT + '…'.len_utf8(),
+            reply.len() <= REASON_LIMIT + '…'.len_utf8(),
             "{}",
-            reason.len()
+            reply.len()
         );
-        assert!(reason.ends_with('…'));
+        assert!(reply.ends_with('…'));
     }
 }
