@@ -1,5 +1,7 @@
-//! Backends: where entries actually live. The router has already picked the
-//! node (by index into the ring's node list); a backend only stores and fetches.
+//! Backends: where entries actually live. Each backend owns its placement —
+//! the embedded store its ring of shards, the fleet its topology of Redis
+//! nodes — so its operations take keys, never node indices, and the per-node
+//! view ([`NodeReport`]) comes from the one place that knows the nodes.
 //!
 //! Enum dispatch rather than a trait object: the set of backends is closed and
 //! known to this crate, and the embedded hot path stays a direct call.
@@ -12,6 +14,7 @@ pub use embedded::Embedded;
 pub use fleet::Fleet;
 
 use bytes::Bytes;
+use roost_ring::NodeId;
 use roost_store::UnixMillis;
 
 use crate::error::CacheError;
@@ -79,14 +82,52 @@ impl RetimeCondition {
     }
 }
 
-/// Counters of one node, for stats and metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NodeStats {
+/// One node as the backend that owns it sees it: what the stats overview,
+/// the metrics, the topology API and INFO are built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeReport {
+    pub id: String,
+    /// Where the node is reached (a Redis node's URL, password redacted);
+    /// `None` for an in-process shard.
+    pub address: Option<String>,
+    pub status: NodeStatus,
+    pub weight: u32,
+    pub ring_share: f64,
     pub keys: u64,
     pub used_bytes: u64,
+    /// The node's memory cap (0: none set).
     pub capacity_bytes: u64,
     pub evictions: u64,
     pub expirations: u64,
+    /// Requests to the node so far.
+    pub ops: u64,
+    /// Failed requests to the node so far.
+    pub errors: u64,
+    /// Keys the node missed while out, to be invalidated before it serves.
+    pub missed_writes: usize,
+    /// When the node's status last changed (unix ms), where tracked.
+    pub status_since_ms: Option<UnixMillis>,
+    pub last_probe: Option<fleet::ProbeRecord>,
+}
+
+/// Whether a node is serving its share of keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeStatus {
+    Up,
+    /// Ejected after failures; its keys are served by others until it returns.
+    Down,
+    /// Leaving the topology: its keys are being moved off it.
+    Draining,
+}
+
+impl NodeStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Up => "up",
+            NodeStatus::Down => "down",
+            NodeStatus::Draining => "draining",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -124,97 +165,119 @@ impl Backend {
         }
     }
 
-    pub async fn get(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+    /// The id of the node that owns `key` now (its first replica on a fleet).
+    pub fn owner(&self, key: &[u8]) -> Option<NodeId> {
         match self {
-            Backend::Embedded(b) => b.get(node, key),
+            Backend::Embedded(b) => Some(b.owner(key)),
+            Backend::Fleet(f) => f.owner(key),
+        }
+    }
+
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        match self {
+            Backend::Embedded(b) => Ok(b.get(key)),
             Backend::Fleet(f) => Box::pin(f.get(key)).await,
         }
     }
 
     /// Only the value: a Redis node is asked for GET without PTTL.
-    pub async fn get_value(&self, node: usize, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
+    pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
         match self {
-            Backend::Embedded(b) => Ok(b.get(node, key)?.map(|s| s.value)),
+            Backend::Embedded(b) => Ok(b.get(key).map(|s| s.value)),
             Backend::Fleet(f) => Box::pin(f.get_value(key)).await,
         }
     }
 
     /// Several keys at once, in key order, each with its own outcome; a Redis
     /// fleet asks each node once for all its keys, and leaves the deadlines
-    /// out unless `with_ttl`. `nodes[i]` is `keys[i]`'s node.
+    /// out unless `with_ttl`.
     pub async fn get_many(
         &self,
-        nodes: &[usize],
         keys: &[&[u8]],
         with_ttl: bool,
     ) -> Vec<Result<Option<Stored>, CacheError>> {
         match self {
-            Backend::Embedded(b) => b.get_many(nodes, keys),
+            Backend::Embedded(b) => b.get_many(keys),
             Backend::Fleet(f) => Box::pin(f.get_many(keys, with_ttl)).await,
         }
     }
 
     /// Several plain sets at once, each with its own outcome; a Redis fleet
-    /// sends each node one request for all its keys. `nodes[i]` is the node
-    /// of `entries[i]`, whose parts are key, value and deadline.
-    pub async fn set_many(
-        &self,
-        nodes: &[usize],
-        entries: Vec<SetEntry>,
-    ) -> Vec<Result<(), CacheError>> {
+    /// sends each node one request for all its keys.
+    pub async fn set_many(&self, entries: Vec<SetEntry>) -> Vec<Result<(), CacheError>> {
         match self {
-            Backend::Embedded(b) => b.set_many(nodes, entries),
+            Backend::Embedded(b) => b.set_many(entries),
             Backend::Fleet(f) => Box::pin(f.set_many(&entries)).await,
         }
     }
 
     pub async fn set(
         &self,
-        node: usize,
         key: Bytes,
         value: Bytes,
         expires_at: Option<UnixMillis>,
     ) -> Result<(), CacheError> {
         match self {
-            Backend::Embedded(b) => b.set(node, key, value, expires_at),
+            Backend::Embedded(b) => b.set(key, value, expires_at),
             Backend::Fleet(f) => Box::pin(f.set(key, value, expires_at)).await,
         }
     }
 
-    pub async fn delete(&self, node: usize, key: &[u8]) -> Result<bool, CacheError> {
+    pub async fn delete(&self, key: &[u8]) -> Result<bool, CacheError> {
         match self {
-            Backend::Embedded(b) => b.delete(node, key),
+            Backend::Embedded(b) => Ok(b.delete(key)),
             Backend::Fleet(f) => Box::pin(f.delete(key)).await,
         }
     }
 
-    /// Reads `key` without counting an access for the eviction policy.
-    pub async fn peek(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+    /// Removes several keys, each with its own outcome (`true`: it existed);
+    /// a Redis fleet sends each node one request for all its keys.
+    pub async fn delete_many(&self, keys: &[Bytes]) -> Vec<Result<bool, CacheError>> {
         match self {
-            Backend::Embedded(b) => b.peek(node, key),
+            Backend::Embedded(b) => keys.iter().map(|key| Ok(b.delete(key))).collect(),
+            Backend::Fleet(f) => Box::pin(f.delete_many(keys)).await,
+        }
+    }
+
+    /// Reads `key` without counting an access for the eviction policy.
+    pub async fn peek(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        match self {
+            Backend::Embedded(b) => Ok(b.peek(key)),
             Backend::Fleet(f) => Box::pin(f.get(key)).await,
+        }
+    }
+
+    /// Whether each key exists, without counting an access; a Redis fleet
+    /// asks each node once for all its keys.
+    pub async fn peek_many(&self, keys: &[&[u8]]) -> Vec<Result<bool, CacheError>> {
+        match self {
+            Backend::Embedded(b) => keys.iter().map(|key| Ok(b.peek(key).is_some())).collect(),
+            Backend::Fleet(f) => Box::pin(f.get_many(keys, false))
+                .await
+                .into_iter()
+                .map(|found| found.map(|entry| entry.is_some()))
+                .collect(),
         }
     }
 
     /// Writes `value` if `condition` holds, atomically with reading what was there.
     pub async fn set_conditional(
         &self,
-        node: usize,
         key: Bytes,
         value: Bytes,
         condition: Condition,
         deadline: Deadline,
     ) -> Result<SetOutcome, CacheError> {
         match self {
-            Backend::Embedded(b) => b.set_conditional(node, key, value, condition, deadline),
+            Backend::Embedded(b) => b.set_conditional(key, value, condition, deadline),
             Backend::Fleet(f) => Box::pin(f.set_conditional(key, value, condition, deadline)).await,
         }
     }
 
     /// Removes `key` and returns what it held (GETDEL).
-    pub async fn take(&self, node: usize, key: Bytes) -> Result<Option<Stored>, CacheError> {
+    pub async fn take(&self, key: Bytes) -> Result<Option<Stored>, CacheError> {
         match self {
-            Backend::Embedded(b) => b.take(node, key),
+            Backend::Embedded(b) => b.take(key),
             Backend::Fleet(f) => Box::pin(f.take(key)).await,
         }
     }
@@ -223,12 +286,11 @@ impl Backend {
     /// the entry as it was.
     pub async fn get_and_retime(
         &self,
-        node: usize,
         key: Bytes,
         deadline: Option<UnixMillis>,
     ) -> Result<Option<Stored>, CacheError> {
         match self {
-            Backend::Embedded(b) => b.get_and_retime(node, key, deadline),
+            Backend::Embedded(b) => b.get_and_retime(key, deadline),
             Backend::Fleet(f) => Box::pin(f.get_and_retime(key, deadline)).await,
         }
     }
@@ -237,22 +299,21 @@ impl Backend {
     /// it was replaced (EXPIRE, PERSIST).
     pub async fn retime(
         &self,
-        node: usize,
         key: Bytes,
         deadline: Option<UnixMillis>,
         condition: RetimeCondition,
     ) -> Result<bool, CacheError> {
         match self {
-            Backend::Embedded(b) => b.retime(node, key, deadline, condition),
+            Backend::Embedded(b) => b.retime(key, deadline, condition),
             Backend::Fleet(f) => Box::pin(f.retime(key, deadline, condition)).await,
         }
     }
 
     /// Adds `delta` to the integer stored at `key` (0 when missing), keeping its
     /// deadline; returns the new value (INCRBY).
-    pub async fn incr_by(&self, node: usize, key: Bytes, delta: i64) -> Result<i64, CacheError> {
+    pub async fn incr_by(&self, key: Bytes, delta: i64) -> Result<i64, CacheError> {
         match self {
-            Backend::Embedded(b) => b.incr_by(node, key, delta),
+            Backend::Embedded(b) => b.incr_by(key, delta),
             Backend::Fleet(f) => Box::pin(f.incr_by(key, delta)).await,
         }
     }
@@ -261,48 +322,41 @@ impl Backend {
     /// refuses a result longer than `max_len`. Returns the new length (APPEND).
     pub async fn append(
         &self,
-        node: usize,
         key: Bytes,
         suffix: &[u8],
         max_len: usize,
     ) -> Result<usize, CacheError> {
         match self {
-            Backend::Embedded(b) => b.append(node, key, suffix, max_len),
+            Backend::Embedded(b) => b.append(key, suffix, max_len),
             Backend::Fleet(f) => Box::pin(f.append(key, suffix, max_len)).await,
         }
     }
 
-    /// Visits every live key of one node with its deadline.
+    /// Visits every live key on every node, each once, with its deadline (KEYS).
     pub async fn visit_keys(
         &self,
-        node: usize,
         visit: impl FnMut(&Bytes, Option<UnixMillis>),
     ) -> Result<(), CacheError> {
         match self {
-            Backend::Embedded(b) => b.visit_keys(node, visit),
-            Backend::Fleet(f) => Box::pin(f.visit_keys(node, visit)).await,
+            Backend::Embedded(b) => {
+                b.visit_keys(visit);
+                Ok(())
+            }
+            Backend::Fleet(f) => Box::pin(f.visit_keys(visit)).await,
         }
     }
 
-    /// A page of SCAN for backends that walk their nodes with native cursors
-    /// (the Redis fleet); `None` for the embedded store, whose pages the Cache
-    /// cuts itself.
+    /// One page of SCAN from `cursor` (0 starts): the cursor to continue from
+    /// (0 when done) and about `count` keys. A key present for the whole
+    /// iteration is returned at least once.
     pub async fn scan_page(
         &self,
         cursor: u64,
         count: usize,
-    ) -> Result<Option<(u64, Vec<Bytes>)>, CacheError> {
+    ) -> Result<(u64, Vec<Bytes>), CacheError> {
         match self {
-            Backend::Embedded(_) => Ok(None),
-            Backend::Fleet(f) => Box::pin(f.scan_page(cursor, count)).await.map(Some),
-        }
-    }
-
-    /// Entries held on one node (expired ones not yet removed included).
-    pub fn node_len(&self, node: usize) -> u64 {
-        match self {
-            Backend::Embedded(b) => b.node_len(node),
-            Backend::Fleet(f) => f.node_len(node),
+            Backend::Embedded(b) => Ok(b.scan_page(cursor, count)),
+            Backend::Fleet(f) => Box::pin(f.scan_page(cursor, count)).await,
         }
     }
 
@@ -331,22 +385,12 @@ impl Backend {
         }
     }
 
-    /// Per-node counters, in ring node order.
-    pub fn node_stats(&self) -> Vec<NodeStats> {
+    /// Every node: a fleet's current nodes, then any still draining; the
+    /// embedded store's shards in ring order.
+    pub fn nodes(&self) -> Vec<NodeReport> {
         match self {
-            Backend::Embedded(b) => b.node_stats(),
-            Backend::Fleet(f) => f.node_stats(),
-        }
-    }
-
-    /// Health and request counters of every node, keyed by id so they follow
-    /// topology changes: the fleet's current nodes, then any still draining.
-    /// `None` for embedded shards: they live in the process, are always up,
-    /// have no failure mode, and the Cache counts their operations.
-    pub fn node_health(&self) -> Option<Vec<fleet::NodeView>> {
-        match self {
-            Backend::Embedded(_) => None,
-            Backend::Fleet(f) => Some(f.node_views()),
+            Backend::Embedded(b) => b.nodes(),
+            Backend::Fleet(f) => f.nodes(),
         }
     }
 

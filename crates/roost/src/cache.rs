@@ -1,9 +1,17 @@
 //! The cache service: the one place that gives meaning to every cache operation.
 //! Every front door (REST, RESP) calls it, so they can never disagree. It validates
-//! limits, resolves TTLs into deadlines, asks the router for the node, calls the
-//! backend and records metrics — it never knows which backend is behind the router.
+//! limits, resolves TTLs into deadlines, calls the backend (which owns placement:
+//! the Cache never picks a node) and records metrics.
+//!
+//! Every mutation goes through one entry point, [`Cache::apply`], as a typed
+//! [`Write`] that says what changes and who caused it ([`Origin`]); every lookup
+//! passes one read hook. Both feed the [`Taps`] (hot-key tracking, a replication
+//! log) and count client traffic only: writes and reads by warming, a remote
+//! region or repair are seen by the taps but not counted as requests.
 //!
 //! One file per concern:
+//! - `write.rs`: the typed write and [`Cache::apply`], the one write path;
+//! - `taps.rs`: what observes every read and write;
 //! - `basic.rs`: get / set / delete / mset / flush (what REST offers);
 //! - `mget.rs`: multi-get in slices, so no front door holds a whole large answer;
 //! - `strings.rs`: conditional and read-modify-write writes (SET NX/XX/GET/KEEPTTL,
@@ -18,7 +26,9 @@ mod glob;
 mod keyspace;
 mod mget;
 mod strings;
+mod taps;
 mod validate;
+mod write;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,13 +40,14 @@ use roost_store::UnixMillis;
 use crate::backend::Backend;
 use crate::config::Limits;
 use crate::error::CacheError;
-use crate::router::Router;
 use crate::telemetry::{Metrics, Op, Sample};
 
 pub use glob::glob_match;
 pub use keyspace::{KeyInfo, ScanPage};
 pub use mget::{MgetCursor, MgetSlice, SLICE_TARGET_BYTES};
 pub use strings::{SetCondition, SetOptions, SetResult};
+pub use taps::{ReadTap, Taps, WriteTap};
+pub use write::{Applied, Change, Origin, Write};
 
 /// How long a written entry should live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +73,8 @@ pub struct CacheHit {
 }
 
 /// One entry of a multi-set.
-#[derive(Debug, Clone)]
-pub struct Write {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
     pub key: Bytes,
     pub value: Bytes,
     pub expiry: Expiry,
@@ -71,33 +82,35 @@ pub struct Write {
 
 #[derive(Debug)]
 pub struct Cache {
-    router: Arc<Router>,
     backend: Backend,
     limits: Limits,
     default_ttl: Option<Duration>,
     metrics: Arc<Metrics>,
+    taps: Taps,
     started: Instant,
 }
 
 impl Cache {
     pub fn new(
-        router: Arc<Router>,
         backend: Backend,
         limits: Limits,
         default_ttl: Option<Duration>,
         metrics: Arc<Metrics>,
     ) -> Cache {
-        let ring = router.ring();
-        let ids: Vec<&str> = ring.nodes().iter().map(|n| n.id.as_str()).collect();
-        metrics.track_nodes(&ids);
         Cache {
-            router,
             backend,
             limits,
             default_ttl,
             metrics,
+            taps: Taps::default(),
             started: Instant::now(),
         }
+    }
+
+    /// This cache with `taps` observing every read and write.
+    pub fn with_taps(mut self, taps: Taps) -> Cache {
+        self.taps = taps;
+        self
     }
 
     /// Runs `operation` and records its outcome and latency under `op`.
@@ -112,15 +125,20 @@ impl Cache {
         result
     }
 
-    fn route(&self, key: &[u8]) -> Result<usize, CacheError> {
-        let node = self.router.locate(key)?;
-        self.metrics.count_node_op(node);
-        Ok(node)
+    /// The one read hook: every lookup of a value ends here with whether it
+    /// hit. Counts client lookups for the hit ratio and tells the read taps.
+    fn looked_up(&self, key: &[u8], hit: bool, origin: Origin) {
+        if origin == Origin::Client {
+            let hit = u64::from(hit);
+            self.metrics.record_lookups(hit, 1 - hit);
+        }
+        self.taps.read(key, hit, origin);
     }
 
-    fn node_id(&self, node: usize) -> NodeId {
-        self.router
-            .node_id(node)
+    /// The id of the node that owns `key`, for answers that name it.
+    fn owner(&self, key: &[u8]) -> NodeId {
+        self.backend
+            .owner(key)
             .unwrap_or_else(|| NodeId::from("unknown"))
     }
 
@@ -128,10 +146,6 @@ impl Cache {
     fn ttl_of(&self, expires_at: Option<UnixMillis>) -> Option<Duration> {
         let now = self.backend.now_millis();
         expires_at.map(|at| Duration::from_millis(at.saturating_sub(now)))
-    }
-
-    pub fn router(&self) -> &Router {
-        &self.router
     }
 
     pub fn backend(&self) -> &Backend {
@@ -153,11 +167,6 @@ impl Cache {
 
     pub fn limits(&self) -> Limits {
         self.limits
-    }
-
-    /// Operations routed to each node so far, in ring node order.
-    pub fn node_ops(&self) -> Vec<u64> {
-        self.metrics.node_op_counts()
     }
 
     pub fn uptime(&self) -> Duration {

@@ -3,9 +3,10 @@
 //! # Layout
 //!
 //! - [`config`] — the settings catalogue, layered loading and validation.
-//! - [`cache`] — the cache service: the one meaning of get/set/delete/mget/mset/flush.
-//! - [`router`] — the only place that picks a node for a key (consistent hashing).
-//! - [`backend`] — where entries live: the embedded `roost-store` shards.
+//! - [`cache`] — the cache service: the one meaning of every operation, the one
+//!   write path and read hook.
+//! - [`backend`] — where entries live and which node holds a key: the embedded
+//!   `roost-store` shards, or a fleet of Redis nodes or a Redis Cluster.
 //! - [`api`] — front doors (REST, RESP, the live stream, the dashboard) and the
 //!   HTTP listeners they are served on.
 //! - [`auth`] — credentials and roles, the same for every door.
@@ -14,11 +15,13 @@
 //! - [`integer`] — Redis's strict integer text, shared by INCR and RESP arguments.
 //! - [`stats`] — the stats overview and the refresh of store-derived metrics.
 //! - [`telemetry`] — logging, the metric catalogue, the per-second history.
-//! - [`server`] — start-up, background tasks and graceful shutdown.
+//! - [`tasks`] — the registry that owns, names, cancels and awaits every
+//!   background task and surfaces its failure.
+//! - [`server`] — start-up and graceful shutdown.
 //! - [`cli`] — the `roost` command line.
 //!
-//! Requests flow front door → [`cache::Cache`] → [`router::Router`] →
-//! [`backend::Backend`]; nothing else routes keys or touches the store.
+//! Requests flow front door → [`cache::Cache`] → [`backend::Backend`], which
+//! places the key on its node; nothing else routes keys or touches the store.
 
 pub mod api;
 pub mod auth;
@@ -29,7 +32,7 @@ pub mod config;
 pub mod error;
 pub mod integer;
 pub mod net;
-pub mod router;
 pub mod server;
 pub mod stats;
+pub mod tasks;
 pub mod telemetry;

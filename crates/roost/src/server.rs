@@ -1,8 +1,9 @@
-//! Start-up and shutdown: builds the backend, router and cache service from a
+//! Start-up and shutdown: builds the backend and cache service from a
 //! validated [`Config`], binds the listeners (HTTP, RESP and the dashboard's,
-//! with TLS when configured), and owns every background task so that shutdown
-//! cancels all of them and drains in-flight requests. SIGHUP ([`Running::reload`])
-//! re-reads the credentials, the TLS certificate and the Redis node list.
+//! with TLS when configured), and starts every background task in the
+//! [`Tasks`] registry, so that shutdown cancels all of them, drains in-flight
+//! requests and awaits each task. SIGHUP ([`Running::reload`]) re-reads the
+//! credentials, the TLS certificate and the Redis node list.
 
 mod build;
 
@@ -15,8 +16,6 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use roost_store::{Clock, SystemClock};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use crate::api::http::{self, Door};
 use crate::api::resp::{self, RespState};
@@ -27,6 +26,7 @@ use crate::backend::Backend;
 use crate::cache::Cache;
 use crate::config::{BackendConfig, Config};
 use crate::net::{self, OutputBudget, Tls};
+use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events, History, Metrics};
 
 /// Descriptors kept back beyond the listeners' connection caps: Redis
@@ -40,8 +40,7 @@ pub struct Running {
     resp_addr: SocketAddr,
     dashboard_addr: SocketAddr,
     state: SharedState,
-    cancel: CancellationToken,
-    tasks: JoinSet<()>,
+    tasks: Tasks,
     tls: Option<Arc<Tls>>,
     shutdown_timeout: Duration,
     shutdown_grace: Duration,
@@ -61,13 +60,20 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         None => None,
     };
     let events = Arc::new(Events::default());
-    let (router, backend) = build::build_backend(&config, clock, events.clone()).await?;
     let metrics = Arc::new(Metrics::new());
+    let tasks = Tasks::new(events.clone(), metrics.clone());
+    let parts = build::Parts {
+        clock,
+        events: events.clone(),
+        metrics: metrics.clone(),
+        tasks: tasks.clone(),
+    };
+    let backend = build::build_backend(&config, parts).await?;
     let budget = OutputBudget::new(
         config.listeners.output.budget,
         metrics.doors().output_pending.clone(),
     );
-    let cache = Cache::new(router, backend, config.limits, config.default_ttl, metrics);
+    let cache = Cache::new(backend, config.limits, config.default_ttl, metrics);
     let state = Arc::new(AppState {
         cache,
         history: Arc::new(History::default()),
@@ -85,13 +91,14 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     tracing::info!(addr = %http_addr, scheme, backend = state.cache.backend().name(), "http listening");
     tracing::info!(addr = %dashboard_addr, scheme, built = dashboard::is_built(), "dashboard listening");
 
-    let cancel = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    let app = rest::router(state.clone()).merge(live_routes(&mut tasks, &state, &config, &cancel));
+    let app = rest::router(state.clone()).merge(live_routes(&tasks, &state, &config));
     let app = rest::harden(app, state.clone(), config.listeners.http.request_timeout);
     // The dashboard's listener serves the same app, so the page reaches `/api`,
     // `/ws` and `/metrics` on its own origin.
-    for (listener, door) in [(dashboard_listener, "dashboard"), (listener, "http")] {
+    for (listener, door, task) in [
+        (dashboard_listener, "dashboard", "dashboard-listener"),
+        (listener, "http", "http-listener"),
+    ] {
         let door = Door {
             door,
             app: app.clone(),
@@ -100,17 +107,19 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
             tls: tls.clone(),
             metrics: state.cache.shared_metrics(),
         };
-        tasks.spawn(http::serve(listener, door, cancel.clone()));
+        tasks.spawn(task, |stop| async move {
+            http::serve(listener, door, stop).await;
+            Ok(())
+        });
     }
-    let resp_addr = start_resp(&mut tasks, &state, &config, tls.clone(), &cancel).await?;
-    spawn_background(&mut tasks, &state, &config, &cancel);
+    let resp_addr = start_resp(&tasks, &state, &config, tls.clone()).await?;
+    spawn_background(&tasks, &state, &config);
     record_start(&state, &config, [http_addr, resp_addr, dashboard_addr]);
     Ok(Running {
         http_addr,
         resp_addr,
         dashboard_addr,
         state,
-        cancel,
         tasks,
         tls,
         shutdown_timeout: config.shutdown_timeout,
@@ -152,11 +161,10 @@ fn warn_if_exposed(config: &Config) {
 
 /// Binds the RESP address and serves it beside HTTP, on the same Cache.
 async fn start_resp(
-    tasks: &mut JoinSet<()>,
+    tasks: &Tasks,
     state: &SharedState,
     config: &Config,
     tls: Option<Arc<Tls>>,
-    cancel: &CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
     let (listener, resp_addr) = bind("RESP", config.resp_addr).await?;
     tracing::info!(addr = %resp_addr, tls = tls.is_some(), "resp listening");
@@ -167,24 +175,26 @@ async fn start_resp(
         tls,
         resp_addr,
     ));
-    tasks.spawn(resp::serve(listener, resp_state, cancel.clone()));
+    tasks.spawn("resp-listener", |stop| async move {
+        resp::serve(listener, resp_state, stop).await;
+        Ok(())
+    });
     Ok(resp_addr)
 }
 
 /// The `/ws/metrics` stream and the dashboard's files, merged into the HTTP
 /// app; spawns the one snapshot producer all dashboards share.
-fn live_routes(
-    tasks: &mut JoinSet<()>,
-    state: &SharedState,
-    config: &Config,
-    cancel: &CancellationToken,
-) -> axum::Router {
+fn live_routes(tasks: &Tasks, state: &SharedState, config: &Config) -> axum::Router {
     let feed = Arc::new(ws::MetricsFeed::new(
         config.metrics_interval,
         state.cache.metrics(),
-        cancel.clone(),
+        tasks.token(),
     ));
-    tasks.spawn(feed.clone().run(state.clone()));
+    let (producer, state) = (feed.clone(), state.clone());
+    tasks.spawn("metrics-feed", |_| async move {
+        producer.run(state).await;
+        Ok(())
+    });
     ws::router(feed).merge(dashboard::router())
 }
 
@@ -208,7 +218,7 @@ fn record_start(state: &SharedState, config: &Config, [http, resp, dashboard]: [
         format!(
             "roost started: {} backend, {} nodes, {} bytes memory cap",
             cache.backend().name(),
-            cache.router().ring().nodes().len(),
+            cache.backend().nodes().len(),
             cache.backend().max_memory_bytes()
         ),
     );
@@ -221,25 +231,31 @@ fn record_start(state: &SharedState, config: &Config, [http, resp, dashboard]: [
     );
 }
 
-fn spawn_background(
-    tasks: &mut JoinSet<()>,
-    state: &SharedState,
-    config: &Config,
-    cancel: &CancellationToken,
-) {
-    let (s, stop, interval) = (state.clone(), cancel.clone(), config.expiry_sweep_interval);
-    tasks.spawn(async move {
-        match s.cache.backend() {
-            Backend::Embedded(embedded) => embedded.sweep_expired(interval, stop).await,
-            Backend::Fleet(fleet) => fleet.clone().run_prober(stop).await,
+/// The tasks beside the listeners: the embedded store's expiry sweep or the
+/// fleet's prober, and the once-a-second history of counters.
+fn spawn_background(tasks: &Tasks, state: &SharedState, config: &Config) {
+    let (s, interval) = (state.clone(), config.expiry_sweep_interval);
+    match state.cache.backend() {
+        Backend::Embedded(_) => tasks.spawn("expiry-sweep", |stop| async move {
+            if let Backend::Embedded(embedded) = s.cache.backend() {
+                embedded.sweep_expired(interval, stop).await;
+            }
+            Ok(())
+        }),
+        Backend::Fleet(fleet) => {
+            let fleet = fleet.clone();
+            tasks.spawn("prober", |stop| async move {
+                fleet.run_prober(stop).await;
+                Ok(())
+            });
         }
-    });
-    let (s, stop) = (state.clone(), cancel.clone());
-    tasks.spawn(async move {
+    }
+    let s = state.clone();
+    tasks.spawn("metrics-history", |stop| async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => return Ok(()),
                 _ = tick.tick() => s.history.push(s.cache.sample()),
             }
         }
@@ -320,25 +336,25 @@ impl Running {
         Ok(())
     }
 
+    /// The registry of this server's background tasks.
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
     /// Stops answering ready, waits the grace period so load balancers notice,
     /// stops accepting, drains in-flight requests (up to the shutdown timeout),
     /// and ends every background task.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
         self.state.ready.store(false, Ordering::Release);
         if !self.shutdown_grace.is_zero() {
             tracing::info!(grace = ?self.shutdown_grace, "shutting down: /readyz answers 503 before the listeners close");
             tokio::time::sleep(self.shutdown_grace).await;
         }
-        tracing::info!("shutting down: draining in-flight requests");
-        self.cancel.cancel();
-        let drained = tokio::time::timeout(self.shutdown_timeout, async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(timeout = ?self.shutdown_timeout, "drain timed out; aborting remaining work");
-            self.tasks.abort_all();
-        }
+        tracing::info!(
+            tasks = self.tasks.len(),
+            "shutting down: draining in-flight requests and ending background tasks"
+        );
+        self.tasks.shutdown(self.shutdown_timeout).await;
         tracing::info!("stopped");
     }
 }

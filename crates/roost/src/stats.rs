@@ -3,19 +3,18 @@
 //! before a Prometheus scrape. Both read the same counters, and the per-node
 //! rows here are what `/ws/metrics` shows too.
 //!
-//! Per-node rows come from one of two sources. Embedded shards: the ring, the
-//! store's counters and the Cache's per-shard operation counts (shards never
-//! change, so counting by ring index is exact). A Redis fleet: the fleet's own
-//! view of each node, keyed by id, with its health and request counters, so
-//! rows follow nodes being added, drained and removed.
+//! Per-node rows come from the backend that owns the nodes
+//! ([`Backend::nodes`]): the embedded store's shards with their counters and
+//! operation counts, or the fleet's view of each node, keyed by id, with its
+//! health and request counters, so rows follow nodes being added, drained
+//! and removed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::fleet::NodeView;
-use crate::backend::Backend;
+use crate::backend::{Backend, NodeReport, NodeStatus};
 use crate::cache::Cache;
 use crate::telemetry::{quantile, History, NodeSample, Op, StoreTotals};
 
@@ -32,7 +31,7 @@ pub struct Overview {
     pub hit_ratio: Option<f64>,
     pub latency_ms: BTreeMap<&'static str, Percentiles>,
     pub keys: u64,
-    pub memory: Memory,
+    pub memory: MemoryOverview,
     pub evictions: u64,
     pub expirations: u64,
     pub nodes: Vec<NodeOverview>,
@@ -61,7 +60,7 @@ pub struct Percentiles {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Memory {
+pub struct MemoryOverview {
     pub used_bytes: u64,
     pub max_bytes: u64,
     pub used_ratio: f64,
@@ -87,7 +86,7 @@ pub struct NodeOverview {
 }
 
 /// Draining nodes are listed but no longer own keys: totals and spread skip them.
-const DRAINING: &str = "draining";
+const DRAINING: &str = NodeStatus::Draining.as_str();
 
 /// How evenly keys are spread over nodes.
 #[derive(Debug, Serialize)]
@@ -131,7 +130,7 @@ pub fn overview(cache: &Cache, history: &History) -> Overview {
         hit_ratio: (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64),
         latency_ms,
         keys: totals.keys,
-        memory: Memory {
+        memory: MemoryOverview {
             used_bytes: totals.used_bytes,
             max_bytes: totals.max_bytes,
             used_ratio: totals.used_bytes as f64 / totals.max_bytes.max(1) as f64,
@@ -170,70 +169,32 @@ pub fn refresh_metrics(cache: &Cache) {
 
 /// Operations so far on each node, by id: what per-node rates are taken from.
 pub fn node_ops(cache: &Cache) -> BTreeMap<String, u64> {
-    match cache.backend().node_health() {
-        Some(views) => views.into_iter().map(|v| (v.id, v.ops)).collect(),
-        None => {
-            let ring = cache.router().ring();
-            let ops = cache.node_ops();
-            ring.nodes()
-                .iter()
-                .enumerate()
-                .map(|(i, node)| (node.id.to_string(), ops.get(i).copied().unwrap_or(0)))
-                .collect()
-        }
-    }
+    cache
+        .backend()
+        .nodes()
+        .into_iter()
+        .map(|n| (n.id, n.ops))
+        .collect()
 }
 
 fn nodes(cache: &Cache) -> Vec<NodeOverview> {
-    match cache.backend().node_health() {
-        Some(views) => fleet_nodes(views),
-        None => shard_nodes(cache),
+    cache.backend().nodes().into_iter().map(row).collect()
+}
+
+/// A node's row in the overview.
+fn row(node: NodeReport) -> NodeOverview {
+    NodeOverview {
+        id: node.id,
+        state: node.status.as_str(),
+        keys: node.keys,
+        used_bytes: node.used_bytes,
+        capacity_bytes: node.capacity_bytes,
+        ring_share: node.ring_share,
+        ops: node.ops,
+        errors: node.errors,
+        evictions: node.evictions,
+        expirations: node.expirations,
     }
-}
-
-fn shard_nodes(cache: &Cache) -> Vec<NodeOverview> {
-    let ring = cache.router().ring();
-    let shares = ring.shares();
-    let ops = cache.node_ops();
-    let stats = cache.backend().node_stats();
-    ring.nodes()
-        .iter()
-        .enumerate()
-        .map(|(i, node)| {
-            let s = stats.get(i).copied().unwrap_or_default();
-            NodeOverview {
-                id: node.id.to_string(),
-                state: "up",
-                keys: s.keys,
-                used_bytes: s.used_bytes,
-                capacity_bytes: s.capacity_bytes,
-                ring_share: shares.get(i).copied().unwrap_or(0.0),
-                ops: ops.get(i).copied().unwrap_or(0),
-                errors: 0,
-                evictions: s.evictions,
-                expirations: s.expirations,
-            }
-        })
-        .collect()
-}
-
-/// Rows from the fleet's views (current nodes, then draining ones).
-fn fleet_nodes(views: Vec<NodeView>) -> Vec<NodeOverview> {
-    views
-        .into_iter()
-        .map(|v| NodeOverview {
-            id: v.id,
-            state: v.state,
-            keys: v.keys,
-            used_bytes: v.used_memory,
-            capacity_bytes: v.max_memory,
-            ring_share: v.ring_share,
-            ops: v.ops,
-            errors: v.errors,
-            evictions: v.evicted_keys,
-            expirations: v.expired_keys,
-        })
-        .collect()
 }
 
 /// Store-wide totals over the nodes that own keys (a draining node's keys are
@@ -277,36 +238,41 @@ fn spread(nodes: &[NodeOverview]) -> Spread {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::fleet::ProbeRecord;
 
-    fn view(id: &str, state: &'static str, keys: u64, ops: u64, errors: u64) -> NodeView {
-        NodeView {
+    fn report(id: &str, status: NodeStatus, keys: u64, ops: u64, errors: u64) -> NodeReport {
+        NodeReport {
             id: id.to_owned(),
-            address: format!("redis://{id}"),
-            state,
+            address: Some(format!("redis://{id}")),
+            status,
             weight: 100,
-            ring_share: if state == DRAINING { 0.0 } else { 0.5 },
+            ring_share: if status == NodeStatus::Draining {
+                0.0
+            } else {
+                0.5
+            },
             keys,
-            used_memory: keys * 10,
-            max_memory: keys * 100,
-            evicted_keys: 3,
-            expired_keys: 4,
+            used_bytes: keys * 10,
+            capacity_bytes: keys * 100,
+            evictions: 3,
+            expirations: 4,
             ops,
             errors,
             missed_writes: 0,
-            state_since_ms: 0,
-            last_probe: ProbeRecord::default(),
+            status_since_ms: Some(0),
+            last_probe: None,
         }
     }
 
     #[test]
-    fn fleet_rows_carry_each_nodes_state_and_counters() {
-        let views = vec![
-            view("a", "up", 10, 7, 0),
-            view("b", "down", 20, 9, 4),
-            view("c", DRAINING, 30, 2, 1),
-        ];
-        let rows = fleet_nodes(views);
+    fn rows_carry_each_nodes_state_and_counters() {
+        let rows: Vec<_> = [
+            report("a", NodeStatus::Up, 10, 7, 0),
+            report("b", NodeStatus::Down, 20, 9, 4),
+            report("c", NodeStatus::Draining, 30, 2, 1),
+        ]
+        .into_iter()
+        .map(row)
+        .collect();
         let seen: Vec<_> = rows
             .iter()
             .map(|r| (r.id.as_str(), r.state, r.ops, r.errors, r.capacity_bytes))

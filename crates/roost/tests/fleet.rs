@@ -724,3 +724,36 @@ async fn a_failed_node_answers_a_fixed_message_that_names_no_internals() {
     assert!(!reply.contains(&port), "{reply}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_every_background_task_including_a_key_move_in_progress() {
+    let mut nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start()).collect();
+    let server = start_fleet(&[&nodes[0], &nodes[1]], &[]).await;
+    let tasks = server.running.as_ref().unwrap().tasks().clone();
+    // Three listeners, the prober, the metrics feed and the history.
+    assert_eq!(tasks.len(), 6);
+    let mut resp = server.resp().await;
+    for i in 0..500 {
+        resp.send(&[b"SET", format!("k:{i}").as_bytes(), b"v"])
+            .await;
+    }
+    for _ in 0..500 {
+        resp.reply().await;
+    }
+    // The new node dies at once: the mover keeps trying its keys for minutes.
+    let url = nodes[2].url();
+    nodes[2].kill();
+    let (status, body) = server
+        .post("/api/cluster/nodes", json!({ "address": url }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(tasks.len(), 7, "the key mover is a registered task");
+    let started = std::time::Instant::now();
+    server.shutdown().await;
+    assert!(tasks.is_empty(), "{} tasks outlived shutdown", tasks.len());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown waited {:?} for the mover",
+        started.elapsed()
+    );
+}

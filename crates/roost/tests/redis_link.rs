@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use roost::backend::redis_link::{LinkOptions, NodeAddress, RedisLink};
+use roost::backend::redis_link::{LinkOptions, LinkWrite, NodeAddress, RedisLink};
 use roost::backend::{Condition, Deadline, RetimeCondition, SetOutcome, Stored};
 use roost::error::CacheError;
 use support::redis::{RedisCluster, RedisServer};
@@ -105,17 +105,27 @@ async fn set_and_get_round_trip_value_and_deadline() {
 }
 
 #[tokio::test]
-async fn batched_sets_and_gets_match_single_ones() {
+async fn batched_writes_and_gets_match_single_ones() {
     let server = RedisServer::start();
     server.cli(&["SET", "doomed", "x"]);
+    server.cli(&["SET", "deleted", "x"]);
     let link = link_to(&server.url());
     let t = now();
-    let entries: [(&[u8], &[u8], Option<u64>); 3] = [
-        (b"ttl", b"v1", Some(t + 60_000)),
-        (b"forever", b"v2", None),
-        (b"doomed", b"v3", Some(t - 1)),
+    let set = |value: &'static [u8], expires_at| LinkWrite::Set { value, expires_at };
+    let writes: [(&[u8], LinkWrite<'_>); 5] = [
+        (b"ttl", set(b"v1", Some(t + 60_000))),
+        (b"forever", set(b"v2", None)),
+        (b"doomed", set(b"v3", Some(t - 1))),
+        (b"deleted", LinkWrite::Delete),
+        (b"never-there", LinkWrite::Delete),
     ];
-    link.set_many(&entries, t).await.unwrap();
+    let answers = link.write_many(&writes, t).await.unwrap();
+    assert_eq!(
+        answers,
+        [true, true, true, true, false],
+        "a delete says whether the key was there"
+    );
+    assert!(!server.exists("deleted"));
     assert!((60_000 - SLACK_MS as i64..=60_000).contains(&pttl(&server, "ttl")));
     assert_eq!(server.get("forever").as_deref(), Some("v2"));
     assert_eq!(pttl(&server, "forever"), -1);

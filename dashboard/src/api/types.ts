@@ -41,7 +41,8 @@ export type EventKind =
   | 'flush'
   | 'node_ejected'
   | 'node_readmitted'
-  | 'topology_change';
+  | 'topology_change'
+  | 'task_failed';
 
 export interface RoostEvent {
   seq: number;

@@ -13,6 +13,7 @@ const EVENT_COLOURS: Record<string, string> = {
   node_ejected: 'red',
   node_readmitted: 'green',
   topology_change: 'purple',
+  task_failed: 'volcano',
 };
 
 function Figure({ id, title, value, hint }: { id: string; title: string; value: string; hint?: string }) {

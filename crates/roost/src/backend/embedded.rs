@@ -1,16 +1,26 @@
 //! The embedded backend: `roost-store` shards in this process, one per ring
-//! node, plus the background task that sweeps expired entries.
+//! node, plus the background task that sweeps expired entries. It owns its
+//! placement (`placement.rs`: which shard holds a key) and counts each
+//! shard's operations; `scan.rs` walks the shards for SCAN.
+
+mod placement;
+mod scan;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use roost_store::{Clock, Hit, Mutation, Store, StoreConfig, UnixMillis};
+use roost_ring::NodeId;
+use roost_store::{Clock, Hit, Mutation, Shard, Store, StoreConfig, UnixMillis};
 use tokio_util::sync::CancellationToken;
 
-use super::{Condition, Deadline, NodeStats, RetimeCondition, SetOutcome, Stored};
+use self::placement::Placement;
+use super::{
+    Condition, Deadline, NodeReport, NodeStatus, RetimeCondition, SetEntry, SetOutcome, Stored,
+};
 use crate::error::CacheError;
 use crate::integer::parse_i64;
+use crate::telemetry::Metrics;
 
 /// How many entries one sweep of one shard may visit, so a sweep never holds
 /// a shard for long however many keys expire at once.
@@ -19,12 +29,25 @@ const SWEEP_VISITS_PER_SHARD: usize = 2_000;
 #[derive(Debug)]
 pub struct Embedded {
     store: Arc<Store>,
+    placement: Placement,
+    /// Where each shard's operations are counted (`roost_node_operations_total`).
+    metrics: Arc<Metrics>,
 }
 
 impl Embedded {
-    pub fn new(config: StoreConfig, clock: Arc<dyn Clock>) -> Embedded {
+    pub fn new(config: StoreConfig, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Embedded {
+        let placement = Placement::for_shards(config.shards.get());
+        let ids: Vec<&str> = placement
+            .ring()
+            .nodes()
+            .iter()
+            .map(|n| n.id.as_str())
+            .collect();
+        metrics.track_nodes(&ids);
         Embedded {
             store: Arc::new(Store::new(config, clock)),
+            placement,
+            metrics,
         }
     }
 
@@ -32,32 +55,40 @@ impl Embedded {
         self.store.now_millis()
     }
 
-    fn shard(&self, node: usize) -> Result<&roost_store::Shard, CacheError> {
-        self.store.shards().get(node).ok_or(CacheError::NoNode)
+    /// The shard that owns `key`, counting one operation on it.
+    fn shard(&self, key: &[u8]) -> &Shard {
+        let index = self.placement.shard_of(key);
+        self.metrics.count_node_op(index);
+        &self.store.shards()[index]
     }
 
-    pub fn get(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
-        Ok(self.shard(node)?.get(key).map(stored))
+    /// The id of the shard that owns `key`.
+    pub fn owner(&self, key: &[u8]) -> NodeId {
+        let index = self.placement.shard_of(key);
+        self.placement.ring().nodes()[index].id.clone()
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<Stored> {
+        self.shard(key).get(key).map(stored)
     }
 
     pub fn set(
         &self,
-        node: usize,
         key: Bytes,
         value: Bytes,
         expires_at: Option<UnixMillis>,
     ) -> Result<(), CacheError> {
-        Ok(self.shard(node)?.set(key, value, expires_at)?)
+        Ok(self.shard(&key).set(key, value, expires_at)?)
     }
 
     /// Several keys, each shard's under one hold of its read lock; answers in key
-    /// order. `nodes[i]` is `keys[i]`'s node.
-    pub fn get_many(
-        &self,
-        nodes: &[usize],
-        keys: &[&[u8]],
-    ) -> Vec<Result<Option<Stored>, CacheError>> {
-        self.per_shard(nodes, keys.to_vec(), |shard, keys| {
+    /// order.
+    pub fn get_many(&self, keys: &[&[u8]]) -> Vec<Result<Option<Stored>, CacheError>> {
+        let shards = keys
+            .iter()
+            .map(|key| self.placement.shard_of(key))
+            .collect();
+        self.per_shard(shards, keys.to_vec(), |shard, keys| {
             shard
                 .get_many(keys)
                 .into_iter()
@@ -67,13 +98,13 @@ impl Embedded {
     }
 
     /// Several plain sets, each shard's under one hold of its write lock; outcomes
-    /// in entry order. `nodes[i]` is `entries[i]`'s node.
-    pub fn set_many(
-        &self,
-        nodes: &[usize],
-        entries: Vec<(Bytes, Bytes, Option<UnixMillis>)>,
-    ) -> Vec<Result<(), CacheError>> {
-        self.per_shard(nodes, entries, |shard, entries| {
+    /// in entry order.
+    pub fn set_many(&self, entries: Vec<SetEntry>) -> Vec<Result<(), CacheError>> {
+        let shards = entries
+            .iter()
+            .map(|(key, _, _)| self.placement.shard_of(key))
+            .collect();
+        self.per_shard(shards, entries, |shard, entries| {
             shard
                 .set_many(entries)
                 .into_iter()
@@ -83,16 +114,18 @@ impl Embedded {
     }
 
     /// Runs `run` once per shard on that shard's items (in their order) and puts the
-    /// answers back in item order; items of a node that does not exist get
-    /// [`CacheError::NoNode`].
+    /// answers back in item order. `shards[i]` is `items[i]`'s shard; each item
+    /// counts one operation on it.
     fn per_shard<I, T>(
         &self,
-        nodes: &[usize],
+        shards: Vec<usize>,
         items: Vec<I>,
-        run: impl Fn(&roost_store::Shard, Vec<I>) -> Vec<Result<T, CacheError>>,
+        run: impl Fn(&Shard, Vec<I>) -> Vec<Result<T, CacheError>>,
     ) -> Vec<Result<T, CacheError>> {
+        let count = shards.len();
         let mut groups: Vec<(usize, Vec<usize>, Vec<I>)> = Vec::new();
-        for (at, (&node, item)) in nodes.iter().zip(items).enumerate() {
+        for (at, (node, item)) in shards.into_iter().zip(items).enumerate() {
+            self.metrics.count_node_op(node);
             match groups.iter_mut().find(|(n, _, _)| *n == node) {
                 Some((_, positions, group)) => {
                     positions.push(at);
@@ -102,12 +135,9 @@ impl Embedded {
             }
         }
         let mut answers: Vec<Option<Result<T, CacheError>>> =
-            std::iter::repeat_with(|| None).take(nodes.len()).collect();
+            std::iter::repeat_with(|| None).take(count).collect();
         for (node, positions, group) in groups {
-            let outcomes = match self.shard(node) {
-                Ok(shard) => run(shard, group),
-                Err(err) => positions.iter().map(|_| Err(err.clone())).collect(),
-            };
+            let outcomes = run(&self.store.shards()[node], group);
             for (at, outcome) in positions.into_iter().zip(outcomes) {
                 answers[at] = Some(outcome);
             }
@@ -118,23 +148,22 @@ impl Embedded {
             .collect()
     }
 
-    pub fn delete(&self, node: usize, key: &[u8]) -> Result<bool, CacheError> {
-        Ok(self.shard(node)?.delete(key))
+    pub fn delete(&self, key: &[u8]) -> bool {
+        self.shard(key).delete(key)
     }
 
-    pub fn peek(&self, node: usize, key: &[u8]) -> Result<Option<Stored>, CacheError> {
-        Ok(self.shard(node)?.peek(key).map(stored))
+    pub fn peek(&self, key: &[u8]) -> Option<Stored> {
+        self.shard(key).peek(key).map(stored)
     }
 
     pub fn set_conditional(
         &self,
-        node: usize,
         key: Bytes,
         value: Bytes,
         condition: Condition,
         deadline: Deadline,
     ) -> Result<SetOutcome, CacheError> {
-        let outcome = self.shard(node)?.update(key, |current| {
+        let outcome = self.shard(&key).update(key, |current| {
             let allowed = match condition {
                 Condition::Always => true,
                 Condition::IfAbsent => current.is_none(),
@@ -158,20 +187,19 @@ impl Embedded {
         Ok(outcome)
     }
 
-    pub fn take(&self, node: usize, key: Bytes) -> Result<Option<Stored>, CacheError> {
+    pub fn take(&self, key: Bytes) -> Result<Option<Stored>, CacheError> {
         let taken = self
-            .shard(node)?
+            .shard(&key)
             .update(key, |current| (Mutation::Delete, current.map(stored)))?;
         Ok(taken)
     }
 
     pub fn get_and_retime(
         &self,
-        node: usize,
         key: Bytes,
         deadline: Option<UnixMillis>,
     ) -> Result<Option<Stored>, CacheError> {
-        let found = self.shard(node)?.update(key, |current| match current {
+        let found = self.shard(&key).update(key, |current| match current {
             None => (Mutation::Keep, None),
             Some(hit) => (
                 Mutation::Set {
@@ -186,12 +214,11 @@ impl Embedded {
 
     pub fn retime(
         &self,
-        node: usize,
         key: Bytes,
         deadline: Option<UnixMillis>,
         condition: RetimeCondition,
     ) -> Result<bool, CacheError> {
-        let changed = self.shard(node)?.update(key, |current| match current {
+        let changed = self.shard(&key).update(key, |current| match current {
             Some(hit) if condition.allows(hit.expires_at, deadline) => (
                 Mutation::Set {
                     value: hit.value,
@@ -204,8 +231,8 @@ impl Embedded {
         Ok(changed)
     }
 
-    pub fn incr_by(&self, node: usize, key: Bytes, delta: i64) -> Result<i64, CacheError> {
-        self.shard(node)?.update(key, |current| {
+    pub fn incr_by(&self, key: Bytes, delta: i64) -> Result<i64, CacheError> {
+        self.shard(&key).update(key, |current| {
             let (base, expires_at) = match &current {
                 None => (Some(0), None),
                 Some(hit) => (parse_i64(&hit.value), hit.expires_at),
@@ -221,14 +248,8 @@ impl Embedded {
         })?
     }
 
-    pub fn append(
-        &self,
-        node: usize,
-        key: Bytes,
-        suffix: &[u8],
-        max_len: usize,
-    ) -> Result<usize, CacheError> {
-        self.shard(node)?.update(key, |current| {
+    pub fn append(&self, key: Bytes, suffix: &[u8], max_len: usize) -> Result<usize, CacheError> {
+        self.shard(&key).update(key, |current| {
             let (old, expires_at) = match &current {
                 None => (&b""[..], None),
                 Some(hit) => (&hit.value[..], hit.expires_at),
@@ -246,18 +267,11 @@ impl Embedded {
         })?
     }
 
-    pub fn visit_keys(
-        &self,
-        node: usize,
-        mut visit: impl FnMut(&Bytes, Option<UnixMillis>),
-    ) -> Result<(), CacheError> {
-        self.shard(node)?
-            .keys(|key, hit| visit(key, hit.expires_at));
-        Ok(())
-    }
-
-    pub fn node_len(&self, node: usize) -> u64 {
-        self.store.shards().get(node).map_or(0, |s| s.len())
+    /// Visits every live key of every shard with its deadline.
+    pub fn visit_keys(&self, mut visit: impl FnMut(&Bytes, Option<UnixMillis>)) {
+        for shard in self.store.shards() {
+            shard.keys(|key, hit| visit(key, hit.expires_at));
+        }
     }
 
     /// Entries across all shards.
@@ -281,16 +295,32 @@ impl Embedded {
         self.store.max_memory_bytes()
     }
 
-    pub fn node_stats(&self) -> Vec<NodeStats> {
-        self.store
-            .shards()
+    /// Every shard as a node: always up, with its counters and its
+    /// operations so far.
+    pub fn nodes(&self) -> Vec<NodeReport> {
+        let ring = self.placement.ring();
+        let shares = ring.shares();
+        let ops = self.metrics.node_op_counts();
+        ring.nodes()
             .iter()
-            .map(|s| NodeStats {
+            .zip(self.store.shards())
+            .enumerate()
+            .map(|(i, (node, s))| NodeReport {
+                id: node.id.to_string(),
+                address: None,
+                status: NodeStatus::Up,
+                weight: node.weight,
+                ring_share: shares.get(i).copied().unwrap_or(0.0),
                 keys: s.len(),
                 used_bytes: s.used_bytes(),
                 capacity_bytes: s.capacity_bytes(),
                 evictions: s.evictions(),
                 expirations: s.expirations(),
+                ops: ops.get(i).copied().unwrap_or(0),
+                errors: 0,
+                missed_writes: 0,
+                status_since_ms: None,
+                last_probe: None,
             })
             .collect()
     }

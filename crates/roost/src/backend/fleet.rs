@@ -11,9 +11,8 @@
 //! - `probe.rs`: the background prober that ejects, readmits and gathers INFO;
 //! - `changes.rs`: adding, draining and reconciling nodes, and the key mover.
 //!
-//! The `node` index every [`super::Backend`] method receives is the Router's
-//! choice of owner; the fleet re-derives the whole replica set from the same
-//! ring snapshot (it is the Router's ring: [`Fleet::new`] installs it there).
+//! The fleet owns its placement: every operation takes a key and finds its
+//! replicas in the current [`Topology`] snapshot; nothing above it routes.
 
 mod changes;
 mod health;
@@ -28,24 +27,22 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use roost_store::{Clock, UnixMillis};
 use tokio::sync::Mutex as AsyncMutex;
-use tokio_util::sync::CancellationToken;
 
 pub use changes::{NodeSpec, Preview, TopologyError};
-pub use health::{Hysteresis, NodeState, ProbeRecord};
+pub use health::{HealthState, Hysteresis, ProbeRecord};
 pub use topology::{FleetNode, Topology, MAX_REPLICAS};
 
 use roost_ring::{NodeId, DEFAULT_WEIGHT};
 
 use super::redis_link::{LinkOptions, NodeAddress, RedisLink};
-use super::NodeStats;
+use super::{NodeReport, NodeStatus};
 use crate::config::FleetSettings;
-use crate::router::Router;
+use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events};
 
 #[derive(Debug)]
 pub struct Fleet {
     topology: ArcSwap<Topology>,
-    router: Arc<Router>,
     settings: FleetSettings,
     options: LinkOptions,
     clock: Arc<dyn Clock>,
@@ -54,49 +51,28 @@ pub struct Fleet {
     changing: AsyncMutex<()>,
     /// One logical node that is a whole Redis Cluster (its slots decide).
     cluster: bool,
-    /// Cancelled when the prober ends (shutdown): background key moves stop.
-    stopping: CancellationToken,
+    /// Where the key mover and refills run; they end at shutdown.
+    tasks: Tasks,
 }
 
 /// What both constructors hand to [`Fleet::assemble`].
 struct Parts {
-    router: Arc<Router>,
     settings: FleetSettings,
     options: LinkOptions,
     clock: Arc<dyn Clock>,
     events: Arc<Events>,
-}
-
-/// What the topology API shows for one node.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct NodeView {
-    pub id: String,
-    pub address: String,
-    pub state: &'static str,
-    pub weight: u32,
-    pub ring_share: f64,
-    pub keys: u64,
-    pub used_memory: u64,
-    /// Redis's `maxmemory` (0: none set).
-    pub max_memory: u64,
-    pub evicted_keys: u64,
-    pub expired_keys: u64,
-    pub ops: u64,
-    pub errors: u64,
-    pub missed_writes: usize,
-    pub state_since_ms: UnixMillis,
-    pub last_probe: ProbeRecord,
+    tasks: Tasks,
 }
 
 impl Fleet {
-    /// A fleet over `specs` (validated, distinct ids). Installs its ring in
-    /// `router`; probing starts with [`Fleet::run_prober`].
+    /// A fleet over `specs` (validated, distinct ids); probing starts with
+    /// [`Fleet::run_prober`].
     pub fn new(
         specs: Vec<NodeSpec>,
         settings: FleetSettings,
-        router: Arc<Router>,
         clock: Arc<dyn Clock>,
         events: Arc<Events>,
+        tasks: Tasks,
     ) -> Result<Fleet, TopologyError> {
         let options = link_options(&settings);
         let nodes = specs
@@ -105,28 +81,26 @@ impl Fleet {
             .collect();
         let topology = Topology::new(nodes).map_err(TopologyError::Ring)?;
         let parts = Parts {
-            router,
             settings,
             options,
             clock,
             events,
+            tasks,
         };
         Ok(Fleet::assemble(topology, parts, false))
     }
 
-    /// The fleet over `topology`, its ring installed in the router.
+    /// The fleet over `topology`.
     fn assemble(topology: Topology, parts: Parts, cluster: bool) -> Fleet {
-        parts.router.replace(topology.ring.clone());
         Fleet {
             topology: ArcSwap::from_pointee(topology),
-            router: parts.router,
             settings: parts.settings,
             options: parts.options,
             clock: parts.clock,
             events: parts.events,
             changing: AsyncMutex::new(()),
             cluster,
-            stopping: CancellationToken::new(),
+            tasks: parts.tasks,
         }
     }
 
@@ -137,9 +111,9 @@ impl Fleet {
     pub async fn over_cluster(
         seeds: Vec<NodeAddress>,
         settings: FleetSettings,
-        router: Arc<Router>,
         clock: Arc<dyn Clock>,
         events: Arc<Events>,
+        tasks: Tasks,
     ) -> Result<Fleet, crate::error::CacheError> {
         let settings = FleetSettings {
             replicas: 1,
@@ -153,11 +127,11 @@ impl Fleet {
         let topology =
             Topology::new(vec![Arc::new(node)]).expect("invariant: one node is a valid ring");
         let parts = Parts {
-            router,
             settings,
             options,
             clock,
             events,
+            tasks,
         };
         Ok(Fleet::assemble(topology, parts, true))
     }
@@ -232,18 +206,22 @@ impl Fleet {
     }
 
     fn install(&self, topology: Topology) {
-        let ring = topology.ring.clone();
         self.topology.store(Arc::new(topology));
-        self.router.replace(ring);
+    }
+
+    /// The id of the node that owns `key` now: its first replica on the ring.
+    pub fn owner(&self, key: &[u8]) -> Option<NodeId> {
+        let topology = self.topology.load();
+        let index = topology.ring.locate(key)?;
+        topology.nodes.get(index).map(|node| node.id.clone())
     }
 
     fn record(&self, kind: EventKind, message: String) {
         self.events.record(kind, message);
     }
 
-    /// Every node the topology API lists: the current ones, then any still
-    /// being drained.
-    pub fn node_views(&self) -> Vec<NodeView> {
+    /// Every node: the current ones, then any still being drained.
+    pub fn nodes(&self) -> Vec<NodeReport> {
         let topology = self.topology();
         let shares = topology.ring.shares();
         topology
@@ -253,57 +231,29 @@ impl Fleet {
             .map(|(i, node)| {
                 let draining = i >= topology.nodes.len();
                 let info = node.info();
-                NodeView {
+                NodeReport {
                     id: node.id.to_string(),
-                    address: node.address().redacted(),
-                    state: match (draining, node.health.state()) {
-                        (true, _) => "draining",
-                        (false, NodeState::Up) => "up",
-                        (false, NodeState::Down) => "down",
+                    address: Some(node.address().redacted()),
+                    status: match (draining, node.health.state()) {
+                        (true, _) => NodeStatus::Draining,
+                        (false, HealthState::Up) => NodeStatus::Up,
+                        (false, HealthState::Down) => NodeStatus::Down,
                     },
                     weight: node.weight,
                     ring_share: shares.get(i).copied().unwrap_or(0.0),
-                    keys: info.keys,
-                    used_memory: info.used_memory,
-                    max_memory: info.maxmemory,
-                    evicted_keys: info.evicted_keys,
-                    expired_keys: info.expired_keys,
-                    ops: node.ops.load(std::sync::atomic::Ordering::Relaxed),
-                    errors: node.errors.load(std::sync::atomic::Ordering::Relaxed),
-                    missed_writes: node.journal.len(),
-                    state_since_ms: node.health.changed_at(),
-                    last_probe: node.health.last_probe(),
-                }
-            })
-            .collect()
-    }
-
-    /// Per-node counters from the last INFO of each, in ring node order.
-    pub fn node_stats(&self) -> Vec<NodeStats> {
-        self.topology()
-            .nodes
-            .iter()
-            .map(|node| {
-                let info = node.info();
-                NodeStats {
                     keys: info.keys,
                     used_bytes: info.used_memory,
                     capacity_bytes: info.maxmemory,
                     evictions: info.evicted_keys,
                     expirations: info.expired_keys,
+                    ops: node.ops.load(std::sync::atomic::Ordering::Relaxed),
+                    errors: node.errors.load(std::sync::atomic::Ordering::Relaxed),
+                    missed_writes: node.journal.len(),
+                    status_since_ms: Some(node.health.changed_at()),
+                    last_probe: Some(node.health.last_probe()),
                 }
             })
             .collect()
-    }
-
-    /// Keys on the node at `index` from its last INFO (at most a few probe
-    /// intervals old), divided by the replica count so that the sum over
-    /// nodes counts each key once.
-    pub fn node_len(&self, index: usize) -> u64 {
-        self.topology()
-            .nodes
-            .get(index)
-            .map_or(0, |node| node.info().keys / self.settings.replicas as u64)
     }
 
     /// Keys held, summed over nodes from their last INFO, each replicated key

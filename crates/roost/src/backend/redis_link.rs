@@ -43,6 +43,16 @@ use crate::error::{CacheError, Cause, NodeFault};
 /// Keys per DEL command in `delete_many`.
 const DELETE_BATCH: usize = 1000;
 
+/// One write of a batch (see [`RedisLink::write_many`]).
+#[derive(Debug, Clone, Copy)]
+pub enum LinkWrite<'a> {
+    Set {
+        value: &'a [u8],
+        expires_at: Option<UnixMillis>,
+    },
+    Delete,
+}
+
 /// How a link talks to its node.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
@@ -191,25 +201,40 @@ impl RedisLink {
         .await
     }
 
-    /// SET (or DEL, for a deadline already past) of every entry in one
-    /// pipelined request, as [`RedisLink::set`] does for one. Standalone nodes
-    /// only, like [`RedisLink::get_many`].
-    pub async fn set_many(
+    /// Every write of a batch in one pipelined request: SET (or DEL, for a
+    /// deadline already past) as [`RedisLink::set`] does for one, DEL as
+    /// [`RedisLink::delete`]. Answers in order: `true` for a set, and for a
+    /// delete whether the key was there. Standalone nodes only, like
+    /// [`RedisLink::get_many`].
+    pub async fn write_many(
         &self,
-        entries: &[(&[u8], &[u8], Option<UnixMillis>)],
+        writes: &[(&[u8], LinkWrite<'_>)],
         now: UnixMillis,
-    ) -> Result<(), CacheError> {
+    ) -> Result<Vec<bool>, CacheError> {
         let mut pipeline = redis::pipe();
-        for &(key, value, expires_at) in entries {
-            pipeline.add_command(set_command(
-                key,
-                value,
-                Expiry::from_deadline(expires_at, now),
-            ));
+        for &(key, write) in writes {
+            match write {
+                LinkWrite::Set { value, expires_at } => pipeline.add_command(set_command(
+                    key,
+                    value,
+                    Expiry::from_deadline(expires_at, now),
+                )),
+                LinkWrite::Delete => pipeline.cmd("DEL").arg(key),
+            };
         }
         let pipeline = &pipeline;
-        self.run(|mut c| async move { pipeline.query_async::<()>(&mut c).await })
-            .await
+        self.run(|mut c| async move {
+            let replies: Vec<redis::Value> = pipeline.query_async(&mut c).await?;
+            writes
+                .iter()
+                .zip(&replies)
+                .map(|((_, write), reply)| match write {
+                    LinkWrite::Set { .. } => Ok(true),
+                    LinkWrite::Delete => Ok(redis::from_redis_value_ref::<u64>(reply)? > 0),
+                })
+                .collect()
+        })
+        .await
     }
 
     /// Plain GET, without the deadline.

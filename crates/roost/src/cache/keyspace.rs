@@ -1,32 +1,15 @@
 //! Questions about keys rather than values: EXISTS, TTL, EXPIRE, PERSIST,
-//! multi-key DEL, DBSIZE, and walking the keyspace with SCAN and KEYS.
-//!
-//! SCAN's cursor spans every node: the top 16 bits are the node index, the low
-//! 48 bits a position inside the node (a hash of the key). A page returns the
-//! keys of one node in position order from the cursor on, so a key present for
-//! the whole iteration is returned at least once however the node's map moves
-//! underneath, and keys sharing a position are never split across pages.
+//! multi-key DEL, DBSIZE, and walking the keyspace with SCAN and KEYS (the
+//! backend walks its own nodes; see `Backend::scan_page`).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use bytes::Bytes;
-use roost_store::UnixMillis;
 
-use super::{glob_match, Cache};
+use super::{glob_match, Cache, Change, Write};
 use crate::backend::RetimeCondition;
-use crate::config::MAX_TTL;
 use crate::error::CacheError;
 use crate::telemetry::Op;
-
-/// Bits of a SCAN cursor that hold the position inside a node.
-const POSITION_BITS: u32 = 48;
-const POSITION_MASK: u64 = (1 << POSITION_BITS) - 1;
-/// A page visits at least this fraction of a node (up to `MAX_BOOSTED_PAGE`), so
-/// walking a big node takes a bounded number of passes over it.
-const MIN_PAGE_FRACTION: u64 = 16;
-const MAX_BOOSTED_PAGE: usize = 10_000;
 
 /// What TTL, TYPE and STRLEN need to know about a live key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,28 +28,22 @@ pub struct ScanPage {
 }
 
 impl Cache {
-    /// Removes every key given; returns how many existed (DEL, UNLINK).
+    /// Removes every key given; returns how many existed (DEL, UNLINK). In
+    /// front of Redis, each node gets one request for all its keys.
     pub async fn delete_many(&self, keys: &[Bytes]) -> Result<u64, CacheError> {
-        self.timed(Op::Delete, async {
-            self.check_keys(keys)?;
-            let mut removed = 0;
-            for key in keys {
-                let node = self.route(key)?;
-                removed += u64::from(self.backend.delete(node, key).await?);
-            }
-            Ok(removed)
-        })
-        .await
+        let change = Change::DeleteMany(keys.to_vec());
+        Ok(self.apply(Write::client(change)).await?.into_count())
     }
 
-    /// How many of `keys` exist, counting a key given twice twice (EXISTS).
+    /// How many of `keys` exist, counting a key given twice twice (EXISTS). In
+    /// front of Redis, each node gets one request for all its keys.
     pub async fn exists(&self, keys: &[Bytes]) -> Result<u64, CacheError> {
         self.timed(Op::Inspect, async {
             self.check_keys(keys)?;
+            let keys: Vec<&[u8]> = keys.iter().map(|key| &key[..]).collect();
             let mut found = 0;
-            for key in keys {
-                let node = self.route(key)?;
-                found += u64::from(self.backend.peek(node, key).await?.is_some());
+            for exists in self.backend.peek_many(&keys).await {
+                found += u64::from(exists?);
             }
             Ok(found)
         })
@@ -78,8 +55,7 @@ impl Cache {
     pub async fn inspect(&self, key: &[u8]) -> Result<Option<KeyInfo>, CacheError> {
         self.timed(Op::Inspect, async {
             self.check_key(key)?;
-            let node = self.route(key)?;
-            let found = self.backend.peek(node, key).await?;
+            let found = self.backend.peek(key).await?;
             Ok(found.map(|s| KeyInfo {
                 ttl: self.ttl_of(s.expires_at),
                 len: s.value.len(),
@@ -96,24 +72,8 @@ impl Cache {
         at: i64,
         condition: RetimeCondition,
     ) -> Result<bool, CacheError> {
-        self.timed(Op::Expire, async {
-            self.check_key(&key)?;
-            let now = self.backend.now_millis();
-            let at = UnixMillis::try_from(at).unwrap_or(0);
-            if at.saturating_sub(now) > MAX_TTL.as_millis() as u64 {
-                return Err(CacheError::TtlOutOfRange { max: MAX_TTL });
-            }
-            let node = self.route(&key)?;
-            let changed = self
-                .backend
-                .retime(node, key.clone(), Some(at), condition)
-                .await?;
-            if changed && at <= now {
-                self.backend.delete(node, &key).await?;
-            }
-            Ok(changed)
-        })
-        .await
+        let change = Change::ExpireAt { key, at, condition };
+        Ok(self.apply(Write::client(change)).await?.into_done())
     }
 
     /// Milliseconds from now to `after_ms` from now, as an absolute time for
@@ -125,13 +85,10 @@ impl Cache {
 
     /// Removes a live key's deadline; `true` when it had one (PERSIST).
     pub async fn persist(&self, key: Bytes) -> Result<bool, CacheError> {
-        self.timed(Op::Expire, async {
-            self.check_key(&key)?;
-            let node = self.route(&key)?;
-            let condition = RetimeCondition::HasDeadline;
-            self.backend.retime(node, key, None, condition).await
-        })
-        .await
+        Ok(self
+            .apply(Write::client(Change::Persist(key)))
+            .await?
+            .into_done())
     }
 
     /// Entries held, expired ones not yet removed included (DBSIZE).
@@ -152,24 +109,12 @@ impl Cache {
         count: usize,
     ) -> Result<ScanPage, CacheError> {
         self.timed(Op::Scan, async {
-            if let Some((next, keys)) = self.backend.scan_page(cursor, count.max(1)).await? {
-                return Ok(self.filtered(next, keys, pattern));
-            }
-            let mut node = (cursor >> POSITION_BITS) as usize;
-            let mut from = cursor & POSITION_MASK;
-            let mut budget = count.max(1);
-            let mut keys = Vec::new();
-            while node < self.node_count() && budget > 0 {
-                let page = self.scan_node(node, from, budget).await?;
-                budget = budget.saturating_sub(page.keys.len());
-                keys.extend(page.keys);
-                match page.next {
-                    Some(next) => return Ok(self.page(node, next, keys, pattern)),
-                    None => (node, from) = (node + 1, 0),
-                }
-            }
-            let next = if node < self.node_count() { node } else { 0 };
-            Ok(self.page(next, 0, keys, pattern))
+            let (cursor, keys) = self.backend.scan_page(cursor, count.max(1)).await?;
+            let keys = match pattern {
+                Some(p) => keys.into_iter().filter(|k| glob_match(p, k)).collect(),
+                None => keys,
+            };
+            Ok(ScanPage { cursor, keys })
         })
         .await
     }
@@ -178,84 +123,15 @@ impl Cache {
     pub async fn keys(&self, pattern: &[u8]) -> Result<Vec<Bytes>, CacheError> {
         self.timed(Op::Scan, async {
             let mut keys = Vec::new();
-            for node in 0..self.node_count() {
-                self.backend
-                    .visit_keys(node, |key, _| {
-                        if glob_match(pattern, key) {
-                            keys.push(key.clone());
-                        }
-                    })
-                    .await?;
-            }
+            self.backend
+                .visit_keys(|key, _| {
+                    if glob_match(pattern, key) {
+                        keys.push(key.clone());
+                    }
+                })
+                .await?;
             Ok(keys)
         })
         .await
     }
-
-    fn node_count(&self) -> usize {
-        self.router.ring().nodes().len()
-    }
-
-    /// Keys of one node from position `from` on, at least `budget` of them (more
-    /// on a big node, and never splitting keys that share a position). Linear in
-    /// the node's size: one visit and a selection, no full sort.
-    async fn scan_node(
-        &self,
-        node: usize,
-        from: u64,
-        budget: usize,
-    ) -> Result<NodePage, CacheError> {
-        let boost = (self.backend.node_len(node) / MIN_PAGE_FRACTION) as usize;
-        let take = budget.max(boost.min(MAX_BOOSTED_PAGE));
-        let mut ahead = Vec::new();
-        self.backend
-            .visit_keys(node, |key, _| {
-                let position = scan_position(key);
-                if position >= from {
-                    ahead.push((position, key.clone()));
-                }
-            })
-            .await?;
-        let mut next = None;
-        if ahead.len() > take {
-            ahead.select_nth_unstable_by_key(take - 1, |(position, _)| *position);
-            let cut = ahead[take - 1].0;
-            next = ahead[take..]
-                .iter()
-                .map(|(position, _)| *position)
-                .filter(|&position| position > cut)
-                .min();
-            ahead.retain(|(position, _)| *position <= cut);
-        }
-        ahead.sort_unstable_by_key(|(position, _)| *position);
-        let keys = ahead.into_iter().map(|(_, key)| key).collect();
-        Ok(NodePage { keys, next })
-    }
-
-    fn page(&self, node: usize, from: u64, keys: Vec<Bytes>, pattern: Option<&[u8]>) -> ScanPage {
-        self.filtered(((node as u64) << POSITION_BITS) | from, keys, pattern)
-    }
-
-    fn filtered(&self, cursor: u64, keys: Vec<Bytes>, pattern: Option<&[u8]>) -> ScanPage {
-        let keys = match pattern {
-            Some(p) => keys.into_iter().filter(|k| glob_match(p, k)).collect(),
-            None => keys,
-        };
-        ScanPage { cursor, keys }
-    }
-}
-
-/// The keys of one node from a position on, and where the next page starts
-/// (`None` when the node is done).
-struct NodePage {
-    keys: Vec<Bytes>,
-    next: Option<u64>,
-}
-
-/// Where a key sits in its node's SCAN order: a 48-bit hash, stable for the
-/// life of the process.
-fn scan_position(key: &[u8]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    key.hash(&mut hasher);
-    hasher.finish() & POSITION_MASK
 }

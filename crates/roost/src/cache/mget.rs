@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{Cache, CacheHit};
+use super::{Cache, CacheHit, Origin};
 use crate::error::CacheError;
 use crate::telemetry::{Metrics, Op};
 
@@ -75,9 +75,6 @@ impl Cache {
             Ok(hits) => {
                 let bytes: usize = hits.iter().flatten().map(|h| h.value.len()).sum();
                 cursor.resize(hits.len(), bytes);
-                let count = hits.iter().filter(|h| h.is_some()).count() as u64;
-                self.metrics
-                    .record_lookups(count, hits.len() as u64 - count);
             }
             Err(_) => cursor.ok = false,
         }
@@ -87,23 +84,19 @@ impl Cache {
     /// Reads several keys at once, answers in key order; a node's failure fails
     /// the whole call.
     async fn lookup_many(&self, keys: &[Bytes]) -> Result<Vec<Option<CacheHit>>, CacheError> {
-        let nodes = keys
-            .iter()
-            .map(|key| self.route(key))
-            .collect::<Result<Vec<_>, _>>()?;
         let keys: Vec<&[u8]> = keys.iter().map(|key| &key[..]).collect();
-        let found = self.backend.get_many(&nodes, &keys, true).await;
-        nodes
-            .into_iter()
-            .zip(found)
-            .map(|(node, stored)| {
-                Ok(stored?.map(|s| CacheHit {
-                    value: s.value,
-                    ttl: self.ttl_of(s.expires_at),
-                    node: self.node_id(node),
-                }))
-            })
-            .collect()
+        let found = self.backend.get_many(&keys, true).await;
+        let mut hits = Vec::with_capacity(keys.len());
+        for (key, stored) in keys.into_iter().zip(found) {
+            let stored = stored?;
+            self.looked_up(key, stored.is_some(), Origin::Client);
+            hits.push(stored.map(|s| CacheHit {
+                value: s.value,
+                ttl: self.ttl_of(s.expires_at),
+                node: self.owner(key),
+            }));
+        }
+        Ok(hits)
     }
 }
 

@@ -12,14 +12,25 @@ use crate::backend::fleet::NodeSpec;
 use crate::backend::redis_link::NodeAddress;
 use crate::backend::{Backend, Embedded, Fleet};
 use crate::config::{BackendConfig, Config, RedisKind};
-use crate::router::Router;
-use crate::telemetry::Events;
+use crate::tasks::Tasks;
+use crate::telemetry::{Events, Metrics};
 
-pub(super) async fn build_backend(
-    config: &Config,
-    clock: Arc<dyn Clock>,
-    events: Arc<Events>,
-) -> anyhow::Result<(Arc<Router>, Backend)> {
+/// What a backend is built with besides its configuration.
+pub(super) struct Parts {
+    pub clock: Arc<dyn Clock>,
+    pub events: Arc<Events>,
+    pub metrics: Arc<Metrics>,
+    /// Where a fleet starts its key mover and refills.
+    pub tasks: Tasks,
+}
+
+pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Result<Backend> {
+    let Parts {
+        clock,
+        events,
+        metrics,
+        tasks,
+    } = parts;
     match &config.backend {
         BackendConfig::Embedded {
             shards,
@@ -32,13 +43,9 @@ pub(super) async fn build_backend(
                 policy: *policy,
             };
             tracing::info!(shards = shards.get(), max_memory_bytes, %policy, "embedded store");
-            Ok((
-                Arc::new(Router::for_shards(shards.get())),
-                Backend::Embedded(Embedded::new(store, clock)),
-            ))
+            Ok(Backend::Embedded(Embedded::new(store, clock, metrics)))
         }
         BackendConfig::Redis { nodes, kind, fleet } => {
-            let router = Arc::new(Router::for_shards(1));
             let addresses = nodes
                 .iter()
                 .map(|url| NodeAddress::parse(url).map_err(anyhow::Error::msg))
@@ -51,7 +58,7 @@ pub(super) async fn build_backend(
             };
             let backend = if cluster {
                 tracing::info!(seeds = nodes.len(), "redis cluster backend");
-                Fleet::over_cluster(addresses, *fleet, router.clone(), clock, events)
+                Fleet::over_cluster(addresses, *fleet, clock, events, tasks)
                     .await
                     .context("connecting to the Redis Cluster")?
             } else {
@@ -65,9 +72,9 @@ pub(super) async fn build_backend(
                     write_quorum = fleet.write_quorum,
                     "redis fleet backend"
                 );
-                Fleet::new(specs, *fleet, router.clone(), clock, events)?
+                Fleet::new(specs, *fleet, clock, events, tasks)?
             };
-            Ok((router, Backend::Fleet(Arc::new(backend))))
+            Ok(Backend::Fleet(Arc::new(backend)))
         }
     }
 }
@@ -137,10 +144,14 @@ mod tests {
         .collect();
         let config = Config::from_layers(&Layers::defaults().with_env(&env)).unwrap();
         let events = Arc::new(Events::default());
-        build_backend(&config, Arc::new(SystemClock), events)
-            .await
-            .unwrap()
-            .1
+        let metrics = Arc::new(Metrics::new());
+        let parts = Parts {
+            clock: Arc::new(SystemClock),
+            tasks: Tasks::new(events.clone(), metrics.clone()),
+            events,
+            metrics,
+        };
+        build_backend(&config, parts).await.unwrap()
     }
 
     #[tokio::test]
@@ -150,9 +161,9 @@ mod tests {
         // made a RESP GET's future 6.9 KB and cost P=16 throughput a third.
         let backend = fleet_backend().await;
         let key: &[u8] = b"k";
-        let get = backend.get_value(0, key);
-        let set = backend.set(0, Bytes::new(), Bytes::new(), None);
-        let delete = backend.delete(0, key);
+        let get = backend.get_value(key);
+        let set = backend.set(Bytes::new(), Bytes::new(), None);
+        let delete = backend.delete(key);
         for (name, size) in [
             ("get_value", std::mem::size_of_val(&get)),
             ("set", std::mem::size_of_val(&set)),

@@ -31,6 +31,8 @@ pub enum EventKind {
     NodeReadmitted,
     /// A node was added or drained through the topology API.
     TopologyChange,
+    /// A background task ended with an error or a panic.
+    TaskFailed,
 }
 
 impl EventKind {
@@ -42,6 +44,7 @@ impl EventKind {
             EventKind::NodeEjected => "node_ejected",
             EventKind::NodeReadmitted => "node_readmitted",
             EventKind::TopologyChange => "topology_change",
+            EventKind::TaskFailed => "task_failed",
         }
     }
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use prometheus::core::Collector;
 use prometheus::proto::MetricType;
-use prometheus::{Encoder, Gauge, IntCounter, IntGauge, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 pub use nodes::NodeSample;
 use nodes::{gauge_value, NodeMetrics};
@@ -112,6 +114,8 @@ pub struct Metrics {
     expirations: IntCounter,
     uptime: Gauge,
     doors: super::DoorMetrics,
+    /// Background tasks that ended with an error or a panic, by task name.
+    task_failures: IntCounterVec,
     /// See [`Metrics::refreshing`].
     refreshing: Mutex<()>,
 }
@@ -181,6 +185,14 @@ impl Metrics {
             uptime: Gauge::new("roost_process_uptime_seconds", "seconds since start")
                 .expect("invariant: valid metric"),
             doors: super::DoorMetrics::new(),
+            task_failures: IntCounterVec::new(
+                Opts::new(
+                    "roost_task_failures_total",
+                    "background tasks that ended with an error or a panic, by task",
+                ),
+                &["task"],
+            )
+            .expect("invariant: valid metric"),
             refreshing: Mutex::new(()),
             registry,
         };
@@ -196,6 +208,7 @@ impl Metrics {
             Box::new(metrics.evictions.clone()),
             Box::new(metrics.expirations.clone()),
             Box::new(metrics.uptime.clone()),
+            Box::new(metrics.task_failures.clone()),
         ];
         collectors.extend(metrics.nodes.collectors());
         collectors.extend(metrics.doors.collectors());
@@ -206,6 +219,16 @@ impl Metrics {
                 .expect("invariant: metric names are unique");
         }
         metrics
+    }
+
+    /// Counts a background task that failed (see `crate::tasks`).
+    pub fn task_failed(&self, task: &str) {
+        self.task_failures.with_label_values(&[task]).inc();
+    }
+
+    /// How often the background task `task` has failed so far.
+    pub fn task_failures(&self, task: &str) -> u64 {
+        self.task_failures.with_label_values(&[task]).get()
     }
 
     /// Records one finished request.

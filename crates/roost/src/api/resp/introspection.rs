@@ -177,7 +177,7 @@ pub fn info(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
 fn write_section(cx: &Cx<'_>, section: &str, text: &mut String) {
     let cache = cx.cache();
     let state = cx.state;
-    let nodes = cache.backend().node_stats();
+    let nodes = cache.backend().nodes();
     let used: u64 = nodes.iter().map(|n| n.used_bytes).sum();
     let max = cache.backend().max_memory_bytes();
     let title = section[..1].to_uppercase() + &section[1..];

@@ -12,7 +12,7 @@ use roost_resp::{write_array_header, write_integer};
 
 use super::dispatch::{integer, is, owned, owned_pair, Cx};
 use super::reply::RespError;
-use crate::cache::{Expiry, SetCondition, SetOptions, Write};
+use crate::cache::{Entry, Expiry, SetCondition, SetOptions};
 
 pub async fn get(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     match cx.cache().get_value(&args[1]).await? {
@@ -208,7 +208,7 @@ pub async fn strlen(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
 }
 
 /// The key/value pairs of MSET and MSETNX, copied out of the read buffer.
-fn pairs(args: &[Bytes], command: &'static str) -> Result<Vec<Write>, RespError> {
+fn pairs(args: &[Bytes], command: &'static str) -> Result<Vec<Entry>, RespError> {
     if args.len() % 2 == 0 {
         return Err(RespError::WrongArity(command));
     }
@@ -216,7 +216,7 @@ fn pairs(args: &[Bytes], command: &'static str) -> Result<Vec<Write>, RespError>
         .chunks_exact(2)
         .map(|pair| {
             let (key, value) = owned_pair(&pair[0], &pair[1]);
-            Write {
+            Entry {
                 key,
                 value,
                 expiry: Expiry::Never,

@@ -9,12 +9,44 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::SharedState;
-use crate::backend::fleet::{NodeSpec, TopologyError};
-use crate::backend::{Backend, Fleet};
+use crate::backend::fleet::{NodeSpec, Preview, TopologyError};
+use crate::backend::{Backend, Fleet, NodeReport};
+
+/// One node as the topology API shows it (the shape `docs/api.md` documents).
+fn node_json(node: &NodeReport) -> Value {
+    let probe = node.last_probe.as_ref().map(
+        |p| json!({ "at_ms": p.at_ms, "ok": p.ok, "latency_us": p.latency_us, "error": p.error }),
+    );
+    json!({
+        "id": node.id,
+        "address": node.address,
+        "state": node.status.as_str(),
+        "weight": node.weight,
+        "ring_share": node.ring_share,
+        "keys": node.keys,
+        "used_memory": node.used_bytes,
+        "max_memory": node.capacity_bytes,
+        "evicted_keys": node.evictions,
+        "expired_keys": node.expirations,
+        "ops": node.ops,
+        "errors": node.errors,
+        "missed_writes": node.missed_writes,
+        "state_since_ms": node.status_since_ms,
+        "last_probe": probe,
+    })
+}
+
+fn preview_json(preview: &Preview) -> Value {
+    json!({
+        "moved_share": preview.moved_share,
+        "nodes_before": preview.nodes_before,
+        "nodes_after": preview.nodes_after,
+    })
+}
 
 fn fleet(state: &SharedState) -> Result<&Arc<Fleet>, ApiError> {
     match state.cache.backend() {
@@ -53,7 +85,7 @@ pub async fn list(State(state): State<SharedState>) -> Result<Response, ApiError
         "write_quorum": settings.write_quorum,
         "gutter_ttl_secs": settings.gutter_ttl.map(|t| t.as_secs()),
         "moving": fleet.topology().previous.is_some(),
-        "nodes": fleet.node_views(),
+        "nodes": fleet.nodes().iter().map(node_json).collect::<Vec<_>>(),
     }))
     .into_response())
 }
@@ -75,7 +107,7 @@ pub async fn add(
     let spec = NodeSpec::parse(&body.address, body.id.as_deref(), body.weight)?;
     let id = spec.id.to_string();
     let preview = fleet.change(vec![spec], &[]).await?;
-    let node = fleet.node_views().into_iter().find(|n| n.id == id);
+    let node = fleet.nodes().iter().find(|n| n.id == id).map(node_json);
     Ok((
         StatusCode::CREATED,
         Json(json!({ "node": node, "moved_share": preview.moved_share })),
@@ -122,5 +154,5 @@ pub async fn preview(
         .map(|url| NodeSpec::parse(url, None, query.weight))
         .transpose()?;
     let preview = fleet.preview(spec.as_ref(), query.remove.as_deref())?;
-    Ok(Json(preview).into_response())
+    Ok(Json(preview_json(&preview)).into_response())
 }

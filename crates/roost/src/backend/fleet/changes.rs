@@ -124,7 +124,7 @@ impl NodeSpec {
 }
 
 /// What a change would do.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Preview {
     /// Share of the keyspace whose owner changes.
     pub moved_share: f64,
@@ -214,15 +214,16 @@ impl Fleet {
             ),
         );
         let fleet = self.clone();
-        // Ends with the prober at shutdown: a move cut short leaves the
-        // topology unsettled, which costs misses, never stale values.
-        tokio::spawn(async move {
+        // Ends at shutdown: a move cut short leaves the topology unsettled,
+        // which costs misses, never stale values.
+        self.tasks.spawn("key-mover", |stop| async move {
             tokio::select! {
-                _ = fleet.stopping.cancelled() => {
+                _ = stop.cancelled() => {
                     tracing::warn!("shutdown while keys were moving; keys not yet moved will miss");
                 }
                 _ = fleet.finish_move() => {}
             }
+            Ok(())
         });
         Ok(preview)
     }

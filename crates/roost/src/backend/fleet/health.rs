@@ -14,34 +14,32 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use roost_store::UnixMillis;
-use serde::Serialize;
 
 /// The longest wait between probes of a down node, in health intervals.
 pub const MAX_BACKOFF_FACTOR: u32 = 10;
 
 /// Where a node stands in rotation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeState {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthState {
     /// Serving its share of keys.
     Up,
     /// Ejected: its keys are served by the next replica (or the gutter).
     Down,
 }
 
-impl NodeState {
-    fn from_u8(raw: u8) -> NodeState {
+impl HealthState {
+    fn from_u8(raw: u8) -> HealthState {
         if raw == 0 {
-            NodeState::Up
+            HealthState::Up
         } else {
-            NodeState::Down
+            HealthState::Down
         }
     }
 
     fn as_u8(self) -> u8 {
         match self {
-            NodeState::Up => 0,
-            NodeState::Down => 1,
+            HealthState::Up => 0,
+            HealthState::Down => 1,
         }
     }
 }
@@ -66,7 +64,7 @@ pub struct Hysteresis {
 }
 
 /// What the last probe found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProbeRecord {
     pub at_ms: UnixMillis,
     pub ok: bool,
@@ -87,12 +85,12 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn state(&self) -> NodeState {
-        NodeState::from_u8(self.state.load(Ordering::Acquire))
+    pub fn state(&self) -> HealthState {
+        HealthState::from_u8(self.state.load(Ordering::Acquire))
     }
 
     pub fn is_up(&self) -> bool {
-        self.state() == NodeState::Up
+        self.state() == HealthState::Up
     }
 
     /// When the state last changed (unix ms; 0 when it never has).
@@ -104,7 +102,8 @@ impl Health {
     pub fn record_failure(&self, rules: &Hysteresis, now: UnixMillis) -> Transition {
         self.successes.store(0, Ordering::Relaxed);
         let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
-        if failures >= rules.eject_after && self.swap_state(NodeState::Up, NodeState::Down, now) {
+        if failures >= rules.eject_after && self.swap_state(HealthState::Up, HealthState::Down, now)
+        {
             self.backoff_step.store(0, Ordering::Relaxed);
             self.schedule_probe(rules, now);
             return Transition::Ejected;
@@ -150,7 +149,7 @@ impl Health {
     /// Puts a down node back in rotation; `true` for the one caller that did.
     pub fn readmit(&self, now: UnixMillis) -> bool {
         self.failures.store(0, Ordering::Relaxed);
-        self.swap_state(NodeState::Down, NodeState::Up, now)
+        self.swap_state(HealthState::Down, HealthState::Up, now)
     }
 
     /// Whether a probe is due now (up nodes every interval, down nodes on backoff).
@@ -180,7 +179,7 @@ impl Health {
             .store(now + wait.saturating_sub(slack), Ordering::Relaxed);
     }
 
-    fn swap_state(&self, from: NodeState, to: NodeState, now: UnixMillis) -> bool {
+    fn swap_state(&self, from: HealthState, to: HealthState, now: UnixMillis) -> bool {
         let swapped = self
             .state
             .compare_exchange(
@@ -224,7 +223,7 @@ mod tests {
         assert_eq!(health.record_failure(&RULES, 3), Transition::None);
         assert_eq!(health.record_failure(&RULES, 4), Transition::None);
         assert_eq!(health.record_failure(&RULES, 5), Transition::Ejected);
-        assert_eq!(health.state(), NodeState::Down);
+        assert_eq!(health.state(), HealthState::Down);
         assert_eq!(health.changed_at(), 5);
         assert_eq!(health.record_failure(&RULES, 6), Transition::None, "once");
     }
@@ -236,7 +235,7 @@ mod tests {
             health.record_failure(&RULES, now);
         }
         health.record_request_success();
-        assert_eq!(health.state(), NodeState::Down, "requests do not readmit");
+        assert_eq!(health.state(), HealthState::Down, "requests do not readmit");
         assert_eq!(
             health.record_probe(&RULES, 10, probe(true)),
             Transition::None

@@ -8,9 +8,9 @@ use roost_store::UnixMillis;
 
 use std::sync::Arc;
 
-use super::replication::Write;
 use super::topology::FleetNode;
 use super::Fleet;
+use crate::backend::redis_link::LinkWrite;
 use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, SetOutcome, Stored};
 use crate::error::{CacheError, Cause, NodeFault};
 
@@ -38,9 +38,23 @@ impl Fleet {
     }
 
     /// Plain sets of a batch, one pipelined request per node; see
-    /// [`Fleet::write_many_sets`].
+    /// [`Fleet::write_many`].
     pub async fn set_many(&self, entries: &[SetEntry]) -> Vec<Result<(), CacheError>> {
-        self.write_many_sets(entries).await
+        let writes: Vec<(&Bytes, LinkWrite<'_>)> = entries
+            .iter()
+            .map(|(key, value, expires_at)| {
+                let write = LinkWrite::Set {
+                    value,
+                    expires_at: *expires_at,
+                };
+                (key, write)
+            })
+            .collect();
+        self.write_many(&writes)
+            .await
+            .into_iter()
+            .map(|result| result.map(|_| ()))
+            .collect()
     }
 
     pub async fn set(
@@ -49,7 +63,7 @@ impl Fleet {
         value: Bytes,
         expires_at: Option<UnixMillis>,
     ) -> Result<(), CacheError> {
-        let write = Write::Set {
+        let write = LinkWrite::Set {
             value: &value,
             expires_at,
         };
@@ -57,8 +71,16 @@ impl Fleet {
     }
 
     pub async fn delete(&self, key: &[u8]) -> Result<bool, CacheError> {
-        self.write(&Bytes::copy_from_slice(key), Write::Delete)
+        self.write(&Bytes::copy_from_slice(key), LinkWrite::Delete)
             .await
+    }
+
+    /// Deletes of a batch, one pipelined request per node; see
+    /// [`Fleet::write_many`]. `true` for each key that existed.
+    pub async fn delete_many(&self, keys: &[Bytes]) -> Vec<Result<bool, CacheError>> {
+        let writes: Vec<(&Bytes, LinkWrite<'_>)> =
+            keys.iter().map(|key| (key, LinkWrite::Delete)).collect();
+        self.write_many(&writes).await
     }
 
     pub async fn set_conditional(
@@ -202,36 +224,35 @@ impl Fleet {
         }
     }
 
-    /// Visits every live key whose first up replica is the node at `index`,
-    /// so a key held by several replicas is visited once.
+    /// Visits every live key once: each up node's keys whose first up
+    /// replica it is, so a key held by several replicas is visited once.
     pub async fn visit_keys(
         &self,
-        index: usize,
         mut visit: impl FnMut(&Bytes, Option<UnixMillis>),
     ) -> Result<(), CacheError> {
         let topology = self.topology();
-        let Some(node) = topology.nodes.get(index) else {
-            return Ok(());
-        };
-        if !node.health.is_up() {
-            return Ok(());
-        }
         let now = self.now_millis();
-        let mut cursor = 0;
-        loop {
-            let (next, keys) = self
-                .on_node(node, |link| link.scan(cursor, 1000, now))
-                .await?;
-            for (key, expires_at) in &keys {
-                if topology.first_up(key, self.settings().replicas) == Some(index) {
-                    visit(key, *expires_at);
+        for (index, node) in topology.nodes.iter().enumerate() {
+            if !node.health.is_up() {
+                continue;
+            }
+            let mut cursor = 0;
+            loop {
+                let (next, keys) = self
+                    .on_node(node, |link| link.scan(cursor, 1000, now))
+                    .await?;
+                for (key, expires_at) in &keys {
+                    if topology.first_up(key, self.settings().replicas) == Some(index) {
+                        visit(key, *expires_at);
+                    }
                 }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            if next == 0 {
-                return Ok(());
-            }
-            cursor = next;
         }
+        Ok(())
     }
 
     /// One page of a SCAN over the whole fleet: keys whose first up replica is

@@ -28,10 +28,8 @@ const READMIT_PASSES: usize = 3;
 const REFILL_CONCURRENCY: usize = 32;
 
 impl Fleet {
-    /// Probes until `stop` is cancelled, then stops any key move still
-    /// running (see `changes.rs`).
+    /// Probes until `stop` is cancelled (shutdown).
     pub async fn run_prober(self: Arc<Self>, stop: CancellationToken) {
-        let _stop_moves = self.stopping.clone().drop_guard();
         let mut tick = tokio::time::interval(self.settings.health_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut round: u64 = 0;
@@ -163,7 +161,7 @@ impl Fleet {
             return;
         }
         let (fleet, node) = (self.clone(), node.clone());
-        tokio::spawn(async move {
+        self.tasks.spawn("refill", |stop| async move {
             let started = Instant::now();
             let count = keys.len();
             let copies = stream::iter(keys)
@@ -172,13 +170,14 @@ impl Fleet {
                 .filter(|copied| std::future::ready(*copied))
                 .count();
             tokio::select! {
-                _ = fleet.stopping.cancelled() => {}
+                _ = stop.cancelled() => {}
                 copied = copies => {
                     tracing::info!(node = %node.id, keys = count, copied,
                         secs = started.elapsed().as_secs_f64(),
                         "refilled keys a rejoined node missed from their other replicas");
                 }
             }
+            Ok(())
         });
     }
 

@@ -31,38 +31,28 @@ use roost_store::UnixMillis;
 use super::health::Transition;
 use super::topology::{FleetNode, Topology};
 use super::Fleet;
-use crate::backend::redis_link::RedisLink;
-use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, SetOutcome, Stored};
+use crate::backend::redis_link::{LinkWrite, RedisLink};
+use crate::backend::{Condition, Deadline, RetimeCondition, SetOutcome, Stored};
 use crate::error::CacheError;
 use crate::telemetry::EventKind;
-
-/// A write that goes to every replica.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Write<'a> {
-    Set {
-        value: &'a [u8],
-        expires_at: Option<UnixMillis>,
-    },
-    Delete,
-}
 
 /// Applies one write to one node, capping the deadline on the gutter.
 async fn apply(
     link: &RedisLink,
     key: &[u8],
-    write: &Write<'_>,
+    write: &LinkWrite<'_>,
     cap: Option<UnixMillis>,
     now: UnixMillis,
 ) -> Result<bool, CacheError> {
     match *write {
-        Write::Set { value, expires_at } => {
+        LinkWrite::Set { value, expires_at } => {
             let expires_at = match (expires_at, cap) {
                 (Some(at), Some(cap)) => Some(at.min(cap)),
                 (at, cap) => at.or(cap),
             };
             link.set(key, value, expires_at, now).await.map(|()| true)
         }
-        Write::Delete => link.delete(key).await,
+        LinkWrite::Delete => link.delete(key).await,
     }
 }
 
@@ -250,23 +240,24 @@ impl Fleet {
             .collect()
     }
 
-    /// [`Fleet::write`] of plain sets for a batch, in entry order: one
+    /// [`Fleet::write`] for a batch of plain sets and deletes, in order: one
     /// pipelined request per node for every key it replicates, then each key's
     /// quorum judged from its replicas' answers exactly as for one write (a
     /// failed replica gets the key journaled). While keys move, on a Redis
-    /// Cluster, and for a key with no up replica (the gutter), single writes.
-    pub(super) async fn write_many_sets(
+    /// Cluster, and for a key with no up replica (the gutter), single writes,
+    /// concurrently. Keys must be distinct.
+    pub(super) async fn write_many(
         &self,
-        entries: &[SetEntry],
-    ) -> Vec<Result<(), CacheError>> {
+        writes: &[(&Bytes, LinkWrite<'_>)],
+    ) -> Vec<Result<bool, CacheError>> {
         let topology = self.topology.load();
-        if self.cluster || entries.len() < 2 || topology.previous.is_some() {
-            return join_all(entries.iter().map(|entry| self.set_one(entry))).await;
+        if self.cluster || writes.len() < 2 || topology.previous.is_some() {
+            return join_all(writes.iter().map(|&(key, write)| self.write(key, write))).await;
         }
         let now = self.now_millis();
-        let targets: Vec<Vec<Arc<FleetNode>>> = entries
+        let targets: Vec<Vec<Arc<FleetNode>>> = writes
             .iter()
-            .map(|(key, _, _)| self.write_targets(&topology, key))
+            .map(|(key, _)| self.write_targets(&topology, key))
             .collect();
         let mut groups: Vec<(&Arc<FleetNode>, Vec<usize>)> = Vec::new();
         for (i, replicas) in targets.iter().enumerate() {
@@ -275,20 +266,27 @@ impl Fleet {
             }
         }
         let batches = groups.iter().map(|(node, members)| {
-            let items: Vec<(&[u8], &[u8], Option<UnixMillis>)> = members
+            let items: Vec<(&[u8], LinkWrite<'_>)> = members
                 .iter()
-                .map(|&i| (&entries[i].0[..], &entries[i].1[..], entries[i].2))
+                .map(|&i| (&writes[i].0[..], writes[i].1))
                 .collect();
-            async move { self.on_node(node, |link| link.set_many(&items, now)).await }
+            async move {
+                self.on_node(node, |link| link.write_many(&items, now))
+                    .await
+            }
         });
         let answers = join_all(batches).await;
-        let unplaced: Vec<usize> = (0..entries.len())
+        let unplaced: Vec<usize> = (0..writes.len())
             .filter(|&i| targets[i].is_empty())
             .collect();
-        let mut gutter = join_all(unplaced.iter().map(|&i| self.set_one(&entries[i])))
-            .await
-            .into_iter();
-        (0..entries.len())
+        let mut gutter = join_all(
+            unplaced
+                .iter()
+                .map(|&i| self.write(writes[i].0, writes[i].1)),
+        )
+        .await
+        .into_iter();
+        (0..writes.len())
             .map(|i| {
                 if targets[i].is_empty() {
                     return gutter
@@ -302,20 +300,20 @@ impl Fleet {
                             .iter()
                             .position(|(n, _)| Arc::ptr_eq(n, node))
                             .expect("invariant: every target has a group");
-                        answers[g].clone().map(|()| true)
+                        let member = groups[g]
+                            .1
+                            .iter()
+                            .position(|&m| m == i)
+                            .expect("invariant: a target's group holds the key");
+                        match &answers[g] {
+                            Ok(changed) => Ok(changed[member]),
+                            Err(err) => Err(err.clone()),
+                        }
                     })
                     .collect();
-                self.quorum(&entries[i].0, &targets[i], results).map(|_| ())
+                self.quorum(writes[i].0, &targets[i], results)
             })
             .collect()
-    }
-
-    async fn set_one(&self, (key, value, expires_at): &SetEntry) -> Result<(), CacheError> {
-        let write = Write::Set {
-            value,
-            expires_at: *expires_at,
-        };
-        self.write(key, write).await.map(|_| ())
     }
 
     /// Writes a copy found on `source` back to the replica that missed it —
@@ -411,7 +409,11 @@ impl Fleet {
     /// Applies `write` to every up replica of `key`; succeeds once the quorum
     /// acknowledged. `true` when any replica reported a change (a delete
     /// that found the key; always for a set).
-    pub(super) async fn write(&self, key: &Bytes, write: Write<'_>) -> Result<bool, CacheError> {
+    pub(super) async fn write(
+        &self,
+        key: &Bytes,
+        write: LinkWrite<'_>,
+    ) -> Result<bool, CacheError> {
         let topology = self.topology.load();
         let now = self.now_millis();
         // Former holders first: a key being moved is copied by the mover only

@@ -1,0 +1,457 @@
+//! The one write path. Every mutation — a set with or without conditions, a
+//! delete, an expiry change, INCR, APPEND, a multi-set, a flush — is a typed
+//! [`Write`] applied by [`Cache::apply`]: validated, sent to the backend,
+//! counted (client writes only) and shown to the write taps, in that one place.
+//! The front doors' convenience methods (`set`, `put`, `delete`, `incr_by` …)
+//! only build a client `Write` and unpack its [`Applied`].
+//!
+//! Keys on different nodes are not locked together: MSET writes its entries
+//! concurrently, MSETNX checks every key and undoes its own writes when it
+//! loses a race (see [`Change::MsetNx`]).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use bytes::Bytes;
+use roost_store::UnixMillis;
+
+use super::strings::{SetOptions, SetResult};
+use super::{Cache, Entry, Expiry};
+use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry};
+use crate::config::MAX_TTL;
+use crate::error::CacheError;
+use crate::telemetry::Op;
+
+/// Who caused a read or a write. Only `Client` traffic is counted in the
+/// request metrics and the hit ratio; every origin reaches the taps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// A request through a front door (REST or RESP).
+    Client,
+    /// Roost loading or refreshing an entry ahead of demand.
+    Warming,
+    /// A write replicated from another region.
+    Region,
+    /// Roost restoring an entry it lost or holds stale.
+    Repair,
+}
+
+/// A mutation and who caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub change: Change,
+    pub origin: Origin,
+}
+
+impl Write {
+    /// A write a client asked for.
+    pub fn client(change: Change) -> Write {
+        Write {
+            change,
+            origin: Origin::Client,
+        }
+    }
+}
+
+/// What a write changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A plain set: the value with its expiry, whatever was there.
+    Put {
+        key: Bytes,
+        value: Bytes,
+        expiry: Expiry,
+    },
+    /// A set with Redis's options (NX / XX / GET / KEEPTTL), atomic with
+    /// reading the value it replaces.
+    Set {
+        key: Bytes,
+        value: Bytes,
+        options: SetOptions,
+    },
+    /// Independent plain sets (a RESP pipeline's), each checked and answered
+    /// on its own and sent as one batch. Keys must be distinct in front of
+    /// Redis; the embedded store applies repeated keys in order.
+    PutEach(Vec<Entry>),
+    /// Every entry, validated before any is written (MSET); a key given twice
+    /// ends with its last value.
+    Mset(Vec<Entry>),
+    /// Every entry only if none of the keys exists (MSETNX): every key is
+    /// checked, then each written only if still absent; if a concurrent
+    /// writer created one in between, the keys this write made are removed
+    /// again and nothing is written.
+    MsetNx(Vec<Entry>),
+    /// Removes one key.
+    Delete(Bytes),
+    /// Removes every key given, in one batch per node (DEL, UNLINK).
+    DeleteMany(Vec<Bytes>),
+    /// Removes a key and answers its value (GETDEL).
+    Take(Bytes),
+    /// Reads a key and gives it a new expiry in the same step (GETEX with an
+    /// option); `Expiry::Never` removes its deadline.
+    Retime { key: Bytes, expiry: Expiry },
+    /// Gives a live key the deadline `at` (unix ms; one already past removes
+    /// the key) when `condition` allows (the EXPIRE family).
+    ExpireAt {
+        key: Bytes,
+        at: i64,
+        condition: RetimeCondition,
+    },
+    /// Removes a live key's deadline (PERSIST).
+    Persist(Bytes),
+    /// Adds to the integer at a key, missing counting as 0 (INCRBY …).
+    IncrBy { key: Bytes, delta: i64 },
+    /// Appends to the value at a key, creating it without expiry (APPEND).
+    Append { key: Bytes, suffix: Bytes },
+    /// Removes every entry on every node.
+    Flush,
+}
+
+impl Change {
+    /// The operation a client write is counted under; `None` for a batch
+    /// whose entries are counted one by one.
+    fn op(&self) -> Option<Op> {
+        Some(match self {
+            Change::Put { .. } | Change::Set { .. } => Op::Set,
+            Change::PutEach(_) => return None,
+            Change::Mset(_) | Change::MsetNx(_) => Op::Mset,
+            Change::Delete(_) | Change::DeleteMany(_) => Op::Delete,
+            Change::Take(_) => Op::Getdel,
+            Change::Retime { .. } => Op::Getex,
+            Change::ExpireAt { .. } | Change::Persist(_) => Op::Expire,
+            Change::IncrBy { .. } => Op::Incr,
+            Change::Append { .. } => Op::Append,
+            Change::Flush => Op::Flush,
+        })
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    /// A plain set was stored.
+    Stored,
+    /// What a set with options found and did.
+    Set(SetResult),
+    /// Each entry's outcome, in order ([`Change::PutEach`]).
+    Each(Vec<Result<(), CacheError>>),
+    /// Entries written (MSET), keys removed (DEL, flush).
+    Count(u64),
+    /// Whether it happened: a key deleted, MSETNX written, a deadline changed.
+    Done(bool),
+    /// The value before the write (GETDEL, GETEX).
+    Value(Option<Bytes>),
+    /// The new integer (INCRBY).
+    Integer(i64),
+    /// The new length (APPEND).
+    Length(usize),
+}
+
+// What each change answers is fixed by its kind (see `perform`); the
+// convenience methods unpack it with these.
+impl Applied {
+    pub fn into_set(self) -> SetResult {
+        match self {
+            Applied::Set(result) => result,
+            other => unexpected("Set", &other),
+        }
+    }
+
+    pub fn into_each(self) -> Vec<Result<(), CacheError>> {
+        match self {
+            Applied::Each(outcomes) => outcomes,
+            other => unexpected("Each", &other),
+        }
+    }
+
+    pub fn into_count(self) -> u64 {
+        match self {
+            Applied::Count(count) => count,
+            other => unexpected("Count", &other),
+        }
+    }
+
+    pub fn into_done(self) -> bool {
+        match self {
+            Applied::Done(done) => done,
+            other => unexpected("Done", &other),
+        }
+    }
+
+    pub fn into_value(self) -> Option<Bytes> {
+        match self {
+            Applied::Value(value) => value,
+            other => unexpected("Value", &other),
+        }
+    }
+
+    pub fn into_integer(self) -> i64 {
+        match self {
+            Applied::Integer(n) => n,
+            other => unexpected("Integer", &other),
+        }
+    }
+
+    pub fn into_length(self) -> usize {
+        match self {
+            Applied::Length(len) => len,
+            other => unexpected("Length", &other),
+        }
+    }
+}
+
+fn unexpected(wanted: &str, got: &Applied) -> ! {
+    panic!("invariant: each change answers one kind of Applied; wanted {wanted}, got {got:?}")
+}
+
+impl Cache {
+    /// Applies one write: the one path every mutation takes.
+    pub async fn apply(&self, write: Write) -> Result<Applied, CacheError> {
+        let watched = self.taps.watches_writes().then(|| write.clone());
+        let Write { change, origin } = write;
+        let op = change.op();
+        let start = Instant::now();
+        let result = self.perform(change, origin).await;
+        if let (Some(op), Origin::Client) = (op, origin) {
+            self.metrics.record(op, result.is_ok(), start.elapsed());
+        }
+        if let Some(write) = watched {
+            self.taps.write(&write, result.as_ref());
+        }
+        result
+    }
+
+    async fn perform(&self, change: Change, origin: Origin) -> Result<Applied, CacheError> {
+        match change {
+            Change::Put { key, value, expiry } => {
+                let expires_at = self.check_write(&key, &value, expiry)?;
+                self.backend.set(key, value, expires_at).await?;
+                Ok(Applied::Stored)
+            }
+            Change::Set {
+                key,
+                value,
+                options,
+            } => self.set_conditional(key, value, options).await,
+            Change::PutEach(entries) => Ok(Applied::Each(self.put_each(entries, origin).await)),
+            Change::Mset(entries) => self.mset_all(entries).await,
+            Change::MsetNx(entries) => Box::pin(self.mset_if_none(entries)).await,
+            Change::Delete(key) => {
+                self.check_key(&key)?;
+                Ok(Applied::Done(self.backend.delete(&key).await?))
+            }
+            Change::DeleteMany(keys) => {
+                self.check_keys(&keys)?;
+                let mut removed = 0;
+                for outcome in self.backend.delete_many(&keys).await {
+                    removed += u64::from(outcome?);
+                }
+                Ok(Applied::Count(removed))
+            }
+            Change::Take(key) => {
+                self.check_key(&key)?;
+                let taken = self.backend.take(key).await?;
+                Ok(Applied::Value(taken.map(|s| s.value)))
+            }
+            Change::Retime { key, expiry } => {
+                self.check_key(&key)?;
+                let deadline = self.deadline(expiry)?;
+                let found = self.backend.get_and_retime(key.clone(), deadline).await?;
+                self.looked_up(&key, found.is_some(), origin);
+                Ok(Applied::Value(found.map(|s| s.value)))
+            }
+            Change::ExpireAt { key, at, condition } => {
+                self.expire_at_time(key, at, condition).await
+            }
+            Change::Persist(key) => {
+                self.check_key(&key)?;
+                let condition = RetimeCondition::HasDeadline;
+                let changed = self.backend.retime(key, None, condition).await?;
+                Ok(Applied::Done(changed))
+            }
+            Change::IncrBy { key, delta } => {
+                self.check_key(&key)?;
+                Ok(Applied::Integer(self.backend.incr_by(key, delta).await?))
+            }
+            Change::Append { key, suffix } => {
+                self.check_key(&key)?;
+                let max = self.limits.max_value_bytes;
+                let len = self.backend.append(key, &suffix, max).await?;
+                Ok(Applied::Length(len))
+            }
+            Change::Flush => {
+                let removed = self.backend.flush().await?;
+                tracing::warn!(removed, ?origin, "cache flushed");
+                Ok(Applied::Count(removed))
+            }
+        }
+    }
+
+    async fn set_conditional(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        options: SetOptions,
+    ) -> Result<Applied, CacheError> {
+        self.check_key(&key)?;
+        self.check_value(&value)?;
+        let deadline = match options.keep_ttl {
+            true => Deadline::Keep,
+            false => Deadline::Set(self.deadline(options.expiry)?),
+        };
+        let outcome = self
+            .backend
+            .set_conditional(key, value, options.condition, deadline)
+            .await?;
+        Ok(Applied::Set(SetResult {
+            written: outcome.written,
+            previous: outcome.previous.map(|s| s.value),
+        }))
+    }
+
+    /// Each entry checked on its own, the accepted ones written as one batch;
+    /// each outcome counted (for a client) with the batch's latency.
+    async fn put_each(&self, entries: Vec<Entry>, origin: Origin) -> Vec<Result<(), CacheError>> {
+        let check = |entry: Entry| -> Result<SetEntry, CacheError> {
+            let expires_at = self.check_write(&entry.key, &entry.value, entry.expiry)?;
+            Ok((entry.key, entry.value, expires_at))
+        };
+        let run = |accepted: Vec<SetEntry>| self.backend.set_many(accepted);
+        self.batched(Op::Set, origin, entries, check, run).await
+    }
+
+    async fn mset_all(&self, entries: Vec<Entry>) -> Result<Applied, CacheError> {
+        let deadlines = self.check_entries(&entries)?;
+        let count = entries.len();
+        // A key given twice ends with its last value, as when written in
+        // order; the batch below may write its keys concurrently.
+        let mut last = HashMap::with_capacity(count);
+        for (i, entry) in entries.iter().enumerate() {
+            last.insert(entry.key.clone(), i);
+        }
+        let batch: Vec<SetEntry> = entries
+            .into_iter()
+            .zip(deadlines)
+            .enumerate()
+            .filter(|(i, (entry, _))| last.get(&entry.key) == Some(i))
+            .map(|(_, (entry, expires_at))| (entry.key, entry.value, expires_at))
+            .collect();
+        for result in self.backend.set_many(batch).await {
+            result?;
+        }
+        Ok(Applied::Count(count as u64))
+    }
+
+    async fn mset_if_none(&self, entries: Vec<Entry>) -> Result<Applied, CacheError> {
+        let deadlines = self.check_entries(&entries)?;
+        let keys: Vec<&[u8]> = entries.iter().map(|e| &e.key[..]).collect();
+        for exists in self.backend.peek_many(&keys).await {
+            if exists? {
+                return Ok(Applied::Done(false));
+            }
+        }
+        let mut seen = HashSet::with_capacity(entries.len());
+        let last_of_each: Vec<_> = entries
+            .into_iter()
+            .zip(deadlines)
+            .rev()
+            .filter(|(entry, _)| seen.insert(entry.key.clone()))
+            .collect();
+        let mut written = Vec::with_capacity(last_of_each.len());
+        for (entry, deadline) in last_of_each {
+            let outcome = self
+                .backend
+                .set_conditional(
+                    entry.key.clone(),
+                    entry.value,
+                    Condition::IfAbsent,
+                    Deadline::Set(deadline),
+                )
+                .await?;
+            if !outcome.written {
+                for key in written {
+                    self.backend.take(key).await?;
+                }
+                return Ok(Applied::Done(false));
+            }
+            written.push(entry.key);
+        }
+        Ok(Applied::Done(true))
+    }
+
+    async fn expire_at_time(
+        &self,
+        key: Bytes,
+        at: i64,
+        condition: RetimeCondition,
+    ) -> Result<Applied, CacheError> {
+        self.check_key(&key)?;
+        let now = self.backend.now_millis();
+        let at = UnixMillis::try_from(at).unwrap_or(0);
+        if at.saturating_sub(now) > MAX_TTL.as_millis() as u64 {
+            return Err(CacheError::TtlOutOfRange { max: MAX_TTL });
+        }
+        let changed = self
+            .backend
+            .retime(key.clone(), Some(at), condition)
+            .await?;
+        if changed && at <= now {
+            self.backend.delete(&key).await?;
+        }
+        Ok(Applied::Done(changed))
+    }
+
+    /// Independent operations of one kind run as a batch: `check` accepts or
+    /// rejects each item on its own, `run` does the accepted ones together
+    /// (answers in their order), and each outcome of a client's batch is
+    /// recorded under `op` with the batch's latency. Outcomes in item order.
+    pub(super) async fn batched<I, A, T, Fut>(
+        &self,
+        op: Op,
+        origin: Origin,
+        items: impl IntoIterator<Item = I>,
+        check: impl Fn(I) -> Result<A, CacheError>,
+        run: impl FnOnce(Vec<A>) -> Fut,
+    ) -> Vec<Result<T, CacheError>>
+    where
+        Fut: std::future::Future<Output = Vec<Result<T, CacheError>>>,
+    {
+        let start = Instant::now();
+        let mut outcomes: Vec<Option<Result<T, CacheError>>> = Vec::new();
+        let mut accepted = Vec::new();
+        for item in items {
+            match check(item) {
+                Ok(item) => {
+                    accepted.push(item);
+                    outcomes.push(None);
+                }
+                Err(err) => outcomes.push(Some(Err(err))),
+            }
+        }
+        let mut answers = run(accepted).await.into_iter();
+        let elapsed = start.elapsed();
+        outcomes
+            .into_iter()
+            .map(|early| {
+                let outcome = early.unwrap_or_else(|| {
+                    answers
+                        .next()
+                        .expect("invariant: one answer per accepted item")
+                });
+                if origin == Origin::Client {
+                    self.metrics.record(op, outcome.is_ok(), elapsed);
+                }
+                outcome
+            })
+            .collect()
+    }
+
+    /// Validates a whole batch of entries; returns each entry's deadline.
+    fn check_entries(&self, entries: &[Entry]) -> Result<Vec<Option<UnixMillis>>, CacheError> {
+        self.check_batch(entries.len())?;
+        entries
+            .iter()
+            .map(|e| self.check_write(&e.key, &e.value, e.expiry))
+            .collect()
+    }
+}

@@ -1,0 +1,224 @@
+//! The registry of background tasks: every task the running server starts —
+//! the listeners, the expiry sweep, the metrics history and feed, the fleet's
+//! prober, key mover and refills, and those to come (warming cycle, snapshots,
+//! region links) — is spawned here under a name, shares one cancellation
+//! token, and is awaited on shutdown. A task that returns an error or panics is
+//! logged with its name, recorded as an event the dashboard shows, and counted
+//! in `roost_task_failures_total{task}`; the server goes on.
+//!
+//! A task receives the registry's token and must return soon after it is
+//! cancelled. Shutdown cancels, waits up to a deadline, then aborts what is left
+//! and names it.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::telemetry::{EventKind, Events, Metrics};
+
+/// A handle on the registry; clones share it.
+#[derive(Debug, Clone)]
+pub struct Tasks {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cancel: CancellationToken,
+    /// Each task's name beside its handle, to name the ones shutdown aborts.
+    running: Mutex<JoinSet<&'static str>>,
+    events: Arc<Events>,
+    metrics: Arc<Metrics>,
+}
+
+impl Tasks {
+    pub fn new(events: Arc<Events>, metrics: Arc<Metrics>) -> Tasks {
+        Tasks {
+            inner: Arc::new(Inner {
+                cancel: CancellationToken::new(),
+                running: Mutex::new(JoinSet::new()),
+                events,
+                metrics,
+            }),
+        }
+    }
+
+    /// The token every task watches; cancelled when shutdown begins.
+    pub fn token(&self) -> CancellationToken {
+        self.inner.cancel.clone()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.cancel.is_cancelled()
+    }
+
+    /// Starts `task` under `name`; it gets the shutdown token. Once shutdown
+    /// has begun nothing new starts (the task is dropped unstarted).
+    pub fn spawn<F, Fut>(&self, name: &'static str, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        if self.is_stopping() {
+            tracing::debug!(task = name, "not started: shutting down");
+            return;
+        }
+        let run = task(self.token());
+        let inner = self.inner.clone();
+        let watched = async move {
+            match AssertUnwindSafe(run).catch_unwind().await {
+                Ok(Ok(())) => tracing::debug!(task = name, "background task ended"),
+                Ok(Err(error)) => inner.failed(name, &format!("{error:#}")),
+                Err(panic) => inner.failed(name, &panic_text(panic.as_ref())),
+            }
+            name
+        };
+        let mut running = self.running();
+        // Reap what has finished, so a registry of short tasks stays small.
+        while running.try_join_next().is_some() {}
+        running.spawn(watched);
+    }
+
+    /// Tasks not yet finished.
+    pub fn len(&self) -> usize {
+        let mut running = self.running();
+        while running.try_join_next().is_some() {}
+        running.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cancels every task and waits up to `timeout` for all of them (tasks
+    /// spawned while waiting included); then aborts what is left, naming it.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.inner.cancel.cancel();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut set = std::mem::take(&mut *self.running());
+            if set.is_empty() {
+                return;
+            }
+            let drained = tokio::time::timeout_at(deadline, async {
+                while set.join_next().await.is_some() {}
+            })
+            .await;
+            if drained.is_err() {
+                let left = set.len();
+                set.abort_all();
+                let mut names = Vec::new();
+                while let Some(ended) = set.join_next().await {
+                    if let Ok(name) = ended {
+                        names.push(name);
+                    }
+                }
+                tracing::warn!(?timeout, left, finished_late = ?names, "background tasks did not end in time; aborted");
+                return;
+            }
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, JoinSet<&'static str>> {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    fn failed(&self, name: &'static str, why: &str) {
+        tracing::error!(task = name, error = why, "background task failed");
+        self.metrics.task_failed(name);
+        self.events.record(
+            EventKind::TaskFailed,
+            format!("background task {name} failed: {why}"),
+        );
+    }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    format!("panicked: {text}")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    fn registry() -> (Tasks, Arc<Events>, Arc<Metrics>) {
+        let events = Arc::new(Events::default());
+        let metrics = Arc::new(Metrics::new());
+        (Tasks::new(events.clone(), metrics.clone()), events, metrics)
+    }
+
+    #[tokio::test]
+    async fn shutdown_cancels_and_awaits_every_task() {
+        let (tasks, _, _) = registry();
+        let ended = Arc::new(AtomicBool::new(false));
+        let seen = ended.clone();
+        tasks.spawn("waiter", |stop| async move {
+            stop.cancelled().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            seen.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        assert_eq!(tasks.len(), 1);
+        tasks.shutdown(Duration::from_secs(5)).await;
+        assert!(
+            ended.load(Ordering::SeqCst),
+            "shutdown returned before the task ended"
+        );
+        assert!(tasks.is_empty());
+        tasks.spawn("late", |_| async { Ok(()) });
+        assert!(tasks.is_empty(), "nothing starts after shutdown");
+    }
+
+    #[tokio::test]
+    async fn a_failing_or_panicking_task_is_logged_counted_and_shown() {
+        let (tasks, events, metrics) = registry();
+        tasks.spawn("broken", |_| async { anyhow::bail!("disk on fire") });
+        tasks.spawn("buggy", |_| async { panic!("index out of range") });
+        tasks.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(metrics.task_failures("broken"), 1);
+        assert_eq!(metrics.task_failures("buggy"), 1);
+        let messages: Vec<String> = events.recent(100).into_iter().map(|e| e.message).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("broken failed: disk on fire")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("buggy failed: panicked: index out of range")),
+            "{messages:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_that_ignores_cancellation_is_aborted_at_the_deadline() {
+        let (tasks, _, _) = registry();
+        tasks.spawn("stubborn", |_| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(())
+        });
+        tasks.shutdown(Duration::from_millis(50)).await;
+        assert!(tasks.is_empty());
+    }
+}
