@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use bytes::Bytes;
 
-use crate::Hit;
+use crate::Entry;
 
 /// An eviction policy a shard can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,20 +90,26 @@ impl FromStr for PolicyKind {
 /// and the map never holds more than its capacity in that weight.
 pub(crate) trait ShardMap: Send + Sync {
     /// Looks up `key` and records an access for the policy.
-    fn get(&self, key: &[u8]) -> Option<Hit>;
+    fn get(&self, key: &[u8]) -> Option<Entry>;
     /// Looks up `key` without recording an access.
-    fn peek(&self, key: &[u8]) -> Option<Hit>;
+    fn peek(&self, key: &[u8]) -> Option<Entry>;
     /// Inserts or replaces `key`; `replacing` says whether `key` is resident right now.
     /// Every entry the policy removes to make room is pushed onto `evicted` (possibly the
     /// new entry itself, when the policy refuses it); the replaced old value never is.
     /// The caller guarantees the entry's weight is at most the capacity.
-    fn insert(&mut self, key: Bytes, hit: Hit, replacing: bool, evicted: &mut Vec<(Bytes, Hit)>);
+    fn insert(
+        &mut self,
+        key: Bytes,
+        hit: Entry,
+        replacing: bool,
+        evicted: &mut Vec<(Bytes, Entry)>,
+    );
     /// Removes `key`, returning what it held.
-    fn remove(&mut self, key: &[u8]) -> Option<Hit>;
+    fn remove(&mut self, key: &[u8]) -> Option<Entry>;
     /// Removes everything.
     fn clear(&mut self);
     /// Visits every resident entry (expired ones included).
-    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Hit));
+    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Entry));
 }
 
 /// Builds an empty map of `kind` holding at most `capacity_bytes` of stored weight.
@@ -122,11 +128,8 @@ mod tests {
     use super::*;
     use crate::weight::stored_weight;
 
-    fn hit(value: &'static [u8]) -> Hit {
-        Hit {
-            value: Bytes::from_static(value),
-            expires_at: None,
-        }
+    fn hit(value: &'static [u8]) -> Entry {
+        Entry::new(Bytes::from_static(value), None)
     }
 
     #[test]

@@ -21,13 +21,88 @@ use crate::policy::{new_shard_map, PolicyKind, ShardMap};
 use crate::weight::stored_weight;
 use crate::{Clock, StoreError, UnixMillis};
 
-/// A live entry as read from the store.
+/// What a shard stores for a key: the value, its deadline, and its version.
+/// Reads return live entries only; a tombstone (a delete remembered at a
+/// version, so an older write arriving later can be refused) is held and
+/// charged like an entry but never read.
+///
+/// The version and the tombstone flag share one word (the flag is its top
+/// bit), so versioning costs each entry 8 bytes, not 16.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
-    /// The stored bytes.
+pub struct Entry {
+    /// The stored bytes (empty for a tombstone).
     pub value: Bytes,
     /// When the entry expires (unix millis), if it does.
     pub expires_at: Option<UnixMillis>,
+    meta: u64,
+}
+
+/// The top bit of `Entry::meta`: the entry is a tombstone.
+const TOMBSTONE: u64 = 1 << 63;
+
+impl Entry {
+    /// A value written without a version.
+    pub fn new(value: Bytes, expires_at: Option<UnixMillis>) -> Entry {
+        Entry {
+            value,
+            expires_at,
+            meta: 0,
+        }
+    }
+
+    /// A value written at `version`.
+    pub fn versioned(value: Bytes, expires_at: Option<UnixMillis>, version: Version) -> Entry {
+        Entry {
+            value,
+            expires_at,
+            meta: version.0,
+        }
+    }
+
+    /// A delete remembered at `version` until `expires_at`.
+    pub fn tombstone(version: Version, expires_at: Option<UnixMillis>) -> Entry {
+        Entry {
+            value: Bytes::new(),
+            expires_at,
+            meta: version.0 | TOMBSTONE,
+        }
+    }
+
+    /// Which write made it; [`Version::NONE`] for a write that carried none.
+    pub fn version(&self) -> Version {
+        Version(self.meta & !TOMBSTONE)
+    }
+
+    /// A delete remembered at [`Entry::version`], not a value.
+    pub fn is_tombstone(&self) -> bool {
+        self.meta & TOMBSTONE != 0
+    }
+}
+
+/// The version of a write: a 63-bit timestamp (a hybrid logical clock, for
+/// ordering writes across regions), compared as a number. Nothing sets one
+/// yet; every entry carries [`Version::NONE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Version(u64);
+
+impl Version {
+    /// No version: older than every versioned write.
+    pub const NONE: Version = Version(0);
+    /// The newest version an entry can carry (63 bits).
+    pub const MAX: Version = Version(!TOMBSTONE);
+
+    /// `stamp` as a version; `None` past [`Version::MAX`].
+    pub fn new(stamp: u64) -> Option<Version> {
+        (stamp <= Version::MAX.0).then_some(Version(stamp))
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    pub fn is_none(self) -> bool {
+        self == Version::NONE
+    }
 }
 
 /// What an [`Shard::update`] closure wants done to its key.
@@ -35,7 +110,9 @@ pub struct Hit {
 pub enum Mutation {
     /// Leave the key as it is.
     Keep,
-    /// Store this value and deadline (replacing any current entry).
+    /// Store this entry as given (a versioned write or a tombstone).
+    Put(Entry),
+    /// Store this value and deadline, without a version (replacing any current entry).
     Set {
         /// The new bytes.
         value: Bytes,
@@ -63,7 +140,7 @@ struct ShardState {
 
 impl ShardState {
     /// Stores `key`; `old` is what the map holds for it right now (read under the same lock).
-    fn put(&mut self, counters: &ShardCounters, key: Bytes, hit: Hit, old: Option<&Hit>) {
+    fn put(&mut self, counters: &ShardCounters, key: Bytes, hit: Entry, old: Option<&Entry>) {
         // Counters are read without the lock, so they move once, by the net change:
         // adding the new weight before subtracting the evicted ones would briefly
         // show a shard above its capacity.
@@ -94,20 +171,20 @@ impl ShardState {
     }
 
     /// Removes `key` from the map, the index and the counters.
-    fn take(&mut self, counters: &ShardCounters, key: &[u8]) -> Option<Hit> {
+    fn take(&mut self, counters: &ShardCounters, key: &[u8]) -> Option<Entry> {
         let hit = self.map.remove(key)?;
         self.account_removed(counters, key, &hit);
         Some(hit)
     }
 
     /// Books an entry that has left the map: counters down, deadline forgotten.
-    fn account_removed(&mut self, counters: &ShardCounters, key: &[u8], hit: &Hit) {
+    fn account_removed(&mut self, counters: &ShardCounters, key: &[u8], hit: &Entry) {
         let removed = self.forget(key, hit);
         counters.apply(0, 0, removed);
     }
 
     /// Forgets the deadline of an entry that has left the map; returns what it weighed.
-    fn forget(&mut self, key: &[u8], hit: &Hit) -> Removed {
+    fn forget(&mut self, key: &[u8], hit: &Entry) -> Removed {
         if let Some(at) = hit.expires_at {
             self.expiry.remove(at, key);
         }
@@ -183,16 +260,16 @@ impl Shard {
 
     /// Reads `key` and counts the access for the eviction policy. An expired entry is
     /// removed, counted as an expiration, and reported as absent.
-    pub fn get(&self, key: &[u8]) -> Option<Hit> {
+    pub fn get(&self, key: &[u8]) -> Option<Entry> {
         let found = self.state.read().map.get(key);
         self.unless_expired(key, found)
     }
 
     /// [`Shard::get`] for several keys under one hold of the read lock. Answers in
     /// key order.
-    pub fn get_many<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Vec<Option<Hit>> {
+    pub fn get_many<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Vec<Option<Entry>> {
         let keys: Vec<&[u8]> = keys.into_iter().collect();
-        let found: Vec<Option<Hit>> = {
+        let found: Vec<Option<Entry>> = {
             let state = self.state.read();
             keys.iter().map(|key| state.map.get(key)).collect()
         };
@@ -204,7 +281,7 @@ impl Shard {
 
     /// Like [`Shard::get`] but not an access for the eviction policy (still honours
     /// expiry). Under `tinylfu` it is an access all the same: `moka` has no peek.
-    pub fn peek(&self, key: &[u8]) -> Option<Hit> {
+    pub fn peek(&self, key: &[u8]) -> Option<Entry> {
         let found = self.state.read().map.peek(key);
         self.unless_expired(key, found)
     }
@@ -216,7 +293,11 @@ impl Shard {
         value: Bytes,
         expires_at: Option<UnixMillis>,
     ) -> Result<(), StoreError> {
-        let hit = Hit { value, expires_at };
+        self.put(key, Entry::new(value, expires_at))
+    }
+
+    /// Stores `entry` (a versioned value or a tombstone) under `key`.
+    pub fn put(&self, key: Bytes, hit: Entry) -> Result<(), StoreError> {
         self.check_fits(&key, &hit)?;
         let mut state = self.state.write();
         self.store(&mut state, key, hit);
@@ -233,7 +314,7 @@ impl Shard {
         entries
             .into_iter()
             .map(|(key, value, expires_at)| {
-                let hit = Hit { value, expires_at };
+                let hit = Entry::new(value, expires_at);
                 self.check_fits(&key, &hit)?;
                 self.store(&mut state, key, hit);
                 Ok(())
@@ -243,7 +324,7 @@ impl Shard {
 
     /// Stores a checked entry under the held write lock; replacing an entry that had
     /// expired counts an expiration.
-    fn store(&self, state: &mut ShardState, key: Bytes, hit: Hit) {
+    fn store(&self, state: &mut ShardState, key: Bytes, hit: Entry) {
         let old = state.map.peek(&key);
         // The clock is read only when the replaced entry has a deadline to compare.
         let old_deadline = old.as_ref().and_then(|old| old.expires_at);
@@ -263,7 +344,7 @@ impl Shard {
                 self.counters.expirations.fetch_add(1, Ordering::Relaxed);
                 false
             }
-            Some(_) => true,
+            Some(hit) => !hit.is_tombstone(),
             None => false,
         }
     }
@@ -277,7 +358,7 @@ impl Shard {
     pub fn update<R>(
         &self,
         key: Bytes,
-        f: impl FnOnce(Option<Hit>) -> (Mutation, R),
+        f: impl FnOnce(Option<Entry>) -> (Mutation, R),
     ) -> Result<R, StoreError> {
         let now = self.clock.now_millis();
         let mut state = self.state.write();
@@ -290,11 +371,16 @@ impl Shard {
             self.counters.expirations.fetch_add(1, Ordering::Relaxed);
             current = None;
         }
-        let (mutation, result) = f(current.clone());
+        // A tombstone is no value: `f` sees the key as absent.
+        let (mutation, result) = f(current.clone().filter(|hit| !hit.is_tombstone()));
         match mutation {
             Mutation::Keep => {}
+            Mutation::Put(hit) => {
+                self.check_fits(&key, &hit)?;
+                state.put(&self.counters, key, hit, current.as_ref());
+            }
             Mutation::Set { value, expires_at } => {
-                let hit = Hit { value, expires_at };
+                let hit = Entry::new(value, expires_at);
                 self.check_fits(&key, &hit)?;
                 state.put(&self.counters, key, hit, current.as_ref());
             }
@@ -378,11 +464,11 @@ impl Shard {
 
     /// Visits every live entry. The entries are copied (refcounts, not bytes) under
     /// the read lock and visited after it is released, so `f` may call into the store.
-    pub fn keys(&self, mut f: impl FnMut(&Bytes, &Hit)) {
+    pub fn keys(&self, mut f: impl FnMut(&Bytes, &Entry)) {
         let now = self.clock.now_millis();
         let mut live = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
         self.state.read().map.for_each(&mut |key, hit| {
-            if !is_expired(hit.expires_at, now) {
+            if !hit.is_tombstone() && !is_expired(hit.expires_at, now) {
                 live.push((key.clone(), hit.clone()));
             }
         });
@@ -392,7 +478,7 @@ impl Shard {
     }
 
     /// Refuses an entry no eviction could make room for.
-    fn check_fits(&self, key: &[u8], hit: &Hit) -> Result<(), StoreError> {
+    fn check_fits(&self, key: &[u8], hit: &Entry) -> Result<(), StoreError> {
         let weight = stored_weight(key, hit);
         if weight > self.capacity_bytes {
             return Err(StoreError::EntryTooLarge {
@@ -404,8 +490,8 @@ impl Shard {
     }
 
     /// Passes `found` through unless it is expired, in which case it is removed.
-    fn unless_expired(&self, key: &[u8], found: Option<Hit>) -> Option<Hit> {
-        let hit = found?;
+    fn unless_expired(&self, key: &[u8], found: Option<Entry>) -> Option<Entry> {
+        let hit = found.filter(|hit| !hit.is_tombstone())?;
         // Most entries never expire: reading the clock only for those that can
         // saves a clock read on every such hit.
         let Some(deadline) = hit.expires_at else {
@@ -736,6 +822,53 @@ mod tests {
             assert!(shard.peek(survivor.as_bytes()).is_some(), "{read}");
             assert!(shard.peek(victim.as_bytes()).is_none(), "{read}");
             assert_eq!(shard.evictions(), 1);
+        }
+    }
+
+    #[test]
+    fn a_versioned_entry_reads_back_with_its_version() {
+        let (shard, _clock) = shard(PolicyKind::default(), 1 << 20);
+        let version = Version::new(42).unwrap();
+        let entry = Entry::versioned(bytes("v"), None, version);
+        shard.put(bytes("k"), entry.clone()).unwrap();
+        assert_eq!(shard.get(b"k"), Some(entry));
+        assert_eq!(shard.get(b"k").unwrap().version(), version);
+        shard.set(bytes("k"), bytes("w"), None).unwrap();
+        assert_eq!(shard.get(b"k").unwrap().version(), Version::NONE);
+        let tombstone = Entry::tombstone(Version::MAX, None);
+        assert!(tombstone.is_tombstone());
+        assert_eq!(tombstone.version(), Version::MAX);
+        assert_eq!(Version::new(Version::MAX.get() + 1), None);
+    }
+
+    #[test]
+    fn a_tombstone_is_charged_and_held_but_never_read() {
+        for policy in PolicyKind::ALL {
+            let (shard, clock) = shard(policy, 1 << 20);
+            shard.set(bytes("k"), bytes("value"), None).unwrap();
+            shard
+                .put(
+                    bytes("k"),
+                    Entry::tombstone(Version::new(9).unwrap(), Some(2_000)),
+                )
+                .unwrap();
+            assert_eq!(shard.get(b"k"), None, "{policy}");
+            assert_eq!(shard.peek(b"k"), None);
+            assert_eq!(shard.get_many([&b"k"[..]]), [None]);
+            let mut seen = 0;
+            shard.keys(|_, _| seen += 1);
+            assert_eq!(seen, 0, "keys skip tombstones");
+            let saw = shard.update(bytes("k"), |current| (Mutation::Keep, current));
+            assert_eq!(saw.unwrap(), None, "a read-modify-write sees no value");
+            assert_eq!(shard.len(), 1, "held");
+            assert_eq!(
+                shard.used_bytes(),
+                entry_weight(1, 0) + EXPIRY_OVERHEAD_BYTES,
+                "charged"
+            );
+            clock.advance(Duration::from_secs(2));
+            assert_eq!(shard.sweep_expired(10), 1, "a tombstone expires");
+            assert_eq!((shard.len(), shard.used_bytes()), (0, 0));
         }
     }
 

@@ -57,9 +57,10 @@ fn adaptive_follows_lru_where_frequency_misleads() {
         adaptive >= lru - 1.0,
         "scarab prefix @5000: adaptive {adaptive:.2}% vs lru {lru:.2}%"
     );
-    // Measured 45.99 % (lru 41.15 %).
+    // Measured 45.63 % (lru 41.15 %); 45.99 % while entries were charged 176
+    // bytes: adaptive sizes its sketch from the entry count the capacity implies.
     assert!(
-        adaptive >= 45.7,
+        adaptive >= 45.4,
         "scarab prefix @5000: adaptive {adaptive:.2}%"
     );
 }

@@ -22,12 +22,10 @@ use crate::error::CacheError;
 /// A plain write of a batch: key, value and absolute deadline.
 pub type SetEntry = (Bytes, Bytes, Option<UnixMillis>);
 
-/// A stored value with its absolute expiry time, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    pub value: Bytes,
-    pub expires_at: Option<UnixMillis>,
-}
+/// What a backend stores for a key: the value, its absolute deadline and its
+/// version (the embedded store's own entry type; a Redis node's entries carry
+/// `Version::NONE`, as nothing sets a version yet).
+pub type Stored = roost_store::Entry;
 
 /// When a conditional write may happen (Redis's NX / XX).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -143,15 +143,9 @@ async fn batched_writes_and_gets_match_single_ones() {
     assert_eq!(
         values,
         vec![
-            Some(Stored {
-                value: Bytes::from_static(b"v1"),
-                expires_at: None
-            }),
+            Some(Stored::new(Bytes::from_static(b"v1"), None)),
             None,
-            Some(Stored {
-                value: Bytes::from_static(b"v2"),
-                expires_at: None
-            }),
+            Some(Stored::new(Bytes::from_static(b"v2"), None)),
         ]
     );
 }
@@ -320,13 +314,7 @@ async fn get_and_retime_returns_the_old_entry_and_applies_the_new_deadline() {
         .get_and_retime(b"k", Some(t + 40_000), t)
         .await
         .unwrap();
-    assert_eq!(
-        before,
-        Some(Stored {
-            value: Bytes::from_static(b"v"),
-            expires_at: None
-        })
-    );
+    assert_eq!(before, Some(Stored::new(Bytes::from_static(b"v"), None)));
     assert!(pttl(&server, "k") > 40_000 - SLACK_MS as i64);
 
     let timed = link

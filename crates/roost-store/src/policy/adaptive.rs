@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 
 use crate::policy::ShardMap;
 use crate::weight::{entry_weight, stored_weight};
-use crate::Hit;
+use crate::Entry;
 use segments::WindowedLfu;
 use shadow::WindowChooser;
 use sketch::FrequencySketch;
@@ -36,7 +36,7 @@ pub(crate) struct AdaptiveMap {
 }
 
 struct AdaptiveState {
-    map: WindowedLfu<Bytes, Hit>,
+    map: WindowedLfu<Bytes, Entry>,
     sketch: FrequencySketch,
     chooser: WindowChooser,
     hasher: FixedState,
@@ -69,7 +69,7 @@ impl AdaptiveState {
 }
 
 impl ShardMap for AdaptiveMap {
-    fn get(&self, key: &[u8]) -> Option<Hit> {
+    fn get(&self, key: &[u8]) -> Option<Entry> {
         let mut guard = self.state.lock();
         let state = &mut *guard;
         let hash = state.hash(key);
@@ -86,12 +86,18 @@ impl ShardMap for AdaptiveMap {
         found.map(|(hit, _)| hit)
     }
 
-    fn peek(&self, key: &[u8]) -> Option<Hit> {
+    fn peek(&self, key: &[u8]) -> Option<Entry> {
         let state = self.state.lock();
         state.map.peek(state.hash(key), key).cloned()
     }
 
-    fn insert(&mut self, key: Bytes, hit: Hit, _replacing: bool, evicted: &mut Vec<(Bytes, Hit)>) {
+    fn insert(
+        &mut self,
+        key: Bytes,
+        hit: Entry,
+        _replacing: bool,
+        evicted: &mut Vec<(Bytes, Entry)>,
+    ) {
         let state = self.state.get_mut();
         let hash = state.hash(&key);
         if state.last_miss.take() != Some(hash) {
@@ -107,7 +113,7 @@ impl ShardMap for AdaptiveMap {
         state.sketch.ensure_capacity(state.map.len());
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<Hit> {
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let state = self.state.get_mut();
         let hash = state.hash(key);
         state.chooser.on_remove(hash);
@@ -123,7 +129,7 @@ impl ShardMap for AdaptiveMap {
         state.last_miss = None;
     }
 
-    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Hit)) {
+    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Entry)) {
         self.state.lock().map.for_each(visit);
     }
 }

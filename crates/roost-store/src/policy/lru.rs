@@ -9,13 +9,13 @@ use parking_lot::Mutex;
 
 use crate::policy::ShardMap;
 use crate::weight::stored_weight;
-use crate::Hit;
+use crate::Entry;
 
 /// An `lru::LruCache` bounded by stored weight.
 pub(crate) struct LruMap {
     /// A mutex because an LRU hit reorders the list, so even `get` mutates; writers
     /// hold the shard's write lock and use `get_mut`, so only readers contend here.
-    cache: Mutex<LruCache<Bytes, Hit>>,
+    cache: Mutex<LruCache<Bytes, Entry>>,
     capacity_bytes: u64,
     used_bytes: u64,
 }
@@ -31,15 +31,21 @@ impl LruMap {
 }
 
 impl ShardMap for LruMap {
-    fn get(&self, key: &[u8]) -> Option<Hit> {
+    fn get(&self, key: &[u8]) -> Option<Entry> {
         self.cache.lock().get(key).cloned()
     }
 
-    fn peek(&self, key: &[u8]) -> Option<Hit> {
+    fn peek(&self, key: &[u8]) -> Option<Entry> {
         self.cache.lock().peek(key).cloned()
     }
 
-    fn insert(&mut self, key: Bytes, hit: Hit, _replacing: bool, evicted: &mut Vec<(Bytes, Hit)>) {
+    fn insert(
+        &mut self,
+        key: Bytes,
+        hit: Entry,
+        _replacing: bool,
+        evicted: &mut Vec<(Bytes, Entry)>,
+    ) {
         let cache = self.cache.get_mut();
         let weight = stored_weight(&key, &hit);
         if let Some((old_key, old_hit)) = cache.push(key, hit) {
@@ -56,7 +62,7 @@ impl ShardMap for LruMap {
         }
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<Hit> {
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let removed = self.cache.get_mut().pop(key)?;
         self.used_bytes -= stored_weight(key, &removed);
         Some(removed)
@@ -67,7 +73,7 @@ impl ShardMap for LruMap {
         self.used_bytes = 0;
     }
 
-    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Hit)) {
+    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Entry)) {
         for (key, hit) in self.cache.lock().iter() {
             visit(key, hit);
         }

@@ -12,14 +12,14 @@ use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
 
 use crate::policy::ShardMap;
 use crate::weight::{entry_weight, stored_weight};
-use crate::Hit;
+use crate::Entry;
 
 /// Charges each entry its [`stored_weight`].
 #[derive(Debug, Clone, Copy)]
 struct StoredWeighter;
 
-impl Weighter<Bytes, Hit> for StoredWeighter {
-    fn weight(&self, key: &Bytes, hit: &Hit) -> u64 {
+impl Weighter<Bytes, Entry> for StoredWeighter {
+    fn weight(&self, key: &Bytes, hit: &Entry) -> u64 {
         stored_weight(key, hit)
     }
 }
@@ -29,15 +29,15 @@ impl Weighter<Bytes, Hit> for StoredWeighter {
 #[derive(Debug, Clone, Copy)]
 struct EvictionCollector;
 
-impl Lifecycle<Bytes, Hit> for EvictionCollector {
-    type RequestState = Vec<(Bytes, Hit)>;
+impl Lifecycle<Bytes, Entry> for EvictionCollector {
+    type RequestState = Vec<(Bytes, Entry)>;
 
-    fn on_evict(&self, taken_out: &mut Vec<(Bytes, Hit)>, key: Bytes, hit: Hit) {
+    fn on_evict(&self, taken_out: &mut Vec<(Bytes, Entry)>, key: Bytes, hit: Entry) {
         taken_out.push((key, hit));
     }
 }
 
-type QuickCache = Cache<Bytes, Hit, StoredWeighter, DefaultHashBuilder, EvictionCollector>;
+type QuickCache = Cache<Bytes, Entry, StoredWeighter, DefaultHashBuilder, EvictionCollector>;
 
 /// A `quick_cache` bounded by stored weight.
 pub(crate) struct S3FifoMap {
@@ -66,15 +66,21 @@ impl S3FifoMap {
 }
 
 impl ShardMap for S3FifoMap {
-    fn get(&self, key: &[u8]) -> Option<Hit> {
+    fn get(&self, key: &[u8]) -> Option<Entry> {
         self.cache.get(key).cloned()
     }
 
-    fn peek(&self, key: &[u8]) -> Option<Hit> {
+    fn peek(&self, key: &[u8]) -> Option<Entry> {
         self.cache.peek(key).cloned()
     }
 
-    fn insert(&mut self, key: Bytes, hit: Hit, replacing: bool, evicted: &mut Vec<(Bytes, Hit)>) {
+    fn insert(
+        &mut self,
+        key: Bytes,
+        hit: Entry,
+        replacing: bool,
+        evicted: &mut Vec<(Bytes, Entry)>,
+    ) {
         // quick_cache reports the replaced old value through the same callback as an
         // eviction; keep the key (a cheap refcount clone) to tell them apart.
         let replaced_key = replacing.then(|| key.clone());
@@ -88,7 +94,7 @@ impl ShardMap for S3FifoMap {
         evicted.append(&mut taken_out);
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<Hit> {
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.cache.remove(key).map(|(_, hit)| hit)
     }
 
@@ -96,7 +102,7 @@ impl ShardMap for S3FifoMap {
         self.cache.clear();
     }
 
-    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Hit)) {
+    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Entry)) {
         for (key, hit) in self.cache.iter() {
             visit(key, hit);
         }

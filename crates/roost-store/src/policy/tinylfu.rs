@@ -14,13 +14,13 @@ use parking_lot::Mutex;
 
 use crate::policy::ShardMap;
 use crate::weight::stored_weight;
-use crate::Hit;
+use crate::Entry;
 
 /// A `moka` cache bounded by stored weight.
 pub(crate) struct TinyLfuMap {
-    cache: Cache<Bytes, Hit>,
+    cache: Cache<Bytes, Entry>,
     /// Entries `moka` evicted for size, filled by its listener during housekeeping.
-    size_evicted: Arc<Mutex<Vec<(Bytes, Hit)>>>,
+    size_evicted: Arc<Mutex<Vec<(Bytes, Entry)>>>,
 }
 
 impl TinyLfuMap {
@@ -29,10 +29,10 @@ impl TinyLfuMap {
         let listener_sink = Arc::clone(&size_evicted);
         let cache = Cache::builder()
             .max_capacity(capacity_bytes)
-            .weigher(|key: &Bytes, hit: &Hit| {
+            .weigher(|key: &Bytes, hit: &Entry| {
                 u32::try_from(stored_weight(key, hit)).unwrap_or(u32::MAX)
             })
-            .eviction_listener(move |key: Arc<Bytes>, hit: Hit, cause| {
+            .eviction_listener(move |key: Arc<Bytes>, hit: Entry, cause| {
                 // Replaced and Explicit removals are the shard's own doing; Expired never
                 // happens because moka is given no TTL.
                 if cause == RemovalCause::Size {
@@ -48,21 +48,27 @@ impl TinyLfuMap {
 }
 
 impl ShardMap for TinyLfuMap {
-    fn get(&self, key: &[u8]) -> Option<Hit> {
+    fn get(&self, key: &[u8]) -> Option<Entry> {
         self.cache.get(key)
     }
 
-    fn peek(&self, key: &[u8]) -> Option<Hit> {
+    fn peek(&self, key: &[u8]) -> Option<Entry> {
         self.cache.get(key)
     }
 
-    fn insert(&mut self, key: Bytes, hit: Hit, _replacing: bool, evicted: &mut Vec<(Bytes, Hit)>) {
+    fn insert(
+        &mut self,
+        key: Bytes,
+        hit: Entry,
+        _replacing: bool,
+        evicted: &mut Vec<(Bytes, Entry)>,
+    ) {
         self.cache.insert(key, hit);
         self.cache.run_pending_tasks();
         evicted.append(&mut self.size_evicted.lock());
     }
 
-    fn remove(&mut self, key: &[u8]) -> Option<Hit> {
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let removed = self.cache.remove(key);
         self.cache.run_pending_tasks();
         removed
@@ -74,7 +80,7 @@ impl ShardMap for TinyLfuMap {
         self.size_evicted.lock().clear();
     }
 
-    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Hit)) {
+    fn for_each(&self, visit: &mut dyn FnMut(&Bytes, &Entry)) {
         for (key, hit) in self.cache.iter() {
             visit(&key, &hit);
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use roost_ring::NodeId;
-use roost_store::{Clock, Hit, Mutation, Shard, Store, StoreConfig, UnixMillis};
+use roost_store::{Clock, Mutation, Shard, Store, StoreConfig, UnixMillis};
 use tokio_util::sync::CancellationToken;
 
 use self::placement::Placement;
@@ -69,7 +69,7 @@ impl Embedded {
     }
 
     pub fn get(&self, key: &[u8]) -> Option<Stored> {
-        self.shard(key).get(key).map(stored)
+        self.shard(key).get(key)
     }
 
     pub fn set(
@@ -89,11 +89,7 @@ impl Embedded {
             .map(|key| self.placement.shard_of(key))
             .collect();
         self.per_shard(shards, keys.to_vec(), |shard, keys| {
-            shard
-                .get_many(keys)
-                .into_iter()
-                .map(|hit| Ok(hit.map(stored)))
-                .collect()
+            shard.get_many(keys).into_iter().map(Ok).collect()
         })
     }
 
@@ -153,7 +149,7 @@ impl Embedded {
     }
 
     pub fn peek(&self, key: &[u8]) -> Option<Stored> {
-        self.shard(key).peek(key).map(stored)
+        self.shard(key).peek(key)
     }
 
     pub fn set_conditional(
@@ -180,7 +176,7 @@ impl Embedded {
             };
             let outcome = SetOutcome {
                 written: allowed,
-                previous: current.map(stored),
+                previous: current,
             };
             (mutation, outcome)
         })?;
@@ -190,7 +186,7 @@ impl Embedded {
     pub fn take(&self, key: Bytes) -> Result<Option<Stored>, CacheError> {
         let taken = self
             .shard(&key)
-            .update(key, |current| (Mutation::Delete, current.map(stored)))?;
+            .update(key, |current| (Mutation::Delete, current))?;
         Ok(taken)
     }
 
@@ -206,7 +202,7 @@ impl Embedded {
                     value: hit.value.clone(),
                     expires_at: deadline,
                 },
-                Some(stored(hit)),
+                Some(hit),
             ),
         })?;
         Ok(found)
@@ -345,12 +341,5 @@ impl Embedded {
                 tracing::debug!(removed, "expired entries swept");
             }
         }
-    }
-}
-
-fn stored(hit: Hit) -> Stored {
-    Stored {
-        value: hit.value,
-        expires_at: hit.expires_at,
     }
 }

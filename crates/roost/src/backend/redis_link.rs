@@ -182,10 +182,7 @@ impl RedisLink {
             for reply in replies.chunks(per_key) {
                 let value: Option<Vec<u8>> = redis::from_redis_value_ref(&reply[0])?;
                 let entry = match reply.get(1) {
-                    None => value.map(|value| Stored {
-                        value: Bytes::from(value),
-                        expires_at: None,
-                    }),
+                    None => value.map(|value| Stored::new(Bytes::from(value), None)),
                     Some(pttl) => {
                         let pttl: i64 = redis::from_redis_value_ref(pttl)?;
                         // PTTL -2 after a value: the key expired between the two.

@@ -145,12 +145,7 @@ impl Fleet {
             } else {
                 self.on_node(node, |link| link.get_value(key))
                     .await
-                    .map(|v| {
-                        v.map(|value| Stored {
-                            value,
-                            expires_at: None,
-                        })
-                    })
+                    .map(|v| v.map(|value| Stored::new(value, None)))
             };
             match found {
                 Ok(Some(stored)) => {

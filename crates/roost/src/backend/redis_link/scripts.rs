@@ -208,10 +208,7 @@ pub(crate) fn persist_requirement(condition: RetimeCondition) -> Option<&'static
 
 /// The entry a `{value, PTTL}` reply describes, deadlines made absolute from `now`.
 pub(crate) fn stored(value: Vec<u8>, pttl: i64, now: UnixMillis) -> Stored {
-    Stored {
-        value: Bytes::from(value),
-        expires_at: deadline_from_pttl(pttl, now),
-    }
+    Stored::new(Bytes::from(value), deadline_from_pttl(pttl, now))
 }
 
 /// PTTL's answer as an absolute deadline: -1 (no deadline) and -2 (missing)
