@@ -122,10 +122,8 @@ async fn run(cx: &mut Cx<'_>, cmd: Option<Cmd>, args: &[Bytes]) -> Result<(), Re
     if !spec.arity_allows(args.len()) {
         return Err(RespError::WrongArity(spec.name));
     }
-    let identity = cx.session.identity.as_ref();
-    let always = matches!(cmd, Cmd::Auth | Cmd::Hello | Cmd::Quit);
-    match identity {
-        None if !always => return Err(RespError::NoAuth),
+    match cx.session.identity.as_ref() {
+        None if !spec.no_auth() => return Err(RespError::NoAuth),
         Some(who) if !who.role.allows(spec.role()) => {
             refused(cx, "the user's role does not allow it", spec.name);
             return Err(RespError::NoPermission(spec.name));

@@ -41,22 +41,18 @@ pub const MAX_GROUP: usize = 256;
 /// bounds the replies held before the connection can write them out.
 const MAX_RUN: usize = 32;
 
-/// The command and the keys it touches, when it touches only keys and may run
-/// beside commands on other keys; `None` for everything else (MGET too: it
-/// answers in parts, written out as it goes, so it runs alone).
+/// The command and the keys it touches (the table's key spec over its
+/// arguments), when it touches keys and may run beside commands on other keys;
+/// `None` for everything else (MGET too: it answers in parts, written out as it
+/// goes, so it runs alone).
 fn keys_of(args: &[Bytes]) -> Option<(Cmd, Vec<&[u8]>)> {
-    use Cmd::*;
-    let keys = args.get(1..).filter(|rest| !rest.is_empty())?;
     let cmd = lookup(&args[0])?;
-    let keys = match cmd {
-        Get | Set | Setex | Psetex | Setnx | Getdel | Getex | Incr | Decr | Incrby | Decrby
-        | Append | Strlen | Expire | Pexpire | Expireat | Pexpireat | Ttl | Pttl | Persist
-        | Type => vec![&keys[0][..]],
-        Del | Unlink | Exists => keys.iter().map(|k| &k[..]).collect(),
-        Mset | Msetnx => keys.iter().step_by(2).map(|k| &k[..]).collect(),
-        _ => return None,
-    };
-    Some((cmd, keys))
+    let spec = cmd.spec();
+    if !spec.has_keys() || cmd == Cmd::Mget || !spec.arity_allows(args.len()) {
+        return None;
+    }
+    let keys = spec.key_positions(args.len()).map(|i| &args[i][..]);
+    Some((cmd, keys.collect()))
 }
 
 /// Whether a command answers with a stored value (its reply may be large).
