@@ -319,3 +319,87 @@ fn client_name(name: &[u8]) -> Result<&str, RespError> {
     std::str::from_utf8(name).map_err(|_| RespError::BadClientName)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::resp::command::Command;
+    use crate::api::resp::testing::Harness;
+
+    #[tokio::test]
+    async fn ping_echo_select_and_quit() {
+        let mut h = Harness::new();
+        let hi = Bytes::from_static(b"hi");
+        assert_eq!(h.apply(Command::Ping { message: None }).await, "+PONG\r\n");
+        let ping = Command::Ping { message: Some(&hi) };
+        assert_eq!(h.apply(ping).await, "$2\r\nhi\r\n");
+        assert_eq!(
+            h.apply(Command::Echo { message: &hi }).await,
+            "$2\r\nhi\r\n"
+        );
+        assert_eq!(h.send(&["SELECT", "0"]).await, "+OK\r\n");
+        assert!(!h.session.closing);
+        assert_eq!(h.apply(Command::Quit).await, "+OK\r\n");
+        assert!(h.session.closing, "QUIT closes after its reply");
+    }
+
+    #[tokio::test]
+    async fn hello_acts_on_each_option_before_reading_the_next_as_redis_7_0() {
+        let mut h = Harness::with_env(&[("ROOST_RESP_PASSWORD", "pw")]);
+        assert_eq!(
+            h.send(&["HELLO", "3", "AUTH", "default", "wrong", "BAD"])
+                .await,
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        );
+        assert_eq!(
+            h.send(&["HELLO", "3", "AUTH", "default", "pw", "BAD"])
+                .await,
+            "-ERR Syntax error in HELLO option 'BAD'\r\n"
+        );
+        assert!(h.session.authenticated(), "the AUTH before it took effect");
+        assert_eq!(h.send(&["PING"]).await, "+PONG\r\n");
+        assert_eq!(
+            h.session.protocol,
+            Protocol::Resp2,
+            "the protocol is switched only by a HELLO that succeeds"
+        );
+    }
+
+    #[tokio::test]
+    async fn hello_switches_protocol_and_names_the_client() {
+        let mut h = Harness::with_env(&[("ROOST_RESP_PASSWORD", "pw")]);
+        assert!(h
+            .send(&["HELLO", "3", "SETNAME", "w1"])
+            .await
+            .starts_with("-NOAUTH HELLO must be called"));
+        let reply = h
+            .send(&["HELLO", "3", "AUTH", "default", "pw", "SETNAME", "w1"])
+            .await;
+        assert!(
+            reply.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nroost\r\n"),
+            "{reply}"
+        );
+        assert_eq!(h.session.protocol, Protocol::Resp3);
+        assert_eq!(h.send(&["CLIENT", "GETNAME"]).await, "$2\r\nw1\r\n");
+        assert_eq!(
+            h.send(&["CLIENT", "GETNAME", "x"]).await,
+            "-ERR wrong number of arguments for 'client|getname' command\r\n"
+        );
+        assert_eq!(h.send(&["ACL", "WHOAMI"]).await, "$7\r\ndefault\r\n");
+    }
+
+    #[tokio::test]
+    async fn typed_client_commands() {
+        let mut h = Harness::new();
+        let set = Command::Client(ClientCommand::SetName("worker-7"));
+        assert_eq!(h.apply(set).await, "+OK\r\n");
+        let get = Command::Client(ClientCommand::GetName);
+        assert_eq!(h.apply(get).await, "$8\r\nworker-7\r\n");
+        let id = h.session.client.id;
+        let reply = h.apply(Command::Client(ClientCommand::Id)).await;
+        assert_eq!(reply, format!(":{id}\r\n"));
+        assert_eq!(
+            h.send(&["CLIENT", "SETNAME", "a b"]).await,
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+        );
+    }
+}

@@ -296,7 +296,65 @@ fn human_bytes(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human_bytes;
+    use super::*;
+    use crate::api::resp::command::Command;
+    use crate::api::resp::testing::Harness;
+
+    #[tokio::test]
+    async fn command_answers_from_the_table() {
+        let mut h = Harness::new();
+        let count = format!(":{}\r\n", COMMANDS.len());
+        assert_eq!(h.apply(Command::Commands(CommandQuery::Count)).await, count);
+        let names = [Bytes::from_static(b"GET"), Bytes::from_static(b"nosuch")];
+        let info = h.apply(Command::Commands(CommandQuery::Info(&names))).await;
+        assert!(
+            info.starts_with(
+                "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"
+            ),
+            "{info}"
+        );
+        let docs = h.send(&["COMMAND", "DOCS", "mset"]).await;
+        assert!(docs.starts_with("*2\r\n$4\r\nmset\r\n"), "{docs}");
+        assert_eq!(
+            h.send(&["COMMAND", "NOPE"]).await,
+            "-ERR unknown subcommand 'NOPE'. Try COMMAND HELP.\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn config_get_and_info_answer_what_clients_ask() {
+        let mut h = Harness::new();
+        assert_eq!(
+            h.send(&["CONFIG", "GET", "PORT"]).await,
+            "*2\r\n$4\r\nport\r\n$4\r\n6380\r\n"
+        );
+        let patterns = [Bytes::from_static(b"max*")];
+        let max = h
+            .apply(Command::ConfigGet {
+                patterns: &patterns,
+            })
+            .await;
+        assert!(max.starts_with("*4\r\n$9\r\nmaxmemory\r\n"), "{max}");
+        assert_eq!(
+            h.send(&["CONFIG", "GET"]).await,
+            "-ERR wrong number of arguments for 'config|get' command\r\n"
+        );
+        assert!(h
+            .send(&["CONFIG", "SET", "x", "y"])
+            .await
+            .starts_with("-ERR CONFIG SET is not supported"));
+        let sections = [Bytes::from_static(b"clients")];
+        let info = h
+            .apply(Command::Info {
+                sections: &sections,
+            })
+            .await;
+        assert!(
+            info.contains("# Clients\r\nconnected_clients:1\r\n"),
+            "{info}"
+        );
+        assert!(!info.contains("# Server"), "{info}");
+    }
 
     #[test]
     fn human_sizes_read_like_redis() {

@@ -228,3 +228,102 @@ pub async fn flush(cx: &mut Cx<'_>) -> Result<(), RespError> {
     Ok(())
 }
 
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::api::resp::command::Command;
+    use crate::api::resp::testing::{Harness, START_MS};
+
+    #[tokio::test]
+    async fn expire_ttl_and_persist_follow_the_clock() {
+        let mut h = Harness::new();
+        h.send(&["SET", "k", "v"]).await;
+        assert_eq!(h.send(&["TTL", "k"]).await, ":-1\r\n");
+        assert_eq!(h.send(&["TTL", "absent"]).await, ":-2\r\n");
+        assert_eq!(h.send(&["EXPIRE", "k", "10"]).await, ":1\r\n");
+        h.advance(Duration::from_millis(4_400));
+        assert_eq!(h.send(&["PTTL", "k"]).await, ":5600\r\n");
+        assert_eq!(
+            h.send(&["TTL", "k"]).await,
+            ":6\r\n",
+            "rounded as Redis does"
+        );
+        assert_eq!(h.send(&["EXPIRE", "k", "100", "LT"]).await, ":0\r\n");
+        assert_eq!(h.send(&["PEXPIRE", "k", "100000", "GT"]).await, ":1\r\n");
+        assert_eq!(h.send(&["EXPIRE", "k", "5", "NX"]).await, ":0\r\n");
+        assert_eq!(h.send(&["PERSIST", "k"]).await, ":1\r\n");
+        assert_eq!(h.send(&["TTL", "k"]).await, ":-1\r\n");
+        let past = ((START_MS / 1000) - 1).to_string();
+        assert_eq!(h.send(&["EXPIREAT", "k", &past]).await, ":1\r\n");
+        assert_eq!(
+            h.send(&["EXISTS", "k"]).await,
+            ":0\r\n",
+            "a past time removes it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_typed_expire_at_a_unix_time() {
+        let mut h = Harness::new();
+        h.send(&["SET", "k", "v"]).await;
+        let key = Bytes::from_static(b"k");
+        let expire = Command::Expire(ExpireArgs {
+            key: &key,
+            deadline: Deadline::At(START_MS as i64 + 2_000),
+            condition: RetimeCondition::Always,
+        });
+        assert_eq!(h.apply(expire).await, ":1\r\n");
+        assert_eq!(h.send(&["PTTL", "k"]).await, ":2000\r\n");
+    }
+
+    #[tokio::test]
+    async fn multi_key_commands_type_dbsize_and_flush() {
+        let mut h = Harness::new();
+        h.send(&["MSET", "a", "1", "b", "2", "c", "3"]).await;
+        assert_eq!(h.send(&["EXISTS", "a", "b", "a", "z"]).await, ":3\r\n");
+        assert_eq!(h.send(&["TYPE", "a"]).await, "+string\r\n");
+        assert_eq!(h.send(&["TYPE", "z"]).await, "+none\r\n");
+        assert_eq!(h.send(&["UNLINK", "a", "z"]).await, ":1\r\n");
+        assert_eq!(h.send(&["DBSIZE"]).await, ":2\r\n");
+        assert_eq!(h.send(&["FLUSHALL", "NOW"]).await, "-ERR syntax error\r\n");
+        assert_eq!(h.send(&["FLUSHDB", "ASYNC"]).await, "+OK\r\n");
+        assert_eq!(h.send(&["DBSIZE"]).await, ":0\r\n");
+    }
+
+    #[tokio::test]
+    async fn scan_pages_through_every_key_and_keys_matches() {
+        let mut h = Harness::new();
+        for i in 0..25 {
+            h.send(&["SET", &format!("user:{i}"), "v"]).await;
+        }
+        h.send(&["SET", "other", "v"]).await;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut cursor = 0u64;
+        loop {
+            let scan = ScanArgs {
+                cursor,
+                pattern: Some(b"user:*"),
+                count: 7,
+                strings_only: true,
+            };
+            let reply = h.apply(Command::Scan(scan)).await;
+            let mut lines = reply.split("\r\n").skip(2);
+            cursor = lines.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            seen.extend(lines.filter(|l| l.starts_with("user:")).map(str::to_owned));
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 25);
+        let keys = h.send(&["KEYS", "user:1?"]).await;
+        assert!(keys.starts_with("*10\r\n"), "{keys}");
+        let wrong_type = h.send(&["SCAN", "0", "TYPE", "hash"]).await;
+        assert!(wrong_type.ends_with("*0\r\n"), "{wrong_type}");
+        assert_eq!(
+            h.send(&["SCAN", "0", "COUNT", "0"]).await,
+            "-ERR syntax error\r\n"
+        );
+    }
+}
