@@ -12,9 +12,9 @@
 //! checked the user (an unauthenticated client gets NOAUTH, not a syntax error).
 //!
 //! The keys a command touches come from the table's key spec applied to its
-//! arguments ([`Call::keys`]), the same spec COMMAND INFO reports; the typed
-//! fields name the same arguments (a unit test checks that they agree for
-//! every command in the table).
+//! arguments ([`Call::keys`]), the same spec COMMAND INFO and COMMAND GETKEYS
+//! report; the typed fields name the same arguments (a unit test checks that
+//! they agree for every command in the table).
 //!
 //! Nothing is copied: keys and values are the codec's slices of the read buffer,
 //! borrowed; a handler copies what it stores.

@@ -1,8 +1,9 @@
 //! The one table of RESP commands Roost understands: name, arity, flags, key
-//! positions, group and summary. Dispatch, the arity check, COMMAND COUNT / INFO /
-//! DOCS, pipeline grouping and the per-command metric labels all read it,
-//! so a command cannot be served without being described (or described without
-//! being served), and which arguments are keys is said here and nowhere else.
+//! positions, group and summary. Dispatch, the arity check, COMMAND COUNT /
+//! INFO / DOCS / GETKEYS, pipeline grouping and the per-command metric labels
+//! all read it, so a command cannot be served without being described (or
+//! described without being served), and which arguments are keys is said here
+//! and nowhere else.
 
 use crate::auth::Role;
 

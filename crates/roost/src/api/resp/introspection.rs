@@ -1,4 +1,4 @@
-//! What clients ask about the server: COMMAND (COUNT, INFO, DOCS, LIST),
+//! What clients ask about the server: COMMAND (COUNT, INFO, DOCS, LIST, GETKEYS),
 //! CONFIG GET and INFO, in Redis's shapes and field names so redis-cli, redis-py
 //! and redis-benchmark find what they look for. Everything is read from the
 //! command table, the settings and the same counters `/metrics` exports.
@@ -22,7 +22,7 @@ use crate::cache::glob_match;
 const SECTIONS: [&str; 5] = ["server", "clients", "memory", "stats", "keyspace"];
 
 /// COMMAND's sub-commands, read: [COUNT | INFO [name ...] | DOCS [name ...] |
-/// LIST]; no sub-command is INFO of every command.
+/// LIST | GETKEYS command [arg ...]]; no sub-command is INFO of every command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandQuery<'a> {
     /// COMMAND INFO of these names; every command when empty.
@@ -31,6 +31,8 @@ pub enum CommandQuery<'a> {
     List,
     /// COMMAND DOCS of these names; every command when empty.
     Docs(&'a [Bytes]),
+    /// The keys the command in these arguments (name first) would touch.
+    GetKeys(&'a [Bytes]),
 }
 
 impl<'a> CommandQuery<'a> {
@@ -47,6 +49,12 @@ impl<'a> CommandQuery<'a> {
             CommandQuery::Info(names)
         } else if is(sub, "DOCS") {
             CommandQuery::Docs(names)
+        } else if is(sub, "GETKEYS") {
+            // Redis's arity for it is -4: the command and at least one argument.
+            if argv.len() < 4 {
+                return Err(RespError::WrongArity("command|getkeys"));
+            }
+            CommandQuery::GetKeys(names)
         } else {
             return Err(RespError::unknown_subcommand("COMMAND", sub));
         })
@@ -96,7 +104,27 @@ pub fn command(cx: &mut Cx<'_>, query: CommandQuery<'_>) -> Result<(), RespError
                 write_docs(out, spec, protocol);
             }
         }
+        CommandQuery::GetKeys(argv) => write_keys_of(out, argv)?,
     }
+    Ok(())
+}
+
+/// COMMAND GETKEYS: the keys `argv` would touch, from the same key spec that
+/// COMMAND INFO reports and pipeline grouping reads, with Redis's errors in
+/// Redis's order.
+fn write_keys_of(out: &mut bytes::BytesMut, argv: &[Bytes]) -> Result<(), RespError> {
+    let spec = lookup(&argv[0])
+        .ok_or(RespError::GetKeysUnknownCommand)?
+        .spec();
+    if !spec.has_keys() {
+        return Err(RespError::GetKeysNoKeys);
+    }
+    if !spec.arity_allows(argv.len()) {
+        return Err(RespError::GetKeysWrongArity);
+    }
+    let positions = spec.key_positions(argv.len());
+    write_array_header(out, positions.clone().count());
+    positions.for_each(|i| write_bulk(out, &argv[i]));
     Ok(())
 }
 
@@ -319,6 +347,36 @@ mod tests {
             h.send(&["COMMAND", "NOPE"]).await,
             "-ERR unknown subcommand 'NOPE'. Try COMMAND HELP.\r\n"
         );
+    }
+
+    #[tokio::test]
+    async fn getkeys_reads_the_key_spec_with_redis_errors() {
+        let mut h = Harness::new();
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["mset", "a", "1", "b", "2"],
+                "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+            ),
+            (&["MSET", "a", "1", "b"], "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            (&["SET", "a", "b", "EX", "1"], "*1\r\n$1\r\na\r\n"),
+            (&["expire", "a", "1", "nx"], "*1\r\n$1\r\na\r\n"),
+            (&["nosuch", "a"], "-ERR Invalid command specified\r\n"),
+            (&["ping", "x"], "-ERR The command has no key arguments\r\n"),
+            (&["keys", "a*"], "-ERR The command has no key arguments\r\n"),
+            (
+                &["get", "a", "b"],
+                "-ERR Invalid number of arguments specified for command\r\n",
+            ),
+            (
+                &["get"],
+                "-ERR wrong number of arguments for 'command|getkeys' command\r\n",
+            ),
+        ];
+        for (command, expected) in cases {
+            let mut words = vec!["COMMAND", "GETKEYS"];
+            words.extend_from_slice(command);
+            assert_eq!(h.send(&words).await, *expected, "{command:?}");
+        }
     }
 
     #[tokio::test]
