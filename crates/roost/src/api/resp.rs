@@ -23,7 +23,8 @@
 //! - `strings.rs`: GET SET … APPEND STRLEN; `keyspace.rs`: DEL EXISTS EXPIRE … SCAN
 //!   KEYS FLUSHALL; `introspection.rs`: COMMAND CONFIG INFO;
 //! - `session.rs`: the client registry and per-connection state; `reply.rs`: every
-//!   error with Redis's text.
+//!   error with Redis's text;
+//! - `testing.rs` (tests only): commands run over an embedded cache, no socket.
 //!
 //! The codec (`roost-resp`) never does I/O; this module owns the sockets.
 
