@@ -378,6 +378,15 @@ async fn introspection_answers_what_clients_ask() {
         panic!("{docs:?}")
     };
     assert_eq!(docs[0], Frame::bulk("set"));
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"])
+            .await,
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "PING", "x"]).await,
+        "-ERR The command has no key arguments\r\n"
+    );
     let save = c.cmd(&["CONFIG", "GET", "save"]).await;
     assert_eq!(save, "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
     c.cmd(&["SET", "k", "v", "EX", "100"]).await;

@@ -12,16 +12,23 @@
 //!   buffer bounds;
 //! - `output.rs`: replies on their way out, large values shared with the store
 //!   rather than copied; `writer.rs`: writing them under the output limits;
-//! - `dispatch.rs`: name → command, arity and authentication checks, the handler call;
-//! - `command_table.rs`: the one table of commands (arity, flags, docs);
+//! - `command.rs`: a command parsed once — table entry, arity, typed arguments —
+//!   and the keys it touches (from the table's key spec);
+//! - `pipeline.rs`: a batch's commands in order, plain GETs and SETs batched,
+//!   commands on distinct keys concurrent in front of Redis;
+//! - `dispatch.rs`: authentication and role checks in Redis's order, the handler
+//!   call;
+//! - `command_table.rs`: the one table of commands (arity, flags, key spec, docs);
 //! - `handshake.rs`: PING ECHO QUIT HELLO AUTH SELECT CLIENT;
 //! - `strings.rs`: GET SET … APPEND STRLEN; `keyspace.rs`: DEL EXISTS EXPIRE … SCAN
 //!   KEYS FLUSHALL; `introspection.rs`: COMMAND CONFIG INFO;
 //! - `session.rs`: the client registry and per-connection state; `reply.rs`: every
-//!   error with Redis's text.
+//!   error with Redis's text;
+//! - `testing.rs` (tests only): commands run over an embedded cache, no socket.
 //!
 //! The codec (`roost-resp`) never does I/O; this module owns the sockets.
 
+mod command;
 mod command_table;
 mod connection;
 mod dispatch;
@@ -33,6 +40,8 @@ mod pipeline;
 mod reply;
 mod session;
 mod strings;
+#[cfg(test)]
+mod testing;
 mod writer;
 
 use std::net::SocketAddr;

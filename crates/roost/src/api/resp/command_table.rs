@@ -1,7 +1,9 @@
 //! The one table of RESP commands Roost understands: name, arity, flags, key
-//! positions, group and summary. Dispatch, the arity check, COMMAND COUNT / INFO /
-//! DOCS and the per-command metric labels all read it, so a command cannot be
-//! served without being described (or described without being served).
+//! positions, group and summary. Dispatch, the arity check, COMMAND COUNT /
+//! INFO / DOCS / GETKEYS, pipeline grouping and the per-command metric labels
+//! all read it, so a command cannot be served without being described (or
+//! described without being served), and which arguments are keys is said here
+//! and nowhere else.
 
 use crate::auth::Role;
 
@@ -70,6 +72,8 @@ pub struct Spec {
     pub summary: &'static str,
     /// The role a user needs to run it, from its flags (see [`role_of`]).
     role: Role,
+    /// Runs before authentication (flag `no_auth`: AUTH, HELLO, QUIT).
+    no_auth: bool,
 }
 
 impl Spec {
@@ -78,6 +82,30 @@ impl Spec {
     /// everything else (CONFIG here only reads). Worked out once, with the table.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// Whether it runs before the connection has authenticated (flag `no_auth`).
+    pub fn no_auth(&self) -> bool {
+        self.no_auth
+    }
+
+    /// Whether it names keys at all (its key spec is not 0 0 0).
+    pub fn has_keys(&self) -> bool {
+        self.keys.0 > 0
+    }
+
+    /// The positions of the keys in a command of `argc` arguments (name
+    /// included), read from the key spec as Redis reads `first`, `last` (negative:
+    /// counted from the end) and `step`; positions past the end are skipped.
+    pub fn key_positions(&self, argc: usize) -> std::iter::StepBy<std::ops::RangeInclusive<usize>> {
+        let (first, last, step) = self.keys;
+        let argc = argc as i64;
+        let last = if last < 0 { argc + last } else { last }.min(argc - 1);
+        let (first, last) = match first > 0 && step > 0 && last >= first {
+            true => (first as usize, last as usize),
+            false => (1, 0),
+        };
+        (first..=last).step_by(step.max(1) as usize)
     }
 
     /// Whether `argc` arguments (name included) satisfy the arity.
@@ -128,6 +156,7 @@ const fn spec(
         since: "1.0.0",
         summary,
         role: role_of(flags),
+        no_auth: has_flag(flags, "no_auth"),
     }
 }
 
@@ -314,6 +343,34 @@ mod tests {
         assert_eq!(Cmd::Del.spec().role(), Role::Write);
         assert_eq!(Cmd::Flushall.spec().role(), Role::Admin);
         assert_eq!(Cmd::Flushdb.spec().role(), Role::Admin);
+    }
+
+    #[test]
+    fn only_the_connection_handshake_runs_before_authentication() {
+        let before: Vec<&str> = COMMANDS
+            .iter()
+            .filter(|s| s.no_auth())
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(before, ["quit", "hello", "auth"]);
+    }
+
+    #[test]
+    fn key_positions_follow_the_key_spec_as_redis_reads_it() {
+        let positions = |cmd: Cmd, argc| cmd.spec().key_positions(argc).collect::<Vec<_>>();
+        assert_eq!(positions(Cmd::Get, 2), [1]);
+        assert_eq!(positions(Cmd::Set, 6), [1], "options are not keys");
+        assert_eq!(positions(Cmd::Del, 4), [1, 2, 3]);
+        assert_eq!(positions(Cmd::Mset, 5), [1, 3]);
+        assert_eq!(positions(Cmd::Mset, 4), [1, 3], "a key without its value");
+        assert_eq!(positions(Cmd::Ping, 2), Vec::<usize>::new());
+        assert_eq!(positions(Cmd::Scan, 4), Vec::<usize>::new());
+        assert_eq!(
+            positions(Cmd::Get, 1),
+            Vec::<usize>::new(),
+            "never past the end"
+        );
+        assert!(Cmd::Mget.spec().has_keys() && !Cmd::Keys.spec().has_keys());
     }
 
     #[test]

@@ -173,17 +173,7 @@ async fn run_batch(
             if concurrent {
                 pipeline::execute_all(state, session, &pending, out, wire).await;
             } else {
-                let mut done = 0;
-                while done < pending.len() && !session.closing {
-                    let rest = &pending[done..];
-                    done += pipeline::execute_in_order(state, session, rest, out, wire).await;
-                    if let Some(failed) = wire.take_failure() {
-                        return Err(failed.into());
-                    }
-                    if out.len() >= FLUSH_AT {
-                        wire.flush(out).await?;
-                    }
-                }
+                pipeline::execute_in_order(state, session, &pending, out, wire).await;
             }
             if let Some(failed) = wire.take_failure() {
                 return Err(failed.into());

@@ -1,8 +1,9 @@
-//! From a parsed command to its reply: find the command in the table, count it,
-//! check arity, authentication and the user's role in Redis's order (unknown
-//! command, then arity, then NOAUTH, then NOPERM), call its handler, and write
-//! an error reply if it failed. A handler that panics (a bug) answers
-//! `-ERR internal error` for that command alone; it is logged and counted.
+//! From a parsed command to its reply: count it, check authentication and the
+//! user's role in Redis's order (unknown command and arity, found when the
+//! command was parsed, then NOAUTH, then NOPERM, then argument errors), call its
+//! handler with the typed command, and write an error reply if it failed. A
+//! command whose parsing or handler panics (a bug) answers `-ERR internal
+//! error` for that command alone; it is logged and counted.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use roost_resp::{write_null, write_simple, Protocol};
 
+use super::command::{Command, Request};
 use super::command_table::{lookup, Cmd};
 use super::connection::FLUSH_AT;
 use super::output::Output;
@@ -64,15 +66,32 @@ impl Cx<'_> {
     }
 }
 
-/// Runs one command and appends its reply (or error) to `out`.
+/// Parses a command once ([`Request::parse`]). Parsing is meant never to
+/// panic; should a bug make it, the command answers `-ERR internal error`
+/// like a handler's panic, and the connection carries on.
+pub fn parse<'a>(state: &RespState, argv: &'a [Bytes]) -> Request<'a> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| Request::parse(argv))) {
+        Ok(request) => request,
+        Err(panic) => {
+            let cmd = lookup(&argv[0]);
+            panicked(state, cmd, panic);
+            Request::Invalid {
+                cmd,
+                error: RespError::Internal,
+            }
+        }
+    }
+}
+
+/// Runs one parsed command and appends its reply (or error) to `out`.
 pub async fn execute(
     state: &RespState,
     session: &mut Session,
-    args: &[Bytes],
+    request: Request<'_>,
     out: &mut Output,
     wire: Option<&mut Wire>,
 ) {
-    let cmd = lookup(&args[0]);
+    let cmd = request.cmd();
     state.metrics.command(cmd.map(|c| c as usize)).inc();
     let mut cx = Cx {
         state,
@@ -80,9 +99,7 @@ pub async fn execute(
         out,
         wire,
     };
-    let outcome = AssertUnwindSafe(run(&mut cx, cmd, args))
-        .catch_unwind()
-        .await;
+    let outcome = AssertUnwindSafe(run(&mut cx, request)).catch_unwind().await;
     let error = match outcome {
         Ok(Ok(())) => return,
         Ok(Err(error)) => error,
@@ -94,7 +111,7 @@ pub async fn execute(
     error.write(cx.out);
 }
 
-/// Logs and counts a handler that panicked.
+/// Logs and counts a command that panicked.
 fn panicked(state: &RespState, cmd: Option<Cmd>, panic: Box<dyn std::any::Any + Send>) {
     static LOG: Throttled = Throttled::new(Duration::from_secs(10));
     state.app.cache.metrics().doors().panic("resp").inc();
@@ -114,66 +131,71 @@ fn panicked(state: &RespState, cmd: Option<Cmd>, panic: Box<dyn std::any::Any + 
     }
 }
 
-async fn run(cx: &mut Cx<'_>, cmd: Option<Cmd>, args: &[Bytes]) -> Result<(), RespError> {
-    let Some(cmd) = cmd else {
-        return Err(RespError::unknown_command(args));
+/// Redis's order: an unknown name or wrong arity (found by parsing), then
+/// NOAUTH, then NOPERM, then a bad argument (also found by parsing, answered
+/// only now), then the command.
+async fn run(cx: &mut Cx<'_>, request: Request<'_>) -> Result<(), RespError> {
+    let call = match request {
+        Request::Invalid { error, .. } => return Err(error),
+        Request::Call(call) => call,
     };
-    let spec = cmd.spec();
-    if !spec.arity_allows(args.len()) {
-        return Err(RespError::WrongArity(spec.name));
-    }
-    let identity = cx.session.identity.as_ref();
-    let always = matches!(cmd, Cmd::Auth | Cmd::Hello | Cmd::Quit);
-    match identity {
-        None if !always => return Err(RespError::NoAuth),
+    let spec = call.cmd.spec();
+    match cx.session.identity.as_ref() {
+        None if !spec.no_auth() => return Err(RespError::NoAuth),
         Some(who) if !who.role.allows(spec.role()) => {
             refused(cx, "the user's role does not allow it", spec.name);
             return Err(RespError::NoPermission(spec.name));
         }
         _ => {}
     }
-    match cmd {
-        Cmd::Ping => handshake::ping(cx, args),
-        Cmd::Echo => handshake::echo(cx, args),
-        Cmd::Quit => handshake::quit(cx),
-        Cmd::Hello => handshake::hello(cx, args),
-        Cmd::Auth => handshake::auth(cx, args),
-        Cmd::Select => handshake::select(cx, args),
-        Cmd::Client => handshake::client(cx, args),
-        Cmd::Acl => handshake::acl(cx, args),
-        Cmd::Command => introspection::command(cx, args),
-        Cmd::Config => introspection::config(cx, args),
-        Cmd::Info => introspection::info(cx, args),
-        Cmd::Dbsize => keyspace::dbsize(cx),
-        Cmd::Flushall | Cmd::Flushdb => keyspace::flush(cx, args).await,
-        Cmd::Get => strings::get(cx, args).await,
-        Cmd::Set => strings::set(cx, args).await,
-        Cmd::Setex => strings::setex(cx, args, 1000, "setex").await,
-        Cmd::Psetex => strings::setex(cx, args, 1, "psetex").await,
-        Cmd::Setnx => strings::setnx(cx, args).await,
-        Cmd::Getdel => strings::getdel(cx, args).await,
-        Cmd::Getex => strings::getex(cx, args).await,
-        Cmd::Mget => strings::mget(cx, args).await,
-        Cmd::Mset => strings::mset(cx, args).await,
-        Cmd::Msetnx => strings::msetnx(cx, args).await,
-        Cmd::Incr => strings::incr_by(cx, &args[1], 1).await,
-        Cmd::Decr => strings::incr_by(cx, &args[1], -1).await,
-        Cmd::Incrby => strings::incrby(cx, args, false).await,
-        Cmd::Decrby => strings::incrby(cx, args, true).await,
-        Cmd::Append => strings::append(cx, args).await,
-        Cmd::Strlen => strings::strlen(cx, args).await,
-        Cmd::Del | Cmd::Unlink => keyspace::del(cx, args).await,
-        Cmd::Exists => keyspace::exists(cx, args).await,
-        Cmd::Expire => keyspace::expire(cx, args, 1000, false, "expire").await,
-        Cmd::Pexpire => keyspace::expire(cx, args, 1, false, "pexpire").await,
-        Cmd::Expireat => keyspace::expire(cx, args, 1000, true, "expireat").await,
-        Cmd::Pexpireat => keyspace::expire(cx, args, 1, true, "pexpireat").await,
-        Cmd::Ttl => keyspace::ttl(cx, args, false).await,
-        Cmd::Pttl => keyspace::ttl(cx, args, true).await,
-        Cmd::Persist => keyspace::persist(cx, args).await,
-        Cmd::Type => keyspace::key_type(cx, args).await,
-        Cmd::Scan => keyspace::scan(cx, args).await,
-        Cmd::Keys => keyspace::keys(cx, args).await,
+    apply(cx, call.command?).await
+}
+
+/// Runs a typed command for a session allowed to run it: the handler call.
+pub async fn apply(cx: &mut Cx<'_>, command: Command<'_>) -> Result<(), RespError> {
+    use Command as C;
+    match command {
+        C::Ping { message } => handshake::ping(cx, message),
+        C::Echo { message } => handshake::echo(cx, message),
+        C::Quit => handshake::quit(cx),
+        C::Hello(hello) => handshake::hello(cx, hello),
+        C::Auth { user, password } => handshake::auth(cx, user, password),
+        C::Select => {
+            cx.ok();
+            Ok(())
+        }
+        C::Client(sub) => handshake::client(cx, sub),
+        C::Acl(sub) => handshake::acl(cx, sub),
+        C::Commands(query) => introspection::command(cx, query),
+        C::ConfigGet { patterns } => introspection::config_get(cx, patterns),
+        C::Info { sections } => introspection::info(cx, sections),
+        C::Dbsize => keyspace::dbsize(cx),
+        C::Flush => keyspace::flush(cx).await,
+        C::Get { key } => strings::get(cx, key).await,
+        C::Set {
+            key,
+            value,
+            options,
+            get_previous,
+        } => strings::set(cx, key, value, options, get_previous).await,
+        C::Setnx { key, value } => strings::setnx(cx, key, value).await,
+        C::Getdel { key } => strings::getdel(cx, key).await,
+        C::Getex { key, expiry } => strings::getex(cx, key, expiry).await,
+        C::Mget { keys } => strings::mget(cx, keys).await,
+        C::Mset { pairs } => strings::mset(cx, pairs).await,
+        C::Msetnx { pairs } => strings::msetnx(cx, pairs).await,
+        C::IncrBy { key, delta } => strings::incr_by(cx, key, delta).await,
+        C::Append { key, value } => strings::append(cx, key, value).await,
+        C::Strlen { key } => strings::strlen(cx, key).await,
+        C::Del { keys } => keyspace::del(cx, keys).await,
+        C::Exists { keys } => keyspace::exists(cx, keys).await,
+        C::Expire(args) => keyspace::expire(cx, args).await,
+        C::Ttl { key } => keyspace::ttl(cx, key, false).await,
+        C::Pttl { key } => keyspace::ttl(cx, key, true).await,
+        C::Persist { key } => keyspace::persist(cx, key).await,
+        C::Type { key } => keyspace::key_type(cx, key).await,
+        C::Scan(args) => keyspace::scan(cx, args).await,
+        C::Keys { pattern } => keyspace::keys(cx, pattern).await,
     }
 }
 
@@ -228,6 +250,41 @@ pub fn owned_pair(key: &Bytes, value: &Bytes) -> (Bytes, Bytes) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::resp::testing::Harness;
+
+    #[tokio::test]
+    async fn checks_come_in_redis_order() {
+        let mut h = Harness::with_env(&[
+            ("ROOST_RESP_PASSWORD", "pw"),
+            ("ROOST_API_TOKENS", "reader:read:rtok"),
+        ]);
+        let unknown = "-ERR unknown command 'NOPE', with args beginning with: 'a' \r\n";
+        let arity = "-ERR wrong number of arguments for 'set' command\r\n";
+        assert_eq!(h.send(&["NOPE", "a"]).await, unknown);
+        assert_eq!(h.send(&["SET", "k"]).await, arity, "before NOAUTH");
+        assert_eq!(
+            h.send(&["SET", "k", "v", "NX", "XX"]).await,
+            "-NOAUTH Authentication required.\r\n",
+            "a bad argument is not looked at before authentication"
+        );
+        assert_eq!(h.send(&["AUTH", "reader", "rtok"]).await, "+OK\r\n");
+        assert_eq!(h.send(&["SET", "k"]).await, arity, "before NOPERM");
+        assert_eq!(
+            h.send(&["SET", "k", "v", "NX", "XX"]).await,
+            "-NOPERM this user has no permissions to run the 'set' command\r\n"
+        );
+        assert_eq!(h.send(&["AUTH", "pw"]).await, "+OK\r\n");
+        assert_eq!(
+            h.send(&["SET", "k", "v", "NX", "XX"]).await,
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(h.send(&["SET", "k", "v", "NX"]).await, "+OK\r\n");
+        assert_eq!(
+            h.state.metrics.command(Some(Cmd::Set as usize)).get(),
+            6,
+            "every SET counted, refused or not"
+        );
+    }
 
     #[test]
     fn a_small_pair_shares_one_allocation_and_a_large_one_does_not() {

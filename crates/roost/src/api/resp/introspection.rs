@@ -1,7 +1,7 @@
-//! What clients ask about the server: COMMAND (COUNT, INFO, DOCS, LIST), CONFIG
-//! GET and INFO, in Redis's shapes and field names so redis-cli, redis-py and
-//! redis-benchmark find what they look for. Everything is read from the command
-//! table, the settings and the same counters `/metrics` exports.
+//! What clients ask about the server: COMMAND (COUNT, INFO, DOCS, LIST, GETKEYS),
+//! CONFIG GET and INFO, in Redis's shapes and field names so redis-cli, redis-py
+//! and redis-benchmark find what they look for. Everything is read from the
+//! command table, the settings and the same counters `/metrics` exports.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -21,54 +21,110 @@ use crate::cache::glob_match;
 /// INFO's sections, in Redis's order.
 const SECTIONS: [&str; 5] = ["server", "clients", "memory", "stats", "keyspace"];
 
-/// COMMAND [COUNT | INFO [name ...] | DOCS [name ...] | LIST]
-pub fn command(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
+/// COMMAND's sub-commands, read: [COUNT | INFO [name ...] | DOCS [name ...] |
+/// LIST | GETKEYS command [arg ...]]; no sub-command is INFO of every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandQuery<'a> {
+    /// COMMAND INFO of these names; every command when empty.
+    Info(&'a [Bytes]),
+    Count,
+    List,
+    /// COMMAND DOCS of these names; every command when empty.
+    Docs(&'a [Bytes]),
+    /// The keys the command in these arguments (name first) would touch.
+    GetKeys(&'a [Bytes]),
+}
+
+impl<'a> CommandQuery<'a> {
+    pub fn parse(argv: &'a [Bytes]) -> Result<CommandQuery<'a>, RespError> {
+        let Some(sub) = argv.get(1) else {
+            return Ok(CommandQuery::Info(&[]));
+        };
+        let names = &argv[2..];
+        Ok(if is(sub, "COUNT") {
+            CommandQuery::Count
+        } else if is(sub, "LIST") {
+            CommandQuery::List
+        } else if is(sub, "INFO") {
+            CommandQuery::Info(names)
+        } else if is(sub, "DOCS") {
+            CommandQuery::Docs(names)
+        } else if is(sub, "GETKEYS") {
+            // Redis's arity for it is -4: the command and at least one argument.
+            if argv.len() < 4 {
+                return Err(RespError::WrongArity("command|getkeys"));
+            }
+            CommandQuery::GetKeys(names)
+        } else {
+            return Err(RespError::unknown_subcommand("COMMAND", sub));
+        })
+    }
+}
+
+pub fn command(cx: &mut Cx<'_>, query: CommandQuery<'_>) -> Result<(), RespError> {
     let protocol = cx.protocol();
     let out = &mut *cx.out;
-    let Some(sub) = args.get(1) else {
-        write_array_header(out, COMMANDS.len());
-        COMMANDS
+    let named = |names: &[Bytes]| -> Vec<Option<&'static Spec>> {
+        names
             .iter()
-            .for_each(|spec| write_info(out, spec, protocol));
-        return Ok(());
+            .map(|name| lookup(name).map(|cmd| cmd.spec()))
+            .collect()
     };
-    let named: Vec<Option<&Spec>> = args[2..]
-        .iter()
-        .map(|name| lookup(name).map(|cmd| cmd.spec()))
-        .collect();
-    if is(sub, "COUNT") {
-        write_integer(out, COMMANDS.len() as i64);
-    } else if is(sub, "LIST") {
-        write_array_header(out, COMMANDS.len());
-        COMMANDS
-            .iter()
-            .for_each(|spec| write_bulk(out, spec.name.as_bytes()));
-    } else if is(sub, "INFO") && named.is_empty() {
-        write_array_header(out, COMMANDS.len());
-        COMMANDS
-            .iter()
-            .for_each(|spec| write_info(out, spec, protocol));
-    } else if is(sub, "INFO") {
-        write_array_header(out, named.len());
-        for spec in named {
-            match spec {
-                Some(spec) => write_info(out, spec, protocol),
-                None => write_null(out, protocol),
+    match query {
+        CommandQuery::Count => write_integer(out, COMMANDS.len() as i64),
+        CommandQuery::List => {
+            write_array_header(out, COMMANDS.len());
+            COMMANDS
+                .iter()
+                .for_each(|spec| write_bulk(out, spec.name.as_bytes()));
+        }
+        CommandQuery::Info([]) => {
+            write_array_header(out, COMMANDS.len());
+            COMMANDS
+                .iter()
+                .for_each(|spec| write_info(out, spec, protocol));
+        }
+        CommandQuery::Info(names) => {
+            write_array_header(out, names.len());
+            for spec in named(names) {
+                match spec {
+                    Some(spec) => write_info(out, spec, protocol),
+                    None => write_null(out, protocol),
+                }
             }
         }
-    } else if is(sub, "DOCS") {
-        let specs: Vec<&Spec> = match named.is_empty() {
-            true => COMMANDS.iter().collect(),
-            false => named.into_iter().flatten().collect(),
-        };
-        write_map_header(out, specs.len(), protocol);
-        for spec in specs {
-            write_bulk(out, spec.name.as_bytes());
-            write_docs(out, spec, protocol);
+        CommandQuery::Docs(names) => {
+            let specs: Vec<&Spec> = match names.is_empty() {
+                true => COMMANDS.iter().collect(),
+                false => named(names).into_iter().flatten().collect(),
+            };
+            write_map_header(out, specs.len(), protocol);
+            for spec in specs {
+                write_bulk(out, spec.name.as_bytes());
+                write_docs(out, spec, protocol);
+            }
         }
-    } else {
-        return Err(RespError::unknown_subcommand("COMMAND", sub));
+        CommandQuery::GetKeys(argv) => write_keys_of(out, argv)?,
     }
+    Ok(())
+}
+
+/// COMMAND GETKEYS: the keys `argv` would touch, from the same key spec that
+/// COMMAND INFO reports and pipeline grouping reads, with Redis's errors in
+/// Redis's order.
+fn write_keys_of(out: &mut bytes::BytesMut, argv: &[Bytes]) -> Result<(), RespError> {
+    let spec = lookup(&argv[0])
+        .ok_or(RespError::GetKeysUnknownCommand)?
+        .spec();
+    if !spec.has_keys() {
+        return Err(RespError::GetKeysNoKeys);
+    }
+    if !spec.arity_allows(argv.len()) {
+        return Err(RespError::GetKeysWrongArity);
+    }
+    let positions = spec.key_positions(argv.len());
+    write_array_header(out, positions.clone().count());
+    positions.for_each(|i| write_bulk(out, &argv[i]));
     Ok(())
 }
 
@@ -103,10 +159,10 @@ fn write_docs(out: &mut bytes::BytesMut, spec: &Spec, protocol: Protocol) {
     write_bulk(out, spec.group.as_bytes());
 }
 
-/// CONFIG GET pattern [pattern ...]: the parameters clients and redis-benchmark
-/// ask for, read-only. CONFIG SET is refused: settings are fixed at start-up.
-pub fn config(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    let sub = &args[1];
+/// CONFIG GET pattern [pattern ...]: its patterns. CONFIG SET is refused:
+/// settings are fixed at start-up.
+pub fn config_get_patterns(argv: &[Bytes]) -> Result<&[Bytes], RespError> {
+    let sub = &argv[1];
     if is(sub, "SET") {
         return Err(RespError::NotSupported(
             "CONFIG SET is not supported: Roost is configured by ROOST_* settings at start-up",
@@ -115,11 +171,16 @@ pub fn config(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     if !is(sub, "GET") {
         return Err(RespError::unknown_subcommand("CONFIG", sub));
     }
-    if args.len() < 3 {
+    if argv.len() < 3 {
         return Err(RespError::WrongArity("config|get"));
     }
+    Ok(&argv[2..])
+}
+
+/// CONFIG GET: the parameters clients and redis-benchmark ask for, read-only.
+pub fn config_get(cx: &mut Cx<'_>, patterns: &[Bytes]) -> Result<(), RespError> {
     let parameters = config_parameters(cx);
-    let patterns: Vec<Vec<u8>> = args[2..].iter().map(|p| p.to_ascii_lowercase()).collect();
+    let patterns: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
     let found: Vec<_> = parameters
         .iter()
         .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
@@ -156,10 +217,10 @@ fn config_parameters(cx: &Cx<'_>) -> Vec<(&'static str, String)> {
 
 /// INFO [section ...]: server, clients, memory, stats, keyspace (`all`,
 /// `everything` and `default` mean every one; unknown sections are empty).
-pub fn info(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
+pub fn info(cx: &mut Cx<'_>, sections: &[Bytes]) -> Result<(), RespError> {
     let wanted = |section: &str| {
-        args.len() == 1
-            || args[1..]
+        sections.is_empty()
+            || sections
                 .iter()
                 .any(|a| is(a, section) || is(a, "all") || is(a, "everything") || is(a, "default"))
     };
@@ -263,7 +324,95 @@ fn human_bytes(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human_bytes;
+    use super::*;
+    use crate::api::resp::command::Command;
+    use crate::api::resp::testing::Harness;
+
+    #[tokio::test]
+    async fn command_answers_from_the_table() {
+        let mut h = Harness::new();
+        let count = format!(":{}\r\n", COMMANDS.len());
+        assert_eq!(h.apply(Command::Commands(CommandQuery::Count)).await, count);
+        let names = [Bytes::from_static(b"GET"), Bytes::from_static(b"nosuch")];
+        let info = h.apply(Command::Commands(CommandQuery::Info(&names))).await;
+        assert!(
+            info.starts_with(
+                "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"
+            ),
+            "{info}"
+        );
+        let docs = h.send(&["COMMAND", "DOCS", "mset"]).await;
+        assert!(docs.starts_with("*2\r\n$4\r\nmset\r\n"), "{docs}");
+        assert_eq!(
+            h.send(&["COMMAND", "NOPE"]).await,
+            "-ERR unknown subcommand 'NOPE'. Try COMMAND HELP.\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn getkeys_reads_the_key_spec_with_redis_errors() {
+        let mut h = Harness::new();
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["mset", "a", "1", "b", "2"],
+                "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+            ),
+            (&["MSET", "a", "1", "b"], "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            (&["SET", "a", "b", "EX", "1"], "*1\r\n$1\r\na\r\n"),
+            (&["expire", "a", "1", "nx"], "*1\r\n$1\r\na\r\n"),
+            (&["nosuch", "a"], "-ERR Invalid command specified\r\n"),
+            (&["ping", "x"], "-ERR The command has no key arguments\r\n"),
+            (&["keys", "a*"], "-ERR The command has no key arguments\r\n"),
+            (
+                &["get", "a", "b"],
+                "-ERR Invalid number of arguments specified for command\r\n",
+            ),
+            (
+                &["get"],
+                "-ERR wrong number of arguments for 'command|getkeys' command\r\n",
+            ),
+        ];
+        for (command, expected) in cases {
+            let mut words = vec!["COMMAND", "GETKEYS"];
+            words.extend_from_slice(command);
+            assert_eq!(h.send(&words).await, *expected, "{command:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn config_get_and_info_answer_what_clients_ask() {
+        let mut h = Harness::new();
+        assert_eq!(
+            h.send(&["CONFIG", "GET", "PORT"]).await,
+            "*2\r\n$4\r\nport\r\n$4\r\n6380\r\n"
+        );
+        let patterns = [Bytes::from_static(b"max*")];
+        let max = h
+            .apply(Command::ConfigGet {
+                patterns: &patterns,
+            })
+            .await;
+        assert!(max.starts_with("*4\r\n$9\r\nmaxmemory\r\n"), "{max}");
+        assert_eq!(
+            h.send(&["CONFIG", "GET"]).await,
+            "-ERR wrong number of arguments for 'config|get' command\r\n"
+        );
+        assert!(h
+            .send(&["CONFIG", "SET", "x", "y"])
+            .await
+            .starts_with("-ERR CONFIG SET is not supported"));
+        let sections = [Bytes::from_static(b"clients")];
+        let info = h
+            .apply(Command::Info {
+                sections: &sections,
+            })
+            .await;
+        assert!(
+            info.contains("# Clients\r\nconnected_clients:1\r\n"),
+            "{info}"
+        );
+        assert!(!info.contains("# Server"), "{info}");
+    }
 
     #[test]
     fn human_sizes_read_like_redis() {

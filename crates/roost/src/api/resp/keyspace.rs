@@ -1,10 +1,12 @@
 //! Keyspace commands: DEL UNLINK EXISTS EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL
-//! PTTL PERSIST TYPE DBSIZE SCAN KEYS FLUSHALL FLUSHDB. Multi-key commands go
+//! PTTL PERSIST TYPE DBSIZE SCAN KEYS FLUSHALL FLUSHDB: EXPIRE's and SCAN's
+//! arguments read for `command.rs`, and the handlers. Multi-key commands go
 //! through the Cache, which routes every key to its own node.
 
 use bytes::Bytes;
 use roost_resp::{write_array_header, write_bulk, write_integer, write_simple};
 
+use super::command_table::Cmd;
 use super::dispatch::{integer, is, owned, Cx};
 use super::reply::RespError;
 use crate::backend::RetimeCondition;
@@ -12,38 +14,67 @@ use crate::backend::RetimeCondition;
 /// SCAN's page size when the client gives no COUNT, as Redis.
 const DEFAULT_SCAN_COUNT: usize = 10;
 
-pub async fn del(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    let removed = cx.cache().delete_many(&args[1..]).await?;
+pub async fn del(cx: &mut Cx<'_>, keys: &[Bytes]) -> Result<(), RespError> {
+    let removed = cx.cache().delete_many(keys).await?;
     write_integer(cx.out, removed as i64);
     Ok(())
 }
 
-pub async fn exists(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    let found = cx.cache().exists(&args[1..]).await?;
+pub async fn exists(cx: &mut Cx<'_>, keys: &[Bytes]) -> Result<(), RespError> {
+    let found = cx.cache().exists(keys).await?;
     write_integer(cx.out, found as i64);
     Ok(())
 }
 
-/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key n [NX | XX | GT | LT].
-/// `unit_ms` is 1000 for seconds; `absolute` for the *AT forms. A time in the past
-/// removes the key, as in Redis.
-pub async fn expire(
-    cx: &mut Cx<'_>,
-    args: &[Bytes],
-    unit_ms: i64,
-    absolute: bool,
-    command: &'static str,
-) -> Result<(), RespError> {
-    let n = integer(&args[2])?;
-    let condition = retime_condition(&args[3..])?;
-    let ms = n
-        .checked_mul(unit_ms)
-        .ok_or(RespError::InvalidExpireTime(command))?;
-    let at = match absolute {
-        true => ms,
-        false => cx.cache().deadline_in(ms),
+/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key n [NX | XX | GT | LT], read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpireArgs<'a> {
+    pub key: &'a Bytes,
+    pub deadline: Deadline,
+    pub condition: RetimeCondition,
+}
+
+/// When an EXPIRE family command says the key expires, in milliseconds. Either
+/// may be in the past, which removes the key, as in Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// This long from now (EXPIRE, PEXPIRE).
+    In(i64),
+    /// At this unix time (EXPIREAT, PEXPIREAT).
+    At(i64),
+}
+
+impl<'a> ExpireArgs<'a> {
+    /// `cmd` is one of the four; the unit and the form follow from it.
+    pub fn parse(cmd: Cmd, argv: &'a [Bytes]) -> Result<ExpireArgs<'a>, RespError> {
+        let unit_ms = match cmd {
+            Cmd::Expire | Cmd::Expireat => 1000,
+            _ => 1,
+        };
+        let n = integer(&argv[2])?;
+        let condition = retime_condition(&argv[3..])?;
+        let ms = n
+            .checked_mul(unit_ms)
+            .ok_or(RespError::InvalidExpireTime(cmd.spec().name))?;
+        let deadline = match cmd {
+            Cmd::Expireat | Cmd::Pexpireat => Deadline::At(ms),
+            _ => Deadline::In(ms),
+        };
+        Ok(ExpireArgs {
+            key: &argv[1],
+            deadline,
+            condition,
+        })
+    }
+}
+
+pub async fn expire(cx: &mut Cx<'_>, args: ExpireArgs<'_>) -> Result<(), RespError> {
+    let at = match args.deadline {
+        Deadline::At(ms) => ms,
+        Deadline::In(ms) => cx.cache().deadline_in(ms),
     };
-    let changed = cx.cache().expire_at(owned(&args[1]), at, condition).await?;
+    let key = owned(args.key);
+    let changed = cx.cache().expire_at(key, at, args.condition).await?;
     write_integer(cx.out, i64::from(changed));
     Ok(())
 }
@@ -81,8 +112,8 @@ fn retime_condition(options: &[Bytes]) -> Result<RetimeCondition, RespError> {
 }
 
 /// TTL / PTTL: -2 when the key is missing, -1 when it never expires.
-pub async fn ttl(cx: &mut Cx<'_>, args: &[Bytes], millis: bool) -> Result<(), RespError> {
-    let reply = match cx.cache().inspect(&args[1]).await? {
+pub async fn ttl(cx: &mut Cx<'_>, key: &Bytes, millis: bool) -> Result<(), RespError> {
+    let reply = match cx.cache().inspect(key).await? {
         None => -2,
         Some(info) => match info.ttl {
             None => -1,
@@ -95,15 +126,15 @@ pub async fn ttl(cx: &mut Cx<'_>, args: &[Bytes], millis: bool) -> Result<(), Re
     Ok(())
 }
 
-pub async fn persist(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    let changed = cx.cache().persist(owned(&args[1])).await?;
+pub async fn persist(cx: &mut Cx<'_>, key: &Bytes) -> Result<(), RespError> {
+    let changed = cx.cache().persist(owned(key)).await?;
     write_integer(cx.out, i64::from(changed));
     Ok(())
 }
 
 /// TYPE: every value is a string in Roost.
-pub async fn key_type(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    let found = cx.cache().inspect(&args[1]).await?.is_some();
+pub async fn key_type(cx: &mut Cx<'_>, key: &Bytes) -> Result<(), RespError> {
+    let found = cx.cache().inspect(key).await?.is_some();
     write_simple(cx.out, if found { b"string" } else { b"none" });
     Ok(())
 }
@@ -114,33 +145,58 @@ pub fn dbsize(cx: &mut Cx<'_>) -> Result<(), RespError> {
     Ok(())
 }
 
-/// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]
-pub async fn scan(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    let cursor = std::str::from_utf8(&args[1])
-        .ok()
-        .and_then(|text| text.parse::<u64>().ok())
-        .ok_or(RespError::InvalidCursor)?;
-    let (mut pattern, mut count, mut strings_only) = (None, DEFAULT_SCAN_COUNT, true);
-    let mut options = args[2..].chunks(2);
-    for option in options.by_ref() {
-        let [name, value] = option else {
-            return Err(RespError::Syntax);
+/// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type], read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanArgs<'a> {
+    pub cursor: u64,
+    pub pattern: Option<&'a [u8]>,
+    /// A hint, as in Redis; at least 1.
+    pub count: usize,
+    /// TYPE asked for strings, or did not ask (every key is a string).
+    pub strings_only: bool,
+}
+
+impl<'a> ScanArgs<'a> {
+    pub fn parse(argv: &'a [Bytes]) -> Result<ScanArgs<'a>, RespError> {
+        let cursor = std::str::from_utf8(&argv[1])
+            .ok()
+            .and_then(|text| text.parse::<u64>().ok())
+            .ok_or(RespError::InvalidCursor)?;
+        let mut scan = ScanArgs {
+            cursor,
+            pattern: None,
+            count: DEFAULT_SCAN_COUNT,
+            strings_only: true,
         };
-        if is(name, "MATCH") {
-            pattern = Some(&value[..]);
-        } else if is(name, "COUNT") {
-            count = usize::try_from(integer(value)?).map_err(|_| RespError::NotAnInteger)?;
-            if count < 1 {
+        for option in argv[2..].chunks(2) {
+            let [name, value] = option else {
+                return Err(RespError::Syntax);
+            };
+            if is(name, "MATCH") {
+                scan.pattern = Some(&value[..]);
+            } else if is(name, "COUNT") {
+                let count =
+                    usize::try_from(integer(value)?).map_err(|_| RespError::NotAnInteger)?;
+                if count < 1 {
+                    return Err(RespError::Syntax);
+                }
+                scan.count = count;
+            } else if is(name, "TYPE") {
+                scan.strings_only = is(value, "STRING");
+            } else {
                 return Err(RespError::Syntax);
             }
-        } else if is(name, "TYPE") {
-            strings_only = is(value, "STRING");
-        } else {
-            return Err(RespError::Syntax);
         }
+        Ok(scan)
     }
-    let mut page = cx.cache().scan(cursor, pattern, count).await?;
-    if !strings_only {
+}
+
+pub async fn scan(cx: &mut Cx<'_>, args: ScanArgs<'_>) -> Result<(), RespError> {
+    let mut page = cx
+        .cache()
+        .scan(args.cursor, args.pattern, args.count)
+        .await?;
+    if !args.strings_only {
         page.keys.clear();
     }
     write_array_header(cx.out, 2);
@@ -148,8 +204,8 @@ pub async fn scan(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
     write_keys(cx, &page.keys).await
 }
 
-pub async fn keys(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    let keys = cx.cache().keys(&args[1]).await?;
+pub async fn keys(cx: &mut Cx<'_>, pattern: &Bytes) -> Result<(), RespError> {
+    let keys = cx.cache().keys(pattern).await?;
     write_keys(cx, &keys).await
 }
 
@@ -166,13 +222,108 @@ async fn write_keys(cx: &mut Cx<'_>, keys: &[Bytes]) -> Result<(), RespError> {
 
 /// FLUSHALL / FLUSHDB [ASYNC | SYNC]: the admin role only, when authentication
 /// is on (dispatch checks it).
-pub async fn flush(cx: &mut Cx<'_>, args: &[Bytes]) -> Result<(), RespError> {
-    match &args[1..] {
-        [] => {}
-        [mode] if is(mode, "ASYNC") || is(mode, "SYNC") => {}
-        _ => return Err(RespError::Syntax),
-    }
+pub async fn flush(cx: &mut Cx<'_>) -> Result<(), RespError> {
     cx.cache().flush().await?;
     cx.ok();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::api::resp::command::Command;
+    use crate::api::resp::testing::{Harness, START_MS};
+
+    #[tokio::test]
+    async fn expire_ttl_and_persist_follow_the_clock() {
+        let mut h = Harness::new();
+        h.send(&["SET", "k", "v"]).await;
+        assert_eq!(h.send(&["TTL", "k"]).await, ":-1\r\n");
+        assert_eq!(h.send(&["TTL", "absent"]).await, ":-2\r\n");
+        assert_eq!(h.send(&["EXPIRE", "k", "10"]).await, ":1\r\n");
+        h.advance(Duration::from_millis(4_400));
+        assert_eq!(h.send(&["PTTL", "k"]).await, ":5600\r\n");
+        assert_eq!(
+            h.send(&["TTL", "k"]).await,
+            ":6\r\n",
+            "rounded as Redis does"
+        );
+        assert_eq!(h.send(&["EXPIRE", "k", "100", "LT"]).await, ":0\r\n");
+        assert_eq!(h.send(&["PEXPIRE", "k", "100000", "GT"]).await, ":1\r\n");
+        assert_eq!(h.send(&["EXPIRE", "k", "5", "NX"]).await, ":0\r\n");
+        assert_eq!(h.send(&["PERSIST", "k"]).await, ":1\r\n");
+        assert_eq!(h.send(&["TTL", "k"]).await, ":-1\r\n");
+        let past = ((START_MS / 1000) - 1).to_string();
+        assert_eq!(h.send(&["EXPIREAT", "k", &past]).await, ":1\r\n");
+        assert_eq!(
+            h.send(&["EXISTS", "k"]).await,
+            ":0\r\n",
+            "a past time removes it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_typed_expire_at_a_unix_time() {
+        let mut h = Harness::new();
+        h.send(&["SET", "k", "v"]).await;
+        let key = Bytes::from_static(b"k");
+        let expire = Command::Expire(ExpireArgs {
+            key: &key,
+            deadline: Deadline::At(START_MS as i64 + 2_000),
+            condition: RetimeCondition::Always,
+        });
+        assert_eq!(h.apply(expire).await, ":1\r\n");
+        assert_eq!(h.send(&["PTTL", "k"]).await, ":2000\r\n");
+    }
+
+    #[tokio::test]
+    async fn multi_key_commands_type_dbsize_and_flush() {
+        let mut h = Harness::new();
+        h.send(&["MSET", "a", "1", "b", "2", "c", "3"]).await;
+        assert_eq!(h.send(&["EXISTS", "a", "b", "a", "z"]).await, ":3\r\n");
+        assert_eq!(h.send(&["TYPE", "a"]).await, "+string\r\n");
+        assert_eq!(h.send(&["TYPE", "z"]).await, "+none\r\n");
+        assert_eq!(h.send(&["UNLINK", "a", "z"]).await, ":1\r\n");
+        assert_eq!(h.send(&["DBSIZE"]).await, ":2\r\n");
+        assert_eq!(h.send(&["FLUSHALL", "NOW"]).await, "-ERR syntax error\r\n");
+        assert_eq!(h.send(&["FLUSHDB", "ASYNC"]).await, "+OK\r\n");
+        assert_eq!(h.send(&["DBSIZE"]).await, ":0\r\n");
+    }
+
+    #[tokio::test]
+    async fn scan_pages_through_every_key_and_keys_matches() {
+        let mut h = Harness::new();
+        for i in 0..25 {
+            h.send(&["SET", &format!("user:{i}"), "v"]).await;
+        }
+        h.send(&["SET", "other", "v"]).await;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut cursor = 0u64;
+        loop {
+            let scan = ScanArgs {
+                cursor,
+                pattern: Some(b"user:*"),
+                count: 7,
+                strings_only: true,
+            };
+            let reply = h.apply(Command::Scan(scan)).await;
+            let mut lines = reply.split("\r\n").skip(2);
+            cursor = lines.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            seen.extend(lines.filter(|l| l.starts_with("user:")).map(str::to_owned));
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 25);
+        let keys = h.send(&["KEYS", "user:1?"]).await;
+        assert!(keys.starts_with("*10\r\n"), "{keys}");
+        let wrong_type = h.send(&["SCAN", "0", "TYPE", "hash"]).await;
+        assert!(wrong_type.ends_with("*0\r\n"), "{wrong_type}");
+        assert_eq!(
+            h.send(&["SCAN", "0", "COUNT", "0"]).await,
+            "-ERR syntax error\r\n"
+        );
+    }
 }

@@ -13,24 +13,31 @@
 //! about keys (AUTH, HELLO, SELECT, CLIENT, FLUSHALL, SCAN, INFO…), waits for
 //! the group to finish and then runs alone — so commands on one key keep the
 //! client's order exactly, as Redis guarantees per connection.
+//!
+//! Each command is parsed once, when it is reached ([`Request`]). Which keys
+//! it touches is the command table's key spec
+//! ([`Call::keys`](super::command::Call::keys)); whether it is a plain GET or
+//! SET is read off its typed form ([`Plain`]).
 
 use std::collections::HashSet;
+use std::iter::Peekable;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
 
-use roost_resp::{write_null, write_simple};
-
-use super::command_table::{lookup, Cmd};
+use super::command::{Keys, Request};
+use super::command_table::Cmd;
 use super::connection::FLUSH_AT;
 use super::dispatch;
 use super::output::Output;
-use super::reply::RespError;
 use super::session::Session;
 use super::writer::Wire;
 use super::RespState;
-use crate::cache::Expiry;
-use crate::error::CacheError;
+use batch::{
+    get_batch, set_batch, stored_write, write_get_reply, write_set_reply, Plain, StoredWrite,
+};
+
+mod batch;
 
 /// Most commands a connection parses before running them as a group (their
 /// replies are buffered until the group is done).
@@ -41,22 +48,19 @@ pub const MAX_GROUP: usize = 256;
 /// bounds the replies held before the connection can write them out.
 const MAX_RUN: usize = 32;
 
-/// The command and the keys it touches, when it touches only keys and may run
-/// beside commands on other keys; `None` for everything else (MGET too: it
-/// answers in parts, written out as it goes, so it runs alone).
-fn keys_of(args: &[Bytes]) -> Option<(Cmd, Vec<&[u8]>)> {
-    use Cmd::*;
-    let keys = args.get(1..).filter(|rest| !rest.is_empty())?;
-    let cmd = lookup(&args[0])?;
-    let keys = match cmd {
-        Get | Set | Setex | Psetex | Setnx | Getdel | Getex | Incr | Decr | Incrby | Decrby
-        | Append | Strlen | Expire | Pexpire | Expireat | Pexpireat | Ttl | Pttl | Persist
-        | Type => vec![&keys[0][..]],
-        Del | Unlink | Exists => keys.iter().map(|k| &k[..]).collect(),
-        Mset | Msetnx => keys.iter().step_by(2).map(|k| &k[..]).collect(),
-        _ => return None,
-    };
-    Some((cmd, keys))
+/// The keys of a command that may run beside commands on other keys: a known
+/// command this session may run whose key spec names keys (`None` for
+/// everything else, and for MGET: it answers in parts, written out as it goes,
+/// so it runs alone).
+fn groupable_keys<'a>(request: &Request<'a>, session: &Session) -> Option<Keys<'a>> {
+    match request {
+        Request::Call(call)
+            if call.cmd.spec().has_keys() && call.cmd != Cmd::Mget && session.may_run(call.cmd) =>
+        {
+            Some(call.keys())
+        }
+        _ => None,
+    }
 }
 
 /// Whether a command answers with a stored value (its reply may be large).
@@ -75,33 +79,29 @@ pub async fn execute_all(
     out: &mut Output,
     wire: &mut Wire,
 ) {
-    let mut start = 0;
+    let mut group: Vec<Request<'_>> = Vec::new();
     let mut reads = 0;
     let mut group_keys: HashSet<&[u8]> = HashSet::new();
-    for (i, args) in commands.iter().enumerate() {
+    for argv in commands {
         if wire.has_failed() {
             return;
         }
-        let (cmd, keys) = match keys_of(args) {
-            Some((cmd, keys)) if session.may_run(cmd) => (Some(cmd), Some(keys)),
-            _ => (None, None),
-        };
-        let reads_value = cmd.is_some_and(answers_a_value);
+        let request = dispatch::parse(state, argv);
+        let keys = groupable_keys(&request, session);
+        let reads_value = keys.is_some() && request.cmd().is_some_and(answers_a_value);
         let joins = keys
-            .as_ref()
-            .is_some_and(|ks| ks.iter().all(|k| !group_keys.contains(k)))
+            .clone()
+            .is_some_and(|mut ks| ks.all(|k| !group_keys.contains(&k[..])))
             && !(reads_value && reads >= MAX_RUN);
         if !joins {
-            run_group(state, session, &commands[start..i], out).await;
+            run_group(state, session, &mut group, out).await;
             group_keys.clear();
             reads = 0;
-            start = i;
             if !written_out(out, wire).await {
                 return;
             }
             if keys.is_none() {
-                dispatch::execute(state, session, args, out, Some(&mut *wire)).await;
-                start = i + 1;
+                dispatch::execute(state, session, request, out, Some(&mut *wire)).await;
                 if session.closing || !written_out(out, wire).await {
                     return;
                 }
@@ -109,9 +109,10 @@ pub async fn execute_all(
             }
         }
         reads += usize::from(reads_value);
-        group_keys.extend(keys.into_iter().flatten());
+        group_keys.extend(keys.into_iter().flatten().map(|k| &k[..]));
+        group.push(request);
     }
-    run_group(state, session, &commands[start..], out).await;
+    run_group(state, session, &mut group, out).await;
 }
 
 /// Writes `out` once it passes [`FLUSH_AT`]; `false` when the write failed
@@ -134,162 +135,152 @@ async fn written_out(out: &mut Output, wire: &mut Wire) -> bool {
 /// `GET key`s (or plain `SET key value`s) go to the cache as one batch, which
 /// takes each shard's lock once for all its keys. The replies and their order
 /// are those of running the commands one by one (a batch of SETs stores its
-/// entries in order). Returns how many commands ran: it stops once `out` holds
-/// [`FLUSH_AT`] bytes, so the caller can write them before running the rest,
-/// and when a command (QUIT) marks the session closing. A batch of GETs, and a
-/// command that answers in parts (MGET, KEYS), write to `wire` as they go, so
-/// what waits for the client is one value and [`FLUSH_AT`] bytes at most; when
-/// such a write fails it returns at once (the failure is in `wire`).
+/// entries in order). Whenever `out` holds [`FLUSH_AT`] bytes it is written
+/// before the next command runs; a batch of GETs, and a command that answers
+/// in parts (MGET, KEYS), write to `wire` as they go, so what waits for the
+/// client is one value and [`FLUSH_AT`] bytes at most. Stops when a command
+/// (QUIT) marks the session closing, and at once when a write fails (the
+/// failure is in `wire`).
 pub async fn execute_in_order(
     state: &RespState,
     session: &mut Session,
     commands: &[Vec<Bytes>],
     out: &mut Output,
     wire: &mut Wire,
-) -> usize {
-    let mut start = 0;
-    while start < commands.len() && out.len() < FLUSH_AT && !session.closing && !wire.has_failed() {
-        let kind = plain(&commands[start]).filter(|&kind| session.may_run(kind));
-        let run = kind.map_or(1, |kind| {
-            commands[start..]
-                .iter()
-                .take(MAX_RUN)
-                .take_while(|args| plain(args) == Some(kind))
-                .count()
-        });
-        let batch = &commands[start..start + run];
-        match kind {
-            Some(Cmd::Get) if run >= 2 => {
-                for value in get_batch(state, batch.iter()).await {
+) {
+    let mut requests = Requests {
+        state,
+        commands: commands.iter(),
+    }
+    .peekable();
+    while let Some(request) = requests.next() {
+        if session.closing || wire.has_failed() {
+            return;
+        }
+        let plain = Plain::of(&request).filter(|plain| session.may_run(plain.cmd()));
+        match plain {
+            Some(Plain::Get(key)) if requests.peek().is_some_and(Plain::is_get) => {
+                let keys = take_run(&mut requests, key.clone(), Plain::get_key);
+                for value in get_batch(state, keys).await {
                     write_get_reply(out, session, value);
                     if !written_out(out, wire).await {
-                        return commands.len();
+                        return;
                     }
                 }
             }
-            Some(Cmd::Set) if run >= 2 => {
-                for stored in set_batch(state, batch.iter()).await {
+            Some(Plain::Set(key, value)) if requests.peek().is_some_and(Plain::is_set) => {
+                let writes = take_run(&mut requests, stored_write(key, value), Plain::stored_write);
+                for stored in set_batch(state, writes).await {
                     write_set_reply(out, stored);
                 }
             }
-            _ => dispatch::execute(state, session, &batch[0], out, Some(&mut *wire)).await,
+            _ => dispatch::execute(state, session, request, out, Some(&mut *wire)).await,
         }
-        start += run;
-    }
-    start
-}
-
-/// `Get` for a plain `GET key`, `Set` for a plain `SET key value` (no options):
-/// the commands that can run as a batch.
-fn plain(args: &[Bytes]) -> Option<Cmd> {
-    match (args.len(), lookup(&args[0])?) {
-        (2, Cmd::Get) => Some(Cmd::Get),
-        (3, Cmd::Set) => Some(Cmd::Set),
-        _ => None,
+        if !written_out(out, wire).await {
+            return;
+        }
     }
 }
 
-/// Plain `GET key` commands as one batch; their values in command order, each
-/// command counted.
-async fn get_batch<'a>(
-    state: &RespState,
-    commands: impl Iterator<Item = &'a Vec<Bytes>>,
-) -> Vec<Result<Option<Bytes>, CacheError>> {
-    let keys: Vec<Bytes> = commands.map(|args| args[1].clone()).collect();
-    state
-        .metrics
-        .command(Some(Cmd::Get as usize))
-        .inc_by(keys.len() as u64);
-    state.app.cache.get_values(&keys).await
+/// A batch's commands, each parsed once, when it is reached.
+struct Requests<'s, 'a> {
+    state: &'s RespState,
+    commands: std::slice::Iter<'a, Vec<Bytes>>,
 }
 
-/// Plain `SET key value` commands as one batch; their outcomes in command
-/// order, each command counted.
-async fn set_batch<'a>(
-    state: &RespState,
-    commands: impl Iterator<Item = &'a Vec<Bytes>>,
-) -> Vec<Result<(), CacheError>> {
-    let writes: Vec<(Bytes, Bytes, Expiry)> = commands
-        .map(|args| {
-            let (key, value) = dispatch::owned_pair(&args[1], &args[2]);
-            (key, value, Expiry::Never)
-        })
-        .collect();
-    state
-        .metrics
-        .command(Some(Cmd::Set as usize))
-        .inc_by(writes.len() as u64);
-    state.app.cache.put_many(writes).await
-}
+impl<'a> Iterator for Requests<'_, 'a> {
+    type Item = Request<'a>;
 
-/// A plain GET's reply, as `GET` writes it.
-fn write_get_reply(out: &mut Output, session: &Session, value: Result<Option<Bytes>, CacheError>) {
-    match value {
-        Ok(Some(value)) => out.bulk(&value),
-        Ok(None) => write_null(out, session.protocol),
-        Err(err) => RespError::from(err).write(out),
+    fn next(&mut self) -> Option<Request<'a>> {
+        let argv = self.commands.next()?;
+        Some(dispatch::parse(self.state, argv))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.commands.size_hint()
     }
 }
 
-/// A plain SET's reply, as `SET` writes it.
-fn write_set_reply(out: &mut Output, stored: Result<(), CacheError>) {
-    match stored {
-        Ok(()) => write_simple(out, b"OK"),
-        Err(err) => RespError::from(err).write(out),
+/// A batch of plain commands of one kind: `first`, then the commands after it
+/// that `item` takes, up to [`MAX_RUN`] in all; one allocation of the size the
+/// batch can reach.
+fn take_run<'a, T>(
+    requests: &mut Peekable<Requests<'_, 'a>>,
+    first: T,
+    item: fn(Plain<'a>) -> Option<T>,
+) -> Vec<T> {
+    let mut run = Vec::with_capacity(MAX_RUN.min(requests.size_hint().0 + 1));
+    run.push(first);
+    while run.len() < MAX_RUN {
+        match requests.peek().and_then(Plain::of).and_then(item) {
+            Some(next) => {
+                requests.next();
+                run.push(next);
+            }
+            None => break,
+        }
     }
+    run
 }
 
-/// Runs a group of commands on distinct keys concurrently; replies in order.
-/// The group's plain `GET key`s go to the cache as one batch, and so do its
-/// plain `SET key value`s, so a Redis node gets one request for each batch
-/// rather than one per command.
+/// Runs a group of commands on distinct keys concurrently, replies in order,
+/// and leaves `group` empty. The group's plain `GET key`s go to the cache as
+/// one batch, and so do its plain `SET key value`s, so a Redis node gets one
+/// request for each batch rather than one per command.
 async fn run_group(
     state: &RespState,
     session: &mut Session,
-    group: &[Vec<Bytes>],
+    group: &mut Vec<Request<'_>>,
     out: &mut Output,
 ) {
-    let batch_of = |kind: Cmd| -> Vec<usize> {
-        let members: Vec<usize> = (0..group.len())
-            .filter(|&i| plain(&group[i]) == Some(kind))
-            .collect();
+    let batch_of = |is_kind: fn(&Request<'_>) -> bool| -> Vec<usize> {
+        let members: Vec<usize> = (0..group.len()).filter(|&i| is_kind(&group[i])).collect();
         if members.len() >= 2 {
             members
         } else {
             Vec::new()
         }
     };
-    let (gets, sets) = (batch_of(Cmd::Get), batch_of(Cmd::Set));
+    let (gets, sets) = (batch_of(Plain::is_get), batch_of(Plain::is_set));
     if gets.is_empty() && sets.is_empty() {
         return run_each(state, session, group, out).await;
     }
-    let others: Vec<usize> = (0..group.len())
-        .filter(|i| gets.binary_search(i).is_err() && sets.binary_search(i).is_err())
+    let plain = |i: &usize| Plain::of(&group[*i]);
+    let keys: Vec<Bytes> = gets.iter().filter_map(|i| plain(i)?.get_key()).collect();
+    let writes: Vec<StoredWrite> = sets
+        .iter()
+        .filter_map(|i| plain(i)?.stored_write())
+        .collect();
+    let batched = |i: &usize| gets.binary_search(i).is_ok() || sets.binary_search(i).is_ok();
+    let count = group.len();
+    let others: Vec<(usize, Request<'_>)> = group
+        .drain(..)
+        .enumerate()
+        .filter(|(i, _)| !batched(i))
         .collect();
     let shared: &Session = session;
-    let (values, stored, other_replies) = futures_util::join!(
-        async {
-            if gets.is_empty() {
-                Vec::new()
-            } else {
-                get_batch(state, gets.iter().map(|&i| &group[i])).await
-            }
-        },
-        async {
-            if sets.is_empty() {
-                Vec::new()
-            } else {
-                set_batch(state, sets.iter().map(|&i| &group[i])).await
-            }
-        },
-        join_all(
-            others
-                .iter()
-                .map(|&i| execute_alone(state, shared, &group[i]))
-        )
-    );
-    let mut replies: Vec<Output> = (0..group.len()).map(|_| Output::default()).collect();
-    for (&i, reply) in others.iter().zip(other_replies) {
+    let (values, stored, other_replies) =
+        futures_util::join!(
+            async {
+                if keys.is_empty() {
+                    Vec::new()
+                } else {
+                    get_batch(state, keys).await
+                }
+            },
+            async {
+                if writes.is_empty() {
+                    Vec::new()
+                } else {
+                    set_batch(state, writes).await
+                }
+            },
+            join_all(others.into_iter().map(|(i, request)| async move {
+                (i, execute_alone(state, shared, request).await)
+            }))
+        );
+    let mut replies: Vec<Output> = (0..count).map(|_| Output::default()).collect();
+    for (i, reply) in other_replies {
         replies[i] = reply;
     }
     for (&i, value) in gets.iter().zip(values) {
@@ -303,66 +294,91 @@ async fn run_group(
     }
 }
 
-/// Runs each command of `group` concurrently, replies in order.
+/// Runs each command of `group` concurrently, replies in order, and leaves
+/// `group` empty.
 async fn run_each(
     state: &RespState,
     session: &mut Session,
-    group: &[Vec<Bytes>],
+    group: &mut Vec<Request<'_>>,
     out: &mut Output,
 ) {
-    match group {
-        [] => {}
-        [only] => dispatch::execute(state, session, only, out, None).await,
-        many => {
-            let shared: &Session = session;
-            let replies =
-                join_all(many.iter().map(|args| execute_alone(state, shared, args))).await;
-            for reply in replies {
-                out.append(reply);
-            }
+    if group.len() == 1 {
+        if let Some(only) = group.pop() {
+            dispatch::execute(state, session, only, out, None).await;
         }
+        return;
+    }
+    let shared: &Session = session;
+    let replies = join_all(
+        group
+            .drain(..)
+            .map(|request| execute_alone(state, shared, request)),
+    )
+    .await;
+    for reply in replies {
+        out.append(reply);
     }
 }
 
 /// One command of a concurrent group, on its own copy of the session (group
 /// members are key commands, which do not change it); its reply.
-async fn execute_alone(state: &RespState, session: &Session, args: &[Bytes]) -> Output {
+async fn execute_alone(state: &RespState, session: &Session, request: Request<'_>) -> Output {
     let mut reply = Output::default();
     let mut own = session.clone();
-    dispatch::execute(state, &mut own, args, &mut reply, None).await;
+    dispatch::execute(state, &mut own, request, &mut reply, None).await;
     reply
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::resp::testing::Harness;
 
     fn args(words: &[&str]) -> Vec<Bytes> {
         words.iter().map(|w| Bytes::from(w.to_string())).collect()
     }
 
+    fn keys(session: &Session, words: &[&str]) -> Option<Vec<String>> {
+        let argv = args(words);
+        let request = Request::parse(&argv);
+        let keys = groupable_keys(&request, session)?;
+        Some(
+            keys.map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect(),
+        )
+    }
+
     #[test]
     fn key_commands_name_their_keys_and_the_rest_are_barriers() {
-        let keys = |words: &[&str]| {
-            let args = args(words);
-            keys_of(&args).map(|(_, keys)| keys.iter().map(|k| k.to_vec()).collect::<Vec<_>>())
-        };
-        assert_eq!(keys(&["get", "a"]), Some(vec![b"a".to_vec()]));
+        let session = &Harness::new().session;
+        assert_eq!(keys(session, &["get", "a"]), Some(vec!["a".into()]));
         assert_eq!(
-            keys(&["MSET", "a", "1", "b", "2"]),
-            Some(vec![b"a".to_vec(), b"b".to_vec()])
+            keys(session, &["MSET", "a", "1", "b", "2"]),
+            Some(vec!["a".into(), "b".into()])
         );
-        assert_eq!(keys(&["DEL", "a", "b"]).map(|k| k.len()), Some(2));
+        assert_eq!(keys(session, &["DEL", "a", "b"]).map(|k| k.len()), Some(2));
+        assert_eq!(
+            keys(session, &["SET", "a", "1", "NX", "XX"]),
+            Some(vec!["a".into()]),
+            "a bad argument is answered in its turn, inside the group"
+        );
         assert!(answers_a_value(Cmd::Get) && !answers_a_value(Cmd::Del));
         for barrier in [
             &["AUTH", "x"][..],
             &["FLUSHALL"],
             &["SCAN", "0"],
             &["GET"],
+            &["GET", "a", "b"],
             &["NOPE", "a"],
             &["MGET", "a", "b"],
         ] {
-            assert!(keys_of(&args(barrier)).is_none(), "{barrier:?}");
+            assert!(keys(session, barrier).is_none(), "{barrier:?}");
         }
+    }
+
+    #[test]
+    fn a_command_the_user_may_not_run_is_a_barrier() {
+        let session = &Harness::with_env(&[("ROOST_RESP_PASSWORD", "pw")]).session;
+        assert!(keys(session, &["GET", "a"]).is_none(), "before AUTH");
     }
 }

@@ -37,6 +37,12 @@ pub enum RespError {
     ExpireGtWithLt,
     #[error("ERR Unsupported option {0}")]
     UnsupportedOption(String),
+    #[error("ERR Invalid command specified")]
+    GetKeysUnknownCommand,
+    #[error("ERR The command has no key arguments")]
+    GetKeysNoKeys,
+    #[error("ERR Invalid number of arguments specified for command")]
+    GetKeysWrongArity,
     #[error("ERR invalid cursor")]
     InvalidCursor,
     #[error("ERR DB index is out of range")]
