@@ -72,9 +72,10 @@ pub struct CacheHit {
     pub node: NodeId,
 }
 
-/// One entry of a multi-set.
+/// One key to write with its value and expiry: an entry of MSET or MSETNX,
+/// or one of a pipeline's plain SETs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub struct Item {
     pub key: Bytes,
     pub value: Bytes,
     pub expiry: Expiry,

@@ -22,6 +22,8 @@ pub use listeners::{HttpLimits, ListenerSettings, OutputLimits, SoftLimit};
 use parse::{addr, bounded_u64, byte_size, redis_urls};
 use roost_store::PolicyKind;
 
+use crate::backend::redis_link::NodeAddress;
+
 /// The longest TTL a client may ask for: 30 days, as the API documents.
 pub const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -72,7 +74,8 @@ pub enum BackendConfig {
     },
     /// Standalone Redis nodes sharded by Roost's ring, or a Redis Cluster.
     Redis {
-        nodes: Vec<String>,
+        /// Parsed and validated here, once.
+        nodes: Vec<NodeAddress>,
         kind: RedisKind,
         fleet: FleetSettings,
     },
@@ -419,7 +422,8 @@ mod tests {
         .unwrap();
         match config.backend {
             BackendConfig::Redis { nodes, kind, fleet } => {
-                assert_eq!(nodes, ["redis://10.0.0.1:7000", "redis://h:7001"]);
+                let urls: Vec<String> = nodes.iter().map(NodeAddress::redacted).collect();
+                assert_eq!(urls, ["redis://10.0.0.1:7000", "redis://h:7001"]);
                 assert_eq!(kind, RedisKind::Detect);
                 assert_eq!((fleet.replicas, fleet.write_quorum), (1, 1));
                 assert_eq!(fleet.gutter_ttl, Some(Duration::from_secs(10)));
@@ -476,6 +480,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("redis://"), "{err}");
+        // Parsed once, here: what the backend would refuse is refused at load,
+        // and the password is never repeated.
+        let err = with_env(&[("REDIS_CLUSTER_NODES", "redis://:hunter2@h:1/-3")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database number"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
         let err = with_env(&[("ROOST_EVICTION_POLICY", "fifo")])
             .unwrap_err()
             .to_string();

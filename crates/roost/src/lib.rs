@@ -9,6 +9,7 @@
 //!   `roost-store` shards, or a fleet of Redis nodes or a Redis Cluster.
 //! - [`api`] — front doors (REST, RESP, the live stream, the dashboard) and the
 //!   HTTP listeners they are served on.
+//! - [`app`] — the shared state every door and task is handed.
 //! - [`auth`] — credentials and roles, the same for every door.
 //! - [`net`] — what every listener shares: plain or TLS streams, accepting under
 //!   descriptor pressure, write deadlines, the budget for replies to slow clients.
@@ -24,6 +25,7 @@
 //! places the key on its node; nothing else routes keys or touches the store.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod backend;
 pub mod cache;

@@ -19,8 +19,9 @@ use tokio::net::TcpListener;
 
 use crate::api::http::{self, Door};
 use crate::api::resp::{self, RespState};
-use crate::api::rest::{self, AppState, SharedState};
+use crate::api::rest;
 use crate::api::{dashboard, ws};
+use crate::app::{AppState, SharedState};
 use crate::auth::Auth;
 use crate::backend::Backend;
 use crate::cache::Cache;

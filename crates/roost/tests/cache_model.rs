@@ -17,7 +17,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use roost::backend::RetimeCondition;
-use roost::cache::{Cache, Entry, Expiry};
+use roost::cache::{Cache, Expiry, Item};
 use roost_store::ManualClock;
 use support::fleet::fleet_builder;
 use support::redis::RedisServer;
@@ -235,7 +235,7 @@ async fn apply_cache(cache: &Cache, clock: Option<&ManualClock>, op: &Op) -> Ans
         Op::Mset(pairs) => {
             let writes = pairs
                 .iter()
-                .map(|(k, v)| Entry {
+                .map(|(k, v)| Item {
                     key: key(*k),
                     value: Bytes::from(v.clone()),
                     expiry: Expiry::Never,

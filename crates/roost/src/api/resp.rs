@@ -54,7 +54,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::rest::SharedState;
+use crate::app::SharedState;
 use crate::config::{OutputLimits, RespSettings};
 use crate::net::{self, Stream, Tls};
 use crate::telemetry::{Disconnect, RespMetrics, Throttled};

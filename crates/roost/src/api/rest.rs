@@ -11,11 +11,9 @@ mod panics;
 mod session;
 mod values;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -25,36 +23,11 @@ use serde_json::json;
 
 pub use error::ApiError;
 
-use crate::auth::Auth;
-use crate::cache::Cache;
-use crate::config::OpenEndpoints;
-use crate::net::OutputBudget;
+pub use crate::app::SharedState;
 use crate::stats;
-use crate::telemetry::{Events, History};
 
 /// The OpenAPI 3.1 description of every route below; a test keeps them in step.
 pub const OPENAPI: &str = include_str!("rest/openapi.json");
-
-/// Everything a handler may touch.
-#[derive(Debug)]
-pub struct AppState {
-    pub cache: Cache,
-    pub history: Arc<History>,
-    /// Recent events for the dashboard; record what an operator should see.
-    pub events: Arc<Events>,
-    /// The credentials every door checks; swapped whole on SIGHUP.
-    pub auth: ArcSwap<Auth>,
-    /// HTTP endpoints served without a credential when auth is on.
-    pub open: OpenEndpoints,
-    /// The listeners speak TLS (the session cookie is then `Secure`).
-    pub tls: bool,
-    /// What replies waiting on slow clients may hold, all doors together.
-    pub output_budget: Arc<OutputBudget>,
-    /// Cleared when shutdown begins so load balancers stop sending traffic.
-    pub ready: AtomicBool,
-}
-
-pub type SharedState = Arc<AppState>;
 
 /// Builds the HTTP application.
 pub fn router(state: SharedState) -> Router {

@@ -6,7 +6,8 @@
 //! - `topology.rs`: the nodes, their ring, replica placement (immutable snapshots);
 //! - `health.rs`: per-node hysteresis (eject after N failures, readmit after M probes);
 //! - `journal.rs`: keys a node missed while out, invalidated before it rejoins;
-//! - `replication.rs`: the data path — reads with failover and read-repair,
+//! - `data_path.rs`: the intra-region data path (how one gateway keeps its
+//!   replicas; "replication" is kept for cross-region) — reads with failover and read-repair,
 //!   writes to every replica with a quorum, the gutter, read-through while moving;
 //! - `probe.rs`: the background prober that ejects, readmits and gathers INFO;
 //! - `changes.rs`: adding, draining and reconciling nodes, and the key mover.
@@ -15,11 +16,11 @@
 //! replicas in the current [`Topology`] snapshot; nothing above it routes.
 
 mod changes;
+mod data_path;
 mod health;
 mod journal;
 mod ops;
 mod probe;
-mod replication;
 mod topology;
 
 use std::sync::Arc;
@@ -145,10 +146,13 @@ impl Fleet {
         }
     }
 
-    /// Makes the node list match `urls` (a SIGHUP reload): nodes not named
+    /// Makes the node list match `nodes` (a SIGHUP reload): nodes not named
     /// are drained, new ones added, in one change. Nodes are matched by id
     /// (`host:port`).
-    pub async fn reconcile(self: &Arc<Self>, urls: &[String]) -> Result<Preview, TopologyError> {
+    pub async fn reconcile(
+        self: &Arc<Self>,
+        nodes: &[NodeAddress],
+    ) -> Result<Preview, TopologyError> {
         let current = self.topology();
         let unchanged = Preview {
             moved_share: 0.0,
@@ -159,10 +163,7 @@ impl Fleet {
             tracing::info!("SIGHUP: a Redis Cluster manages its own nodes; nothing to reload");
             return Ok(unchanged);
         }
-        let wanted = urls
-            .iter()
-            .map(|url| NodeSpec::parse(url, None, None))
-            .collect::<Result<Vec<_>, _>>()?;
+        let wanted: Vec<NodeSpec> = nodes.iter().cloned().map(NodeSpec::at).collect();
         // Matched by address, so a node added through the API under its own
         // id is the same node when the configuration names its address.
         let same = |spec: &NodeSpec, node: &FleetNode| {

@@ -36,7 +36,7 @@ use tokio::sync::Semaphore;
 
 use self::connection::{breaks_connection, cache_error, node_failed, Connection};
 use self::node_pool::{Lease, NodePool};
-use self::scripts::Expiry;
+use self::scripts::WireExpiry;
 use crate::backend::Stored;
 use crate::error::{CacheError, Cause, NodeFault};
 
@@ -214,7 +214,7 @@ impl RedisLink {
                 LinkWrite::Set { value, expires_at } => pipeline.add_command(set_command(
                     key,
                     value,
-                    Expiry::from_deadline(expires_at, now),
+                    WireExpiry::from_deadline(expires_at, now),
                 )),
                 LinkWrite::Delete => pipeline.cmd("DEL").arg(key),
             };
@@ -253,7 +253,7 @@ impl RedisLink {
         self.run_unit(set_command(
             key,
             value,
-            Expiry::from_deadline(expires_at, now),
+            WireExpiry::from_deadline(expires_at, now),
         ))
         .await
     }
@@ -408,18 +408,18 @@ enum Failure {
 }
 
 /// SET with its deadline, or DEL for a deadline already past.
-fn set_command(key: &[u8], value: &[u8], expiry: Expiry) -> redis::Cmd {
+fn set_command(key: &[u8], value: &[u8], expiry: WireExpiry) -> redis::Cmd {
     let mut cmd = match expiry {
-        Expiry::Gone => redis::cmd("DEL"),
-        Expiry::Persist | Expiry::In(_) => redis::cmd("SET"),
+        WireExpiry::Gone => redis::cmd("DEL"),
+        WireExpiry::Persist | WireExpiry::In(_) => redis::cmd("SET"),
     };
     cmd.arg(key);
     match expiry {
-        Expiry::Gone => {}
-        Expiry::Persist => {
+        WireExpiry::Gone => {}
+        WireExpiry::Persist => {
             cmd.arg(value);
         }
-        Expiry::In(ms) => {
+        WireExpiry::In(ms) => {
             cmd.arg(value).arg("PX").arg(ms);
         }
     }

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use roost_ring::NodeId;
 
-use super::{Cache, CacheHit, Change, Entry, Expiry, Origin, Write};
+use super::{Cache, CacheHit, Change, Expiry, Item, Origin, Write};
 use crate::error::CacheError;
 use crate::telemetry::Op;
 
@@ -95,7 +95,7 @@ impl Cache {
         let count = writes.len();
         let entries = writes
             .into_iter()
-            .map(|(key, value, expiry)| Entry { key, value, expiry })
+            .map(|(key, value, expiry)| Item { key, value, expiry })
             .collect();
         match self.apply(Write::client(Change::PutEach(entries))).await {
             Ok(applied) => applied.into_each(),
@@ -111,7 +111,7 @@ impl Cache {
 
     /// Writes several entries. Every entry is validated before any is written,
     /// so a bad entry leaves the cache untouched.
-    pub async fn mset(&self, entries: Vec<Entry>) -> Result<usize, CacheError> {
+    pub async fn mset(&self, entries: Vec<Item>) -> Result<usize, CacheError> {
         let applied = self.apply(Write::client(Change::Mset(entries))).await?;
         Ok(applied.into_count() as usize)
     }

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::{Cache, Change, Entry, Expiry, Origin, Write};
+use super::{Cache, Change, Expiry, Item, Origin, Write};
 use crate::error::CacheError;
 use crate::telemetry::Op;
 
@@ -98,7 +98,7 @@ impl Cache {
 
     /// Writes every entry only if none of the keys exists (MSETNX); `true` when
     /// written. See [`Change::MsetNx`].
-    pub async fn msetnx(&self, entries: Vec<Entry>) -> Result<bool, CacheError> {
+    pub async fn msetnx(&self, entries: Vec<Item>) -> Result<bool, CacheError> {
         Ok(self
             .apply(Write::client(Change::MsetNx(entries)))
             .await?

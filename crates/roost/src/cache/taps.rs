@@ -61,7 +61,7 @@ mod tests {
 
     use super::*;
     use crate::backend::{Backend, Embedded, RetimeCondition};
-    use crate::cache::{Cache, Change, Entry, Expiry, SetCondition, SetOptions};
+    use crate::cache::{Cache, Change, Expiry, Item, SetCondition, SetOptions};
     use crate::config::Limits;
     use crate::telemetry::{Metrics, Op};
 
@@ -118,7 +118,7 @@ mod tests {
     async fn every_mutation_reaches_the_write_taps_once_with_its_origin() {
         let (cache, recorder) = tapped();
         let ttl = Expiry::After(Duration::from_secs(60));
-        let entry = |k: &str| Entry {
+        let entry = |k: &str| Item {
             key: b(k),
             value: b("1"),
             expiry: Expiry::Never,

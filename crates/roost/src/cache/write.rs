@@ -16,7 +16,7 @@ use bytes::Bytes;
 use roost_store::UnixMillis;
 
 use super::strings::{SetOptions, SetResult};
-use super::{Cache, Entry, Expiry};
+use super::{Cache, Expiry, Item};
 use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry};
 use crate::config::MAX_TTL;
 use crate::error::CacheError;
@@ -72,15 +72,15 @@ pub enum Change {
     /// Independent plain sets (a RESP pipeline's), each checked and answered
     /// on its own and sent as one batch. Keys must be distinct in front of
     /// Redis; the embedded store applies repeated keys in order.
-    PutEach(Vec<Entry>),
+    PutEach(Vec<Item>),
     /// Every entry, validated before any is written (MSET); a key given twice
     /// ends with its last value.
-    Mset(Vec<Entry>),
+    Mset(Vec<Item>),
     /// Every entry only if none of the keys exists (MSETNX): every key is
     /// checked, then each written only if still absent; if a concurrent
     /// writer created one in between, the keys this write made are removed
     /// again and nothing is written.
-    MsetNx(Vec<Entry>),
+    MsetNx(Vec<Item>),
     /// Removes one key.
     Delete(Bytes),
     /// Removes every key given, in one batch per node (DEL, UNLINK).
@@ -311,8 +311,8 @@ impl Cache {
 
     /// Each entry checked on its own, the accepted ones written as one batch;
     /// each outcome counted (for a client) with the batch's latency.
-    async fn put_each(&self, entries: Vec<Entry>, origin: Origin) -> Vec<Result<(), CacheError>> {
-        let check = |entry: Entry| -> Result<SetEntry, CacheError> {
+    async fn put_each(&self, entries: Vec<Item>, origin: Origin) -> Vec<Result<(), CacheError>> {
+        let check = |entry: Item| -> Result<SetEntry, CacheError> {
             let expires_at = self.check_write(&entry.key, &entry.value, entry.expiry)?;
             Ok((entry.key, entry.value, expires_at))
         };
@@ -320,7 +320,7 @@ impl Cache {
         self.batched(Op::Set, origin, entries, check, run).await
     }
 
-    async fn mset_all(&self, entries: Vec<Entry>) -> Result<Applied, CacheError> {
+    async fn mset_all(&self, entries: Vec<Item>) -> Result<Applied, CacheError> {
         let deadlines = self.check_entries(&entries)?;
         let count = entries.len();
         // A key given twice ends with its last value, as when written in
@@ -342,7 +342,7 @@ impl Cache {
         Ok(Applied::Count(count as u64))
     }
 
-    async fn mset_if_none(&self, entries: Vec<Entry>) -> Result<Applied, CacheError> {
+    async fn mset_if_none(&self, entries: Vec<Item>) -> Result<Applied, CacheError> {
         let deadlines = self.check_entries(&entries)?;
         let keys: Vec<&[u8]> = entries.iter().map(|e| &e.key[..]).collect();
         for exists in self.backend.peek_many(&keys).await {
@@ -447,7 +447,7 @@ impl Cache {
     }
 
     /// Validates a whole batch of entries; returns each entry's deadline.
-    fn check_entries(&self, entries: &[Entry]) -> Result<Vec<Option<UnixMillis>>, CacheError> {
+    fn check_entries(&self, entries: &[Item]) -> Result<Vec<Option<UnixMillis>>, CacheError> {
         self.check_batch(entries.len())?;
         entries
             .iter()

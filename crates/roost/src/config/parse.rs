@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use bytesize::ByteSize;
 
 use super::{ConfigError, Layers};
+use crate::backend::redis_link::NodeAddress;
 
 pub(super) fn addr(layers: &Layers, key: &str) -> Result<SocketAddr, ConfigError> {
     let raw = layers.get(key).unwrap_or_default();
@@ -70,32 +71,20 @@ fn in_range(
     Ok(value)
 }
 
-pub(super) fn redis_urls(layers: &Layers, key: &str) -> Result<Vec<String>, ConfigError> {
+/// The node URLs of `key`, each parsed once here into the address the
+/// backend connects to; an error names the URL with its password redacted.
+pub(super) fn redis_urls(layers: &Layers, key: &str) -> Result<Vec<NodeAddress>, ConfigError> {
     let raw = layers.get(key).unwrap_or_default();
-    let mut urls = Vec::new();
+    let mut nodes = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let rest = part
-            .strip_prefix("redis://")
-            .or_else(|| part.strip_prefix("rediss://"));
-        let host_port = rest.map(|r| r.rsplit('@').next().unwrap_or(r));
-        let valid = host_port.is_some_and(|hp| {
-            hp.rsplit_once(':').is_some_and(|(host, port)| {
-                !host.is_empty() && port.trim_end_matches('/').parse::<u16>().is_ok()
-            })
-        });
-        if !valid {
-            return Err(layers.invalid(
-                key,
-                format!(
-                    "{:?} is not a node URL like redis://host:port or rediss://user:pass@host:port",
-                    super::layers::redact_password(part)
-                ),
-            ));
-        }
-        urls.push(part.to_owned());
+        let address = NodeAddress::parse(part).map_err(|why| {
+            let shown = super::layers::redact_password(part);
+            layers.invalid(key, format!("{shown:?} is not a node URL: {why}"))
+        })?;
+        nodes.push(address);
     }
-    if urls.is_empty() {
+    if nodes.is_empty() {
         return Err(layers.invalid(key, "no node URLs given".into()));
     }
-    Ok(urls)
+    Ok(nodes)
 }

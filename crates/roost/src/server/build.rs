@@ -46,11 +46,7 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
             Ok(Backend::Embedded(Embedded::new(store, clock, metrics)))
         }
         BackendConfig::Redis { nodes, kind, fleet } => {
-            let addresses = nodes
-                .iter()
-                .map(|url| NodeAddress::parse(url).map_err(anyhow::Error::msg))
-                .collect::<anyhow::Result<Vec<_>>>()
-                .context("REDIS_CLUSTER_NODES")?;
+            let addresses = nodes.clone();
             let cluster = match kind {
                 RedisKind::Cluster => true,
                 RedisKind::Standalone => false,
@@ -62,10 +58,7 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
                     .await
                     .context("connecting to the Redis Cluster")?
             } else {
-                let specs = nodes
-                    .iter()
-                    .map(|url| NodeSpec::parse(url, None, None))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let specs = nodes.iter().cloned().map(NodeSpec::at).collect();
                 tracing::info!(
                     nodes = nodes.len(),
                     replicas = fleet.replicas,

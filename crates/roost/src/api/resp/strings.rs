@@ -15,7 +15,7 @@ use roost_resp::{write_array_header, write_integer};
 use super::command::Command;
 use super::dispatch::{integer, is, owned, owned_pair, Cx};
 use super::reply::RespError;
-use crate::cache::{Entry, Expiry, SetCondition, SetOptions};
+use crate::cache::{Expiry, Item, SetCondition, SetOptions};
 
 pub async fn get(cx: &mut Cx<'_>, key: &Bytes) -> Result<(), RespError> {
     match cx.cache().get_value(key).await? {
@@ -204,12 +204,12 @@ pub async fn strlen(cx: &mut Cx<'_>, key: &Bytes) -> Result<(), RespError> {
 
 /// The entries of MSET and MSETNX (keys and values in turn), copied out of
 /// the read buffer.
-fn entries(pairs: &[Bytes]) -> Vec<Entry> {
+fn entries(pairs: &[Bytes]) -> Vec<Item> {
     pairs
         .chunks_exact(2)
         .map(|pair| {
             let (key, value) = owned_pair(&pair[0], &pair[1]);
-            Entry {
+            Item {
                 key,
                 value,
                 expiry: Expiry::Never,

@@ -23,7 +23,7 @@ use super::dispatch::{self, Cx};
 use super::output::Output;
 use super::session::{Registered, Session};
 use super::RespState;
-use crate::api::rest::AppState;
+use crate::app::AppState;
 use crate::auth::Auth;
 use crate::backend::{Backend, Embedded};
 use crate::cache::Cache;

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use super::error::ApiError;
 use super::values::{value_in, ValueOut};
 use super::SharedState;
-use crate::cache::{CacheHit, Entry, Expiry, MgetCursor};
+use crate::cache::{CacheHit, Expiry, Item, MgetCursor};
 use crate::config::MAX_TTL;
 use crate::error::CacheError;
 use crate::telemetry::Disconnect;
@@ -268,13 +268,13 @@ pub async fn mset(
     Ok(Json(json!({ "stored": stored })).into_response())
 }
 
-fn decode_write(request: SetRequest) -> Result<Entry, ApiError> {
+fn decode_write(request: SetRequest) -> Result<Item, ApiError> {
     let value = value_in(&request.value, request.encoding.as_deref())?;
     let expiry = match request.ttl {
         None | Some(serde_json::Value::Null) => Expiry::Default,
         Some(ttl) => Expiry::After(ttl_seconds(&ttl)?),
     };
-    Ok(Entry {
+    Ok(Item {
         key: Bytes::from(request.key),
         value,
         expiry,

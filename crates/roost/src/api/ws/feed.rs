@@ -19,7 +19,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::snapshot::{self, Counters};
-use crate::api::rest::SharedState;
+use crate::app::SharedState;
 use crate::stats;
 use crate::telemetry::{EventKind, Metrics};
 

@@ -5,7 +5,7 @@
 //! A change swaps in a new topology whose `previous` is the old one. Until the
 //! mover has copied every key that changed owner, misses are read through from
 //! the former holder and writes remove the former holder's copy (see
-//! `replication.rs`); then the topology settles and drained nodes are dropped.
+//! `data_path.rs`); then the topology settles and drained nodes are dropped.
 //! One change at a time: another while keys are still moving is refused.
 
 use std::sync::Arc;
@@ -105,6 +105,24 @@ impl NodeSpec {
         weight: Option<u32>,
     ) -> Result<NodeSpec, TopologyError> {
         let address = NodeAddress::parse(url).map_err(TopologyError::InvalidAddress)?;
+        NodeSpec::new(address, id, weight)
+    }
+
+    /// The node at a configured `address`, named by its `host:port`, at the
+    /// default weight.
+    pub fn at(address: NodeAddress) -> NodeSpec {
+        NodeSpec {
+            id: NodeId::from(address.host_port()),
+            address,
+            weight: DEFAULT_WEIGHT,
+        }
+    }
+
+    fn new(
+        address: NodeAddress,
+        id: Option<&str>,
+        weight: Option<u32>,
+    ) -> Result<NodeSpec, TopologyError> {
         let weight = weight.unwrap_or(DEFAULT_WEIGHT);
         if !(1..=100_000).contains(&weight) {
             return Err(TopologyError::InvalidWeight);

@@ -1,5 +1,5 @@
 //! The backend operations on a fleet, in terms of the data path in
-//! `replication.rs`: plain reads and writes fan out over replicas;
+//! `data_path.rs`: plain reads and writes fan out over replicas;
 //! read-modify-write commands run on the key's first up replica and are
 //! copied to the others.
 

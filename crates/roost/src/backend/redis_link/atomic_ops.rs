@@ -3,7 +3,8 @@
 //! conditional command, so it is atomic on the node that holds the key.
 
 use super::scripts::{
-    self, Expiry, APPEND_WITHIN, DELETE_IF_VALUE, GET_AND_RETIME, PERSIST_IF, SET_CONDITIONAL, TAKE,
+    self, WireExpiry, APPEND_WITHIN, DELETE_IF_VALUE, GET_AND_RETIME, PERSIST_IF, SET_CONDITIONAL,
+    TAKE,
 };
 use super::RedisLink;
 use crate::backend::{Condition, Deadline, RetimeCondition, SetOutcome, Stored};
@@ -63,7 +64,7 @@ impl RedisLink {
         deadline: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Result<Option<Stored>, CacheError> {
-        let (mode, ms) = Expiry::from_deadline(deadline, now).script_args();
+        let (mode, ms) = WireExpiry::from_deadline(deadline, now).script_args();
         let found: Option<(Vec<u8>, i64)> = self
             .run(|mut c| async move {
                 let mut invocation = GET_AND_RETIME.key(key);

@@ -117,7 +117,7 @@ return 0
 
 /// A deadline as Redis takes it: relative to the request, or none, or passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Expiry {
+pub(crate) enum WireExpiry {
     /// No deadline.
     Persist,
     /// This many milliseconds from now (always positive).
@@ -126,15 +126,15 @@ pub(crate) enum Expiry {
     Gone,
 }
 
-impl Expiry {
+impl WireExpiry {
     /// `expires_at` seen from `now`.
-    pub(crate) fn from_deadline(expires_at: Option<UnixMillis>, now: UnixMillis) -> Expiry {
+    pub(crate) fn from_deadline(expires_at: Option<UnixMillis>, now: UnixMillis) -> WireExpiry {
         match expires_at {
-            None => Expiry::Persist,
-            Some(at) if at <= now => Expiry::Gone,
+            None => WireExpiry::Persist,
+            Some(at) if at <= now => WireExpiry::Gone,
             Some(at) => {
                 let ms = i64::try_from(at - now).unwrap_or(MAX_RELATIVE_MS);
-                Expiry::In(ms.min(MAX_RELATIVE_MS))
+                WireExpiry::In(ms.min(MAX_RELATIVE_MS))
             }
         }
     }
@@ -142,9 +142,9 @@ impl Expiry {
     /// The mode word and milliseconds the scripts take.
     pub(crate) fn script_args(self) -> (&'static str, i64) {
         match self {
-            Expiry::Persist => ("persist", 0),
-            Expiry::In(ms) => ("px", ms),
-            Expiry::Gone => ("gone", 0),
+            WireExpiry::Persist => ("persist", 0),
+            WireExpiry::In(ms) => ("px", ms),
+            WireExpiry::Gone => ("gone", 0),
         }
     }
 }
@@ -176,7 +176,7 @@ pub(crate) fn set_conditional_args(
     };
     let (mode, ms) = match deadline {
         Deadline::Keep => ("keep", 0),
-        Deadline::Set(at) => Expiry::from_deadline(at, now).script_args(),
+        Deadline::Set(at) => WireExpiry::from_deadline(at, now).script_args(),
     };
     (condition, mode, ms)
 }
@@ -223,13 +223,19 @@ mod tests {
 
     #[test]
     fn deadlines_become_relative_milliseconds() {
-        assert_eq!(Expiry::from_deadline(None, 1_000), Expiry::Persist);
-        assert_eq!(Expiry::from_deadline(Some(1_500), 1_000), Expiry::In(500));
-        assert_eq!(Expiry::from_deadline(Some(1_000), 1_000), Expiry::Gone);
-        assert_eq!(Expiry::from_deadline(Some(10), 1_000), Expiry::Gone);
+        assert_eq!(WireExpiry::from_deadline(None, 1_000), WireExpiry::Persist);
         assert_eq!(
-            Expiry::from_deadline(Some(u64::MAX), 1_000),
-            Expiry::In(MAX_RELATIVE_MS)
+            WireExpiry::from_deadline(Some(1_500), 1_000),
+            WireExpiry::In(500)
+        );
+        assert_eq!(
+            WireExpiry::from_deadline(Some(1_000), 1_000),
+            WireExpiry::Gone
+        );
+        assert_eq!(WireExpiry::from_deadline(Some(10), 1_000), WireExpiry::Gone);
+        assert_eq!(
+            WireExpiry::from_deadline(Some(u64::MAX), 1_000),
+            WireExpiry::In(MAX_RELATIVE_MS)
         );
     }
 

@@ -1,4 +1,5 @@
-//! The fleet's data path.
+//! The fleet's intra-region data path: how one gateway reads and writes a
+//! key's replicas on its own Redis nodes.
 //!
 //! - Reads go to the first up replica; a node failure moves on to the next.
 //!   With more than one replica, a miss asks the next up replica too and, on a
