@@ -105,7 +105,10 @@ async fn cluster_enabled(address: &NodeAddress, timeout: Duration) -> anyhow::Re
             .await;
         match reply {
             Ok(info) => Ok(info.contains("cluster_enabled:1") || info.contains("cluster_state:")),
-            Err(err) if err.to_string().contains("cluster support disabled") => Ok(false),
+            // A standalone server answers CLUSTER INFO with an error reply
+            // ("ERR This instance has cluster support disabled"): it answered,
+            // and it is no cluster. Failing to get an answer is an error.
+            Err(err) if matches!(err.kind(), redis::ErrorKind::Server(_)) => Ok(false),
             Err(err) => Err(anyhow::Error::from(err)),
         }
     };

@@ -219,7 +219,7 @@ impl MgetBody {
         let written = match &self.failed {
             Some((err, _)) => serde_json::to_writer(
                 &mut chunk,
-                &json!({ "key": key, "hit": false, "error": { "code": err.code(), "message": err.to_string() } }),
+                &json!({ "key": key, "hit": false, "error": { "code": err.code(), "message": err.public_message() } }),
             ),
             None => match self.slice.pop_front().flatten() {
                 Some(hit) => serde_json::to_writer(
