@@ -52,6 +52,22 @@ touch crates/roost/src/api/dashboard.rs # embed the fresh build
 # --- gates ---------------------------------------------------------------
 step "cargo fmt --check"
 cargo fmt --all -- --check
+# Unused dependencies (cargo-machete reads the sources; no build) and what may enter
+# the dependency tree (deny.toml): about a second each, so before clippy. Installed
+# once when missing (~1 and ~3 minutes), at the versions deny.toml was written for.
+# `advisories` is not checked: the RustSec database is cloned from github.com, which
+# the build machines cannot reach; where it is, `cargo deny check advisories` works
+# with deny.toml as it is.
+for tool in cargo-machete@0.9.2 cargo-deny@0.20.2; do
+  if ! command -v "${tool%@*}" >/dev/null 2>&1; then
+    step "installing $tool"
+    cargo install --locked --quiet "$tool"
+  fi
+done
+step "cargo machete"
+cargo machete
+step "cargo deny check bans licenses sources"
+cargo deny check --hide-inclusion-graph bans licenses sources
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 step "shell scripts parse"

@@ -7,9 +7,9 @@
 //! It must not be used on the request path (it takes a short lock).
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use parking_lot::Mutex;
 use serde::Serialize;
 
 /// How many events are kept.
@@ -66,7 +66,7 @@ struct Ring {
     events: VecDeque<Event>,
 }
 
-/// The buffer. A std `Mutex` because it is held only to push or copy a few
+/// The buffer. A blocking `Mutex` because it is held only to push or copy a few
 /// events and never across an `.await`.
 #[derive(Debug, Default)]
 pub struct Events {
@@ -81,7 +81,7 @@ impl Events {
         let at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ring = self.ring.lock();
         let seq = ring.next_seq;
         ring.next_seq += 1;
         if ring.events.len() == EVENTS_KEPT {
@@ -98,17 +98,13 @@ impl Events {
 
     /// The newest `limit` events, oldest first.
     pub fn recent(&self, limit: usize) -> Vec<Event> {
-        let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        let ring = self.ring.lock();
         let skip = ring.events.len().saturating_sub(limit);
         ring.events.iter().skip(skip).cloned().collect()
     }
 
     pub fn len(&self) -> usize {
-        self.ring
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .events
-            .len()
+        self.ring.lock().events.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -3,9 +3,9 @@
 //! charts). Five minutes of samples, never more.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde::Serialize;
 
 /// How many one-second samples are kept: five minutes.
@@ -21,7 +21,7 @@ pub struct Sample {
     pub misses: u64,
 }
 
-/// A ring buffer of samples. A std `Mutex` because it is held for a push or a
+/// A ring buffer of samples. A blocking `Mutex` because it is held for a push or a
 /// short read and never across an `.await`.
 #[derive(Debug, Default)]
 pub struct History {
@@ -30,7 +30,7 @@ pub struct History {
 
 impl History {
     pub fn push(&self, sample: Sample) {
-        let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let mut samples = self.samples.lock();
         if samples.len() == HISTORY_LEN {
             samples.pop_front();
         }
@@ -40,7 +40,7 @@ impl History {
     /// Requests per second between the newest sample and the one `window`
     /// before it (or the oldest kept); `None` until two samples exist.
     pub fn rate(&self, window: Duration) -> Option<f64> {
-        let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let samples = self.samples.lock();
         let newest = *samples.back()?;
         let since = newest.at_ms.saturating_sub(window.as_millis() as u64);
         let oldest = samples.iter().find(|s| s.at_ms >= since)?;
@@ -49,7 +49,7 @@ impl History {
     }
 
     pub fn len(&self) -> usize {
-        self.samples.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.samples.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {

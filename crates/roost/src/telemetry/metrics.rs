@@ -6,9 +6,10 @@
 mod nodes;
 mod striped;
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use prometheus::core::Collector;
 use prometheus::proto::MetricType;
 use prometheus::{
@@ -304,10 +305,10 @@ impl Metrics {
     /// Held by one refresh at a time, from reading the backend to the last
     /// write: two scrapes at once (a pair of Prometheus servers) must not
     /// publish an older reading after a newer one, which would show a mirrored
-    /// counter going back, read as a reset. A std `Mutex`: never held across
+    /// counter going back, read as a reset. A blocking `Mutex`: never held across
     /// an `.await`.
     pub fn refreshing(&self) -> MutexGuard<'_, ()> {
-        self.refreshing.lock().unwrap_or_else(|p| p.into_inner())
+        self.refreshing.lock()
     }
 
     /// Brings the store-derived metrics up to date; called just before a scrape.

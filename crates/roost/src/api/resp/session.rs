@@ -6,7 +6,7 @@
 //! that has been idle longest, if it has been idle at least [`EVICT_IDLE`]:
 //! sockets opened and left silent cannot lock every other client out.
 //!
-//! The registry's std `Mutex` is taken on connect, disconnect and CLIENT LIST
+//! The registry's blocking `Mutex` is taken on connect, disconnect and CLIENT LIST
 //! only, never per command and never across an `.await`. What CLIENT LIST shows of
 //! a connection and changes while it runs (name, protocol, last activity) sits in
 //! the connection's [`ClientEntry`] behind its own tiny lock or an atomic.
@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use roost_resp::Protocol;
 use tokio_util::sync::CancellationToken;
 
@@ -57,11 +58,11 @@ impl ClientEntry {
     }
 
     pub fn name(&self) -> String {
-        lock(&self.name).clone()
+        self.name.lock().clone()
     }
 
     pub fn set_name(&self, name: &str) {
-        *lock(&self.name) = name.to_owned();
+        *self.name.lock() = name.to_owned();
     }
 
     /// Notes activity at `now`; one relaxed store per batch of commands.
@@ -79,7 +80,7 @@ impl ClientEntry {
         } else {
             2
         };
-        let user = lock(&self.user).clone();
+        let user = self.user.lock().clone();
         let mut line = String::with_capacity(160);
         let _ = write!(
             line,
@@ -126,7 +127,7 @@ impl ClientRegistry {
         shutdown: &CancellationToken,
         connected: Instant,
     ) -> Option<Admitted> {
-        let mut clients = lock(&self.clients);
+        let mut clients = self.clients.lock();
         let mut evicted = None;
         if clients.len() >= max {
             let idlest = clients
@@ -165,7 +166,7 @@ impl ClientRegistry {
     }
 
     pub fn len(&self) -> usize {
-        lock(&self.clients).len()
+        self.clients.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -174,7 +175,7 @@ impl ClientRegistry {
 
     /// CLIENT LIST: one line per connection, oldest first.
     pub fn describe_all(&self) -> String {
-        let clients: Vec<_> = lock(&self.clients).values().cloned().collect();
+        let clients: Vec<_> = self.clients.lock().values().cloned().collect();
         let mut text = String::new();
         for client in clients {
             text.push_str(&client.describe());
@@ -200,7 +201,7 @@ pub struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        lock(&self.registry.clients).remove(&self.entry.id);
+        self.registry.clients.lock().remove(&self.entry.id);
     }
 }
 
@@ -249,17 +250,9 @@ impl Session {
 
     /// Authenticated as `identity` (AUTH or HELLO AUTH).
     pub fn become_user(&mut self, identity: Identity) {
-        *lock(&self.client.user) = identity.user.clone();
+        *self.client.user.lock() = identity.user.clone();
         self.identity = Some(identity);
     }
-}
-
-/// Locks a registry mutex; a panic elsewhere while holding it leaves plain data
-/// that is still consistent, so poisoning is ignored.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@
 //! has at most one frame in flight.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
+use parking_lot::Mutex;
 use prometheus::{IntCounter, IntGauge};
 use tokio::sync::broadcast;
 use tokio::time::MissedTickBehavior;
@@ -69,7 +70,7 @@ pub struct MetricsFeed {
     interval: Duration,
     history_len: usize,
     frames: broadcast::Sender<Utf8Bytes>,
-    /// Serialised points, oldest first. A std `Mutex`: held to push or copy,
+    /// Serialised points, oldest first. A blocking `Mutex`: held to push or copy,
     /// never across an `.await`.
     history: Mutex<VecDeque<String>>,
     pub metrics: FeedMetrics,
@@ -104,7 +105,7 @@ impl MetricsFeed {
     /// Subscribing first means no frame falls between the two.
     pub fn subscribe(&self) -> (Utf8Bytes, broadcast::Receiver<Utf8Bytes>) {
         let receiver = self.frames.subscribe();
-        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let history = self.history.lock();
         let mut frame = format!(
             "{{\"type\":\"history\",\"interval_ms\":{},\"points\":[",
             self.interval.as_millis()
@@ -167,7 +168,7 @@ impl MetricsFeed {
             return;
         };
         {
-            let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+            let mut history = self.history.lock();
             if history.len() == self.history_len {
                 history.pop_front();
             }
@@ -178,7 +179,7 @@ impl MetricsFeed {
     }
 
     pub fn history_len(&self) -> usize {
-        self.history.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.history.lock().len()
     }
 }
 

@@ -10,9 +10,9 @@
 //! so exactly one caller sees each transition and records its event.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use roost_store::UnixMillis;
 
 /// The longest wait between probes of a down node, in health intervals.
@@ -127,7 +127,7 @@ impl Health {
         record: ProbeRecord,
     ) -> Transition {
         let ok = record.ok;
-        *self.last_probe.lock().unwrap_or_else(|p| p.into_inner()) = record;
+        *self.last_probe.lock() = record;
         if !ok {
             let transition = self.record_failure(rules, now);
             if !self.is_up() {
@@ -158,10 +158,7 @@ impl Health {
     }
 
     pub fn last_probe(&self) -> ProbeRecord {
-        self.last_probe
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.last_probe.lock().clone()
     }
 
     fn schedule_probe(&self, rules: &Hysteresis, now: UnixMillis) {

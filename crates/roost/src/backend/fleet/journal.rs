@@ -12,9 +12,9 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use bytes::Bytes;
+use parking_lot::{Mutex, MutexGuard};
 
 /// Most keys remembered per node before rejoin means a full flush instead.
 pub const JOURNAL_LIMIT: usize = 1_000_000;
@@ -133,8 +133,8 @@ impl Journal {
         self.pending.load(Ordering::Acquire) == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        self.entries.lock()
     }
 
     fn insert(&self, entries: &mut Entries, key: &[u8]) {

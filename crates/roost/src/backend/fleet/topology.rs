@@ -4,8 +4,9 @@
 //! owner can still be read from where they were until they have moved.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use parking_lot::Mutex;
 use roost_ring::{Node, NodeId, Ring, RingError};
 
 use super::health::Health;
@@ -48,11 +49,11 @@ impl FleetNode {
     }
 
     pub fn info(&self) -> NodeInfo {
-        self.info.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.info.lock().clone()
     }
 
     pub fn set_info(&self, info: NodeInfo) {
-        *self.info.lock().unwrap_or_else(|p| p.into_inner()) = info;
+        *self.info.lock() = info;
     }
 
     pub fn count_op(&self) {

@@ -5,9 +5,9 @@
 //! is worth trying again).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client};
 
@@ -195,10 +195,8 @@ impl SlotState {
     }
 }
 
-fn lock(state: &Mutex<SlotState>) -> std::sync::MutexGuard<'_, SlotState> {
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+fn lock(state: &Mutex<SlotState>) -> MutexGuard<'_, SlotState> {
+    state.lock()
 }
 
 /// A short reason for a failed connect: refused, timed out, or redis-rs's text

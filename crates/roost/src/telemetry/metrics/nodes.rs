@@ -8,8 +8,8 @@
 //! before a scrape.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
 
+use parking_lot::Mutex;
 use prometheus::core::Collector;
 use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts};
 
@@ -36,7 +36,7 @@ pub struct NodeMetrics {
     up: IntGaugeVec,
     draining: IntGaugeVec,
     errors: IntCounterVec,
-    /// Node ids that have series now. A std `Mutex`: held for one refresh,
+    /// Node ids that have series now. A blocking `Mutex`: held for one refresh,
     /// which never awaits; it also keeps two concurrent scrapes from
     /// interleaving their counter updates.
     known: Mutex<BTreeSet<String>>,
@@ -92,7 +92,7 @@ impl NodeMetrics {
 
     /// Sets every series from `nodes` and removes those of nodes not in it.
     pub fn refresh(&self, nodes: &[NodeSample<'_>]) {
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let mut known = self.known.lock();
         let current: BTreeSet<String> = nodes.iter().map(|n| n.id.to_owned()).collect();
         for gone in known.difference(&current) {
             self.remove(gone);

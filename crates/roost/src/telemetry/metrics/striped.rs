@@ -14,9 +14,10 @@
 //! round for `_count`: `_count` is the sum of the buckets read in the same pass).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
 
@@ -238,19 +239,11 @@ impl StripedFamily {
             .into_iter()
             .map(|(labels, value)| (labels, Series::Mirrored(value)))
             .collect();
-        *self
-            .0
-            .series
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = mirrored;
+        *self.0.series.lock() = mirrored;
     }
 
     fn series(&self, values: &[&str], make: impl FnOnce() -> Series) -> Series {
-        let mut series = self
-            .0
-            .series
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut series = self.0.series.lock();
         if let Some((_, found)) = series.iter().find(|(v, _)| v.iter().eq(values.iter())) {
             return found.clone();
         }
@@ -267,12 +260,7 @@ impl Collector for StripedFamily {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let series = self
-            .0
-            .series
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
+        let series = self.0.series.lock().clone();
         let metrics = series
             .iter()
             .map(|(values, series)| {
