@@ -12,10 +12,11 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -125,11 +126,8 @@ impl Tasks {
         }
     }
 
-    fn running(&self) -> std::sync::MutexGuard<'_, JoinSet<&'static str>> {
-        self.inner
-            .running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn running(&self) -> MutexGuard<'_, JoinSet<&'static str>> {
+        self.inner.running.lock()
     }
 }
 

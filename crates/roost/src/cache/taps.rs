@@ -56,8 +56,8 @@ mod tests {
     use std::time::Duration;
 
     use bytes::Bytes;
+    use parking_lot::Mutex;
     use roost_store::{ManualClock, StoreConfig};
-    use std::sync::Mutex;
 
     use super::*;
     use crate::backend::{Backend, Embedded, RetimeCondition};
@@ -73,16 +73,13 @@ mod tests {
 
     impl ReadTap for Recorder {
         fn read(&self, key: &[u8], hit: bool, origin: Origin) {
-            self.reads.lock().unwrap().push((key.to_vec(), hit, origin));
+            self.reads.lock().push((key.to_vec(), hit, origin));
         }
     }
 
     impl WriteTap for Recorder {
         fn write(&self, write: &Write, outcome: Result<&Applied, &CacheError>) {
-            self.writes
-                .lock()
-                .unwrap()
-                .push((write.clone(), outcome.is_ok()));
+            self.writes.lock().push((write.clone(), outcome.is_ok()));
         }
     }
 
@@ -150,7 +147,6 @@ mod tests {
         let kinds: Vec<&'static str> = recorder
             .writes
             .lock()
-            .unwrap()
             .iter()
             .map(|(write, ok)| {
                 assert!(ok, "{write:?}");
@@ -223,7 +219,7 @@ mod tests {
         assert_eq!((cache.metrics().hits(), cache.metrics().misses()), (4, 3));
         assert_eq!(cache.metrics().requests(Op::Set), requests);
 
-        let reads = recorder.reads.lock().unwrap();
+        let reads = recorder.reads.lock();
         let seen: Vec<(&[u8], bool, Origin)> =
             reads.iter().map(|(k, hit, o)| (&k[..], *hit, *o)).collect();
         let client = Origin::Client;
@@ -240,6 +236,6 @@ mod tests {
                 (b"k", true, Origin::Warming),
             ]
         );
-        assert_eq!(recorder.writes.lock().unwrap().last().unwrap().0, warm);
+        assert_eq!(recorder.writes.lock().last().unwrap().0, warm);
     }
 }
