@@ -21,13 +21,13 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
-use roost::api::rest::{self, AppState, SharedState};
+use roost::api::rest;
+use roost::app::{AppState, SharedState};
 use roost::auth::Auth;
 use roost::backend::{Backend, Embedded};
 use roost::cache::Cache;
 use roost::config::{Limits, OpenEndpoints};
 use roost::net::OutputBudget;
-use roost::router::Router;
 use roost::telemetry::{Events, History, Metrics};
 use roost_store::{PolicyKind, StoreConfig, SystemClock};
 use serde_json::value::RawValue;
@@ -61,8 +61,12 @@ fn state() -> &'static SharedState {
         };
         let metrics = Arc::new(Metrics::new());
         let budget = OutputBudget::new(1 << 30, metrics.doors().output_pending.clone());
-        let backend = Backend::Embedded(Embedded::new(store, Arc::new(SystemClock)));
-        let cache = Cache::new(Arc::new(Router::for_shards(2)), backend, limits, None, metrics);
+        let backend = Backend::Embedded(Embedded::new(
+            store,
+            Arc::new(SystemClock),
+            metrics.clone(),
+        ));
+        let cache = Cache::new(backend, limits, None, metrics);
         Arc::new(AppState {
             cache,
             history: Arc::new(History::default()),
