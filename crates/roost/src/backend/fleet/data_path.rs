@@ -18,9 +18,9 @@
 //!   read) and the result is copied to the others.
 //! - A batch of reads (MGET, a pipeline's GETs) asks each node once for all
 //!   its keys; any key whose answer is not a plain hit or final miss takes the
-//!   single-key path above. A batch of plain sets (MSET, a pipeline's SETs)
-//!   sends each replica one request for all its keys and judges each key's
-//!   quorum on its own.
+//!   single-key path above. A batch of plain sets or deletes (MSET, a
+//!   pipeline's SETs, DEL of many keys) sends each replica one request for all
+//!   its keys and judges each key's quorum on its own.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -69,11 +69,6 @@ fn join_group<N>(
         Some((_, members)) => members.push(member),
         None => groups.push((node, vec![member])),
     }
-}
-
-/// Whether an error says the node, not the request, failed.
-fn is_node_failure(err: &CacheError) -> bool {
-    err.is_node_fault()
 }
 
 impl Fleet {
@@ -159,7 +154,7 @@ impl Fleet {
                     return self.read_through(&topology, node, key, now).await
                 }
                 Ok(None) => missed = missed.or(Some(node)),
-                Err(err) if is_node_failure(&err) => failure = Some(err),
+                Err(err) if err.is_node_fault() => failure = Some(err),
                 Err(err) => return Err(err),
             }
         }
@@ -241,7 +236,9 @@ impl Fleet {
     /// quorum judged from its replicas' answers exactly as for one write (a
     /// failed replica gets the key journaled). While keys move, on a Redis
     /// Cluster, and for a key with no up replica (the gutter), single writes,
-    /// concurrently. Keys must be distinct.
+    /// concurrently. Sets must be to distinct keys (two writes of one key may
+    /// run in either order there); a delete may repeat a key (DEL a a counts it
+    /// once either way).
     pub(super) async fn write_many(
         &self,
         writes: &[(&Bytes, LinkWrite<'_>)],
@@ -474,7 +471,7 @@ impl Fleet {
                     acked += 1;
                     changed |= found;
                 }
-                Err(err) if is_node_failure(&err) => {
+                Err(err) if err.is_node_fault() => {
                     node.journal.record(key);
                     failure = Some(err);
                 }
