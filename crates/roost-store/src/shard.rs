@@ -304,17 +304,16 @@ impl Shard {
         Ok(())
     }
 
-    /// [`Shard::set`] for several entries under one hold of the write lock, stored
+    /// [`Shard::put`] for several entries under one hold of the write lock, stored
     /// in order; each is checked on its own. Outcomes in entry order.
     pub fn set_many(
         &self,
-        entries: impl IntoIterator<Item = (Bytes, Bytes, Option<UnixMillis>)>,
+        entries: impl IntoIterator<Item = (Bytes, Entry)>,
     ) -> Vec<Result<(), StoreError>> {
         let mut state = self.state.write();
         entries
             .into_iter()
-            .map(|(key, value, expires_at)| {
-                let hit = Entry::new(value, expires_at);
+            .map(|(key, hit)| {
                 self.check_fits(&key, &hit)?;
                 self.store(&mut state, key, hit);
                 Ok(())
@@ -571,10 +570,10 @@ mod tests {
         for policy in PolicyKind::ALL {
             let (shard, clock) = shard(policy, entry_weight(1, 50) * 4);
             let outcomes = shard.set_many([
-                (bytes("a"), bytes("1"), None),
-                (bytes("big"), vec![0; 5_000].into(), None),
-                (bytes("b"), bytes("2"), Some(1_500)),
-                (bytes("a"), bytes("3"), None),
+                (bytes("a"), Entry::new(bytes("1"), None)),
+                (bytes("big"), Entry::new(vec![0; 5_000].into(), None)),
+                (bytes("b"), Entry::new(bytes("2"), Some(1_500))),
+                (bytes("a"), Entry::new(bytes("3"), None)),
             ]);
             assert!(outcomes[0].is_ok() && outcomes[2].is_ok() && outcomes[3].is_ok());
             assert!(

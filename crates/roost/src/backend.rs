@@ -19,8 +19,8 @@ use roost_store::UnixMillis;
 
 use crate::error::CacheError;
 
-/// A plain write of a batch: key, value and absolute deadline.
-pub type SetEntry = (Bytes, Bytes, Option<UnixMillis>);
+/// A plain write of a batch: the key and the entry to store under it.
+pub type SetEntry = (Bytes, Stored);
 
 /// What a backend stores for a key: the value, its absolute deadline and its
 /// version (the embedded store's own entry type; a Redis node's entries carry

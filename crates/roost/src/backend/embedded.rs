@@ -98,7 +98,7 @@ impl Embedded {
     pub fn set_many(&self, entries: Vec<SetEntry>) -> Vec<Result<(), CacheError>> {
         let shards = entries
             .iter()
-            .map(|(key, _, _)| self.placement.shard_of(key))
+            .map(|(key, _)| self.placement.shard_of(key))
             .collect();
         self.per_shard(shards, entries, |shard, entries| {
             shard

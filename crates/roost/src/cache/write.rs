@@ -17,7 +17,7 @@ use roost_store::UnixMillis;
 
 use super::strings::{SetOptions, SetResult};
 use super::{Cache, Expiry, Item};
-use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry};
+use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, Stored};
 use crate::config::MAX_TTL;
 use crate::error::CacheError;
 use crate::telemetry::Op;
@@ -314,7 +314,7 @@ impl Cache {
     async fn put_each(&self, entries: Vec<Item>, origin: Origin) -> Vec<Result<(), CacheError>> {
         let check = |entry: Item| -> Result<SetEntry, CacheError> {
             let expires_at = self.check_write(&entry.key, &entry.value, entry.expiry)?;
-            Ok((entry.key, entry.value, expires_at))
+            Ok((entry.key, Stored::new(entry.value, expires_at)))
         };
         let run = |accepted: Vec<SetEntry>| self.backend.set_many(accepted);
         self.batched(Op::Set, origin, entries, check, run).await
@@ -334,7 +334,7 @@ impl Cache {
             .zip(deadlines)
             .enumerate()
             .filter(|(i, (entry, _))| last.get(&entry.key) == Some(i))
-            .map(|(_, (entry, expires_at))| (entry.key, entry.value, expires_at))
+            .map(|(_, (entry, expires_at))| (entry.key, Stored::new(entry.value, expires_at)))
             .collect();
         for result in self.backend.set_many(batch).await {
             result?;

@@ -42,10 +42,10 @@ impl Fleet {
     pub async fn set_many(&self, entries: &[SetEntry]) -> Vec<Result<(), CacheError>> {
         let writes: Vec<(&Bytes, LinkWrite<'_>)> = entries
             .iter()
-            .map(|(key, value, expires_at)| {
+            .map(|(key, entry)| {
                 let write = LinkWrite::Set {
-                    value,
-                    expires_at: *expires_at,
+                    value: &entry.value,
+                    expires_at: entry.expires_at,
                 };
                 (key, write)
             })
