@@ -325,8 +325,12 @@ impl Shard {
     /// expired counts an expiration.
     fn store(&self, state: &mut ShardState, key: Bytes, hit: Entry) {
         let old = state.map.peek(&key);
-        // The clock is read only when the replaced entry has a deadline to compare.
-        let old_deadline = old.as_ref().and_then(|old| old.expires_at);
+        // The clock is read only when the replaced entry has a deadline to
+        // compare. A tombstone that runs out is no entry expiring.
+        let old_deadline = old
+            .as_ref()
+            .filter(|old| !old.is_tombstone())
+            .and_then(|old| old.expires_at);
         if old_deadline.is_some_and(|at| is_expired(Some(at), self.clock.now_millis())) {
             self.counters.expirations.fetch_add(1, Ordering::Relaxed);
         }
@@ -339,6 +343,7 @@ impl Shard {
         let now = self.clock.now_millis();
         let removed = self.state.write().take(&self.counters, key);
         match removed {
+            Some(hit) if hit.is_tombstone() => false,
             Some(hit) if is_expired(hit.expires_at, now) => {
                 self.counters.expirations.fetch_add(1, Ordering::Relaxed);
                 false
@@ -366,8 +371,10 @@ impl Shard {
             .as_ref()
             .is_some_and(|hit| is_expired(hit.expires_at, now))
         {
-            state.take(&self.counters, &key);
-            self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+            let gone = state.take(&self.counters, &key);
+            if gone.is_some_and(|hit| !hit.is_tombstone()) {
+                self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+            }
             current = None;
         }
         // A tombstone is no value: `f` sees the key as absent.
@@ -392,7 +399,7 @@ impl Shard {
         Ok(result)
     }
 
-    /// Entries held (including expired ones not yet removed).
+    /// Entries held (including expired ones not yet removed, and tombstones).
     pub fn len(&self) -> u64 {
         self.counters.len.load(Ordering::Relaxed)
     }
@@ -445,19 +452,24 @@ impl Shard {
         let now = self.clock.now_millis();
         let mut state = self.state.write();
         let due = state.expiry.pop_due(now, max_visits);
-        let mut removed = 0;
+        let (mut removed, mut expired) = (0, 0);
         for (deadline, key) in due {
             let still_due = state
                 .map
                 .peek(&key)
                 .is_some_and(|hit| hit.expires_at == Some(deadline));
-            if still_due && state.take(&self.counters, &key).is_some() {
+            if !still_due {
+                continue;
+            }
+            if let Some(hit) = state.take(&self.counters, &key) {
                 removed += 1;
+                // A tombstone running out forgets a delete; no entry expired.
+                expired += u64::from(!hit.is_tombstone());
             }
         }
         self.counters
             .expirations
-            .fetch_add(removed as u64, Ordering::Relaxed);
+            .fetch_add(expired, Ordering::Relaxed);
         removed
     }
 
@@ -865,9 +877,18 @@ mod tests {
                 entry_weight(1, 0) + EXPIRY_OVERHEAD_BYTES,
                 "charged"
             );
+            assert!(!shard.delete(b"k"), "deleting a tombstone deletes no value");
+            shard
+                .put(
+                    bytes("k"),
+                    Entry::tombstone(Version::new(9).unwrap(), Some(2_000)),
+                )
+                .unwrap();
             clock.advance(Duration::from_secs(2));
-            assert_eq!(shard.sweep_expired(10), 1, "a tombstone expires");
+            let expirations = shard.expirations();
+            assert_eq!(shard.sweep_expired(10), 1, "a tombstone runs out");
             assert_eq!((shard.len(), shard.used_bytes()), (0, 0));
+            assert_eq!(shard.expirations(), expirations, "no entry expired");
         }
     }
 

@@ -10,6 +10,7 @@
 //! cancelled. Shutdown cancels, waits up to a deadline, then aborts what is left
 //! and names it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use parking_lot::{Mutex, MutexGuard};
-use tokio::task::JoinSet;
+use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::telemetry::{EventKind, Events, Metrics};
@@ -31,10 +32,28 @@ pub struct Tasks {
 #[derive(Debug)]
 struct Inner {
     cancel: CancellationToken,
-    /// Each task's name beside its handle, to name the ones shutdown aborts.
-    running: Mutex<JoinSet<&'static str>>,
+    running: Mutex<Running>,
     events: Arc<Events>,
     metrics: Arc<Metrics>,
+}
+
+/// The tasks not yet joined, and each one's name by task id (to name the
+/// ones shutdown has to abort).
+#[derive(Debug, Default)]
+struct Running {
+    set: JoinSet<()>,
+    names: HashMap<Id, &'static str>,
+}
+
+impl Running {
+    /// Forgets the tasks that have finished, so a registry of short tasks
+    /// stays small.
+    fn reap(&mut self) {
+        while let Some(ended) = self.set.try_join_next_with_id() {
+            let id = ended.map_or_else(|error| error.id(), |(id, ())| id);
+            self.names.remove(&id);
+        }
+    }
 }
 
 impl Tasks {
@@ -42,7 +61,7 @@ impl Tasks {
         Tasks {
             inner: Arc::new(Inner {
                 cancel: CancellationToken::new(),
-                running: Mutex::new(JoinSet::new()),
+                running: Mutex::new(Running::default()),
                 events,
                 metrics,
             }),
@@ -60,12 +79,14 @@ impl Tasks {
     }
 
     /// Starts `task` under `name`; it gets the shutdown token. Once shutdown
-    /// has begun nothing new starts (the task is dropped unstarted).
+    /// has begun nothing new starts (the task is dropped unstarted): the check
+    /// and the start happen under the lock shutdown takes the tasks under.
     pub fn spawn<F, Fut>(&self, name: &'static str, task: F)
     where
         F: FnOnce(CancellationToken) -> Fut,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        let mut running = self.running();
         if self.is_stopping() {
             tracing::debug!(task = name, "not started: shutting down");
             return;
@@ -78,55 +99,52 @@ impl Tasks {
                 Ok(Err(error)) => inner.failed(name, &format!("{error:#}")),
                 Err(panic) => inner.failed(name, &panic_text(panic.as_ref())),
             }
-            name
         };
-        let mut running = self.running();
-        // Reap what has finished, so a registry of short tasks stays small.
-        while running.try_join_next().is_some() {}
-        running.spawn(watched);
+        running.reap();
+        let id = running.set.spawn(watched).id();
+        running.names.insert(id, name);
     }
 
     /// Tasks not yet finished.
     pub fn len(&self) -> usize {
         let mut running = self.running();
-        while running.try_join_next().is_some() {}
-        running.len()
+        running.reap();
+        running.set.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Cancels every task and waits up to `timeout` for all of them (tasks
-    /// spawned while waiting included); then aborts what is left, naming it.
-    pub async fn shutdown(&self, timeout: Duration) {
-        self.inner.cancel.cancel();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let mut set = std::mem::take(&mut *self.running());
-            if set.is_empty() {
-                return;
-            }
-            let drained = tokio::time::timeout_at(deadline, async {
-                while set.join_next().await.is_some() {}
-            })
-            .await;
-            if drained.is_err() {
-                let left = set.len();
-                set.abort_all();
-                let mut names = Vec::new();
-                while let Some(ended) = set.join_next().await {
-                    if let Ok(name) = ended {
-                        names.push(name);
-                    }
+    /// Cancels every task and waits up to `timeout` for all of them; then
+    /// aborts what is left and names it in the log. Returns the names of the
+    /// tasks it aborted.
+    pub async fn shutdown(&self, timeout: Duration) -> Vec<&'static str> {
+        let Running { mut set, names } = {
+            let mut running = self.running();
+            self.inner.cancel.cancel();
+            std::mem::take(&mut *running)
+        };
+        let drained =
+            tokio::time::timeout(timeout, async { while set.join_next().await.is_some() {} }).await;
+        let mut aborted = Vec::new();
+        if drained.is_err() {
+            set.abort_all();
+            while let Some(ended) = set.join_next_with_id().await {
+                if let Err(error) = ended {
+                    aborted.extend(names.get(&error.id()).copied());
                 }
-                tracing::warn!(?timeout, left, finished_late = ?names, "background tasks did not end in time; aborted");
-                return;
             }
+            tracing::warn!(
+                ?timeout,
+                ?aborted,
+                "background tasks did not end in time; aborted"
+            );
         }
+        aborted
     }
 
-    fn running(&self) -> MutexGuard<'_, JoinSet<&'static str>> {
+    fn running(&self) -> MutexGuard<'_, Running> {
         self.inner.running.lock()
     }
 }
@@ -216,7 +234,16 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Ok(())
         });
-        tasks.shutdown(Duration::from_millis(50)).await;
+        tasks.spawn("prompt", |stop| async move {
+            stop.cancelled().await;
+            Ok(())
+        });
+        let aborted = tasks.shutdown(Duration::from_millis(50)).await;
+        assert_eq!(
+            aborted,
+            ["stubborn"],
+            "the aborted task is named, the prompt one is not"
+        );
         assert!(tasks.is_empty());
     }
 }

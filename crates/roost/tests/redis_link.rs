@@ -808,3 +808,41 @@ async fn cluster_link_spreads_reads_scans_and_flushes_across_masters() {
     }
     assert_eq!(scan_all(&link, 25).await.len(), 30);
 }
+
+#[tokio::test]
+async fn error_replies_inside_a_pipeline_are_classified_like_single_ones() {
+    let server = RedisServer::start();
+    let link = link_to(&server.url());
+    let t = now();
+    // GET + PTTL is one pipeline: a WRONGTYPE there is the request's, and
+    // relayed with Redis's own text, not redis-rs's pipeline summary.
+    server.cli(&["HSET", "a-hash", "f", "1"]);
+    assert_eq!(
+        assert_rejected(link.get(b"a-hash", t).await),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    let keys: [&[u8]; 2] = [b"missing", b"a-hash"];
+    let reply = assert_rejected(link.get_many(&keys, true, t).await);
+    assert!(reply.starts_with("WRONGTYPE "), "{reply}");
+    // A node out of memory refuses a batch of writes: the node's fault, so
+    // the fleet journals the replica and counts it toward ejection.
+    server.cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    server.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    let set = LinkWrite::Set {
+        value: b"v",
+        expires_at: None,
+    };
+    let writes: [(&[u8], LinkWrite<'_>); 2] = [(b"a", set), (b"b", set)];
+    let failure = link.write_many(&writes, t).await.unwrap_err();
+    assert!(
+        matches!(
+            failure,
+            CacheError::NodeFailed {
+                fault: roost::error::NodeFault::Unavailable,
+                ..
+            }
+        ),
+        "{failure:?}"
+    );
+    assert!(failure.chain().contains("OOM"), "{}", failure.chain());
+}

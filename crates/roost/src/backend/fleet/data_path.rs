@@ -465,6 +465,8 @@ impl Fleet {
         let mut changed = false;
         let mut acked = 0;
         let mut failure = None;
+        let mut refusal = None;
+        let mut refused = Vec::new();
         for (node, result) in targets.iter().zip(results) {
             match result {
                 Ok(found) => {
@@ -475,13 +477,24 @@ impl Fleet {
                     node.journal.record(key);
                     failure = Some(err);
                 }
-                Err(err) => return Err(err),
+                Err(err) => {
+                    refused.push(node);
+                    refusal.get_or_insert(err);
+                }
+            }
+        }
+        // A replica that refused what another applied now holds something
+        // else: journaled, it is not read until the replay removes its copy.
+        if acked > 0 {
+            for node in refused {
+                node.journal.record(key);
             }
         }
         let needed = self.settings.write_quorum;
-        match failure {
+        match (refusal, failure) {
             _ if acked >= needed => Ok(changed),
-            Some(err) if acked == 0 && needed == 1 => Err(err),
+            (Some(refusal), _) => Err(refusal),
+            (None, Some(err)) if acked == 0 && needed == 1 => Err(err),
             _ => Err(CacheError::NoQuorum { acked, needed }),
         }
     }

@@ -6,7 +6,11 @@
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, ServerErrorKind, Value};
+use std::sync::Arc;
+
+use redis::{
+    Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, ServerError, ServerErrorKind, Value,
+};
 
 use crate::error::{CacheError, Cause, NodeFault};
 
@@ -117,15 +121,27 @@ pub(crate) fn breaks_connection(err: &RedisError) -> bool {
 /// kind and Redis's error code, never its text: a node fault the fleet counts,
 /// or a reply the request itself caused, relayed to the client unchanged.
 pub(crate) fn cache_error(node: &str, err: RedisError) -> CacheError {
-    match node_fault(&err) {
-        Some(fault) => CacheError::NodeFailed {
-            node: node.to_string(),
-            fault,
-            source: Some(Cause::new(err)),
+    let fault = match server_replies(&err) {
+        // Error replies, one or several (a pipeline reports every command's):
+        // the node's fault if any of them says the node cannot serve,
+        // otherwise the request's, relayed as the first reply was sent.
+        Some(replies) => match replies.iter().find_map(|(_, reply)| reply_fault(reply)) {
+            Some(fault) => fault,
+            None => {
+                let reply = replies
+                    .first()
+                    .map_or_else(|| err.to_string(), |(_, reply)| reply_text(reply));
+                return CacheError::Rejected {
+                    reply: bounded(reply),
+                };
+            }
         },
-        None => CacheError::Rejected {
-            reply: reply_text(&err),
-        },
+        None => transport_fault(&err),
+    };
+    CacheError::NodeFailed {
+        node: node.to_string(),
+        fault,
+        source: Some(Cause::new(err)),
     }
 }
 
@@ -138,31 +154,43 @@ pub(crate) fn node_failed(node: &str, fault: NodeFault, reason: impl Into<String
     }
 }
 
-/// The node's fault in `err`, or `None` when the request caused it (an error
-/// reply about the key or the arguments: WRONGTYPE, ERR …, EXECABORT, CROSSSLOT).
-fn node_fault(err: &RedisError) -> Option<NodeFault> {
-    if err.is_connection_refusal() {
-        return Some(NodeFault::Connect);
-    }
-    if err.is_io_error() || err.is_connection_dropped() {
-        return Some(NodeFault::Io);
-    }
-    match err.kind() {
-        ErrorKind::Server(kind) => match kind {
+/// The error replies in `err`: its own, or every failed command's of a
+/// pipeline; `None` when the node sent no error reply (the failure is the
+/// connection's or the answer's).
+fn server_replies(err: &RedisError) -> Option<Arc<[(usize, ServerError)]>> {
+    err.clone().into_server_errors()
+}
+
+/// Whether an error reply says the node cannot serve (`Some`), rather than
+/// that the request is wrong for it (`None`: WRONGTYPE, ERR …, EXECABORT,
+/// CROSSSLOT, and any code Roost does not know).
+fn reply_fault(reply: &ServerError) -> Option<NodeFault> {
+    match reply.kind() {
+        Some(
             ServerErrorKind::ResponseError
             | ServerErrorKind::ExecAbort
-            | ServerErrorKind::CrossSlot => None,
-            _ => Some(NodeFault::Unavailable),
-        },
-        ErrorKind::Extension => match err.code() {
-            Some(code) if NODE_STATE_CODES.contains(&code) => Some(NodeFault::Unavailable),
-            _ => None,
-        },
+            | ServerErrorKind::CrossSlot,
+        ) => None,
+        Some(_) => Some(NodeFault::Unavailable),
+        None if NODE_STATE_CODES.contains(&reply.code()) => Some(NodeFault::Unavailable),
+        None => None,
+    }
+}
+
+/// What a failure without an error reply says about the node.
+fn transport_fault(err: &RedisError) -> NodeFault {
+    if err.is_connection_refusal() {
+        return NodeFault::Connect;
+    }
+    if err.is_io_error() || err.is_connection_dropped() {
+        return NodeFault::Io;
+    }
+    match err.kind() {
         ErrorKind::AuthenticationFailed
         | ErrorKind::InvalidClientConfig
-        | ErrorKind::ClusterConnectionNotFound => Some(NodeFault::Connect),
-        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => Some(NodeFault::BadReply),
-        _ => Some(NodeFault::Io),
+        | ErrorKind::ClusterConnectionNotFound => NodeFault::Connect,
+        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => NodeFault::BadReply,
+        _ => NodeFault::Io,
     }
 }
 
@@ -180,14 +208,16 @@ const NODE_STATE_CODES: &[&str] = &[
     "UNBLOCKED",
 ];
 
-/// Redis's error reply as it was sent: the code and its message, cut to a
-/// bounded length.
-fn reply_text(err: &RedisError) -> String {
-    let text = match (err.code(), err.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        (Some(code), None) => code.to_string(),
-        (None, _) => err.to_string(),
-    };
+/// Redis's error reply as it was sent: the code and its message.
+fn reply_text(reply: &ServerError) -> String {
+    match reply.details() {
+        Some(detail) => format!("{} {detail}", reply.code()),
+        None => reply.code().to_string(),
+    }
+}
+
+/// `text` cut to [`REASON_LIMIT`] bytes on a character boundary.
+fn bounded(text: String) -> String {
     if text.len() <= REASON_LIMIT {
         return text;
     }
@@ -202,16 +232,13 @@ fn reply_text(err: &RedisError) -> String {
 mod tests {
     use super::*;
 
+    /// The error a node's reply `-{code} {detail}` becomes, as parsed off the wire.
     fn reply(code: &str, detail: &str) -> RedisError {
-        redis::make_extension_error(code.to_string(), Some(detail.to_string()))
-    }
-
-    fn response_error(detail: &str) -> RedisError {
-        RedisError::from((
-            ErrorKind::Server(ServerErrorKind::ResponseError),
-            "response error",
-            detail.to_string(),
-        ))
+        let wire = format!("-{code} {detail}\r\n");
+        match redis::parse_redis_value(wire.as_bytes()).expect("a valid error reply") {
+            Value::ServerError(error) => RedisError::from(error),
+            other => panic!("parsed {other:?}"),
+        }
     }
 
     #[test]
@@ -227,7 +254,7 @@ mod tests {
             ),
             other => panic!("expected Rejected, got {other:?}"),
         }
-        let not_integer = response_error("value is not an integer or out of range");
+        let not_integer = reply("ERR", "value is not an integer or out of range");
         let err = cache_error("n:1", not_integer);
         assert!(!err.is_node_fault());
         assert_eq!(
@@ -241,11 +268,8 @@ mod tests {
         for err in [
             reply("OOM", "command not allowed when used memory > 'maxmemory'."),
             reply("BUSY", "Redis is busy running a script."),
-            RedisError::from((
-                ErrorKind::Server(ServerErrorKind::BusyLoading),
-                "loading",
-                "Redis is loading the dataset in memory".to_string(),
-            )),
+            reply("LOADING", "Redis is loading the dataset in memory"),
+            reply("READONLY", "You can't write against a read only replica."),
         ] {
             let err = cache_error("10.0.0.5:6379", err);
             match &err {
