@@ -147,57 +147,31 @@ pub enum Applied {
     Length(usize),
 }
 
-// What each change answers is fixed by its kind (see `perform`); the
-// convenience methods unpack it with these.
-impl Applied {
-    pub fn into_set(self) -> SetResult {
-        match self {
-            Applied::Set(result) => result,
-            other => unexpected("Set", &other),
+/// One `Applied::into_*` per kind of answer: what each change answers is
+/// fixed by its kind (see `perform`), and the convenience methods unpack it.
+macro_rules! unpack {
+    ($($method:ident -> $variant:ident($answer:ty)),* $(,)?) => {
+        impl Applied {
+            $(
+                pub fn $method(self) -> $answer {
+                    match self {
+                        Applied::$variant(answer) => answer,
+                        other => unexpected(stringify!($variant), &other),
+                    }
+                }
+            )*
         }
-    }
+    };
+}
 
-    pub fn into_each(self) -> Vec<Result<(), CacheError>> {
-        match self {
-            Applied::Each(outcomes) => outcomes,
-            other => unexpected("Each", &other),
-        }
-    }
-
-    pub fn into_count(self) -> u64 {
-        match self {
-            Applied::Count(count) => count,
-            other => unexpected("Count", &other),
-        }
-    }
-
-    pub fn into_done(self) -> bool {
-        match self {
-            Applied::Done(done) => done,
-            other => unexpected("Done", &other),
-        }
-    }
-
-    pub fn into_value(self) -> Option<Bytes> {
-        match self {
-            Applied::Value(value) => value,
-            other => unexpected("Value", &other),
-        }
-    }
-
-    pub fn into_integer(self) -> i64 {
-        match self {
-            Applied::Integer(n) => n,
-            other => unexpected("Integer", &other),
-        }
-    }
-
-    pub fn into_length(self) -> usize {
-        match self {
-            Applied::Length(len) => len,
-            other => unexpected("Length", &other),
-        }
-    }
+unpack! {
+    into_set -> Set(SetResult),
+    into_each -> Each(Vec<Result<(), CacheError>>),
+    into_count -> Count(u64),
+    into_done -> Done(bool),
+    into_value -> Value(Option<Bytes>),
+    into_integer -> Integer(i64),
+    into_length -> Length(usize),
 }
 
 fn unexpected(wanted: &str, got: &Applied) -> ! {

@@ -228,6 +228,7 @@ impl Metrics {
     }
 
     /// How often the background task `task` has failed so far.
+    #[cfg(test)]
     pub fn task_failures(&self, task: &str) -> u64 {
         self.task_failures.with_label_values(&[task]).get()
     }
