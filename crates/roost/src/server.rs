@@ -26,7 +26,7 @@ use crate::auth::Auth;
 use crate::backend::Backend;
 use crate::cache::{Cache, Taps};
 use crate::config::{BackendConfig, Config};
-use crate::hot::{HotKeys, HotKeysConfig};
+use crate::hot::HotKeys;
 use crate::net::{self, OutputBudget, Tls};
 use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events, History, Metrics};
@@ -64,7 +64,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let events = Arc::new(Events::default());
     let metrics = Arc::new(Metrics::new());
     let tasks = Tasks::new(events.clone(), metrics.clone());
-    let hot = HotKeys::new(HotKeysConfig::default(), &metrics);
+    let hot = HotKeys::new(config.hot_keys, &metrics);
     let parts = build::Parts {
         clock,
         events: events.clone(),
