@@ -7,6 +7,7 @@ mod cache_routes;
 mod cluster_routes;
 mod error;
 mod guard;
+mod hot_routes;
 mod panics;
 mod session;
 mod values;
@@ -41,6 +42,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/cache/mget", post(cache_routes::mget))
         .route("/api/cache/mset", post(cache_routes::mset))
         .route("/api/cache/stats/overview", get(stats_overview))
+        .route("/api/cache/hot-keys", get(hot_routes::list))
         .route("/api/cache/flush/all", delete(flush_all))
         .route(
             "/api/cluster/nodes",
