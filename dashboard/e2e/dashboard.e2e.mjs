@@ -3,7 +3,8 @@
 // traffic from here, and what a person would see. Two scenarios, each with its
 // own roost and browser profile:
 //   open    no credentials: ops/s and hit ratio move, the Nodes page lists
-//           every node, the key explorer finds a key.
+//           every node, the key explorer finds a key, the hot-keys table puts
+//           the key taking most of the traffic first.
 //   signed  ROOST_API_TOKENS with one read user: the sign-in screen (and no
 //           socket) first, a wrong token refused, the right one lets live data
 //           in and shows the user; writes are disabled; a lost cookie and
@@ -98,6 +99,14 @@ async function traffic(base, rounds) {
     await api(base, 'GET', `/api/cache/user:${i % 50}`);
     await api(base, 'GET', `/api/cache/user:${(i % 50) + 50}`);
     await api(base, 'GET', `/api/cache/user:${i % 25}`);
+  }
+}
+
+/** Skewed reads: one key in every two requests, the rest over a few others. */
+async function hotTraffic(base, rounds) {
+  for (let i = 0; i < rounds; i += 1) {
+    await api(base, 'GET', '/api/cache/e2e:hot');
+    await api(base, 'GET', `/api/cache/e2e:cool:${i % 10}`);
   }
 }
 
@@ -203,6 +212,18 @@ async function openScenario() {
     check('a miss shows the server error code', (await page.locator('[data-testid="key-error"]').innerText()).includes('not_found'));
     check('no user is shown with authentication off', (await page.locator('[data-testid="signed-in-user"]').count()) === 0);
     await page.screenshot({ path: join(artifacts, 'keys.png') });
+
+    // Hot keys: one key takes most of the traffic; the live table puts it first.
+    await page.getByRole('menuitem', { name: 'Hot keys' }).click();
+    await page.locator('[data-testid="hot-keys-table"]').waitFor({ timeout: 10_000 });
+    const firstKey = async () => (await page.locator('[data-testid="hot-key"]').first().innerText().catch(() => '')).trim();
+    const hot = await until('the hot key to top the live table', async () => (await firstKey()) === 'e2e:hot', apiBase, 20_000, hotTraffic);
+    check('the hot-keys table puts the hottest key first', hot, await firstKey());
+    const rate = (await page.locator('[data-testid="hot-key-rate"]').first().innerText()).trim();
+    check('the hot key shows an estimated rate', hot && Number.parseFloat(rate) > 0, rate);
+    const rows = await page.locator('[data-testid="hot-key"]').count();
+    check('the table lists several keys', rows >= 5, `${rows} rows`);
+    await page.screenshot({ path: join(artifacts, 'hot-keys.png') });
   } finally {
     await context.close();
     roost.child.kill('SIGTERM');

@@ -11,6 +11,7 @@ import { SignedInAs } from './components/SignedInAs';
 import { IdentityContext, useSession } from './data/session';
 import { useMetricsStream } from './data/stream';
 import { FuturePanels } from './pages/FuturePanels';
+import { HotKeys } from './pages/HotKeys';
 import { KeyExplorer } from './pages/KeyExplorer';
 import { Nodes } from './pages/Nodes';
 import { Overview } from './pages/Overview';
@@ -21,7 +22,8 @@ const PAGES = [
   { key: 'overview', label: 'Overview' },
   { key: 'nodes', label: 'Nodes' },
   { key: 'keys', label: 'Key explorer' },
-  { key: 'more', label: 'Hot keys · Warming · Regions' },
+  { key: 'hot', label: 'Hot keys' },
+  { key: 'more', label: 'Warming · Regions' },
 ] as const;
 
 type PageKey = (typeof PAGES)[number]['key'];
@@ -94,6 +96,7 @@ function Dashboard({ identity, onSignOut, onStreamTrouble }: DashboardProps) {
         {page === 'overview' && <Overview stream={stream} />}
         {page === 'nodes' && <Nodes latest={stream.latest} />}
         {page === 'keys' && <KeyExplorer />}
+        {page === 'hot' && <HotKeys />}
         {page === 'more' && <FuturePanels />}
       </Layout.Content>
     </Layout>

@@ -7,6 +7,7 @@ import type {
   ClusterNodesResponse,
   DeleteResponse,
   GetResponse,
+  HotKeysResponse,
   Identity,
   JsonValue,
   MgetResponse,
@@ -123,6 +124,10 @@ export const setKey = (key: string, value: JsonValue, ttl: number | null) =>
 export const deleteKey = (key: string) => request<DeleteResponse>('DELETE', keyPath(key));
 
 export const mget = (keys: string[]) => request<MgetResponse>('POST', '/api/cache/mget', { keys });
+
+/** The hottest keys now, hottest first; `limit` is 1 to 1000. */
+export const hotKeys = (limit: number) =>
+  request<HotKeysResponse>('GET', `/api/cache/hot-keys?limit=${encodeURIComponent(String(limit))}`);
 
 export const listClusterNodes = () => request<ClusterNodesResponse>('GET', '/api/cluster/nodes');
 

@@ -150,3 +150,36 @@ export interface Identity {
 export interface SignOutResponse {
   signed_out: boolean;
 }
+
+/** One row of `GET /api/cache/hot-keys` (crates/roost/src/api/rest/hot_routes.rs). */
+export interface HotKey {
+  /** The key as text, or base64 when `key_encoding` is base64; its first 64 bytes when truncated. */
+  key: string;
+  key_encoding: 'utf8' | 'base64';
+  key_bytes: number;
+  truncated: boolean;
+  requests_per_sec: number;
+  /** Fraction of all client key requests, 0 to 1. */
+  share: number;
+  /** The owning node; null for a truncated key. */
+  node: string | null;
+  near_cached: boolean;
+}
+
+export interface HotKeysResponse {
+  enabled: boolean;
+  keys: HotKey[];
+  limit: number;
+  tracked: number;
+  capacity: number;
+  hot: number;
+  total_requests_per_sec: number;
+  window: {
+    half_life_secs: number;
+    fold_interval_ms: number;
+    sample_one_in: number;
+    sampled_total: number;
+    lost_total: number;
+  };
+  note?: string;
+}

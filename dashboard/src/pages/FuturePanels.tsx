@@ -1,4 +1,4 @@
-// Hot keys, warming and regions: each panel probes its API and shows the data
+// Warming and regions: each panel probes its API and shows the data
 // once the server has it, or says it is not in this version (404).
 import { useEffect, useState } from 'react';
 import { Alert, Card, Col, Empty, Row } from 'antd';
@@ -6,7 +6,6 @@ import { Alert, Card, Col, Empty, Row } from 'antd';
 import { probe, type Probe } from '../api/rest';
 
 const PANELS = [
-  { title: 'hot keys', path: '/api/cache/hot-keys' },
   { title: 'cache warming', path: '/api/cache/warming' },
   { title: 'regions', path: '/api/regions' },
 ] as const;
@@ -37,7 +36,7 @@ export function FuturePanels() {
   return (
     <Row gutter={[16, 16]}>
       {PANELS.map((p) => (
-        <Col key={p.path} xs={24} xl={8}>
+        <Col key={p.path} xs={24} xl={12}>
           <Panel title={p.title} path={p.path} />
         </Col>
       ))}
