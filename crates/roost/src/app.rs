@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use crate::auth::Auth;
 use crate::cache::Cache;
 use crate::config::OpenEndpoints;
+use crate::hot::HotKeys;
 use crate::net::OutputBudget;
 use crate::telemetry::{Events, History};
 
@@ -18,6 +19,8 @@ use crate::telemetry::{Events, History};
 #[derive(Debug)]
 pub struct AppState {
     pub cache: Cache,
+    /// The hot-key tracker that watches the Cache's traffic (`/api/cache/hot-keys`).
+    pub hot: Arc<HotKeys>,
     pub history: Arc<History>,
     /// Recent events for the dashboard; record what an operator should see.
     pub events: Arc<Events>,

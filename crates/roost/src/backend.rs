@@ -171,6 +171,15 @@ impl Backend {
         }
     }
 
+    /// Whether `key` is held in this gateway's near cache now (hot keys over a
+    /// Redis fleet). The embedded store has none: its entries are in process.
+    pub fn is_near_cached(&self, key: &[u8]) -> bool {
+        match self {
+            Backend::Embedded(_) => false,
+            Backend::Fleet(f) => f.is_near_cached(key),
+        }
+    }
+
     pub async fn get(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.get(key)),

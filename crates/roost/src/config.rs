@@ -7,6 +7,7 @@
 
 mod auth;
 mod catalogue;
+mod hot;
 mod layers;
 mod listeners;
 mod parse;
@@ -53,6 +54,8 @@ pub struct Config {
     pub backend: BackendConfig,
     pub default_ttl: Option<Duration>,
     pub warming_interval: Duration,
+    /// Hot-key tracking (`ROOST_HOT_KEYS*`).
+    pub hot_keys: crate::hot::HotKeysConfig,
     pub limits: Limits,
     pub auth: AuthSettings,
     pub listeners: ListenerSettings,
@@ -191,6 +194,7 @@ impl Config {
                 100,
                 86_400_000,
             )?),
+            hot_keys: hot::hot_keys_settings(layers)?,
             limits,
             auth: auth::auth_settings(layers)?,
             listeners: listeners::listener_settings(layers)?,

@@ -9,6 +9,8 @@
 //!   `roost-store` shards, or a fleet of Redis nodes or a Redis Cluster.
 //! - [`api`] — front doors (REST, RESP, the live stream, the dashboard) and the
 //!   HTTP listeners they are served on.
+//! - [`hot`] — hot-key tracking: a sampled, decayed streaming top-k fed by
+//!   the Cache's taps, and the hot set the near cache admits from.
 //! - [`app`] — the shared state every door and task is handed.
 //! - [`auth`] — credentials and roles, the same for every door.
 //! - [`net`] — what every listener shares: plain or TLS streams, accepting under
@@ -32,6 +34,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod hot;
 pub mod integer;
 pub mod net;
 pub mod server;

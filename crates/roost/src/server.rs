@@ -24,8 +24,9 @@ use crate::api::{dashboard, ws};
 use crate::app::{AppState, SharedState};
 use crate::auth::Auth;
 use crate::backend::Backend;
-use crate::cache::Cache;
+use crate::cache::{Cache, Taps};
 use crate::config::{BackendConfig, Config};
+use crate::hot::HotKeys;
 use crate::net::{self, OutputBudget, Tls};
 use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events, History, Metrics};
@@ -63,20 +64,25 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let events = Arc::new(Events::default());
     let metrics = Arc::new(Metrics::new());
     let tasks = Tasks::new(events.clone(), metrics.clone());
+    let hot = HotKeys::new(config.hot_keys, &metrics);
     let parts = build::Parts {
         clock,
         events: events.clone(),
         metrics: metrics.clone(),
         tasks: tasks.clone(),
+        hot: hot.clone(),
     };
     let backend = build::build_backend(&config, parts).await?;
     let budget = OutputBudget::new(
         config.listeners.output.budget,
         metrics.doors().output_pending.clone(),
     );
-    let cache = Cache::new(backend, config.limits, config.default_ttl, metrics);
+    let cache =
+        Cache::new(backend, config.limits, config.default_ttl, metrics).with_taps(hot_taps(&hot));
+    hot.spawn(&tasks);
     let state = Arc::new(AppState {
         cache,
+        hot,
         history: Arc::new(History::default()),
         events,
         auth: ArcSwap::from_pointee(Auth::new(&config.auth.credentials)),
@@ -157,6 +163,17 @@ fn warn_if_exposed(config: &Config) {
             "INSECURE: this listener is reachable beyond this host and no credential is configured \
              (ROOST_ALLOW_NO_AUTH=true): anyone who can reach it may read, write and flush the cache"
         );
+    }
+}
+
+/// The Cache's taps: the hot-key tracker sees every read and write, unless it is off.
+fn hot_taps(hot: &Arc<HotKeys>) -> Taps {
+    if !hot.is_enabled() {
+        return Taps::default();
+    }
+    Taps {
+        reads: vec![hot.clone()],
+        writes: vec![hot.clone()],
     }
 }
 

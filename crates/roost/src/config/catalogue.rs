@@ -154,6 +154,31 @@ pub const SETTINGS: &[Setting] = &[
         default: "60000",
         help: "cache warming interval in milliseconds (100 to 86400000)",
     },
+    // Hot keys (issue 14, item 3; docs/warming.md "Hot keys").
+    Setting {
+        key: "hot_keys",
+        env: "ROOST_HOT_KEYS",
+        default: "on",
+        help: "hot-key tracking of client reads and writes (GET /api/cache/hot-keys, the near cache's admission): on or off",
+    },
+    Setting {
+        key: "hot_keys_capacity",
+        env: "ROOST_HOT_KEYS_CAPACITY",
+        default: "2048",
+        help: "keys the hot-key table tracks at once, about 150 bytes each (64 to 65536); the API lists at most 1000",
+    },
+    Setting {
+        key: "hot_keys_half_life",
+        env: "ROOST_HOT_KEYS_HALF_LIFE",
+        default: "2000",
+        help: "milliseconds for a key's weight in the hot-key table to halve once nobody asks for it: the window rates are estimated over (200 to 600000)",
+    },
+    Setting {
+        key: "hot_keys_hot_set",
+        env: "ROOST_HOT_KEYS_HOT_SET",
+        default: "256",
+        help: "how many of the hottest keys count as hot for the near cache (1 to ROOST_HOT_KEYS_CAPACITY)",
+    },
     Setting {
         key: "shards",
         env: "ROOST_SHARDS",

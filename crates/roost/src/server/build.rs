@@ -22,6 +22,8 @@ pub(super) struct Parts {
     pub metrics: Arc<Metrics>,
     /// Where a fleet starts its key mover and refills.
     pub tasks: Tasks,
+    /// Which keys are hot now (the near cache admits from it).
+    pub hot: Arc<dyn crate::hot::HotSet>,
 }
 
 pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Result<Backend> {
@@ -30,6 +32,8 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
         events,
         metrics,
         tasks,
+        // The fleet's near cache admits from it (issue 14, item 4).
+        hot: _hot,
     } = parts;
     match &config.backend {
         BackendConfig::Embedded {
@@ -145,7 +149,8 @@ mod tests {
             clock: Arc::new(SystemClock),
             tasks: Tasks::new(events.clone(), metrics.clone()),
             events,
-            metrics,
+            metrics: metrics.clone(),
+            hot: crate::hot::HotKeys::new(crate::hot::HotKeysConfig::default(), &metrics),
         };
         build_backend(&config, parts).await.unwrap()
     }

@@ -68,9 +68,11 @@ impl Harness {
             config.listeners.output.budget,
             metrics.doors().output_pending.clone(),
         );
+        let hot = crate::hot::HotKeys::new(crate::hot::HotKeysConfig::default(), &metrics);
         let cache = Cache::new(backend, config.limits, None, metrics);
         let app = Arc::new(AppState {
             cache,
+            hot,
             history: Arc::new(History::default()),
             events: Arc::new(Events::default()),
             auth: ArcSwap::from_pointee(Auth::new(&config.auth.credentials)),
