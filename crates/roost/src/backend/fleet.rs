@@ -227,12 +227,6 @@ impl Fleet {
         topology.nodes.get(index).map(|node| node.id.clone())
     }
 
-    /// Whether `key` is held in this gateway's near cache now. Always false
-    /// here: the near cache (issue 14, item 4) fills it in.
-    pub fn is_near_cached(&self, _key: &[u8]) -> bool {
-        false
-    }
-
     fn record(&self, kind: EventKind, message: String) {
         self.events.record(kind, message);
     }

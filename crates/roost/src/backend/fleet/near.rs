@@ -39,6 +39,7 @@ pub(crate) use tracker::{Tracker, TrackerTiming};
 use super::topology::{FleetNode, Topology};
 use crate::backend::redis_link::NodeAddress;
 use crate::backend::Stored;
+use crate::hot::HotSet;
 use crate::tasks::Tasks;
 use crate::telemetry::{NearInvalidation, NearMetrics};
 
@@ -52,7 +53,7 @@ const MAX_ENTRY_SHARE: u64 = 64;
 const SHARDS: usize = 8;
 
 /// Which keys may enter: the hot-key tracker's answer.
-pub type Admission = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+pub type Admission = Arc<dyn HotSet>;
 
 /// One held key: the value, the deadline it has on its node, and the
 /// tracking connection (and its epoch) that vouches for it.
@@ -217,7 +218,7 @@ impl NearCache {
 
     /// Whether a miss on `key` should be filled.
     pub(crate) fn admits(&self, key: &[u8]) -> bool {
-        (self.admission)(key)
+        self.admission.is_hot(key)
     }
 
     /// Reads `key` through `tracker`'s tracked connection and keeps the
