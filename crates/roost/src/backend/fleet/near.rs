@@ -239,15 +239,6 @@ impl NearCache {
         Some(read)
     }
 
-    /// Test hook: the fill's two halves, so a test can write between them.
-    #[cfg(test)]
-    pub(crate) fn begin_fill(
-        &self,
-        tracker: &Arc<Tracker>,
-    ) -> Option<(redis::aio::MultiplexedConnection, tracker::FillToken)> {
-        tracker.begin_fill()
-    }
-
     fn keep(
         &self,
         tracker: &Arc<Tracker>,

@@ -192,9 +192,4 @@ impl Fleet {
         }
     }
 
-    /// The near cache, for tests that drive a fill by hand.
-    #[cfg(test)]
-    pub(super) fn near(&self) -> Option<&Arc<NearCache>> {
-        self.near.as_ref()
-    }
 }

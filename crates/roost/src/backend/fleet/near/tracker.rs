@@ -413,3 +413,84 @@ fn key_hash(key: &[u8]) -> u64 {
     hasher.write(key);
     hasher.finish()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A tracker whose connection `epoch` is live, without a connection: the
+    /// fill check is all in the lock, so the races are built step by step.
+    fn live_tracker() -> (Tracker, FillToken) {
+        let address = NodeAddress::parse("redis://127.0.0.1:1").unwrap();
+        let timing = TrackerTiming {
+            timeout: Duration::from_millis(100),
+            ping_every: Duration::from_millis(100),
+        };
+        let tracker = Tracker::new(&address, None, Weak::new(), timing);
+        let token = {
+            let mut state = tracker.state.lock();
+            state.epoch = 7;
+            tracker.live.store(7, Ordering::Release);
+            FillToken {
+                epoch: 7,
+                seq: state.seq,
+            }
+        };
+        (tracker, token)
+    }
+
+    fn kept(tracker: &Tracker, token: FillToken, key: &[u8]) -> bool {
+        let mut inserted = false;
+        let current = tracker.insert_if_current(token, key, |_| inserted = true);
+        assert_eq!(current, inserted);
+        current
+    }
+
+    #[test]
+    fn an_invalidation_between_the_read_and_the_insert_wins() {
+        let (tracker, token) = live_tracker();
+        // The fill's read went out with `token`; a write's push arrives before
+        // its answer is inserted.
+        tracker.invalidate_key(b"k", || ());
+        assert!(!kept(&tracker, token, b"k"), "the stale fill was kept");
+        // Another key's invalidation does not drop this fill.
+        let (tracker, token) = live_tracker();
+        tracker.invalidate_key(b"other", || ());
+        assert!(kept(&tracker, token, b"k"));
+        assert!(tracker.serves(7));
+    }
+
+    #[test]
+    fn too_many_invalidations_a_flush_or_a_loss_drop_any_fill() {
+        let (tracker, token) = live_tracker();
+        for i in 0..=RECENT {
+            tracker.invalidate_key(format!("o{i}").as_bytes(), || ());
+        }
+        assert!(!kept(&tracker, token, b"k"), "past the record, unknown keys");
+
+        let (tracker, token) = live_tracker();
+        tracker.invalidate_all();
+        assert!(!kept(&tracker, token, b"k"), "a flush");
+
+        let (tracker, token) = live_tracker();
+        tracker.lose(7, "test");
+        assert!(!tracker.serves(7), "served after the loss");
+        assert!(!kept(&tracker, token, b"k"), "a loss");
+        assert!(tracker.begin_fill().is_none(), "fills while tracking is down");
+    }
+
+    #[test]
+    fn a_fill_read_on_an_old_connection_is_refused_on_the_new_one() {
+        let (tracker, token) = live_tracker();
+        tracker.lose(7, "test");
+        {
+            let mut state = tracker.state.lock();
+            state.epoch = 8;
+            state.dead = false;
+            tracker.live.store(8, Ordering::Release);
+        }
+        assert!(!kept(&tracker, token, b"k"));
+        assert!(!tracker.serves(7) && tracker.serves(8));
+    }
+}
