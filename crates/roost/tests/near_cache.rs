@@ -52,7 +52,10 @@ async fn warm(server: &TestServer, key: &str) {
         if near_hits(server).await >= before + 50.0 {
             return;
         }
-        assert!(Instant::now() < until, "{key} never served from the near cache");
+        assert!(
+            Instant::now() < until,
+            "{key} never served from the near cache"
+        );
         tokio::time::sleep(POLL).await;
     }
 }
@@ -82,7 +85,10 @@ async fn writes_through_another_gateway_or_straight_to_redis_invalidate_near_cop
     assert_eq!(resp.cmd(&["SET", &key, "v1"]).await, "+OK\r\n");
     warm(&near, &key).await;
     let text = near.metrics_text().await;
-    assert!(metric(&text, "roost_near_cache_fills_total") >= 1.0, "{text}");
+    assert!(
+        metric(&text, "roost_near_cache_fills_total") >= 1.0,
+        "{text}"
+    );
     assert!(metric(&text, "roost_near_cache_entries") >= 1.0);
     assert_eq!(metric(&text, "roost_near_cache_tracking_connections"), 2.0);
 
@@ -153,7 +159,13 @@ async fn a_killed_tracking_connection_leaves_no_stale_copy_behind() {
     let id = tracking_client(&a).expect("a tracked connection");
     assert_eq!(a.cli(&["CLIENT", "KILL", "ID", &id]), "1");
     assert_eq!(a.cli(&["SET", key, "v2"]), "OK");
-    until_reads(&near, key, "$2\r\nv2\r\n", "the write made while tracking was lost").await;
+    until_reads(
+        &near,
+        key,
+        "$2\r\nv2\r\n",
+        "the write made while tracking was lost",
+    )
+    .await;
     eventually(DEADLINE, "tracking back", || async {
         near_metric(&near, "roost_near_cache_tracking_connections").await == 1.0
             && tracking_client(&a).is_some_and(|new| new != id)
@@ -187,9 +199,16 @@ async fn while_a_node_is_down_none_of_its_keys_is_served_near() {
     let hits = near_hits(&near).await;
     for _ in 0..20 {
         let reply = resp.cmd(&["GET", &key]).await;
-        assert_ne!(reply, "$3\r\nold\r\n", "served from the near cache while its node is down");
+        assert_ne!(
+            reply, "$3\r\nold\r\n",
+            "served from the near cache while its node is down"
+        );
     }
-    assert_eq!(near_hits(&near).await, hits, "near hits while the node is down");
+    assert_eq!(
+        near_hits(&near).await,
+        hits,
+        "near hits while the node is down"
+    );
 
     // Back empty: the old value must never be served again.
     a.restart();
@@ -244,7 +263,11 @@ async fn the_byte_budget_is_never_exceeded_while_filling_many_large_hot_values()
     for _ in 0..50 {
         assert!(resp.cmd(&["GET", "huge"]).await.starts_with("$5000"));
     }
-    assert_eq!(near_hits(&near).await, hits, "a value over 1/64 of the budget was kept");
+    assert_eq!(
+        near_hits(&near).await,
+        hits,
+        "a value over 1/64 of the budget was kept"
+    );
     near.shutdown().await;
 }
 
@@ -272,4 +295,3 @@ async fn through_a_redis_cluster_a_direct_write_to_the_master_invalidates() {
     until_reads(&near, key, "$2\r\nv2\r\n", "the direct write to the master").await;
     near.shutdown().await;
 }
-

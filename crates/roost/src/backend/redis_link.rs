@@ -311,7 +311,9 @@ impl RedisLink {
     /// host and port (an empty host means the node that answered).
     pub async fn cluster_slots(&self) -> Result<Vec<(u16, u16, String, u16)>, CacheError> {
         let reply: Value = self
-            .run(|mut c| async move { redis::cmd("CLUSTER").arg("SLOTS").query_async(&mut c).await })
+            .run(
+                |mut c| async move { redis::cmd("CLUSTER").arg("SLOTS").query_async(&mut c).await },
+            )
             .await?;
         Ok(keyspace::slot_ranges(&reply))
     }

@@ -284,7 +284,9 @@ impl NearCache {
             held |= tracker.invalidate_key(key, || self.store.map.remove(key).is_some());
         }
         if held {
-            self.store.metrics.invalidated(NearInvalidation::OwnWrite, 1);
+            self.store
+                .metrics
+                .invalidated(NearInvalidation::OwnWrite, 1);
             self.store.publish();
         }
     }
@@ -301,7 +303,11 @@ impl NearCache {
     /// not served meanwhile either: `Tracker::serves` reads its health).
     pub(crate) fn node_down(&self, node: &FleetNode) {
         for tracker in &self.trackers.load().trackers {
-            if tracker.node.as_deref().is_some_and(|n| std::ptr::eq(n, node)) {
+            if tracker
+                .node
+                .as_deref()
+                .is_some_and(|n| std::ptr::eq(n, node))
+            {
                 tracker.invalidate_all();
                 self.store
                     .drop_tracked_by(tracker, NearInvalidation::TrackingLost);
@@ -332,11 +338,15 @@ impl NearCache {
         let trackers = topology
             .all_nodes()
             .into_iter()
-            .map(|node| match old.trackers.iter().find(|t| {
-                t.node.as_ref().is_some_and(|n| Arc::ptr_eq(n, &node))
-            }) {
-                Some(kept) => kept.clone(),
-                None => self.start_tracker(node.address(), Some(node.clone())),
+            .map(|node| {
+                match old
+                    .trackers
+                    .iter()
+                    .find(|t| t.node.as_ref().is_some_and(|n| Arc::ptr_eq(n, &node)))
+                {
+                    Some(kept) => kept.clone(),
+                    None => self.start_tracker(node.address(), Some(node.clone())),
+                }
             })
             .collect::<Vec<_>>();
         self.replace(TrackerMap {
@@ -350,12 +360,12 @@ impl NearCache {
         let old = self.trackers.load_full();
         let trackers = masters
             .iter()
-            .map(|address| {
-                match old.trackers.iter().find(|t| t.name == address.host_port()) {
+            .map(
+                |address| match old.trackers.iter().find(|t| t.name == address.host_port()) {
                     Some(kept) => kept.clone(),
                     None => self.start_tracker(address, None),
-                }
-            })
+                },
+            )
             .collect();
         self.replace(TrackerMap {
             trackers,

@@ -139,8 +139,10 @@ impl Fleet {
         with_ttl: bool,
     ) -> Vec<Result<Option<Stored>, CacheError>> {
         let now = self.now_millis();
-        let mut results: Vec<Option<Result<Option<Stored>, CacheError>>> =
-            keys.iter().map(|key| near.lookup(key, now).map(|s| Ok(Some(s)))).collect();
+        let mut results: Vec<Option<Result<Option<Stored>, CacheError>>> = keys
+            .iter()
+            .map(|key| near.lookup(key, now).map(|s| Ok(Some(s))))
+            .collect();
         let hot: Vec<usize> = (0..keys.len())
             .filter(|&i| results[i].is_none() && near.admits(keys[i]))
             .collect();
@@ -191,5 +193,4 @@ impl Fleet {
             near.node_down(node);
         }
     }
-
 }

@@ -160,8 +160,7 @@ impl NearMetrics {
     /// The store's size after a change.
     pub fn held(&self, bytes: u64, entries: usize) {
         self.bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
-        self.entries
-            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        self.entries.set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
 
     pub fn set_capacity(&self, bytes: u64) {

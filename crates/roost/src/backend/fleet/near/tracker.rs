@@ -409,7 +409,8 @@ impl std::fmt::Debug for Tracker {
 
 /// A hash of `key` for the invalidation record (a collision only drops a fill).
 fn key_hash(key: &[u8]) -> u64 {
-    let mut hasher = std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().build_hasher();
+    let mut hasher =
+        std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().build_hasher();
     hasher.write(key);
     hasher.finish()
 }
@@ -467,7 +468,10 @@ mod tests {
         for i in 0..=RECENT {
             tracker.invalidate_key(format!("o{i}").as_bytes(), || ());
         }
-        assert!(!kept(&tracker, token, b"k"), "past the record, unknown keys");
+        assert!(
+            !kept(&tracker, token, b"k"),
+            "past the record, unknown keys"
+        );
 
         let (tracker, token) = live_tracker();
         tracker.invalidate_all();
@@ -477,7 +481,10 @@ mod tests {
         tracker.lose(7, "test");
         assert!(!tracker.serves(7), "served after the loss");
         assert!(!kept(&tracker, token, b"k"), "a loss");
-        assert!(tracker.begin_fill().is_none(), "fills while tracking is down");
+        assert!(
+            tracker.begin_fill().is_none(),
+            "fills while tracking is down"
+        );
     }
 
     #[test]
