@@ -183,7 +183,11 @@ impl Backend {
     pub async fn get(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.get(key)),
-            Backend::Fleet(f) => Box::pin(f.get(key)).await,
+            // A near-cache hit is answered here, before the boxed future.
+            Backend::Fleet(f) => match f.near_hit(key) {
+                Some(hit) => Ok(Some(hit)),
+                None => Box::pin(f.get_past_near(key)).await,
+            },
         }
     }
 
@@ -191,7 +195,10 @@ impl Backend {
     pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.get(key).map(|s| s.value)),
-            Backend::Fleet(f) => Box::pin(f.get_value(key)).await,
+            Backend::Fleet(f) => match f.near_hit(key) {
+                Some(hit) => Ok(Some(hit.value)),
+                None => Box::pin(f.get_value_past_near(key)).await,
+            },
         }
     }
 

@@ -138,6 +138,8 @@ pub struct FleetSettings {
     pub connections: usize,
     pub timeout: Duration,
     pub max_in_flight: usize,
+    /// The near cache's byte budget for hot keys (0: off).
+    pub near_cache_bytes: u64,
 }
 
 /// Request limits, shared by every front door.
@@ -356,7 +358,21 @@ fn fleet_settings(
         connections: bounded_u64(layers, "redis_connections", 1, 64)? as usize,
         timeout: Duration::from_millis(bounded_u64(layers, "redis_timeout", 10, 60_000)?),
         max_in_flight: bounded_u64(layers, "redis_max_in_flight", 1, 1_000_000)? as usize,
+        near_cache_bytes: near_cache_bytes(layers)?,
     })
+}
+
+/// The near cache's budget: 0 (off), or at least 64KiB so an entry's share of
+/// it (1/64) holds a small value.
+fn near_cache_bytes(layers: &Layers) -> Result<u64, ConfigError> {
+    let bytes = byte_size(layers, "near_cache_bytes", 0, 1 << 40)?;
+    if bytes > 0 && bytes < 64 * 1024 {
+        return Err(layers.invalid(
+            "near_cache_bytes",
+            "must be 0 (off) or at least 64KiB".into(),
+        ));
+    }
+    Ok(bytes)
 }
 
 fn resp_settings(layers: &Layers) -> Result<RespSettings, ConfigError> {

@@ -15,7 +15,7 @@ mod throttled;
 pub use doors::{Disconnect, DoorMetrics, DOORS};
 pub use events::{Event, EventKind, Events, EVENTS_KEPT};
 pub use history::{History, Sample};
-pub use metrics::{quantile, Metrics, NodeSample, Op, StoreTotals};
+pub use metrics::{quantile, Metrics, NearInvalidation, NearMetrics, NodeSample, Op, StoreTotals};
 pub use resp::{RespMetrics, UNKNOWN_COMMAND};
 pub use throttled::Throttled;
 

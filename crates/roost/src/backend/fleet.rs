@@ -19,6 +19,8 @@ mod changes;
 mod data_path;
 mod health;
 mod journal;
+mod near;
+mod near_reads;
 mod ops;
 mod probe;
 mod topology;
@@ -31,6 +33,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 pub use changes::{NodeSpec, Preview, TopologyError};
 pub use health::{HealthState, Hysteresis, ProbeRecord};
+pub use near::{weight as near_entry_weight, Admission, ENTRY_OVERHEAD as NEAR_ENTRY_OVERHEAD};
 pub use topology::{FleetNode, Topology, MAX_REPLICAS};
 
 use roost_ring::{NodeId, DEFAULT_WEIGHT};
@@ -54,6 +57,8 @@ pub struct Fleet {
     cluster: bool,
     /// Where the key mover and refills run; they end at shutdown.
     tasks: Tasks,
+    /// Hot keys kept in this gateway (`ROOST_NEAR_CACHE_BYTES`); `None`: off.
+    near: Option<Arc<near::NearCache>>,
 }
 
 /// What both constructors hand to [`Fleet::assemble`].
@@ -102,6 +107,7 @@ impl Fleet {
             changing: AsyncMutex::new(()),
             cluster,
             tasks: parts.tasks,
+            near: None,
         }
     }
 
@@ -207,7 +213,11 @@ impl Fleet {
     }
 
     fn install(&self, topology: Topology) {
-        self.topology.store(Arc::new(topology));
+        let topology = Arc::new(topology);
+        self.topology.store(topology.clone());
+        if let (Some(near), false) = (&self.near, self.cluster) {
+            near.follow_topology(&topology);
+        }
     }
 
     /// The id of the node that owns `key` now: its first replica on the ring.
@@ -215,12 +225,6 @@ impl Fleet {
         let topology = self.topology.load();
         let index = topology.ring.locate(key)?;
         topology.nodes.get(index).map(|node| node.id.clone())
-    }
-
-    /// Whether `key` is held in this gateway's near cache now. Always false
-    /// here: the near cache (issue 14, item 4) fills it in.
-    pub fn is_near_cached(&self, _key: &[u8]) -> bool {
-        false
     }
 
     fn record(&self, kind: EventKind, message: String) {

@@ -30,7 +30,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{RedisError, RedisResult};
+use redis::{RedisError, RedisResult, Value};
 use roost_store::UnixMillis;
 use tokio::sync::Semaphore;
 
@@ -305,6 +305,17 @@ impl RedisLink {
     pub async fn flush(&self) -> Result<u64, CacheError> {
         self.run(|mut c| async move { keyspace::flush(&mut c).await })
             .await
+    }
+
+    /// `CLUSTER SLOTS` of a Redis Cluster: each slot range with its master's
+    /// host and port (an empty host means the node that answered).
+    pub async fn cluster_slots(&self) -> Result<Vec<(u16, u16, String, u16)>, CacheError> {
+        let reply: Value = self
+            .run(
+                |mut c| async move { redis::cmd("CLUSTER").arg("SLOTS").query_async(&mut c).await },
+            )
+            .await?;
+        Ok(keyspace::slot_ranges(&reply))
     }
 
     /// INFO of the node (a cluster: summed over its masters).

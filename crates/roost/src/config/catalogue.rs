@@ -135,6 +135,13 @@ pub const SETTINGS: &[Setting] = &[
         default: "10000",
         help: "requests in flight to one Redis node; beyond it requests fail fast with an overloaded error (1 to 1000000)",
     },
+    // Near cache (issue 14, part C).
+    Setting {
+        key: "near_cache_bytes",
+        env: "ROOST_NEAR_CACHE_BYTES",
+        default: "0",
+        help: "gateway memory for hot keys in front of a Redis fleet or Redis Cluster, e.g. 64MiB: keys the hot-key tracker ranks hot are kept here, invalidated by Redis's client tracking, and served without a round trip; an entry over 1/64 of it is not kept. 0 turns it off (0, or 64KiB to 1TiB)",
+    },
     Setting {
         key: "cache_ttl",
         env: "CACHE_TTL",

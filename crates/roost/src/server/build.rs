@@ -32,8 +32,7 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
         events,
         metrics,
         tasks,
-        // The fleet's near cache admits from it (issue 14, item 4).
-        hot: _hot,
+        hot,
     } = parts;
     match &config.backend {
         BackendConfig::Embedded {
@@ -71,6 +70,8 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
                 );
                 Fleet::new(specs, *fleet, clock, events, tasks)?
             };
+            let mut backend = backend;
+            backend.enable_near(hot, metrics.near().clone());
             Ok(Backend::Fleet(Arc::new(backend)))
         }
     }

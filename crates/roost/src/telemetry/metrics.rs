@@ -3,6 +3,7 @@
 //! atomic adds and never a label lookup or a lock. What every request bumps is
 //! striped per thread (`metrics/striped.rs`) so the workers never contend on it.
 
+mod near;
 mod nodes;
 mod striped;
 
@@ -16,6 +17,7 @@ use prometheus::{
     Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
+pub use near::{NearInvalidation, NearMetrics};
 pub use nodes::NodeSample;
 use nodes::{gauge_value, NodeMetrics};
 use striped::StripedHistogram;
@@ -115,6 +117,8 @@ pub struct Metrics {
     expirations: IntCounter,
     uptime: Gauge,
     doors: super::DoorMetrics,
+    /// The near cache's (a Redis backend's gateway memory for hot keys).
+    near: NearMetrics,
     /// Background tasks that ended with an error or a panic, by task name.
     task_failures: IntCounterVec,
     /// See [`Metrics::refreshing`].
@@ -186,6 +190,7 @@ impl Metrics {
             uptime: Gauge::new("roost_process_uptime_seconds", "seconds since start")
                 .expect("invariant: valid metric"),
             doors: super::DoorMetrics::new(),
+            near: NearMetrics::new(),
             task_failures: IntCounterVec::new(
                 Opts::new(
                     "roost_task_failures_total",
@@ -213,6 +218,7 @@ impl Metrics {
         ];
         collectors.extend(metrics.nodes.collectors());
         collectors.extend(metrics.doors.collectors());
+        collectors.extend(metrics.near.collectors());
         for c in collectors {
             metrics
                 .registry
@@ -282,6 +288,11 @@ impl Metrics {
     /// The listeners' metrics: connections, limits, auth failures, panics, TLS.
     pub fn doors(&self) -> &super::DoorMetrics {
         &self.doors
+    }
+
+    /// The near cache's metrics (handles shared with the fleet that counts them).
+    pub fn near(&self) -> &NearMetrics {
+        &self.near
     }
 
     pub fn hits(&self) -> u64 {

@@ -102,6 +102,7 @@ impl Fleet {
     }
 
     pub(super) fn on_ejected(&self, node: &FleetNode, reason: &str) {
+        self.near_node_down(node);
         let rules = self.hysteresis();
         tracing::warn!(
             node = %node.id, address = %node.address().redacted(), reason,
@@ -174,6 +175,18 @@ impl Fleet {
     /// replica — then takes the single-key path, so failover, read-repair and
     /// read-through behave exactly as for one key.
     pub(super) async fn read_many(
+        &self,
+        keys: &[&[u8]],
+        with_ttl: bool,
+    ) -> Vec<Result<Option<Stored>, CacheError>> {
+        if let Some(near) = &self.near {
+            return Box::pin(self.read_many_near(near, keys, with_ttl)).await;
+        }
+        self.read_many_direct(keys, with_ttl).await
+    }
+
+    /// [`Fleet::read_many`] without the near cache.
+    pub(super) async fn read_many_direct(
         &self,
         keys: &[&[u8]],
         with_ttl: bool,

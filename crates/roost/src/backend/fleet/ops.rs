@@ -19,12 +19,29 @@ const NODE_SHIFT: u32 = 48;
 const INNER_MASK: u64 = (1 << NODE_SHIFT) - 1;
 
 impl Fleet {
+    /// Reads `key` with its deadline: from the near cache when it holds it.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
-        self.read(key, true).await
+        if let Some(hit) = self.near_hit(key) {
+            return Ok(Some(hit));
+        }
+        self.get_past_near(key).await
+    }
+
+    /// [`Fleet::get`] after [`Fleet::near_hit`] missed.
+    pub async fn get_past_near(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        self.read_past_near(key, true).await
     }
 
     pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
-        Ok(self.read(key, false).await?.map(|s| s.value))
+        if let Some(hit) = self.near_hit(key) {
+            return Ok(Some(hit.value));
+        }
+        self.get_value_past_near(key).await
+    }
+
+    /// [`Fleet::get_value`] after [`Fleet::near_hit`] missed.
+    pub async fn get_value_past_near(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
+        Ok(self.read_past_near(key, false).await?.map(|s| s.value))
     }
 
     /// Reads a batch of keys (values with their deadlines when `with_ttl`),
@@ -50,8 +67,9 @@ impl Fleet {
                 (key, write)
             })
             .collect();
-        self.write_many(&writes)
-            .await
+        let results = self.write_many(&writes).await;
+        self.near_forget_many(&entries.iter().map(|(key, _)| key).collect::<Vec<_>>());
+        results
             .into_iter()
             .map(|result| result.map(|_| ()))
             .collect()
@@ -67,12 +85,17 @@ impl Fleet {
             value: &value,
             expires_at,
         };
-        self.write(&key, write).await.map(|_| ())
+        let result = self.write(&key, write).await.map(|_| ());
+        self.near_forget(&key);
+        result
     }
 
     pub async fn delete(&self, key: &[u8]) -> Result<bool, CacheError> {
-        self.write(&Bytes::copy_from_slice(key), LinkWrite::Delete)
-            .await
+        let result = self
+            .write(&Bytes::copy_from_slice(key), LinkWrite::Delete)
+            .await;
+        self.near_forget(key);
+        result
     }
 
     /// Deletes of a batch, one pipelined request per node; see
@@ -80,7 +103,9 @@ impl Fleet {
     pub async fn delete_many(&self, keys: &[Bytes]) -> Vec<Result<bool, CacheError>> {
         let writes: Vec<(&Bytes, LinkWrite<'_>)> =
             keys.iter().map(|key| (key, LinkWrite::Delete)).collect();
-        self.write_many(&writes).await
+        let results = self.write_many(&writes).await;
+        self.near_forget_many(keys);
+        results
     }
 
     pub async fn set_conditional(
@@ -159,6 +184,17 @@ impl Fleet {
     /// deadline when that is the gutter, and copies the result to the other
     /// replicas.
     async fn modify<T, F, Fut>(&self, key: &Bytes, op: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(Arc<FleetNode>, UnixMillis) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CacheError>>,
+    {
+        let result = self.modify_node(key, op).await;
+        self.near_forget(key);
+        result
+    }
+
+    /// [`Fleet::modify`] before the near copy is dropped.
+    async fn modify_node<T, F, Fut>(&self, key: &Bytes, op: F) -> Result<T, CacheError>
     where
         F: FnOnce(Arc<FleetNode>, UnixMillis) -> Fut,
         Fut: std::future::Future<Output = Result<T, CacheError>>,
@@ -312,6 +348,13 @@ impl Fleet {
     /// before it rejoins. Returns the keys removed, each replica's copy
     /// counted once.
     pub async fn flush(&self) -> Result<u64, CacheError> {
+        let result = self.flush_nodes().await;
+        self.near_forget_all();
+        result
+    }
+
+    /// [`Fleet::flush`] before the near cache is emptied.
+    async fn flush_nodes(&self) -> Result<u64, CacheError> {
         let topology = self.topology();
         let mut removed = 0;
         for node in topology.all_nodes() {

@@ -83,6 +83,38 @@ impl NodeAddress {
         &self.info
     }
 
+    /// The same credentials, database and TLS settings at another `host:port`
+    /// (a Redis Cluster master named by `CLUSTER SLOTS`).
+    pub(crate) fn at(&self, host: &str, port: u16) -> NodeAddress {
+        let addr = match self.info.addr() {
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host: host.to_string(),
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => ConnectionAddr::Tcp(host.to_string(), port),
+        };
+        NodeAddress {
+            info: self.info.clone().set_addr(addr),
+        }
+    }
+
+    /// What a RESP3 connection (`HELLO 3`) to this node needs: the near
+    /// cache's tracked connections receive invalidations as push messages.
+    pub(crate) fn resp3_connection_info(&self) -> ConnectionInfo {
+        let settings = self
+            .info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        self.info.clone().set_redis_settings(settings)
+    }
+
     fn host_and_port(&self) -> (&str, u16) {
         match self.info.addr() {
             ConnectionAddr::Tcp(host, port) => (host, *port),

@@ -221,6 +221,37 @@ fn unexpected(what: impl Into<String>) -> RedisError {
     RedisError::from((ErrorKind::Client, "unexpected reply", what.into()))
 }
 
+/// The ranges of a `CLUSTER SLOTS` reply: start, end, master host and port.
+/// Entries that do not have that shape are skipped.
+pub(crate) fn slot_ranges(reply: &redis::Value) -> Vec<(u16, u16, String, u16)> {
+    use redis::Value;
+    let Value::Array(entries) = reply else {
+        return Vec::new();
+    };
+    let int = |v: &Value| match v {
+        Value::Int(n) => u16::try_from(*n).ok(),
+        _ => None,
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let Value::Array(fields) = entry else {
+                return None;
+            };
+            let (start, end) = (int(fields.first()?)?, int(fields.get(1)?)?);
+            let Value::Array(master) = fields.get(2)? else {
+                return None;
+            };
+            let host = match master.first()? {
+                Value::BulkString(host) => String::from_utf8_lossy(host).into_owned(),
+                Value::SimpleString(host) => host.clone(),
+                _ => return None,
+            };
+            Some((start, end, host, int(master.get(1)?)?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
