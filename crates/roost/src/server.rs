@@ -27,6 +27,7 @@ use crate::backend::Backend;
 use crate::cache::Cache;
 use crate::config::{BackendConfig, Config};
 use crate::net::{self, OutputBudget, Tls};
+use crate::origin::ReadThrough;
 use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events, History, Metrics};
 
@@ -74,7 +75,19 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         config.listeners.output.budget,
         metrics.doors().output_pending.clone(),
     );
-    let cache = Cache::new(backend, config.limits, config.default_ttl, metrics);
+    let mut cache = Cache::new(backend, config.limits, config.default_ttl, metrics);
+    if let Some(origin) = &config.origin {
+        let read_through =
+            ReadThrough::new(origin.clone(), config.limits.max_value_bytes, tasks.clone())
+                .context("building the origin client")?;
+        tracing::info!(
+            url = %format!("{}{{key}}{}", origin.url.before, origin.url.after),
+            timeout_ms = origin.timeout.as_millis() as u64,
+            max_concurrency = origin.max_concurrency,
+            "origin read-through on"
+        );
+        cache = cache.with_origin(read_through);
+    }
     let state = Arc::new(AppState {
         cache,
         history: Arc::new(History::default()),

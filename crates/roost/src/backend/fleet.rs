@@ -19,6 +19,7 @@ mod changes;
 mod data_path;
 mod health;
 mod journal;
+mod lease;
 mod ops;
 mod probe;
 mod topology;
@@ -31,6 +32,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 pub use changes::{NodeSpec, Preview, TopologyError};
 pub use health::{HealthState, Hysteresis, ProbeRecord};
+pub use lease::{lease_key, LEASE_PREFIX};
 pub use topology::{FleetNode, Topology, MAX_REPLICAS};
 
 use roost_ring::{NodeId, DEFAULT_WEIGHT};

@@ -115,6 +115,8 @@ pub struct Metrics {
     expirations: IntCounter,
     uptime: Gauge,
     doors: super::DoorMetrics,
+    /// Origin read-through (`crate::origin`).
+    origin: super::OriginMetrics,
     /// Background tasks that ended with an error or a panic, by task name.
     task_failures: IntCounterVec,
     /// See [`Metrics::refreshing`].
@@ -186,6 +188,7 @@ impl Metrics {
             uptime: Gauge::new("roost_process_uptime_seconds", "seconds since start")
                 .expect("invariant: valid metric"),
             doors: super::DoorMetrics::new(),
+            origin: super::OriginMetrics::new(),
             task_failures: IntCounterVec::new(
                 Opts::new(
                     "roost_task_failures_total",
@@ -213,6 +216,7 @@ impl Metrics {
         ];
         collectors.extend(metrics.nodes.collectors());
         collectors.extend(metrics.doors.collectors());
+        collectors.extend(metrics.origin.collectors());
         for c in collectors {
             metrics
                 .registry
@@ -282,6 +286,10 @@ impl Metrics {
     /// The listeners' metrics: connections, limits, auth failures, panics, TLS.
     pub fn doors(&self) -> &super::DoorMetrics {
         &self.doors
+    }
+
+    pub fn origin(&self) -> &super::OriginMetrics {
+        &self.origin
     }
 
     pub fn hits(&self) -> u64 {
