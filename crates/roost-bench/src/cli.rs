@@ -43,6 +43,12 @@ pub enum Command {
     /// Clients that misbehave on purpose (non-readers, slowloris, garbage, idle
     /// sockets), for soaks and for measuring what they cost.
     Hostile(HostileArgs),
+    /// A stand-in origin for Roost's read-through (ROOST_ORIGIN_URL): fixed latency,
+    /// status, max-age and value size; GET /__stats counts the requests served.
+    Origin(OriginArgs),
+    /// N clients GET one missing key at the same instant over one or more gateways'
+    /// RESP ports, for fresh keys each round; prints the origin requests each round cost.
+    Stampede(StampedeArgs),
 }
 
 /// Why the command line was rejected after clap accepted its syntax.
@@ -570,5 +576,70 @@ pub(crate) mod tests {
             ("f1:", Some(2000.0))
         );
         assert!(parse(&["durability"]).is_err(), "a target is required");
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct OriginArgs {
+    /// Address to listen on (port 0 picks one; the first line printed names it).
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub listen: std::net::SocketAddr,
+    /// How long each answer takes (e.g. 200ms).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0ms")]
+    pub latency: Duration,
+    /// Status of every answer.
+    #[arg(long, default_value = "200")]
+    pub status: u16,
+    /// `Cache-Control: max-age` in seconds; none when omitted.
+    #[arg(long)]
+    pub max_age: Option<u64>,
+    /// Bytes in each answer's body.
+    #[arg(long, default_value = "100")]
+    pub value_size: usize,
+}
+
+impl OriginArgs {
+    pub fn options(&self) -> crate::origin::OriginOptions {
+        crate::origin::OriginOptions {
+            listen: self.listen,
+            latency: self.latency,
+            status: self.status,
+            max_age: self.max_age,
+            value_size: self.value_size,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StampedeArgs {
+    /// A gateway's RESP port, host:port (repeatable; clients are spread over them).
+    #[arg(long = "gateway", value_name = "HOST:PORT", required = true)]
+    pub gateways: Vec<String>,
+    /// `roost-bench origin`'s base URL, to read its request count.
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    pub origin: String,
+    /// Clients, each on its own connection, all sending their GET at once.
+    #[arg(long, default_value = "1000")]
+    pub clients: usize,
+    /// Rounds, each with a fresh key.
+    #[arg(long, default_value = "3")]
+    pub rounds: usize,
+    /// Keys are PREFIX:ROUND; make it unique per run.
+    #[arg(long, default_value = "stampede")]
+    pub key_prefix: String,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl StampedeArgs {
+    pub fn options(&self) -> crate::stampede::StampedeOptions {
+        crate::stampede::StampedeOptions {
+            gateways: self.gateways.clone(),
+            origin: self.origin.trim_end_matches('/').to_owned(),
+            clients: self.clients.max(1),
+            rounds: self.rounds,
+            key_prefix: self.key_prefix.clone(),
+        }
     }
 }

@@ -9,6 +9,9 @@
 //! - `fill`: bulk-loads keys with `mset` (REST) or pipelined SETs (RESP).
 //! - `hostile`: clients that misbehave on purpose (non-readers, slowloris, garbage,
 //!   idle sockets) for soaks and for measuring what they cost.
+//! - `origin`: a stand-in origin (latency, status, max-age, value size, a request
+//!   counter) for Roost's read-through; `stampede`: N clients' simultaneous GETs of
+//!   one missing key over several gateways, counting the origin requests.
 //! - `endpoint`: `--target` as `resp://host:port` or `http://…`.
 //!
 //! **Invariant:** this crate never depends on the server crate `roost`; it talks to a
@@ -18,5 +21,7 @@ pub mod endpoint;
 pub mod fill;
 pub mod hostile;
 pub mod load;
+pub mod origin;
 pub mod resp;
+pub mod stampede;
 pub mod trace;

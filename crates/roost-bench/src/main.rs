@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use roost_bench::cli::{Cli, Command, DurabilityArgs, FillArgs, HostileArgs, LoadArgs, TraceArgs};
+use roost_bench::cli::{
+    Cli, Command, DurabilityArgs, FillArgs, HostileArgs, LoadArgs, StampedeArgs, TraceArgs,
+};
 use roost_bench::endpoint::Endpoint;
 use roost_bench::load::http::HttpTarget;
 use roost_bench::{fill, load, resp, trace};
@@ -18,6 +20,10 @@ fn main() -> anyhow::Result<()> {
         Command::Fill(args) => runtime()?.block_on(run_fill(&args)),
         Command::Durability(args) => runtime()?.block_on(run_durability(&args)),
         Command::Hostile(args) => runtime()?.block_on(run_hostile(&args)),
+        Command::Origin(args) => {
+            runtime()?.block_on(roost_bench::origin::run_origin(args.options()))
+        }
+        Command::Stampede(args) => runtime()?.block_on(run_stampede(&args)),
     }
 }
 
@@ -110,6 +116,12 @@ async fn run_durability(args: &DurabilityArgs) -> anyhow::Result<()> {
 
 async fn run_hostile(args: &HostileArgs) -> anyhow::Result<()> {
     let report = roost_bench::hostile::run_hostile(args.options()).await;
+    print!("{}", report.render());
+    write_json(args.json.as_deref(), &report)
+}
+
+async fn run_stampede(args: &StampedeArgs) -> anyhow::Result<()> {
+    let report = roost_bench::stampede::run_stampede(&args.options()).await?;
     print!("{}", report.render());
     write_json(args.json.as_deref(), &report)
 }

@@ -8,10 +8,12 @@
 
 mod embedded;
 pub mod fleet;
+mod lease;
 pub mod redis_link;
 
 pub use embedded::Embedded;
 pub use fleet::Fleet;
+pub use lease::{LeaseGrant, LeaseHeld};
 
 use bytes::Bytes;
 use roost_ring::NodeId;

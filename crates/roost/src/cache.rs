@@ -14,6 +14,8 @@
 //! - `taps.rs`: what observes every read and write;
 //! - `basic.rs`: get / set / delete / mset / flush (what REST offers);
 //! - `mget.rs`: multi-get in slices, so no front door holds a whole large answer;
+//! - `read_through.rs`: a client's miss loaded from the origin (single-flight,
+//!   leases, the fill through [`Cache::apply`]) when `ROOST_ORIGIN_URL` is set;
 //! - `strings.rs`: conditional and read-modify-write writes (SET NX/XX/GET/KEEPTTL,
 //!   GETDEL, GETEX, INCRBY, APPEND, STRLEN, MSETNX);
 //! - `keyspace.rs`: questions about keys rather than values (EXISTS, TTL, EXPIRE,
@@ -25,6 +27,7 @@ mod basic;
 mod glob;
 mod keyspace;
 mod mget;
+mod read_through;
 mod strings;
 mod taps;
 mod validate;
@@ -40,6 +43,7 @@ use roost_store::UnixMillis;
 use crate::backend::Backend;
 use crate::config::Limits;
 use crate::error::CacheError;
+use crate::origin::ReadThrough;
 use crate::telemetry::{Metrics, Op, Sample};
 
 pub use glob::glob_match;
@@ -81,14 +85,18 @@ pub struct Item {
     pub expiry: Expiry,
 }
 
-#[derive(Debug)]
+/// Cheap to clone (shared handles only): an origin fetch task takes a clone,
+/// so a fill outlives the request that started it.
+#[derive(Debug, Clone)]
 pub struct Cache {
-    backend: Backend,
+    backend: Arc<Backend>,
     limits: Limits,
     default_ttl: Option<Duration>,
     metrics: Arc<Metrics>,
     taps: Taps,
     started: Instant,
+    /// Read-through on a miss; `None` without `ROOST_ORIGIN_URL`.
+    origin: Option<Arc<ReadThrough>>,
 }
 
 impl Cache {
@@ -99,12 +107,13 @@ impl Cache {
         metrics: Arc<Metrics>,
     ) -> Cache {
         Cache {
-            backend,
+            backend: Arc::new(backend),
             limits,
             default_ttl,
             metrics,
             taps: Taps::default(),
             started: Instant::now(),
+            origin: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod catalogue;
 mod hot;
 mod layers;
 mod listeners;
+mod origin;
 mod parse;
 
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ pub use auth::{AuthSettings, OpenEndpoints};
 pub use catalogue::{setting, Setting, SETTINGS};
 pub use layers::{Layers, Origin};
 pub use listeners::{HttpLimits, ListenerSettings, OutputLimits, SoftLimit};
+pub use origin::{OriginSettings, OriginUrl, KEY_PLACEHOLDER};
 use parse::{addr, bounded_u64, byte_size, redis_urls};
 use roost_store::PolicyKind;
 
@@ -65,6 +67,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// Read-through from an origin on a miss; `None` when `ROOST_ORIGIN_URL` is unset.
+    pub origin: Option<OriginSettings>,
 }
 
 /// Which store sits behind the router.
@@ -213,6 +217,7 @@ impl Config {
             )?),
             log_filter: layers.get("log").unwrap_or("info").to_owned(),
             log_format: log_format(layers)?,
+            origin: origin::origin_settings(layers)?,
         };
         config.check_exposure(layers)?;
         Ok(config)

@@ -23,6 +23,8 @@ pub enum ErrorKind {
     TooLarge,
     /// No node can serve the request right now; retrying later may work.
     Unavailable,
+    /// The origin a miss is loaded from failed (REST 502); retrying later may work.
+    Upstream,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -70,6 +72,16 @@ pub enum CacheError {
     /// Redis's own text: INCR past the 64-bit range.
     #[error("increment or decrement would overflow")]
     IncrementOverflow,
+    /// Loading a miss from the origin failed and no stale copy could answer.
+    #[error("origin {fault}")]
+    OriginFailed {
+        fault: OriginFault,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// `ROOST_ORIGIN_MAX_CONCURRENCY` origin fetches are already in flight.
+    #[error("the origin has {limit} fetches in flight, the limit; try again")]
+    OriginOverloaded { limit: usize },
 }
 
 impl CacheError {
@@ -88,7 +100,9 @@ impl CacheError {
             CacheError::NoNode
             | CacheError::NodeFailed { .. }
             | CacheError::Overloaded { .. }
-            | CacheError::NoQuorum { .. } => ErrorKind::Unavailable,
+            | CacheError::NoQuorum { .. }
+            | CacheError::OriginOverloaded { .. } => ErrorKind::Unavailable,
+            CacheError::OriginFailed { .. } => ErrorKind::Upstream,
         }
     }
 
@@ -129,7 +143,7 @@ impl CacheError {
 
     /// Whether the same request may succeed if tried again later.
     pub fn is_retryable(&self) -> bool {
-        self.kind() == ErrorKind::Unavailable
+        matches!(self.kind(), ErrorKind::Unavailable | ErrorKind::Upstream)
     }
 
     /// A stable machine-readable code for API error bodies.
@@ -149,6 +163,8 @@ impl CacheError {
             CacheError::NoQuorum { .. } => "no_quorum",
             CacheError::NotAnInteger => "not_an_integer",
             CacheError::IncrementOverflow => "increment_overflow",
+            CacheError::OriginFailed { .. } => "origin_failed",
+            CacheError::OriginOverloaded { .. } => "overloaded",
         }
     }
 }
@@ -177,6 +193,44 @@ impl fmt::Display for NodeFault {
             NodeFault::Io => f.write_str("connection lost"),
             NodeFault::Unavailable => f.write_str("the node cannot serve requests now"),
             NodeFault::BadReply => f.write_str("unreadable reply"),
+        }
+    }
+}
+
+/// Why loading a miss from the origin failed. The text names the cause
+/// without the origin's address or body, so clients may see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginFault {
+    /// The origin answered with this status (5xx, or another it should not send).
+    Status(u16),
+    /// No answer, or not the whole body, within `ROOST_ORIGIN_TIMEOUT`.
+    Timeout(Duration),
+    /// No connection could be made (refused, unreachable, TLS).
+    Connect,
+    /// The connection broke while the answer was read.
+    Io,
+    /// The body is larger than `ROOST_MAX_VALUE_BYTES`.
+    TooLarge { max: usize },
+    /// The gateway is shutting down, or the fetch ended without an answer.
+    Aborted,
+}
+
+impl fmt::Display for OriginFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OriginFault::Status(status) => write!(f, "answered {status}"),
+            OriginFault::Timeout(after) => {
+                write!(f, "did not answer within {}ms", after.as_millis())
+            }
+            OriginFault::Connect => f.write_str("refused or unreachable"),
+            OriginFault::Io => f.write_str("connection lost while reading the answer"),
+            OriginFault::TooLarge { max } => {
+                write!(
+                    f,
+                    "value is larger than {max} bytes (ROOST_MAX_VALUE_BYTES)"
+                )
+            }
+            OriginFault::Aborted => f.write_str("fetch ended without an answer"),
         }
     }
 }

@@ -34,7 +34,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::cache::{Applied, Change, Origin, ReadTap, Write, WriteTap};
+use crate::cache::{Applied, Origin, ReadTap, Write, WriteTap};
 use crate::error::CacheError;
 use crate::tasks::Tasks;
 use crate::telemetry::Metrics;
@@ -365,28 +365,8 @@ impl ReadTap for HotKeys {
 impl WriteTap for HotKeys {
     fn write(&self, write: &Write, _outcome: Result<&Applied, &CacheError>) {
         if write.origin == Origin::Client {
-            each_key(&write.change, |key| self.record(key));
+            write.change.each_key(|key| self.record(key));
         }
-    }
-}
-
-/// Calls `each` with every key a change touches (none for a flush).
-fn each_key(change: &Change, mut each: impl FnMut(&[u8])) {
-    match change {
-        Change::Put { key, .. }
-        | Change::Set { key, .. }
-        | Change::Delete(key)
-        | Change::Take(key)
-        | Change::Retime { key, .. }
-        | Change::ExpireAt { key, .. }
-        | Change::Persist(key)
-        | Change::IncrBy { key, .. }
-        | Change::Append { key, .. } => each(key),
-        Change::PutEach(items) | Change::Mset(items) | Change::MsetNx(items) => {
-            items.iter().for_each(|item| each(&item.key))
-        }
-        Change::DeleteMany(keys) => keys.iter().for_each(|key| each(key)),
-        Change::Flush => {}
     }
 }
 
@@ -439,6 +419,7 @@ fn stripe() -> usize {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::cache::Change;
 
     fn tracker(config: HotKeysConfig) -> Arc<HotKeys> {
         HotKeys::new(config, &Metrics::new())

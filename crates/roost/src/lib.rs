@@ -15,6 +15,8 @@
 //! - [`auth`] — credentials and roles, the same for every door.
 //! - [`net`] — what every listener shares: plain or TLS streams, accepting under
 //!   descriptor pressure, write deadlines, the budget for replies to slow clients.
+//! - [`origin`] — read-through from an origin on a miss: the HTTP client,
+//!   single-flight, negative entries and stale copies.
 //! - [`integer`] — Redis's strict integer text, shared by INCR and RESP arguments.
 //! - [`stats`] — the stats overview and the refresh of store-derived metrics.
 //! - [`telemetry`] — logging, the metric catalogue, the per-second history.
@@ -37,6 +39,7 @@ pub mod error;
 pub mod hot;
 pub mod integer;
 pub mod net;
+pub mod origin;
 pub mod server;
 pub mod stats;
 pub mod tasks;

@@ -28,6 +28,7 @@ use crate::cache::{Cache, Taps};
 use crate::config::{BackendConfig, Config};
 use crate::hot::HotKeys;
 use crate::net::{self, OutputBudget, Tls};
+use crate::origin::ReadThrough;
 use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events, History, Metrics};
 
@@ -77,9 +78,21 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         config.listeners.output.budget,
         metrics.doors().output_pending.clone(),
     );
-    let cache =
+    let mut cache =
         Cache::new(backend, config.limits, config.default_ttl, metrics).with_taps(hot_taps(&hot));
     hot.spawn(&tasks);
+    if let Some(origin) = &config.origin {
+        let read_through =
+            ReadThrough::new(origin.clone(), config.limits.max_value_bytes, tasks.clone())
+                .context("building the origin client")?;
+        tracing::info!(
+            url = %format!("{}{{key}}{}", origin.url.before, origin.url.after),
+            timeout_ms = origin.timeout.as_millis() as u64,
+            max_concurrency = origin.max_concurrency,
+            "origin read-through on"
+        );
+        cache = cache.with_origin(read_through);
+    }
     let state = Arc::new(AppState {
         cache,
         hot,

@@ -9,6 +9,7 @@ mod doors;
 mod events;
 mod history;
 mod metrics;
+mod origin;
 mod resp;
 mod throttled;
 
@@ -16,6 +17,7 @@ pub use doors::{Disconnect, DoorMetrics, DOORS};
 pub use events::{Event, EventKind, Events, EVENTS_KEPT};
 pub use history::{History, Sample};
 pub use metrics::{quantile, Metrics, NearInvalidation, NearMetrics, NodeSample, Op, StoreTotals};
+pub use origin::{FetchOutcome, OriginMetrics};
 pub use resp::{RespMetrics, UNKNOWN_COMMAND};
 pub use throttled::Throttled;
 

@@ -21,6 +21,7 @@ mod health;
 mod journal;
 mod near;
 mod near_reads;
+mod lease;
 mod ops;
 mod probe;
 mod topology;
@@ -34,6 +35,7 @@ use tokio::sync::Mutex as AsyncMutex;
 pub use changes::{NodeSpec, Preview, TopologyError};
 pub use health::{HealthState, Hysteresis, ProbeRecord};
 pub use near::{weight as near_entry_weight, Admission, ENTRY_OVERHEAD as NEAR_ENTRY_OVERHEAD};
+pub use lease::{lease_key, LEASE_PREFIX};
 pub use topology::{FleetNode, Topology, MAX_REPLICAS};
 
 use roost_ring::{NodeId, DEFAULT_WEIGHT};

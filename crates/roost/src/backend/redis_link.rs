@@ -17,6 +17,7 @@ mod address;
 mod atomic_ops;
 mod connection;
 mod keyspace;
+mod lease;
 mod node_info;
 mod node_pool;
 mod scripts;

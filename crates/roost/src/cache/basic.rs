@@ -1,6 +1,7 @@
 //! The basic operations both front doors offer: get, set, delete, mset and
 //! flush (mget is `mget.rs`). Reads end in the read hook; writes are typed
-//! [`Write`]s through [`Cache::apply`].
+//! [`Write`]s through [`Cache::apply`]. A client's miss is loaded from the
+//! origin when there is one (`read_through.rs`): one branch on the miss path.
 
 use bytes::Bytes;
 use roost_ring::NodeId;
@@ -35,7 +36,10 @@ impl Cache {
             self.check_key(key)?;
             let found = self.backend.get_value(key).await?;
             self.looked_up(key, found.is_some(), Origin::Client);
-            Ok(found)
+            match (&found, &self.origin) {
+                (None, Some(origin)) => Ok(self.load(origin, key).await?.into_value()),
+                _ => Ok(found),
+            }
         })
         .await
     }
@@ -54,7 +58,7 @@ impl Cache {
         };
         let run = |accepted: Vec<&'k [u8]>| async move {
             let found = self.backend.get_many(&accepted, false).await;
-            accepted
+            let mut answers: Vec<Result<Option<Bytes>, CacheError>> = accepted
                 .iter()
                 .zip(found)
                 .map(|(key, entry)| {
@@ -62,7 +66,14 @@ impl Cache {
                     self.looked_up(key, value.is_some(), Origin::Client);
                     Ok(value)
                 })
-                .collect()
+                .collect();
+            if let Some(origin) = &self.origin {
+                self.load_misses(origin, &accepted, &mut answers, |_, loaded| {
+                    loaded.into_value()
+                })
+                .await;
+            }
+            answers
         };
         self.batched(Op::Get, Origin::Client, keys, check, run)
             .await
@@ -128,11 +139,14 @@ impl Cache {
     ) -> Result<Option<CacheHit>, CacheError> {
         let stored = self.backend.get(key).await?;
         self.looked_up(key, stored.is_some(), origin);
-        Ok(stored.map(|s| CacheHit {
-            value: s.value,
-            ttl: self.ttl_of(s.expires_at),
-            node: self.owner(key),
-        }))
+        match (stored, &self.origin, origin) {
+            (None, Some(read_through), Origin::Client) => self.load_hit(read_through, key).await,
+            (stored, _, _) => Ok(stored.map(|s| CacheHit {
+                value: s.value,
+                ttl: self.ttl_of(s.expires_at),
+                node: self.owner(key),
+            })),
+        }
     }
 }
 

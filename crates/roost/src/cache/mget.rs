@@ -8,6 +8,9 @@
 //! slices — as it is not across nodes in front of Redis either — and when a
 //! later slice fails the keys before it have already been answered; the
 //! front doors answer that slice's keys with the error.
+//!
+//! With an origin, a slice's misses are loaded from it concurrently
+//! (`read_through.rs`); a key the origin fails fails its slice.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +19,7 @@ use bytes::Bytes;
 
 use super::{Cache, CacheHit, Origin};
 use crate::error::CacheError;
+use crate::origin::Loaded;
 use crate::telemetry::{Metrics, Op};
 
 /// Bytes of values a slice aims at.
@@ -87,16 +91,28 @@ impl Cache {
         let keys: Vec<&[u8]> = keys.iter().map(|key| &key[..]).collect();
         let found = self.backend.get_many(&keys, true).await;
         let mut hits = Vec::with_capacity(keys.len());
-        for (key, stored) in keys.into_iter().zip(found) {
+        for (key, stored) in keys.iter().zip(found) {
             let stored = stored?;
             self.looked_up(key, stored.is_some(), Origin::Client);
-            hits.push(stored.map(|s| CacheHit {
+            hits.push(Ok(stored.map(|s| CacheHit {
                 value: s.value,
                 ttl: self.ttl_of(s.expires_at),
                 node: self.owner(key),
-            }));
+            })));
         }
-        Ok(hits)
+        if let Some(origin) = &self.origin {
+            // A key the origin fails fails the slice, as a node's failure does.
+            self.load_misses(origin, &keys, &mut hits, |key, loaded| match loaded {
+                Loaded::Value { value, ttl } => Some(CacheHit {
+                    value,
+                    ttl,
+                    node: self.owner(key),
+                }),
+                Loaded::Missing => None,
+            })
+            .await;
+        }
+        hits.into_iter().collect()
     }
 }
 

@@ -166,6 +166,7 @@ mod tests {
                     Change::IncrBy { .. } => "incr",
                     Change::Append { .. } => "append",
                     Change::Flush => "flush",
+                    Change::Fill { .. } => "fill",
                 }
             })
             .collect();

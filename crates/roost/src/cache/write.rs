@@ -17,7 +17,7 @@ use roost_store::UnixMillis;
 
 use super::strings::{SetOptions, SetResult};
 use super::{Cache, Expiry, Item};
-use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, Stored};
+use crate::backend::{Condition, Deadline, LeaseHeld, RetimeCondition, SetEntry, Stored};
 use crate::config::MAX_TTL;
 use crate::error::CacheError;
 use crate::telemetry::Op;
@@ -34,6 +34,9 @@ pub enum Origin {
     Region,
     /// Roost restoring an entry it lost or holds stale.
     Repair,
+    /// Roost storing a value it loaded from the origin on a client's miss
+    /// (`cache/read_through.rs`).
+    ReadThrough,
 }
 
 /// A mutation and who caused it.
@@ -105,6 +108,15 @@ pub enum Change {
     Append { key: Bytes, suffix: Bytes },
     /// Removes every entry on every node.
     Flush,
+    /// Stores a value loaded from the origin, only while the key is absent
+    /// and, with a lease, only while the lease still holds its token: a
+    /// fill never overwrites a write (see `cache/read_through.rs`).
+    Fill {
+        key: Bytes,
+        value: Bytes,
+        expiry: Expiry,
+        lease: Option<LeaseHeld>,
+    },
 }
 
 impl Change {
@@ -122,6 +134,51 @@ impl Change {
             Change::IncrBy { .. } => Op::Incr,
             Change::Append { .. } => Op::Append,
             Change::Flush => Op::Flush,
+            Change::Fill { .. } => return None,
+        })
+    }
+
+    /// Calls `each` with every key the change touches (none for a flush).
+    pub fn each_key(&self, mut each: impl FnMut(&[u8])) {
+        match self {
+            Change::Put { key, .. }
+            | Change::Set { key, .. }
+            | Change::Delete(key)
+            | Change::Take(key)
+            | Change::Retime { key, .. }
+            | Change::ExpireAt { key, .. }
+            | Change::Persist(key)
+            | Change::IncrBy { key, .. }
+            | Change::Append { key, .. }
+            | Change::Fill { key, .. } => each(key),
+            Change::PutEach(items) | Change::Mset(items) | Change::MsetNx(items) => {
+                items.iter().for_each(|item| each(&item.key))
+            }
+            Change::DeleteMany(keys) => keys.iter().for_each(|key| each(key)),
+            Change::Flush => {}
+        }
+    }
+
+    /// The keys whose values this change may replace or remove, for read-through's
+    /// ordering of fills after writes; `None` for a flush (every key).
+    pub(super) fn replaced_keys(&self) -> Option<Vec<&Bytes>> {
+        Some(match self {
+            Change::Put { key, .. }
+            | Change::Set { key, .. }
+            | Change::Delete(key)
+            | Change::Take(key)
+            | Change::IncrBy { key, .. }
+            | Change::Append { key, .. } => vec![key],
+            Change::PutEach(entries) | Change::Mset(entries) | Change::MsetNx(entries) => {
+                entries.iter().map(|e| &e.key).collect()
+            }
+            Change::DeleteMany(keys) => keys.iter().collect(),
+            // An expiry change or a fill replaces no value.
+            Change::Retime { .. }
+            | Change::ExpireAt { .. }
+            | Change::Persist(_)
+            | Change::Fill { .. } => Vec::new(),
+            Change::Flush => return None,
         })
     }
 }
@@ -185,6 +242,9 @@ impl Cache {
         let Write { change, origin } = write;
         let op = change.op();
         let start = Instant::now();
+        if origin == Origin::Client && self.origin.is_some() {
+            self.before_client_write(&change).await;
+        }
         let result = self.perform(change, origin).await;
         if let (Some(op), Origin::Client) = (op, origin) {
             self.metrics.record(op, result.is_ok(), start.elapsed());
@@ -257,6 +317,19 @@ impl Cache {
                 let removed = self.backend.flush().await?;
                 tracing::warn!(removed, ?origin, "cache flushed");
                 Ok(Applied::Count(removed))
+            }
+            Change::Fill {
+                key,
+                value,
+                expiry,
+                lease,
+            } => {
+                let expires_at = self.check_write(&key, &value, expiry)?;
+                let stored = self
+                    .backend
+                    .fill(key, value, expires_at, lease.as_ref())
+                    .await?;
+                Ok(Applied::Done(stored))
             }
         }
     }

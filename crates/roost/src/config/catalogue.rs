@@ -347,6 +347,37 @@ pub const SETTINGS: &[Setting] = &[
         default: "text",
         help: "log line format: text or json",
     },
+    // Origin read-through and stampede protection (docs/warming.md).
+    Setting {
+        key: "origin_url",
+        env: "ROOST_ORIGIN_URL",
+        default: "",
+        help: "origin to load a GET or MGET miss from: an http:// or https:// URL template with `{key}` where the key goes, percent-encoded (e.g. http://app:8080/items/{key}); unset means no read-through",
+    },
+    Setting {
+        key: "origin_timeout",
+        env: "ROOST_ORIGIN_TIMEOUT",
+        default: "1000",
+        help: "milliseconds one origin fetch may take, connecting and the whole body included (10 to 600000); also how long a gateway waits for another gateway's fetch of the same key",
+    },
+    Setting {
+        key: "origin_negative_ttl",
+        env: "ROOST_ORIGIN_NEGATIVE_TTL",
+        default: "5",
+        help: "seconds an origin 404 is remembered as a miss in the gateway, so the origin is not asked again; 0 means off",
+    },
+    Setting {
+        key: "origin_stale_if_error",
+        env: "ROOST_ORIGIN_STALE_IF_ERROR",
+        default: "0",
+        help: "seconds past its expiry a value this gateway loaded may still answer when the origin fails (5xx, timeout, refused, too large); 0 means off",
+    },
+    Setting {
+        key: "origin_max_concurrency",
+        env: "ROOST_ORIGIN_MAX_CONCURRENCY",
+        default: "256",
+        help: "origin fetches in flight at once per gateway; a miss that needs one more fails fast with `overloaded` (1 to 1000000)",
+    },
 ];
 
 /// Looks a setting up by its `roost.toml` key.

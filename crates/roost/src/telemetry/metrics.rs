@@ -119,6 +119,8 @@ pub struct Metrics {
     doors: super::DoorMetrics,
     /// The near cache's (a Redis backend's gateway memory for hot keys).
     near: NearMetrics,
+    /// Origin read-through (`crate::origin`).
+    origin: super::OriginMetrics,
     /// Background tasks that ended with an error or a panic, by task name.
     task_failures: IntCounterVec,
     /// See [`Metrics::refreshing`].
@@ -191,6 +193,7 @@ impl Metrics {
                 .expect("invariant: valid metric"),
             doors: super::DoorMetrics::new(),
             near: NearMetrics::new(),
+            origin: super::OriginMetrics::new(),
             task_failures: IntCounterVec::new(
                 Opts::new(
                     "roost_task_failures_total",
@@ -219,6 +222,7 @@ impl Metrics {
         collectors.extend(metrics.nodes.collectors());
         collectors.extend(metrics.doors.collectors());
         collectors.extend(metrics.near.collectors());
+        collectors.extend(metrics.origin.collectors());
         for c in collectors {
             metrics
                 .registry
@@ -293,6 +297,11 @@ impl Metrics {
     /// The near cache's metrics (handles shared with the fleet that counts them).
     pub fn near(&self) -> &NearMetrics {
         &self.near
+    }
+
+    /// Origin read-through's metrics (`crate::origin`).
+    pub fn origin(&self) -> &super::OriginMetrics {
+        &self.origin
     }
 
     pub fn hits(&self) -> u64 {

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod fleet;
+pub mod origin;
 pub mod process;
 pub mod redis;
 pub mod resp;

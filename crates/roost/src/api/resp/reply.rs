@@ -113,7 +113,9 @@ impl RespError {
             RespError::Cache(CacheError::Rejected { reply }) => {
                 write_error(out, reply.as_bytes());
             }
-            RespError::Cache(err) if err.kind() == ErrorKind::Unavailable => {
+            RespError::Cache(err)
+                if matches!(err.kind(), ErrorKind::Unavailable | ErrorKind::Upstream) =>
+            {
                 static FAILURES: Throttled = Throttled::new(Duration::from_secs(1));
                 if let Some(suppressed) = FAILURES.allow() {
                     tracing::warn!(code = err.code(), error = %err.chain(), suppressed, "resp command failed");

@@ -48,6 +48,7 @@ impl From<CacheError> for ApiError {
             ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
         };
         if status.is_server_error() {
             // The body says what happened in fixed words; the log keeps the

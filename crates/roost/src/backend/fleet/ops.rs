@@ -183,7 +183,7 @@ impl Fleet {
     /// Runs a read-modify-write on the key's first up replica, caps its
     /// deadline when that is the gutter, and copies the result to the other
     /// replicas.
-    async fn modify<T, F, Fut>(&self, key: &Bytes, op: F) -> Result<T, CacheError>
+    pub(super) async fn modify<T, F, Fut>(&self, key: &Bytes, op: F) -> Result<T, CacheError>
     where
         F: FnOnce(Arc<FleetNode>, UnixMillis) -> Fut,
         Fut: std::future::Future<Output = Result<T, CacheError>>,

@@ -1,0 +1,346 @@
+//! Origin read-through on the Cache's read paths: a client's GET or MGET miss
+//! (REST or RESP, any backend) is loaded from the origin, stored, and answered.
+//!
+//! - One fetch per key per gateway (single-flight, `origin/flight.rs`): the
+//!   first miss starts a fetch task in the registry; later misses on the key
+//!   wait for its outcome. A client that goes away cancels nothing.
+//! - One fetch per key across gateways sharing Redis: the task first takes the
+//!   key's lease (`SET <lease> <token> NX PX`, `backend/lease.rs`); a gateway
+//!   that finds it held polls the key with backoff, up to
+//!   `ROOST_ORIGIN_TIMEOUT`, and answers the filled value, or fetches itself
+//!   when the holder gave up or the wait ran out.
+//! - The fill is a [`Change::Fill`] through [`Cache::apply`] with
+//!   [`Origin::ReadThrough`]: stored only while the key is absent (and the
+//!   lease, when there is one, still holds our token).
+//! - Writes win: before a client write or delete of a key is applied, the
+//!   key's flight in this gateway is superseded (its fill will not be stored)
+//!   and the key's lease is deleted (no other gateway's fill is stored either);
+//!   a fill that was stored before that is overwritten or deleted by the write.
+//!   docs/warming.md has the full argument.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+
+use super::{Cache, CacheHit, Change, Expiry, Origin, Write};
+use crate::backend::{LeaseGrant, LeaseHeld};
+use crate::error::{CacheError, OriginFault};
+use crate::origin::{failed, Answer, Flight, Freshness, Joined, Loaded, ReadThrough, Start};
+use crate::telemetry::FetchOutcome;
+
+/// The first and longest pause between looks while another gateway fetches.
+const FIRST_PAUSE: Duration = Duration::from_millis(5);
+const LONGEST_PAUSE: Duration = Duration::from_millis(100);
+
+/// Removes a flight from the map when its task ends, answered or not (also
+/// when the registry refused to start it at shutdown).
+struct FlightDone {
+    origin: Arc<ReadThrough>,
+    key: Bytes,
+    flight: Arc<Flight>,
+}
+
+impl Drop for FlightDone {
+    fn drop(&mut self) {
+        self.origin.flights().finish(&self.key, &self.flight);
+    }
+}
+
+impl Cache {
+    /// This cache loading client misses from `origin`.
+    pub fn with_origin(mut self, origin: ReadThrough) -> Cache {
+        self.origin = Some(Arc::new(origin));
+        self
+    }
+
+    /// Whether misses are loaded from an origin.
+    pub fn reads_through(&self) -> bool {
+        self.origin.is_some()
+    }
+
+    /// A client's miss on `key`, loaded from the origin (or from a fetch
+    /// already in flight, or answered by a remembered 404).
+    pub(super) async fn load(
+        &self,
+        origin: &Arc<ReadThrough>,
+        key: &[u8],
+    ) -> Result<Loaded, CacheError> {
+        let metrics = self.metrics.origin();
+        if origin.negative().contains(key, self.backend.now_millis()) {
+            metrics.negative_hits.inc();
+            return Ok(Loaded::Missing);
+        }
+        let flight = match origin.flights().join(key) {
+            Ok(Joined::Waiting(flight)) => {
+                metrics.joins.inc();
+                flight
+            }
+            Ok(Joined::Started(start)) => {
+                let flight = start.flight.clone();
+                self.start_fetch(origin, Bytes::copy_from_slice(key), start);
+                flight
+            }
+            Err(err) => {
+                metrics.fetched(FetchOutcome::Overloaded);
+                return Err(err);
+            }
+        };
+        flight.wait(origin.wait_bound()).await
+    }
+
+    /// [`Cache::load`] as the hit a GET answers.
+    pub(super) async fn load_hit(
+        &self,
+        origin: &Arc<ReadThrough>,
+        key: &[u8],
+    ) -> Result<Option<CacheHit>, CacheError> {
+        Ok(match self.load(origin, key).await? {
+            Loaded::Value { value, ttl } => Some(CacheHit {
+                value,
+                ttl,
+                node: self.owner(key),
+            }),
+            Loaded::Missing => None,
+        })
+    }
+
+    /// Loads every `Ok(None)` answer of a batch (the keys in the same order),
+    /// concurrently; each key's own flight.
+    pub(super) async fn load_misses<T>(
+        &self,
+        origin: &Arc<ReadThrough>,
+        keys: &[&[u8]],
+        answers: &mut [Result<Option<T>, CacheError>],
+        answer: impl Fn(&[u8], Loaded) -> Option<T>,
+    ) {
+        let misses: Vec<usize> = (0..answers.len())
+            .filter(|&i| matches!(answers[i], Ok(None)))
+            .collect();
+        if misses.is_empty() {
+            return;
+        }
+        let loads = misses.iter().map(|&i| self.load(origin, keys[i]));
+        for (i, loaded) in misses.iter().zip(join_all(loads).await) {
+            answers[*i] = loaded.map(|l| answer(keys[*i], l));
+        }
+    }
+
+    /// Runs the fetch of `key` as a task: it ends within the origin's
+    /// deadlines whatever happens to the requests waiting for it.
+    fn start_fetch(&self, origin: &Arc<ReadThrough>, key: Bytes, start: Start) {
+        let Start {
+            flight,
+            answer,
+            permit,
+        } = start;
+        let done = FlightDone {
+            origin: origin.clone(),
+            key,
+            flight,
+        };
+        let cache = self.clone();
+        origin.tasks().spawn("origin-fetch", move |stop| async move {
+            let outcome = tokio::select! {
+                outcome = cache.fetch_and_fill(&done.origin, &done.key, &done.flight) => outcome,
+                () = stop.cancelled() => Err(failed(OriginFault::Aborted, None)),
+            };
+            // Answered before the flight is forgotten: a miss that comes in
+            // between joins it and gets this outcome at once.
+            let _ = answer.send(outcome);
+            drop(permit);
+            drop(done);
+            Ok(())
+        });
+    }
+
+    /// The fetch task: the lease (where the backend has leases), a look at
+    /// the backend (a fill may have landed since the miss), the fetch, the fill.
+    async fn fetch_and_fill(
+        &self,
+        origin: &ReadThrough,
+        key: &Bytes,
+        flight: &Flight,
+    ) -> Result<Loaded, CacheError> {
+        let timeout = origin.settings().timeout;
+        let lease_ms = (timeout * 2).as_millis() as u64;
+        let grant = match self
+            .backend
+            .lease_acquire(key, origin.lease_token(), lease_ms)
+            .await
+        {
+            Ok(grant) => grant,
+            Err(err) => {
+                tracing::debug!(error = %err.chain(), "taking an origin lease failed; fetching without");
+                LeaseGrant::None
+            }
+        };
+        let held = match grant {
+            LeaseGrant::Held(held) => Some(held),
+            LeaseGrant::None => None,
+            LeaseGrant::Busy(lease) => {
+                self.metrics.origin().lease_waits.inc();
+                if let Some(loaded) = self.wait_for_lease(key, &lease, timeout).await {
+                    return Ok(loaded);
+                }
+                None
+            }
+        };
+        // Not a client lookup (the miss was counted): no read hook.
+        if let Ok(Some(stored)) = self.backend.get(key).await {
+            self.release(key, held.as_ref()).await;
+            let ttl = self.ttl_of(stored.expires_at);
+            return Ok(Loaded::Value {
+                value: stored.value,
+                ttl,
+            });
+        }
+        self.fetch(origin, key, flight, held).await
+    }
+
+    /// While another gateway holds `key`'s lease: its filled value, or `None`
+    /// when it gave up without storing or `wait` passed (then we fetch).
+    async fn wait_for_lease(&self, key: &[u8], lease: &[u8], wait: Duration) -> Option<Loaded> {
+        let deadline = Instant::now() + wait;
+        let mut pause = FIRST_PAUSE;
+        while Instant::now() + pause < deadline {
+            tokio::time::sleep(pause).await;
+            match self.backend.lease_wait_step(key, lease).await {
+                Ok((Some(stored), _)) => {
+                    let ttl = self.ttl_of(stored.expires_at);
+                    return Some(Loaded::Value {
+                        value: stored.value,
+                        ttl,
+                    });
+                }
+                Ok((None, true)) => pause = (pause * 2).min(LONGEST_PAUSE),
+                Ok((None, false)) | Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// One origin fetch and what follows from its answer.
+    async fn fetch(
+        &self,
+        origin: &ReadThrough,
+        key: &Bytes,
+        flight: &Flight,
+        held: Option<LeaseHeld>,
+    ) -> Result<Loaded, CacheError> {
+        let metrics = self.metrics.origin();
+        metrics.in_flight.inc();
+        let answer = origin.client().fetch(key).await;
+        metrics.in_flight.dec();
+        let now = self.backend.now_millis();
+        match answer {
+            Ok(Answer::Value { body, freshness }) => {
+                metrics.fetched(FetchOutcome::Value);
+                let ttl = self.fill(origin, key, &body, freshness, flight, held).await;
+                Ok(Loaded::Value { value: body, ttl })
+            }
+            Ok(Answer::NotFound) => {
+                metrics.fetched(FetchOutcome::NotFound);
+                self.release(key, held.as_ref()).await;
+                origin.negative().remember(key, now);
+                Ok(Loaded::Missing)
+            }
+            Err(err) => {
+                self.release(key, held.as_ref()).await;
+                match origin.stale().recall(key, now) {
+                    Some(value) => {
+                        metrics.fetched(FetchOutcome::Stale);
+                        tracing::warn!(error = %err.chain(), "origin failed; answered a stale copy");
+                        Ok(Loaded::Value {
+                            value,
+                            ttl: Some(Duration::ZERO),
+                        })
+                    }
+                    None => {
+                        metrics.fetched(FetchOutcome::Failed);
+                        Err(err)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores what the origin answered, unless it says `no-store` or a client
+    /// write of the key came first; returns the TTL it was stored with.
+    async fn fill(
+        &self,
+        origin: &ReadThrough,
+        key: &Bytes,
+        body: &Bytes,
+        freshness: Freshness,
+        flight: &Flight,
+        held: Option<LeaseHeld>,
+    ) -> Option<Duration> {
+        let (expiry, ttl) = match freshness {
+            Freshness::NoStore => {
+                self.release(key, held.as_ref()).await;
+                return Some(Duration::ZERO);
+            }
+            Freshness::For(ttl) => (Expiry::After(ttl), Some(ttl)),
+            Freshness::Default => (Expiry::Default, self.default_ttl),
+        };
+        let write = Write {
+            change: Change::Fill {
+                key: key.clone(),
+                value: body.clone(),
+                expiry,
+                lease: held.clone(),
+            },
+            origin: Origin::ReadThrough,
+        };
+        let now = self.backend.now_millis();
+        match flight.fill_unless_superseded(self.apply(write)).await {
+            Some(Ok(_)) => {
+                let expires_at = ttl.map(|ttl| now + ttl.as_millis() as u64);
+                origin.stale().remember(key, body, expires_at, now);
+            }
+            Some(Err(err)) => {
+                tracing::warn!(error = %err.chain(), "storing a value loaded from the origin failed");
+                self.release(key, held.as_ref()).await;
+            }
+            None => self.release(key, held.as_ref()).await,
+        }
+        ttl
+    }
+
+    /// Gives up a lease that will store nothing, so waiting gateways stop waiting.
+    async fn release(&self, key: &[u8], held: Option<&LeaseHeld>) {
+        if let Some(held) = held {
+            if let Err(err) = self.backend.lease_release(key, held).await {
+                tracing::debug!(error = %err.chain(), "releasing an origin lease failed; it expires");
+            }
+        }
+    }
+
+    /// Before a client write is applied (origin on): supersede the flights of
+    /// the keys it replaces, forget their 404s and stale copies, delete their
+    /// leases — so no fill that started before the write lands after it.
+    pub(super) async fn before_client_write(&self, change: &Change) {
+        let Some(origin) = &self.origin else {
+            return;
+        };
+        let Some(keys) = change.replaced_keys() else {
+            origin.flights().supersede_all().await;
+            origin.negative().clear();
+            origin.stale().clear();
+            return;
+        };
+        for key in &keys {
+            origin.flights().supersede(key).await;
+            origin.negative().forget(key);
+            origin.stale().forget(key);
+        }
+        let drops = keys.iter().map(|key| self.backend.lease_drop(key));
+        for dropped in join_all(drops).await {
+            if let Err(err) = dropped {
+                tracing::debug!(error = %err.chain(), "deleting an origin lease before a write failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Single-flight: at most one origin fetch per key in this gateway. The first
+//! miss on a key starts a flight (and the fetch, as a task in the registry, so
+//! a client that goes away cancels nothing); every miss on the same key while
+//! it is in flight joins it and waits for its one outcome, value or error,
+//! for at most a bound, so no waiter outlives the fetch's own deadlines.
+//!
+//! A flight also orders a fill against client writes of its key: the fill is
+//! stored under the flight's fill lock only if no write came first
+//! ([`Flights::supersede`]), and a write that comes later wins anyway
+//! (it overwrites the fill, or the fill finds the key present).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::{FutureExt, Shared};
+use parking_lot::Mutex;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+
+use super::Loaded;
+use crate::error::{CacheError, OriginFault};
+
+/// What every waiter of a flight gets.
+pub type Outcome = Result<Loaded, CacheError>;
+
+#[derive(Debug)]
+pub struct Flight {
+    answer: Shared<oneshot::Receiver<Outcome>>,
+    /// `true` once a client write of the key came before the fill.
+    superseded: tokio::sync::Mutex<bool>,
+}
+
+/// What the miss that started a flight hands its fetch task.
+#[derive(Debug)]
+pub struct Start {
+    pub flight: Arc<Flight>,
+    pub answer: oneshot::Sender<Outcome>,
+    /// A slot of `ROOST_ORIGIN_MAX_CONCURRENCY`, held until the fetch ends.
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// A flight to wait on, or the one just started.
+#[derive(Debug)]
+pub enum Joined {
+    Waiting(Arc<Flight>),
+    Started(Start),
+}
+
+/// The flights in progress, by key.
+#[derive(Debug)]
+pub struct Flights {
+    map: Mutex<HashMap<Bytes, Arc<Flight>>>,
+    capacity: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl Flights {
+    pub fn new(limit: usize) -> Flights {
+        Flights {
+            map: Mutex::new(HashMap::new()),
+            capacity: Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS))),
+            limit,
+        }
+    }
+
+    /// Joins the flight of `key`, or starts one when there is none and a slot
+    /// is free; `OriginOverloaded` when there is none and no slot.
+    pub fn join(&self, key: &[u8]) -> Result<Joined, CacheError> {
+        let mut map = self.map.lock();
+        if let Some(flight) = map.get(key) {
+            return Ok(Joined::Waiting(flight.clone()));
+        }
+        let permit = self
+            .capacity
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| CacheError::OriginOverloaded { limit: self.limit })?;
+        let (answer, receiver) = oneshot::channel();
+        let flight = Arc::new(Flight {
+            answer: receiver.shared(),
+            superseded: tokio::sync::Mutex::new(false),
+        });
+        map.insert(Bytes::copy_from_slice(key), flight.clone());
+        Ok(Joined::Started(Start {
+            flight,
+            answer,
+            permit,
+        }))
+    }
+
+    /// Forgets `flight` once its fill is done, so the next miss reads the
+    /// backend (or starts a new flight). A newer flight of the key stays.
+    pub fn finish(&self, key: &[u8], flight: &Arc<Flight>) {
+        let mut map = self.map.lock();
+        if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+            map.remove(key);
+        }
+    }
+
+    /// A client write of `key` is about to happen: the flight in progress, if
+    /// any, must not store what it fetched. Waits for a fill already storing.
+    pub async fn supersede(&self, key: &[u8]) {
+        let flight = self.map.lock().get(key).cloned();
+        if let Some(flight) = flight {
+            *flight.superseded.lock().await = true;
+        }
+    }
+
+    /// [`Flights::supersede`] for every flight (a flush).
+    pub async fn supersede_all(&self) {
+        let flights: Vec<Arc<Flight>> = self.map.lock().values().cloned().collect();
+        for flight in flights {
+            *flight.superseded.lock().await = true;
+        }
+    }
+
+    /// Flights in progress.
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Flight {
+    /// The flight's outcome, or a timeout error after `bound`.
+    pub async fn wait(&self, bound: Duration) -> Outcome {
+        match tokio::time::timeout(bound, self.answer.clone()).await {
+            Ok(Ok(outcome)) => outcome,
+            // The fetch task ended without answering (shut down, or a bug
+            // the registry logged).
+            Ok(Err(_)) => Err(CacheError::OriginFailed {
+                fault: OriginFault::Aborted,
+                source: None,
+            }),
+            Err(_) => Err(CacheError::OriginFailed {
+                fault: OriginFault::Timeout(bound),
+                source: None,
+            }),
+        }
+    }
+
+    /// Runs `fill` unless a client write of the key came first; `None` when
+    /// one did. Holds the fill lock meanwhile, so a write that comes now
+    /// waits for the fill and then overwrites it.
+    pub async fn fill_unless_superseded<T>(
+        &self,
+        fill: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let superseded = self.superseded.lock().await;
+        if *superseded {
+            return None;
+        }
+        Some(fill.await)
+    }
+}
