@@ -56,6 +56,10 @@ pub const FOLD_EVERY: Duration = Duration::from_millis(200);
 pub const TARGET_SAMPLES_PER_SEC: f64 = 16_384.0;
 /// The most keys a snapshot lists (the API's largest `limit`).
 pub const MAX_LISTED: usize = 1000;
+/// Keys estimated below this many requests per second are neither listed nor
+/// hot: after traffic stops, decay takes every count toward zero but never to
+/// it, and a list of keys at 0.0/s (or an idle key called hot) says nothing.
+const MIN_LISTED_RATE: f64 = 0.01;
 /// The sampling rate never drops below one request in `2^MAX_SHIFT`.
 const MAX_SHIFT: u32 = 20;
 
@@ -315,7 +319,7 @@ impl HotKeys {
         let total = folder.top.total();
         let ranked = folder.top.ranked();
         let hot_set = self.config.hot_set.min(ranked.len());
-        let floor = folder.top.floor();
+        let floor = folder.top.floor().max(MIN_LISTED_RATE / per_sec);
         let hot = ranked
             .iter()
             .take(hot_set)
@@ -325,7 +329,7 @@ impl HotKeys {
         let keys = ranked
             .iter()
             .take(MAX_LISTED)
-            .filter(|c| c.count > 0.0)
+            .filter(|c| c.count * per_sec >= MIN_LISTED_RATE)
             .map(|c| HotKey {
                 key: Bytes::copy_from_slice(c.key()),
                 len: c.len,
@@ -486,6 +490,22 @@ mod tests {
         // 100 requests per 200 ms fold.
         let rate = snapshot.keys[0].requests_per_sec;
         assert!((rate - 500.0).abs() < 25.0, "{rate}");
+    }
+
+    #[test]
+    fn keys_nobody_asks_for_leave_the_list_and_the_hot_set() {
+        let hot = tracker(HotKeysConfig::default());
+        for _ in 0..100 {
+            hot.record(b"once-busy");
+        }
+        hot.fold(FOLD_EVERY);
+        assert!(hot.is_hot(b"once-busy"));
+        // A minute of silence: 30 half-lives take 100 requests to 1e-7.
+        for _ in 0..300 {
+            hot.fold(FOLD_EVERY);
+        }
+        assert!(!hot.is_hot(b"once-busy"));
+        assert!(hot.snapshot().keys.is_empty());
     }
 
     #[test]
