@@ -12,12 +12,15 @@
 #
 # Usage: bench/instructions.sh [ROOST_BIN...]
 # Environment (defaults): SMALL (2000) LARGE (12000) KINDS ("resp http")
+#   PIPELINE (1: redis-benchmark -P of the resp kind; deeper pipelines run the batched
+#   GET path at the request rates where sampling, e.g. hot-key tracking's, thins out)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SMALL=${SMALL:-2000}
 LARGE=${LARGE:-12000}
 KINDS=${KINDS:-resp http}
+PIPELINE=${PIPELINE:-1}
 READY_DEADLINE_SECONDS=120
 
 WORK_DIR=$(mktemp -d -t roost-instructions.XXXXXX)
@@ -43,7 +46,7 @@ instructions() {
   wait_until "roost under callgrind" "$pid" "$dir/log" redis_ping "$resp"
   redis-cli -p "$resp" set key:000000000001 abc >/dev/null
   case $kind in
-    resp) redis-benchmark -p "$resp" -t get -n "$n" -c 1 -P 1 -r 1 -q >/dev/null 2>&1 ;;
+    resp) redis-benchmark -p "$resp" -t get -n "$n" -c 1 -P "$PIPELINE" -r 1 -q >/dev/null 2>&1 ;;
     http)
       python3 - "$http" "$n" <<'PY'
 import http.client, sys

@@ -16,17 +16,16 @@
 //! otherwise make the keys they touch look hot.
 //!
 //! One file per concern: `ring.rs` (the request path's sample rings),
-//! `top_k.rs` (the sketch), `metrics.rs` (what Prometheus sees: counts and
+//! `sampling.rs` (the per-thread draw and the rate it keeps), `top_k.rs` (the sketch), `metrics.rs` (what Prometheus sees: counts and
 //! shares, never keys).
 
 mod metrics;
 mod ring;
+mod sampling;
 mod top_k;
 
-use std::cell::Cell;
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +39,8 @@ use crate::tasks::Tasks;
 use crate::telemetry::Metrics;
 pub use ring::KEY_CAPTURE;
 use ring::{Rings, STRIPES};
+pub use sampling::IdentityHash;
+use sampling::{roll, shift_for, stripe};
 use top_k::TopK;
 
 /// Which keys are hot now. Called on the request path: never blocks, never allocates.
@@ -56,8 +57,10 @@ pub const FOLD_EVERY: Duration = Duration::from_millis(200);
 pub const TARGET_SAMPLES_PER_SEC: f64 = 16_384.0;
 /// The most keys a snapshot lists (the API's largest `limit`).
 pub const MAX_LISTED: usize = 1000;
-/// The sampling rate never drops below one request in `2^MAX_SHIFT`.
-const MAX_SHIFT: u32 = 20;
+/// Keys estimated below this many requests per second are neither listed nor
+/// hot: after traffic stops, decay takes every count toward zero but never to
+/// it, and a list of keys at 0.0/s (or an idle key called hot) says nothing.
+const MIN_LISTED_RATE: f64 = 0.01;
 
 /// Settings of the hot-key tracker.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,35 +83,6 @@ impl Default for HotKeysConfig {
             half_life: Duration::from_secs(2),
             hot_set: 256,
         }
-    }
-}
-
-/// A hasher for keys that are already xxh3 hashes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct IdentityHash;
-
-/// See [`IdentityHash`].
-#[derive(Debug, Default)]
-pub struct IdentityHasher(u64);
-
-impl BuildHasher for IdentityHash {
-    type Hasher = IdentityHasher;
-    fn build_hasher(&self) -> IdentityHasher {
-        IdentityHasher(0)
-    }
-}
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 
@@ -315,7 +289,7 @@ impl HotKeys {
         let total = folder.top.total();
         let ranked = folder.top.ranked();
         let hot_set = self.config.hot_set.min(ranked.len());
-        let floor = folder.top.floor();
+        let floor = folder.top.floor().max(MIN_LISTED_RATE / per_sec);
         let hot = ranked
             .iter()
             .take(hot_set)
@@ -325,7 +299,7 @@ impl HotKeys {
         let keys = ranked
             .iter()
             .take(MAX_LISTED)
-            .filter(|c| c.count > 0.0)
+            .filter(|c| c.count * per_sec >= MIN_LISTED_RATE)
             .map(|c| HotKey {
                 key: Bytes::copy_from_slice(c.key()),
                 len: c.len,
@@ -368,51 +342,6 @@ impl WriteTap for HotKeys {
             write.change.each_key(|key| self.record(key));
         }
     }
-}
-
-/// The sampling shift that brings `requests_per_sec` near the target.
-fn shift_for(requests_per_sec: f64) -> u32 {
-    let mut shift = 0;
-    while shift < MAX_SHIFT && requests_per_sec / f64::from(1u32 << shift) > TARGET_SAMPLES_PER_SEC
-    {
-        shift += 1;
-    }
-    shift
-}
-
-static NEXT_THREAD: AtomicUsize = AtomicUsize::new(1);
-
-thread_local! {
-    /// This thread's xorshift state (0 until first use) and ring.
-    static DICE: Cell<u64> = const { Cell::new(0) };
-    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-/// The calling thread's next pseudo-random number: a draw per request, so a
-/// client's key cycle cannot line up with the sampling.
-fn roll() -> u64 {
-    DICE.with(|dice| {
-        let mut x = dice.get();
-        if x == 0 {
-            let n = NEXT_THREAD.fetch_add(1, Ordering::Relaxed) as u64;
-            x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        }
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        dice.set(x);
-        x
-    })
-}
-
-/// The calling thread's ring, handed out round-robin.
-fn stripe() -> usize {
-    STRIPE.with(|s| {
-        if s.get() == usize::MAX {
-            s.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed) % STRIPES);
-        }
-        s.get()
-    })
 }
 
 #[cfg(test)]
@@ -467,6 +396,22 @@ mod tests {
         // 100 requests per 200 ms fold.
         let rate = snapshot.keys[0].requests_per_sec;
         assert!((rate - 500.0).abs() < 25.0, "{rate}");
+    }
+
+    #[test]
+    fn keys_nobody_asks_for_leave_the_list_and_the_hot_set() {
+        let hot = tracker(HotKeysConfig::default());
+        for _ in 0..100 {
+            hot.record(b"once-busy");
+        }
+        hot.fold(FOLD_EVERY);
+        assert!(hot.is_hot(b"once-busy"));
+        // A minute of silence: 30 half-lives take 100 requests to 1e-7.
+        for _ in 0..300 {
+            hot.fold(FOLD_EVERY);
+        }
+        assert!(!hot.is_hot(b"once-busy"));
+        assert!(hot.snapshot().keys.is_empty());
     }
 
     #[test]

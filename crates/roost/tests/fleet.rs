@@ -730,8 +730,8 @@ async fn shutdown_ends_every_background_task_including_a_key_move_in_progress() 
     let mut nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start()).collect();
     let server = start_fleet(&[&nodes[0], &nodes[1]], &[]).await;
     let tasks = server.running.as_ref().unwrap().tasks().clone();
-    // Three listeners, the prober, the metrics feed and the history.
-    assert_eq!(tasks.len(), 6);
+    // Three listeners, the prober, the metrics feed, the history and the hot-key fold.
+    assert_eq!(tasks.len(), 7);
     let mut resp = server.resp().await;
     for i in 0..500 {
         resp.send(&[b"SET", format!("k:{i}").as_bytes(), b"v"])
@@ -747,7 +747,7 @@ async fn shutdown_ends_every_background_task_including_a_key_move_in_progress() 
         .post("/api/cluster/nodes", json!({ "address": url }))
         .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(tasks.len(), 7, "the key mover is a registered task");
+    assert_eq!(tasks.len(), 8, "the key mover is a registered task");
     let started = std::time::Instant::now();
     server.shutdown().await;
     assert!(tasks.is_empty(), "{} tasks outlived shutdown", tasks.len());

@@ -165,7 +165,7 @@ pub const SETTINGS: &[Setting] = &[
         key: "hot_keys_capacity",
         env: "ROOST_HOT_KEYS_CAPACITY",
         default: "2048",
-        help: "keys the hot-key table tracks at once, about 150 bytes each (64 to 65536); the API lists at most 1000",
+        help: "keys the hot-key table tracks at once, about 120 bytes each (64 to 65536); the API lists at most 1000",
     },
     Setting {
         key: "hot_keys_half_life",
