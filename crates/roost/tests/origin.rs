@@ -442,3 +442,29 @@ async fn a_write_or_delete_during_a_fetch_wins_over_its_fill() {
     }
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_miss_after_a_delete_does_not_join_the_fetch_that_began_before_it() {
+    let origin = TestOrigin::start().await;
+    origin.set("k", Behaviour::slow(Duration::from_secs(3)));
+    let s = gateway(&origin.url(), &[("ROOST_ORIGIN_TIMEOUT", "10000")]).await;
+    let (client, url) = (s.client.clone(), s.url("/api/cache/k"));
+    let before = tokio::spawn(async move { client.get(url).send().await.unwrap().status() });
+    eventually(DEADLINE, "the first fetch reached the origin", || async {
+        origin.requests_for("k") == 1
+    })
+    .await;
+    let mut resp = s.resp().await;
+    assert_eq!(resp.cmd(&["DEL", "k"]).await, ":0\r\n");
+    origin.set("k", Behaviour::body("after the delete"));
+    // The first fetch is still in flight (3 s): a GET now must not join it.
+    let (status, body) = s.get("/api/cache/k").await;
+    assert_eq!(
+        (status, &body["value"]),
+        (200, &json!("after the delete")),
+        "{body}"
+    );
+    assert_eq!(origin.requests_for("k"), 2);
+    assert_eq!(before.await.unwrap().as_u16(), 200);
+    s.shutdown().await;
+}

@@ -99,9 +99,12 @@ impl Flights {
     }
 
     /// A client write of `key` is about to happen: the flight in progress, if
-    /// any, must not store what it fetched. Waits for a fill already storing.
+    /// any, must not store what it fetched, and is forgotten at once — a miss
+    /// after the write starts a new fetch instead of joining one that began
+    /// before it (and would answer the value the write replaced). Its waiters
+    /// still get its outcome. Waits for a fill already storing.
     pub async fn supersede(&self, key: &[u8]) {
-        let flight = self.map.lock().get(key).cloned();
+        let flight = self.map.lock().remove(key);
         if let Some(flight) = flight {
             *flight.superseded.lock().await = true;
         }
@@ -109,7 +112,7 @@ impl Flights {
 
     /// [`Flights::supersede`] for every flight (a flush).
     pub async fn supersede_all(&self) {
-        let flights: Vec<Arc<Flight>> = self.map.lock().values().cloned().collect();
+        let flights: Vec<Arc<Flight>> = self.map.lock().drain().map(|(_, f)| f).collect();
         for flight in flights {
             *flight.superseded.lock().await = true;
         }
@@ -155,5 +158,34 @@ impl Flight {
             return None;
         }
         Some(fill.await)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn started(joined: Joined) -> Start {
+        match joined {
+            Joined::Started(start) => start,
+            Joined::Waiting(_) => panic!("joined a flight instead of starting one"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_miss_after_a_write_starts_a_new_flight() {
+        let flights = Flights::new(4);
+        let old = started(flights.join(b"k").unwrap());
+        assert!(matches!(flights.join(b"k").unwrap(), Joined::Waiting(_)));
+        flights.supersede(b"k").await;
+        let new = started(flights.join(b"k").unwrap());
+        assert_eq!(old.flight.fill_unless_superseded(async {}).await, None);
+        assert_eq!(new.flight.fill_unless_superseded(async {}).await, Some(()));
+        flights.finish(b"k", &old.flight);
+        assert_eq!(flights.len(), 1, "the old flight's end leaves the new one");
+        flights.supersede_all().await;
+        assert!(flights.is_empty());
+        assert_eq!(new.flight.fill_unless_superseded(async {}).await, None);
     }
 }
