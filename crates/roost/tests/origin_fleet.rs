@@ -211,3 +211,42 @@ async fn three_gateways_over_a_redis_cluster_make_one_origin_request() {
 fn urlencode(key: &str) -> String {
     key.replace('{', "%7B").replace('}', "%7D")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_the_fill_did_not_store_is_not_kept_as_a_stale_copy() {
+    let nodes = [RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let origin = TestOrigin::start().await;
+    let s = fleet_builder(&refs, &[])
+        .env("ROOST_ORIGIN_URL", &origin.url())
+        .env("ROOST_ORIGIN_TIMEOUT", "10000")
+        .env("ROOST_ORIGIN_STALE_IF_ERROR", "60")
+        .start()
+        .await;
+    origin.set(
+        "k",
+        Behaviour::slow(Duration::from_secs(1)).cache_control("max-age=60"),
+    );
+    let (client, url) = (s.client.clone(), s.url("/api/cache/k"));
+    let reader = tokio::spawn(async move {
+        let r = client.get(url).send().await.unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    });
+    eventually(DEADLINE, "the fetch reached the origin", || async {
+        origin.requests_for("k") == 1
+    })
+    .await;
+    // Straight to Redis: no supersede, but the fill finds the key present.
+    assert_eq!(nodes[0].cli(&["SET", "k", "direct"]).trim(), "OK");
+    let (status, body) = reader.await.unwrap();
+    assert_eq!((status, &body["ttl"]), (200, &json!(0)), "{body}");
+    assert_eq!(nodes[0].get("k").as_deref(), Some("direct"));
+    nodes[0].cli(&["DEL", "k"]);
+    origin.set("k", Behaviour::status(500));
+    let (status, body) = s.get("/api/cache/k").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (502, &json!("origin_failed")),
+        "no stale copy of a value that was never stored: {body}"
+    );
+}

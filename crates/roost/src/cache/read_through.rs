@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::future::join_all;
 
-use super::{Cache, CacheHit, Change, Expiry, Origin, Write};
+use super::{Applied, Cache, CacheHit, Change, Expiry, Origin, Write};
 use crate::backend::{LeaseGrant, LeaseHeld};
 use crate::error::{CacheError, OriginFault};
 use crate::origin::{failed, Answer, Flight, Freshness, Joined, Loaded, ReadThrough, Start};
@@ -243,7 +243,12 @@ impl Cache {
             Ok(Answer::NotFound) => {
                 metrics.fetched(FetchOutcome::NotFound);
                 self.release(key, held.as_ref()).await;
-                origin.negative().remember(key, now);
+                // Under the fill lock, like a fill: a write that superseded
+                // this flight has forgotten the key's 404 already, and a 404
+                // fetched before the write must not come back after it.
+                flight
+                    .fill_unless_superseded(async { origin.negative().remember(key, now) })
+                    .await;
                 Ok(Loaded::Missing)
             }
             Err(err) => {
@@ -267,7 +272,8 @@ impl Cache {
     }
 
     /// Stores what the origin answered, unless it says `no-store` or a client
-    /// write of the key came first; returns the TTL it was stored with.
+    /// write of the key came first; returns the TTL it was stored with
+    /// (`Some(0)`: not stored — see [`Loaded::Value`]).
     async fn fill(
         &self,
         origin: &ReadThrough,
@@ -296,17 +302,25 @@ impl Cache {
         };
         let now = self.backend.now_millis();
         match flight.fill_unless_superseded(self.apply(write)).await {
-            Some(Ok(_)) => {
+            // A stale copy only of a value the backend holds: one the fill
+            // did not store (the key was present, or the lease was lost to a
+            // write) was never this key's value here.
+            Some(Ok(Applied::Done(true))) => {
                 let expires_at = ttl.map(|ttl| now + ttl.as_millis() as u64);
                 origin.stale().remember(key, body, expires_at, now);
+                ttl
             }
+            Some(Ok(_)) => Some(Duration::ZERO),
             Some(Err(err)) => {
                 tracing::warn!(error = %err.chain(), "storing a value loaded from the origin failed");
                 self.release(key, held.as_ref()).await;
+                Some(Duration::ZERO)
             }
-            None => self.release(key, held.as_ref()).await,
+            None => {
+                self.release(key, held.as_ref()).await;
+                Some(Duration::ZERO)
+            }
         }
-        ttl
     }
 
     /// Gives up a lease that will store nothing, so waiting gateways stop waiting.
