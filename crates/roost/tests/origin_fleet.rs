@@ -250,3 +250,44 @@ async fn a_value_the_fill_did_not_store_is_not_kept_as_a_stale_copy() {
         "no stale copy of a value that was never stored: {body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_take_a_lease_a_write_removed_and_only_one_of_them_fetches() {
+    let nodes = [RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let origin = TestOrigin::start().await;
+    let mut gateways = Vec::new();
+    for _ in 0..3 {
+        let builder = fleet_builder(&refs, &[("ROOST_ORIGIN_TIMEOUT", "10000")])
+            .env("ROOST_ORIGIN_URL", &origin.url());
+        gateways.push(builder.start().await);
+    }
+    origin.set("k", Behaviour::slow(Duration::from_secs(2)));
+    let get = |gateway: &TestServer| {
+        let (client, url) = (gateway.client.clone(), gateway.url("/api/cache/k"));
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
+    };
+    let holder = get(&gateways[0]);
+    eventually(DEADLINE, "the lease holder's fetch reached the origin", || async {
+        origin.requests_for("k") == 1
+    })
+    .await;
+    let waiters = [get(&gateways[1]), get(&gateways[2])];
+    eventually(DEADLINE, "both other gateways wait on the lease", || async {
+        lease_waits(&gateways[1..]).await == 2.0
+    })
+    .await;
+    // The holder's fetch is still in flight (2 s); the delete removes its lease.
+    let mut resp = gateways[0].resp().await;
+    assert_eq!(resp.cmd(&["DEL", "k"]).await, ":0\r\n");
+    assert_eq!(holder.await.unwrap(), 200);
+    for waiter in waiters {
+        assert_eq!(waiter.await.unwrap(), 200);
+    }
+    assert_eq!(
+        origin.requests_for("k"),
+        2,
+        "the holder's fetch, then one waiter's: the other waited for its fill"
+    );
+    assert_eq!(lease_waits(&gateways[1..]).await, 2.0, "once per flight");
+}

@@ -7,8 +7,9 @@
 //! - One fetch per key across gateways sharing Redis: the task first takes the
 //!   key's lease (`SET <lease> <token> NX PX`, `backend/lease.rs`); a gateway
 //!   that finds it held polls the key with backoff, up to
-//!   `ROOST_ORIGIN_TIMEOUT`, and answers the filled value, or fetches itself
-//!   when the holder gave up or the wait ran out.
+//!   `ROOST_ORIGIN_TIMEOUT`, and answers the filled value; when the lease
+//!   goes without a value it asks for the lease again (one waiter fetches
+//!   next), and fetches without one only when the wait ran out.
 //! - The fill is a [`Change::Fill`] through [`Cache::apply`] with
 //!   [`Origin::ReadThrough`]: stored only while the key is absent (and the
 //!   lease, when there is one, still holds our token).
@@ -33,6 +34,14 @@ use crate::telemetry::FetchOutcome;
 /// The first and longest pause between looks while another gateway fetches.
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const LONGEST_PAUSE: Duration = Duration::from_millis(100);
+
+/// What waiting for a key's lease came to.
+enum Leased {
+    /// Fetch, with the lease or (none for the key, or none to be had) without.
+    Fetch(Option<LeaseHeld>),
+    /// Another gateway's fetch filled the key.
+    Filled(Loaded),
+}
 
 /// Removes a flight from the map when its task ends, answered or not (also
 /// when the registry refused to start it at shutdown).
@@ -163,29 +172,9 @@ impl Cache {
         key: &Bytes,
         flight: &Flight,
     ) -> Result<Loaded, CacheError> {
-        let timeout = origin.settings().timeout;
-        let lease_ms = (timeout * 2).as_millis() as u64;
-        let grant = match self
-            .backend
-            .lease_acquire(key, origin.lease_token(), lease_ms)
-            .await
-        {
-            Ok(grant) => grant,
-            Err(err) => {
-                tracing::debug!(error = %err.chain(), "taking an origin lease failed; fetching without");
-                LeaseGrant::None
-            }
-        };
-        let held = match grant {
-            LeaseGrant::Held(held) => Some(held),
-            LeaseGrant::None => None,
-            LeaseGrant::Busy(lease) => {
-                self.metrics.origin().lease_waits.inc();
-                if let Some(loaded) = self.wait_for_lease(key, &lease, timeout).await {
-                    return Ok(loaded);
-                }
-                None
-            }
+        let held = match self.take_lease(origin, key).await {
+            Leased::Fetch(held) => held,
+            Leased::Filled(loaded) => return Ok(loaded),
         };
         // Not a client lookup (the miss was counted): no read hook.
         if let Ok(Some(stored)) = self.backend.get(key).await {
@@ -199,10 +188,49 @@ impl Cache {
         self.fetch(origin, key, flight, held).await
     }
 
+    /// `key`'s lease, or the value another gateway filled while it held the
+    /// lease. A lease that disappears without a value (its holder
+    /// got a 404, `no-store` or a failure, or a client write removed it) is
+    /// asked for again, so one gateway fetches next, not all the waiters;
+    /// `Fetch(None)`, to fetch without a lease, only when there is no lease for
+    /// the key, asking failed, or `ROOST_ORIGIN_TIMEOUT` passed waiting.
+    async fn take_lease(
+        &self,
+        origin: &ReadThrough,
+        key: &[u8],
+    ) -> Leased {
+        let timeout = origin.settings().timeout;
+        let lease_ms = (timeout * 2).as_millis() as u64;
+        let deadline = Instant::now() + timeout;
+        let mut waited = false;
+        loop {
+            let token = origin.lease_token();
+            match self.backend.lease_acquire(key, token, lease_ms).await {
+                Ok(LeaseGrant::Held(held)) => return Leased::Fetch(Some(held)),
+                Ok(LeaseGrant::None) => return Leased::Fetch(None),
+                Err(err) => {
+                    tracing::debug!(error = %err.chain(), "taking an origin lease failed; fetching without");
+                    return Leased::Fetch(None);
+                }
+                Ok(LeaseGrant::Busy(lease)) => {
+                    if !waited {
+                        waited = true;
+                        self.metrics.origin().lease_waits.inc();
+                    }
+                    if let Some(loaded) = self.wait_for_lease(key, &lease, deadline).await {
+                        return Leased::Filled(loaded);
+                    }
+                    if Instant::now() + FIRST_PAUSE >= deadline {
+                        return Leased::Fetch(None);
+                    }
+                }
+            }
+        }
+    }
+
     /// While another gateway holds `key`'s lease: its filled value, or `None`
-    /// when it gave up without storing or `wait` passed (then we fetch).
-    async fn wait_for_lease(&self, key: &[u8], lease: &[u8], wait: Duration) -> Option<Loaded> {
-        let deadline = Instant::now() + wait;
+    /// when the lease went without a value or `deadline` passed.
+    async fn wait_for_lease(&self, key: &[u8], lease: &[u8], deadline: Instant) -> Option<Loaded> {
         let mut pause = FIRST_PAUSE;
         while Instant::now() + pause < deadline {
             tokio::time::sleep(pause).await;
