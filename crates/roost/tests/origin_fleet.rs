@@ -291,3 +291,43 @@ async fn waiters_take_a_lease_a_write_removed_and_only_one_of_them_fetches() {
     );
     assert_eq!(lease_waits(&gateways[1..]).await, 2.0, "once per flight");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_waiting_on_a_lease_holds_no_origin_slot() {
+    let nodes = [RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let origin = TestOrigin::start().await;
+    let mut gateways = Vec::new();
+    for _ in 0..2 {
+        let settings = [
+            ("ROOST_ORIGIN_TIMEOUT", "10000"),
+            ("ROOST_ORIGIN_MAX_CONCURRENCY", "1"),
+        ];
+        let builder = fleet_builder(&refs, &settings).env("ROOST_ORIGIN_URL", &origin.url());
+        gateways.push(builder.start().await);
+    }
+    origin.set("slow", Behaviour::slow(Duration::from_secs(2)));
+    let get = |gateway: &TestServer| {
+        let (client, url) = (gateway.client.clone(), gateway.url("/api/cache/slow"));
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
+    };
+    let holder = get(&gateways[0]);
+    eventually(DEADLINE, "the lease holder's fetch reached the origin", || async {
+        origin.requests_for("slow") == 1
+    })
+    .await;
+    let waiter = get(&gateways[1]);
+    eventually(DEADLINE, "the second gateway waits on the lease", || async {
+        lease_waits(&gateways[1..]).await == 1.0
+    })
+    .await;
+    let (status, body) = gateways[1].get("/api/cache/other").await;
+    assert_eq!(
+        (status, &body["value"]["n"]),
+        (200, &json!(1)),
+        "the only slot is free while the other key waits: {body}"
+    );
+    assert_eq!(holder.await.unwrap(), 200);
+    assert_eq!(waiter.await.unwrap(), 200);
+    assert_eq!(origin.requests_for("slow"), 1);
+}

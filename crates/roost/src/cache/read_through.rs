@@ -82,18 +82,14 @@ impl Cache {
             return Ok(Loaded::Missing);
         }
         let flight = match origin.flights().join(key) {
-            Ok(Joined::Waiting(flight)) => {
+            Joined::Waiting(flight) => {
                 metrics.joins.inc();
                 flight
             }
-            Ok(Joined::Started(start)) => {
+            Joined::Started(start) => {
                 let flight = start.flight.clone();
                 self.start_fetch(origin, Bytes::copy_from_slice(key), start);
                 flight
-            }
-            Err(err) => {
-                metrics.fetched(FetchOutcome::Overloaded);
-                return Err(err);
             }
         };
         flight.wait(origin.wait_bound()).await
@@ -139,11 +135,7 @@ impl Cache {
     /// Runs the fetch of `key` as a task: it ends within the origin's
     /// deadlines whatever happens to the requests waiting for it.
     fn start_fetch(&self, origin: &Arc<ReadThrough>, key: Bytes, start: Start) {
-        let Start {
-            flight,
-            answer,
-            permit,
-        } = start;
+        let Start { flight, answer } = start;
         let done = FlightDone {
             origin: origin.clone(),
             key,
@@ -158,7 +150,6 @@ impl Cache {
             // Answered before the flight is forgotten: a miss that comes in
             // between joins it and gets this outcome at once.
             let _ = answer.send(outcome);
-            drop(permit);
             drop(done);
             Ok(())
         });
@@ -258,9 +249,18 @@ impl Cache {
         held: Option<LeaseHeld>,
     ) -> Result<Loaded, CacheError> {
         let metrics = self.metrics.origin();
+        let slot = match origin.flights().slot() {
+            Ok(slot) => slot,
+            Err(err) => {
+                metrics.fetched(FetchOutcome::Overloaded);
+                self.release(key, held.as_ref()).await;
+                return Err(err);
+            }
+        };
         metrics.in_flight.inc();
         let answer = origin.client().fetch(key).await;
         metrics.in_flight.dec();
+        drop(slot);
         let now = self.backend.now_millis();
         match answer {
             Ok(Answer::Value { body, freshness }) => {
