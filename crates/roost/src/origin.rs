@@ -26,7 +26,7 @@ mod url;
 pub use flight::{Flight, Flights, Joined, Outcome, Start};
 pub use freshness::Freshness;
 pub use http::{failed, Answer, OriginClient};
-pub use remembered::{Negative, Stale, NEGATIVE_KEYS, STALE_BYTES};
+pub use remembered::{Negative, Stale, NEGATIVE_BYTES, STALE_BYTES};
 pub use url::fetch_url;
 
 use std::sync::atomic::{AtomicU64, Ordering};
