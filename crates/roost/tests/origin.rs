@@ -508,3 +508,22 @@ async fn a_404_or_a_value_fetched_before_a_write_is_not_kept_after_it() {
     }
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_mget_with_more_misses_than_origin_slots_loads_them_all() {
+    let origin = TestOrigin::start().await;
+    let keys: Vec<String> = (0..100).map(|i| format!("many:{i}")).collect();
+    for key in &keys {
+        origin.set(key, Behaviour::slow(Duration::from_millis(50)));
+    }
+    let s = gateway(&origin.url(), &[("ROOST_ORIGIN_MAX_CONCURRENCY", "40")]).await;
+    let mut args = vec!["MGET"];
+    args.extend(keys.iter().map(String::as_str));
+    let reply = s.resp().await.cmd(&args).await;
+    assert!(reply.starts_with("*100\r\n"), "{reply}");
+    for key in &keys {
+        assert!(reply.contains(&format!(r#""key":"{key}""#)), "{key}: {reply}");
+        assert_eq!(origin.requests_for(key), 1);
+    }
+    s.shutdown().await;
+}

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::join_all;
+use futures_util::{stream, StreamExt};
 
 use super::{Applied, Cache, CacheHit, Change, Expiry, Origin, Write};
 use crate::backend::{LeaseGrant, LeaseHeld};
@@ -34,6 +35,8 @@ use crate::telemetry::FetchOutcome;
 /// The first and longest pause between looks while another gateway fetches.
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const LONGEST_PAUSE: Duration = Duration::from_millis(100);
+/// Misses of one batch (an MGET slice, a pipeline's GETs) loaded at once.
+const BATCH_LOADS: usize = 32;
 
 /// What waiting for a key's lease came to.
 enum Leased {
@@ -112,7 +115,9 @@ impl Cache {
     }
 
     /// Loads every `Ok(None)` answer of a batch (the keys in the same order),
-    /// concurrently; each key's own flight.
+    /// each key's own flight, [`BATCH_LOADS`] at a time: a batch with more
+    /// misses than `ROOST_ORIGIN_MAX_CONCURRENCY` would otherwise take every
+    /// origin slot at once and fail its own later keys as overloaded.
     pub(super) async fn load_misses<T>(
         &self,
         origin: &Arc<ReadThrough>,
@@ -126,9 +131,12 @@ impl Cache {
         if misses.is_empty() {
             return;
         }
-        let loads = misses.iter().map(|&i| self.load(origin, keys[i]));
-        for (i, loaded) in misses.iter().zip(join_all(loads).await) {
-            answers[*i] = loaded.map(|l| answer(keys[*i], l));
+        let loads = misses
+            .into_iter()
+            .map(|i| async move { (i, self.load(origin, keys[i]).await) });
+        let mut loaded = stream::iter(loads).buffer_unordered(BATCH_LOADS);
+        while let Some((i, outcome)) = loaded.next().await {
+            answers[i] = outcome.map(|l| answer(keys[i], l));
         }
     }
 
