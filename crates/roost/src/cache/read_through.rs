@@ -175,8 +175,9 @@ impl Cache {
             Leased::Fetch(held) => held,
             Leased::Filled(loaded) => return Ok(loaded),
         };
-        // Not a client lookup (the miss was counted): no read hook.
-        if let Ok(Some(stored)) = self.backend.get(key).await {
+        // Not a client lookup (the miss was counted, in the near cache too):
+        // no read hook, no near lookup.
+        if let Ok(Some(stored)) = self.backend.get_past_near(key).await {
             self.release(key, held.as_ref()).await;
             let ttl = self.ttl_of(stored.expires_at);
             return Ok(Loaded::Value {
