@@ -472,7 +472,10 @@ async fn a_miss_after_a_delete_does_not_join_the_fetch_that_began_before_it() {
 #[tokio::test]
 async fn a_404_or_a_value_fetched_before_a_write_is_not_kept_after_it() {
     let origin = TestOrigin::start().await;
-    origin.set("gone", Behaviour::status(404).with_latency(Duration::from_secs(2)));
+    origin.set(
+        "gone",
+        Behaviour::status(404).with_latency(Duration::from_secs(2)),
+    );
     origin.set("w", Behaviour::slow(Duration::from_secs(2)));
     let s = gateway(&origin.url(), &[("ROOST_ORIGIN_TIMEOUT", "10000")]).await;
     let mut resp = s.resp().await;
@@ -522,7 +525,10 @@ async fn an_mget_with_more_misses_than_origin_slots_loads_them_all() {
     let reply = s.resp().await.cmd(&args).await;
     assert!(reply.starts_with("*100\r\n"), "{reply}");
     for key in &keys {
-        assert!(reply.contains(&format!(r#""key":"{key}""#)), "{key}: {reply}");
+        assert!(
+            reply.contains(&format!(r#""key":"{key}""#)),
+            "{key}: {reply}"
+        );
         assert_eq!(origin.requests_for(key), 1);
     }
     s.shutdown().await;

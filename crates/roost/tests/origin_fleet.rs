@@ -268,14 +268,18 @@ async fn waiters_take_a_lease_a_write_removed_and_only_one_of_them_fetches() {
         tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
     };
     let holder = get(&gateways[0]);
-    eventually(DEADLINE, "the lease holder's fetch reached the origin", || async {
-        origin.requests_for("k") == 1
-    })
+    eventually(
+        DEADLINE,
+        "the lease holder's fetch reached the origin",
+        || async { origin.requests_for("k") == 1 },
+    )
     .await;
     let waiters = [get(&gateways[1]), get(&gateways[2])];
-    eventually(DEADLINE, "both other gateways wait on the lease", || async {
-        lease_waits(&gateways[1..]).await == 2.0
-    })
+    eventually(
+        DEADLINE,
+        "both other gateways wait on the lease",
+        || async { lease_waits(&gateways[1..]).await == 2.0 },
+    )
     .await;
     // The holder's fetch is still in flight (2 s); the delete removes its lease.
     let mut resp = gateways[0].resp().await;
@@ -312,14 +316,18 @@ async fn a_fetch_waiting_on_a_lease_holds_no_origin_slot() {
         tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
     };
     let holder = get(&gateways[0]);
-    eventually(DEADLINE, "the lease holder's fetch reached the origin", || async {
-        origin.requests_for("slow") == 1
-    })
+    eventually(
+        DEADLINE,
+        "the lease holder's fetch reached the origin",
+        || async { origin.requests_for("slow") == 1 },
+    )
     .await;
     let waiter = get(&gateways[1]);
-    eventually(DEADLINE, "the second gateway waits on the lease", || async {
-        lease_waits(&gateways[1..]).await == 1.0
-    })
+    eventually(
+        DEADLINE,
+        "the second gateway waits on the lease",
+        || async { lease_waits(&gateways[1..]).await == 1.0 },
+    )
     .await;
     let (status, body) = gateways[1].get("/api/cache/other").await;
     assert_eq!(

@@ -194,11 +194,7 @@ impl Cache {
     /// asked for again, so one gateway fetches next, not all the waiters;
     /// `Fetch(None)`, to fetch without a lease, only when there is no lease for
     /// the key, asking failed, or `ROOST_ORIGIN_TIMEOUT` passed waiting.
-    async fn take_lease(
-        &self,
-        origin: &ReadThrough,
-        key: &[u8],
-    ) -> Leased {
+    async fn take_lease(&self, origin: &ReadThrough, key: &[u8]) -> Leased {
         let timeout = origin.settings().timeout;
         let lease_ms = (timeout * 2).as_millis() as u64;
         let deadline = Instant::now() + timeout;
