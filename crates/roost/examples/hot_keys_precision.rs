@@ -165,7 +165,13 @@ fn detection(exponent: f64, rate: u64, share: f64) -> (Option<u64>, Option<u64>)
             is_hot = Some(fold);
         }
         let snapshot = hot.snapshot();
-        if top10.is_none() && snapshot.keys.iter().take(10).any(|k| k.key[..] == newcomer[..]) {
+        if top10.is_none()
+            && snapshot
+                .keys
+                .iter()
+                .take(10)
+                .any(|k| k.key[..] == newcomer[..])
+        {
             top10 = Some(fold);
         }
     }
@@ -204,7 +210,9 @@ fn main() {
     for exponent in [1.1, 0.99] {
         for (rate, share) in [(20_000, 0.02), (500_000, 0.02), (500_000, 0.005)] {
             let (is_hot, top10) = detection(exponent, rate, share);
-            let show = |f: Option<u64>| f.map_or("not within 5 s".into(), |f| format!("{f} ({} ms)", f * ms));
+            let show = |f: Option<u64>| {
+                f.map_or("not within 5 s".into(), |f| format!("{f} ({} ms)", f * ms))
+            };
             println!(
                 "| {exponent} | {rate} | {:.1} % | {} | {} |",
                 share * 100.0,

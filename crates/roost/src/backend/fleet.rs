@@ -19,9 +19,9 @@ mod changes;
 mod data_path;
 mod health;
 mod journal;
+mod lease;
 mod near;
 mod near_reads;
-mod lease;
 mod ops;
 mod probe;
 mod topology;
@@ -34,8 +34,8 @@ use tokio::sync::Mutex as AsyncMutex;
 
 pub use changes::{NodeSpec, Preview, TopologyError};
 pub use health::{HealthState, Hysteresis, ProbeRecord};
-pub use near::{weight as near_entry_weight, Admission, ENTRY_OVERHEAD as NEAR_ENTRY_OVERHEAD};
 pub use lease::{lease_key, LEASE_PREFIX};
+pub use near::{weight as near_entry_weight, Admission, ENTRY_OVERHEAD as NEAR_ENTRY_OVERHEAD};
 pub use topology::{FleetNode, Topology, MAX_REPLICAS};
 
 use roost_ring::{NodeId, DEFAULT_WEIGHT};
