@@ -193,6 +193,16 @@ impl Backend {
         }
     }
 
+    /// [`Backend::get`] without the near cache: neither served nor counted
+    /// there. For Roost's own look right after a client's lookup missed it
+    /// (origin read-through), which must not count a second near miss.
+    pub async fn get_past_near(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        match self {
+            Backend::Embedded(b) => Ok(b.get(key)),
+            Backend::Fleet(f) => Box::pin(f.get_past_near(key)).await,
+        }
+    }
+
     /// Only the value: a Redis node is asked for GET without PTTL.
     pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
         match self {

@@ -26,7 +26,7 @@ mod url;
 pub use flight::{Flight, Flights, Joined, Outcome, Start};
 pub use freshness::Freshness;
 pub use http::{failed, Answer, OriginClient};
-pub use remembered::{Negative, Stale, NEGATIVE_KEYS, STALE_BYTES};
+pub use remembered::{Negative, Stale, NEGATIVE_BYTES, STALE_BYTES};
 pub use url::fetch_url;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +41,8 @@ use crate::tasks::Tasks;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Loaded {
     /// The value, and the TTL it was stored with (`Some(0)`: not stored —
-    /// `no-store`, a stale copy, or a fill a client write overtook).
+    /// `no-store`, a stale copy, a fill a client write overtook, or a fill
+    /// that found the key present or its lease gone).
     Value { value: Bytes, ttl: Option<Duration> },
     /// The origin has no such key (404), now or within the negative TTL.
     Missing,

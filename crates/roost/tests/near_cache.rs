@@ -14,6 +14,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::fleet::{fleet_builder, keys_on, DEADLINE};
+use support::origin::TestOrigin;
 use support::redis::{RedisCluster, RedisServer};
 use support::{eventually, metric, TestServer};
 
@@ -293,5 +294,22 @@ async fn through_a_redis_cluster_a_direct_write_to_the_master_invalidates() {
     let master = cluster.node(cluster.master_for_key(key));
     assert_eq!(master.cli(&["SET", key, "v2"]), "OK");
     until_reads(&near, key, "$2\r\nv2\r\n", "the direct write to the master").await;
+    near.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miss_loaded_from_the_origin_counts_one_near_miss() {
+    let server = RedisServer::start();
+    let origin = TestOrigin::start().await;
+    let near = near_gateway(&[&server], &[("ROOST_ORIGIN_URL", &origin.url())]).await;
+    let misses = near_metric(&near, "roost_near_cache_misses_total").await;
+    let (status, body) = near.get("/api/cache/loaded").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(origin.requests_for("loaded"), 1);
+    assert_eq!(
+        near_metric(&near, "roost_near_cache_misses_total").await,
+        misses + 1.0,
+        "the client's lookup, not the fetch task's look at the backend too"
+    );
     near.shutdown().await;
 }

@@ -442,3 +442,94 @@ async fn a_write_or_delete_during_a_fetch_wins_over_its_fill() {
     }
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_miss_after_a_delete_does_not_join_the_fetch_that_began_before_it() {
+    let origin = TestOrigin::start().await;
+    origin.set("k", Behaviour::slow(Duration::from_secs(3)));
+    let s = gateway(&origin.url(), &[("ROOST_ORIGIN_TIMEOUT", "10000")]).await;
+    let (client, url) = (s.client.clone(), s.url("/api/cache/k"));
+    let before = tokio::spawn(async move { client.get(url).send().await.unwrap().status() });
+    eventually(DEADLINE, "the first fetch reached the origin", || async {
+        origin.requests_for("k") == 1
+    })
+    .await;
+    let mut resp = s.resp().await;
+    assert_eq!(resp.cmd(&["DEL", "k"]).await, ":0\r\n");
+    origin.set("k", Behaviour::body("after the delete"));
+    // The first fetch is still in flight (3 s): a GET now must not join it.
+    let (status, body) = s.get("/api/cache/k").await;
+    assert_eq!(
+        (status, &body["value"]),
+        (200, &json!("after the delete")),
+        "{body}"
+    );
+    assert_eq!(origin.requests_for("k"), 2);
+    assert_eq!(before.await.unwrap().as_u16(), 200);
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_404_or_a_value_fetched_before_a_write_is_not_kept_after_it() {
+    let origin = TestOrigin::start().await;
+    origin.set(
+        "gone",
+        Behaviour::status(404).with_latency(Duration::from_secs(2)),
+    );
+    origin.set("w", Behaviour::slow(Duration::from_secs(2)));
+    let s = gateway(&origin.url(), &[("ROOST_ORIGIN_TIMEOUT", "10000")]).await;
+    let mut resp = s.resp().await;
+    for key in ["gone", "w"] {
+        let (client, url) = (s.client.clone(), s.url(&format!("/api/cache/{key}")));
+        let reader = tokio::spawn(async move {
+            let r = client.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        });
+        eventually(DEADLINE, "the fetch reached the origin", || async {
+            origin.requests_for(key) == 1
+        })
+        .await;
+        if key == "gone" {
+            assert_eq!(resp.cmd(&["DEL", "gone"]).await, ":0\r\n");
+            origin.set("gone", Behaviour::body("made after the delete"));
+            assert_eq!(reader.await.unwrap().0, 404, "the reader got the 404");
+            let (status, body) = s.get("/api/cache/gone").await;
+            assert_eq!(
+                (status, &body["value"]),
+                (200, &json!("made after the delete")),
+                "the 404 was not remembered past the delete: {body}"
+            );
+        } else {
+            assert_eq!(resp.cmd(&["SET", "w", "mine"]).await, "+OK\r\n");
+            let (status, body) = reader.await.unwrap();
+            assert_eq!(
+                (status, &body["ttl"]),
+                (200, &json!(0)),
+                "answered, not stored: {body}"
+            );
+        }
+    }
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_mget_with_more_misses_than_origin_slots_loads_them_all() {
+    let origin = TestOrigin::start().await;
+    let keys: Vec<String> = (0..100).map(|i| format!("many:{i}")).collect();
+    for key in &keys {
+        origin.set(key, Behaviour::slow(Duration::from_millis(50)));
+    }
+    let s = gateway(&origin.url(), &[("ROOST_ORIGIN_MAX_CONCURRENCY", "40")]).await;
+    let mut args = vec!["MGET"];
+    args.extend(keys.iter().map(String::as_str));
+    let reply = s.resp().await.cmd(&args).await;
+    assert!(reply.starts_with("*100\r\n"), "{reply}");
+    for key in &keys {
+        assert!(
+            reply.contains(&format!(r#""key":"{key}""#)),
+            "{key}: {reply}"
+        );
+        assert_eq!(origin.requests_for(key), 1);
+    }
+    s.shutdown().await;
+}

@@ -211,3 +211,131 @@ async fn three_gateways_over_a_redis_cluster_make_one_origin_request() {
 fn urlencode(key: &str) -> String {
     key.replace('{', "%7B").replace('}', "%7D")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_the_fill_did_not_store_is_not_kept_as_a_stale_copy() {
+    let nodes = [RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let origin = TestOrigin::start().await;
+    let s = fleet_builder(&refs, &[])
+        .env("ROOST_ORIGIN_URL", &origin.url())
+        .env("ROOST_ORIGIN_TIMEOUT", "10000")
+        .env("ROOST_ORIGIN_STALE_IF_ERROR", "60")
+        .start()
+        .await;
+    origin.set(
+        "k",
+        Behaviour::slow(Duration::from_secs(1)).cache_control("max-age=60"),
+    );
+    let (client, url) = (s.client.clone(), s.url("/api/cache/k"));
+    let reader = tokio::spawn(async move {
+        let r = client.get(url).send().await.unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    });
+    eventually(DEADLINE, "the fetch reached the origin", || async {
+        origin.requests_for("k") == 1
+    })
+    .await;
+    // Straight to Redis: no supersede, but the fill finds the key present.
+    assert_eq!(nodes[0].cli(&["SET", "k", "direct"]).trim(), "OK");
+    let (status, body) = reader.await.unwrap();
+    assert_eq!((status, &body["ttl"]), (200, &json!(0)), "{body}");
+    assert_eq!(nodes[0].get("k").as_deref(), Some("direct"));
+    nodes[0].cli(&["DEL", "k"]);
+    origin.set("k", Behaviour::status(500));
+    let (status, body) = s.get("/api/cache/k").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (502, &json!("origin_failed")),
+        "no stale copy of a value that was never stored: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_take_a_lease_a_write_removed_and_only_one_of_them_fetches() {
+    let nodes = [RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let origin = TestOrigin::start().await;
+    let mut gateways = Vec::new();
+    for _ in 0..3 {
+        let builder = fleet_builder(&refs, &[("ROOST_ORIGIN_TIMEOUT", "10000")])
+            .env("ROOST_ORIGIN_URL", &origin.url());
+        gateways.push(builder.start().await);
+    }
+    origin.set("k", Behaviour::slow(Duration::from_secs(2)));
+    let get = |gateway: &TestServer| {
+        let (client, url) = (gateway.client.clone(), gateway.url("/api/cache/k"));
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
+    };
+    let holder = get(&gateways[0]);
+    eventually(
+        DEADLINE,
+        "the lease holder's fetch reached the origin",
+        || async { origin.requests_for("k") == 1 },
+    )
+    .await;
+    let waiters = [get(&gateways[1]), get(&gateways[2])];
+    eventually(
+        DEADLINE,
+        "both other gateways wait on the lease",
+        || async { lease_waits(&gateways[1..]).await == 2.0 },
+    )
+    .await;
+    // The holder's fetch is still in flight (2 s); the delete removes its lease.
+    let mut resp = gateways[0].resp().await;
+    assert_eq!(resp.cmd(&["DEL", "k"]).await, ":0\r\n");
+    assert_eq!(holder.await.unwrap(), 200);
+    for waiter in waiters {
+        assert_eq!(waiter.await.unwrap(), 200);
+    }
+    assert_eq!(
+        origin.requests_for("k"),
+        2,
+        "the holder's fetch, then one waiter's: the other waited for its fill"
+    );
+    assert_eq!(lease_waits(&gateways[1..]).await, 2.0, "once per flight");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_waiting_on_a_lease_holds_no_origin_slot() {
+    let nodes = [RedisServer::start()];
+    let refs: Vec<&RedisServer> = nodes.iter().collect();
+    let origin = TestOrigin::start().await;
+    let mut gateways = Vec::new();
+    for _ in 0..2 {
+        let settings = [
+            ("ROOST_ORIGIN_TIMEOUT", "10000"),
+            ("ROOST_ORIGIN_MAX_CONCURRENCY", "1"),
+        ];
+        let builder = fleet_builder(&refs, &settings).env("ROOST_ORIGIN_URL", &origin.url());
+        gateways.push(builder.start().await);
+    }
+    origin.set("slow", Behaviour::slow(Duration::from_secs(2)));
+    let get = |gateway: &TestServer| {
+        let (client, url) = (gateway.client.clone(), gateway.url("/api/cache/slow"));
+        tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
+    };
+    let holder = get(&gateways[0]);
+    eventually(
+        DEADLINE,
+        "the lease holder's fetch reached the origin",
+        || async { origin.requests_for("slow") == 1 },
+    )
+    .await;
+    let waiter = get(&gateways[1]);
+    eventually(
+        DEADLINE,
+        "the second gateway waits on the lease",
+        || async { lease_waits(&gateways[1..]).await == 1.0 },
+    )
+    .await;
+    let (status, body) = gateways[1].get("/api/cache/other").await;
+    assert_eq!(
+        (status, &body["value"]["n"]),
+        (200, &json!(1)),
+        "the only slot is free while the other key waits: {body}"
+    );
+    assert_eq!(holder.await.unwrap(), 200);
+    assert_eq!(waiter.await.unwrap(), 200);
+    assert_eq!(origin.requests_for("slow"), 1);
+}

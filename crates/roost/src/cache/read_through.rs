@@ -7,8 +7,9 @@
 //! - One fetch per key across gateways sharing Redis: the task first takes the
 //!   key's lease (`SET <lease> <token> NX PX`, `backend/lease.rs`); a gateway
 //!   that finds it held polls the key with backoff, up to
-//!   `ROOST_ORIGIN_TIMEOUT`, and answers the filled value, or fetches itself
-//!   when the holder gave up or the wait ran out.
+//!   `ROOST_ORIGIN_TIMEOUT`, and answers the filled value; when the lease
+//!   goes without a value it asks for the lease again (one waiter fetches
+//!   next), and fetches without one only when the wait ran out.
 //! - The fill is a [`Change::Fill`] through [`Cache::apply`] with
 //!   [`Origin::ReadThrough`]: stored only while the key is absent (and the
 //!   lease, when there is one, still holds our token).
@@ -23,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::future::join_all;
+use futures_util::{stream, StreamExt};
 
-use super::{Cache, CacheHit, Change, Expiry, Origin, Write};
+use super::{Applied, Cache, CacheHit, Change, Expiry, Origin, Write};
 use crate::backend::{LeaseGrant, LeaseHeld};
 use crate::error::{CacheError, OriginFault};
 use crate::origin::{failed, Answer, Flight, Freshness, Joined, Loaded, ReadThrough, Start};
@@ -33,6 +35,16 @@ use crate::telemetry::FetchOutcome;
 /// The first and longest pause between looks while another gateway fetches.
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 const LONGEST_PAUSE: Duration = Duration::from_millis(100);
+/// Misses of one batch (an MGET slice, a pipeline's GETs) loaded at once.
+const BATCH_LOADS: usize = 32;
+
+/// What waiting for a key's lease came to.
+enum Leased {
+    /// Fetch, with the lease or (none for the key, or none to be had) without.
+    Fetch(Option<LeaseHeld>),
+    /// Another gateway's fetch filled the key.
+    Filled(Loaded),
+}
 
 /// Removes a flight from the map when its task ends, answered or not (also
 /// when the registry refused to start it at shutdown).
@@ -73,18 +85,14 @@ impl Cache {
             return Ok(Loaded::Missing);
         }
         let flight = match origin.flights().join(key) {
-            Ok(Joined::Waiting(flight)) => {
+            Joined::Waiting(flight) => {
                 metrics.joins.inc();
                 flight
             }
-            Ok(Joined::Started(start)) => {
+            Joined::Started(start) => {
                 let flight = start.flight.clone();
                 self.start_fetch(origin, Bytes::copy_from_slice(key), start);
                 flight
-            }
-            Err(err) => {
-                metrics.fetched(FetchOutcome::Overloaded);
-                return Err(err);
             }
         };
         flight.wait(origin.wait_bound()).await
@@ -107,7 +115,9 @@ impl Cache {
     }
 
     /// Loads every `Ok(None)` answer of a batch (the keys in the same order),
-    /// concurrently; each key's own flight.
+    /// each key's own flight, [`BATCH_LOADS`] at a time: a batch with more
+    /// misses than `ROOST_ORIGIN_MAX_CONCURRENCY` would otherwise take every
+    /// origin slot at once and fail its own later keys as overloaded.
     pub(super) async fn load_misses<T>(
         &self,
         origin: &Arc<ReadThrough>,
@@ -121,20 +131,19 @@ impl Cache {
         if misses.is_empty() {
             return;
         }
-        let loads = misses.iter().map(|&i| self.load(origin, keys[i]));
-        for (i, loaded) in misses.iter().zip(join_all(loads).await) {
-            answers[*i] = loaded.map(|l| answer(keys[*i], l));
+        let loads = misses
+            .into_iter()
+            .map(|i| async move { (i, self.load(origin, keys[i]).await) });
+        let mut loaded = stream::iter(loads).buffer_unordered(BATCH_LOADS);
+        while let Some((i, outcome)) = loaded.next().await {
+            answers[i] = outcome.map(|l| answer(keys[i], l));
         }
     }
 
     /// Runs the fetch of `key` as a task: it ends within the origin's
     /// deadlines whatever happens to the requests waiting for it.
     fn start_fetch(&self, origin: &Arc<ReadThrough>, key: Bytes, start: Start) {
-        let Start {
-            flight,
-            answer,
-            permit,
-        } = start;
+        let Start { flight, answer } = start;
         let done = FlightDone {
             origin: origin.clone(),
             key,
@@ -149,7 +158,6 @@ impl Cache {
             // Answered before the flight is forgotten: a miss that comes in
             // between joins it and gets this outcome at once.
             let _ = answer.send(outcome);
-            drop(permit);
             drop(done);
             Ok(())
         });
@@ -163,32 +171,13 @@ impl Cache {
         key: &Bytes,
         flight: &Flight,
     ) -> Result<Loaded, CacheError> {
-        let timeout = origin.settings().timeout;
-        let lease_ms = (timeout * 2).as_millis() as u64;
-        let grant = match self
-            .backend
-            .lease_acquire(key, origin.lease_token(), lease_ms)
-            .await
-        {
-            Ok(grant) => grant,
-            Err(err) => {
-                tracing::debug!(error = %err.chain(), "taking an origin lease failed; fetching without");
-                LeaseGrant::None
-            }
+        let held = match self.take_lease(origin, key).await {
+            Leased::Fetch(held) => held,
+            Leased::Filled(loaded) => return Ok(loaded),
         };
-        let held = match grant {
-            LeaseGrant::Held(held) => Some(held),
-            LeaseGrant::None => None,
-            LeaseGrant::Busy(lease) => {
-                self.metrics.origin().lease_waits.inc();
-                if let Some(loaded) = self.wait_for_lease(key, &lease, timeout).await {
-                    return Ok(loaded);
-                }
-                None
-            }
-        };
-        // Not a client lookup (the miss was counted): no read hook.
-        if let Ok(Some(stored)) = self.backend.get(key).await {
+        // Not a client lookup (the miss was counted, in the near cache too):
+        // no read hook, no near lookup.
+        if let Ok(Some(stored)) = self.backend.get_past_near(key).await {
             self.release(key, held.as_ref()).await;
             let ttl = self.ttl_of(stored.expires_at);
             return Ok(Loaded::Value {
@@ -199,10 +188,45 @@ impl Cache {
         self.fetch(origin, key, flight, held).await
     }
 
+    /// `key`'s lease, or the value another gateway filled while it held the
+    /// lease. A lease that disappears without a value (its holder
+    /// got a 404, `no-store` or a failure, or a client write removed it) is
+    /// asked for again, so one gateway fetches next, not all the waiters;
+    /// `Fetch(None)`, to fetch without a lease, only when there is no lease for
+    /// the key, asking failed, or `ROOST_ORIGIN_TIMEOUT` passed waiting.
+    async fn take_lease(&self, origin: &ReadThrough, key: &[u8]) -> Leased {
+        let timeout = origin.settings().timeout;
+        let lease_ms = (timeout * 2).as_millis() as u64;
+        let deadline = Instant::now() + timeout;
+        let mut waited = false;
+        loop {
+            let token = origin.lease_token();
+            match self.backend.lease_acquire(key, token, lease_ms).await {
+                Ok(LeaseGrant::Held(held)) => return Leased::Fetch(Some(held)),
+                Ok(LeaseGrant::None) => return Leased::Fetch(None),
+                Err(err) => {
+                    tracing::debug!(error = %err.chain(), "taking an origin lease failed; fetching without");
+                    return Leased::Fetch(None);
+                }
+                Ok(LeaseGrant::Busy(lease)) => {
+                    if !waited {
+                        waited = true;
+                        self.metrics.origin().lease_waits.inc();
+                    }
+                    if let Some(loaded) = self.wait_for_lease(key, &lease, deadline).await {
+                        return Leased::Filled(loaded);
+                    }
+                    if Instant::now() + FIRST_PAUSE >= deadline {
+                        return Leased::Fetch(None);
+                    }
+                }
+            }
+        }
+    }
+
     /// While another gateway holds `key`'s lease: its filled value, or `None`
-    /// when it gave up without storing or `wait` passed (then we fetch).
-    async fn wait_for_lease(&self, key: &[u8], lease: &[u8], wait: Duration) -> Option<Loaded> {
-        let deadline = Instant::now() + wait;
+    /// when the lease went without a value or `deadline` passed.
+    async fn wait_for_lease(&self, key: &[u8], lease: &[u8], deadline: Instant) -> Option<Loaded> {
         let mut pause = FIRST_PAUSE;
         while Instant::now() + pause < deadline {
             tokio::time::sleep(pause).await;
@@ -230,9 +254,18 @@ impl Cache {
         held: Option<LeaseHeld>,
     ) -> Result<Loaded, CacheError> {
         let metrics = self.metrics.origin();
+        let slot = match origin.flights().slot() {
+            Ok(slot) => slot,
+            Err(err) => {
+                metrics.fetched(FetchOutcome::Overloaded);
+                self.release(key, held.as_ref()).await;
+                return Err(err);
+            }
+        };
         metrics.in_flight.inc();
         let answer = origin.client().fetch(key).await;
         metrics.in_flight.dec();
+        drop(slot);
         let now = self.backend.now_millis();
         match answer {
             Ok(Answer::Value { body, freshness }) => {
@@ -243,7 +276,12 @@ impl Cache {
             Ok(Answer::NotFound) => {
                 metrics.fetched(FetchOutcome::NotFound);
                 self.release(key, held.as_ref()).await;
-                origin.negative().remember(key, now);
+                // Under the fill lock, like a fill: a write that superseded
+                // this flight has forgotten the key's 404 already, and a 404
+                // fetched before the write must not come back after it.
+                flight
+                    .fill_unless_superseded(async { origin.negative().remember(key, now) })
+                    .await;
                 Ok(Loaded::Missing)
             }
             Err(err) => {
@@ -267,7 +305,8 @@ impl Cache {
     }
 
     /// Stores what the origin answered, unless it says `no-store` or a client
-    /// write of the key came first; returns the TTL it was stored with.
+    /// write of the key came first; returns the TTL it was stored with
+    /// (`Some(0)`: not stored — see [`Loaded::Value`]).
     async fn fill(
         &self,
         origin: &ReadThrough,
@@ -296,17 +335,25 @@ impl Cache {
         };
         let now = self.backend.now_millis();
         match flight.fill_unless_superseded(self.apply(write)).await {
-            Some(Ok(_)) => {
+            // A stale copy only of a value the backend holds: one the fill
+            // did not store (the key was present, or the lease was lost to a
+            // write) was never this key's value here.
+            Some(Ok(Applied::Done(true))) => {
                 let expires_at = ttl.map(|ttl| now + ttl.as_millis() as u64);
                 origin.stale().remember(key, body, expires_at, now);
+                ttl
             }
+            Some(Ok(_)) => Some(Duration::ZERO),
             Some(Err(err)) => {
                 tracing::warn!(error = %err.chain(), "storing a value loaded from the origin failed");
                 self.release(key, held.as_ref()).await;
+                Some(Duration::ZERO)
             }
-            None => self.release(key, held.as_ref()).await,
+            None => {
+                self.release(key, held.as_ref()).await;
+                Some(Duration::ZERO)
+            }
         }
-        ttl
     }
 
     /// Gives up a lease that will store nothing, so waiting gateways stop waiting.

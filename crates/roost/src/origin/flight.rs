@@ -2,7 +2,9 @@
 //! miss on a key starts a flight (and the fetch, as a task in the registry, so
 //! a client that goes away cancels nothing); every miss on the same key while
 //! it is in flight joins it and waits for its one outcome, value or error,
-//! for at most a bound, so no waiter outlives the fetch's own deadlines.
+//! for at most a bound, so no waiter outlives the fetch's own deadlines. The
+//! bound on origin requests in flight is a semaphore the fetch takes a slot
+//! of just before it asks the origin ([`Flights::slot`]).
 //!
 //! A flight also orders a fill against client writes of its key: the fill is
 //! stored under the flight's fill lock only if no write came first
@@ -36,8 +38,6 @@ pub struct Flight {
 pub struct Start {
     pub flight: Arc<Flight>,
     pub answer: oneshot::Sender<Outcome>,
-    /// A slot of `ROOST_ORIGIN_MAX_CONCURRENCY`, held until the fetch ends.
-    pub permit: OwnedSemaphorePermit,
 }
 
 /// A flight to wait on, or the one just started.
@@ -64,29 +64,29 @@ impl Flights {
         }
     }
 
-    /// Joins the flight of `key`, or starts one when there is none and a slot
-    /// is free; `OriginOverloaded` when there is none and no slot.
-    pub fn join(&self, key: &[u8]) -> Result<Joined, CacheError> {
+    /// Joins the flight of `key`, or starts one when there is none.
+    pub fn join(&self, key: &[u8]) -> Joined {
         let mut map = self.map.lock();
         if let Some(flight) = map.get(key) {
-            return Ok(Joined::Waiting(flight.clone()));
+            return Joined::Waiting(flight.clone());
         }
-        let permit = self
-            .capacity
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| CacheError::OriginOverloaded { limit: self.limit })?;
         let (answer, receiver) = oneshot::channel();
         let flight = Arc::new(Flight {
             answer: receiver.shared(),
             superseded: tokio::sync::Mutex::new(false),
         });
         map.insert(Bytes::copy_from_slice(key), flight.clone());
-        Ok(Joined::Started(Start {
-            flight,
-            answer,
-            permit,
-        }))
+        Joined::Started(Start { flight, answer })
+    }
+
+    /// A slot of `ROOST_ORIGIN_MAX_CONCURRENCY`, taken just before a request
+    /// to the origin and held until its answer (not while waiting on another
+    /// gateway's lease); `OriginOverloaded` when none is free.
+    pub fn slot(&self) -> Result<OwnedSemaphorePermit, CacheError> {
+        self.capacity
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| CacheError::OriginOverloaded { limit: self.limit })
     }
 
     /// Forgets `flight` once its fill is done, so the next miss reads the
@@ -99,9 +99,12 @@ impl Flights {
     }
 
     /// A client write of `key` is about to happen: the flight in progress, if
-    /// any, must not store what it fetched. Waits for a fill already storing.
+    /// any, must not store what it fetched, and is forgotten at once — a miss
+    /// after the write starts a new fetch instead of joining one that began
+    /// before it (and would answer the value the write replaced). Its waiters
+    /// still get its outcome. Waits for a fill already storing.
     pub async fn supersede(&self, key: &[u8]) {
-        let flight = self.map.lock().get(key).cloned();
+        let flight = self.map.lock().remove(key);
         if let Some(flight) = flight {
             *flight.superseded.lock().await = true;
         }
@@ -109,7 +112,7 @@ impl Flights {
 
     /// [`Flights::supersede`] for every flight (a flush).
     pub async fn supersede_all(&self) {
-        let flights: Vec<Arc<Flight>> = self.map.lock().values().cloned().collect();
+        let flights: Vec<Arc<Flight>> = self.map.lock().drain().map(|(_, f)| f).collect();
         for flight in flights {
             *flight.superseded.lock().await = true;
         }
@@ -155,5 +158,48 @@ impl Flight {
             return None;
         }
         Some(fill.await)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn started(joined: Joined) -> Start {
+        match joined {
+            Joined::Started(start) => start,
+            Joined::Waiting(_) => panic!("joined a flight instead of starting one"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_miss_after_a_write_starts_a_new_flight() {
+        let flights = Flights::new(4);
+        let old = started(flights.join(b"k"));
+        assert!(matches!(flights.join(b"k"), Joined::Waiting(_)));
+        flights.supersede(b"k").await;
+        let new = started(flights.join(b"k"));
+        assert_eq!(old.flight.fill_unless_superseded(async {}).await, None);
+        assert_eq!(new.flight.fill_unless_superseded(async {}).await, Some(()));
+        flights.finish(b"k", &old.flight);
+        assert_eq!(flights.len(), 1, "the old flight's end leaves the new one");
+        flights.supersede_all().await;
+        assert!(flights.is_empty());
+        assert_eq!(new.flight.fill_unless_superseded(async {}).await, None);
+    }
+
+    #[test]
+    fn slots_bound_requests_not_flights() {
+        let flights = Flights::new(1);
+        let _a = started(flights.join(b"a"));
+        let _b = started(flights.join(b"b"));
+        let slot = flights.slot().unwrap();
+        assert!(matches!(
+            flights.slot(),
+            Err(CacheError::OriginOverloaded { limit: 1 })
+        ));
+        drop(slot);
+        assert!(flights.slot().is_ok());
     }
 }

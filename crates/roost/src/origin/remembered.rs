@@ -15,17 +15,21 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use roost_store::UnixMillis;
 
-/// Negative entries kept at most.
-pub const NEGATIVE_KEYS: usize = 100_000;
+/// Bytes the negative entries hold at most: keys, and [`ENTRY_OVERHEAD`]
+/// each — a count alone would let 100,000 64 KiB keys hold gigabytes.
+pub const NEGATIVE_BYTES: usize = 16 << 20;
 /// Bytes of keys and values the stale copies hold at most.
 pub const STALE_BYTES: usize = 64 << 20;
 const SWEEP_EVERY_MS: u64 = 1000;
+/// What an entry costs beside its key and value: the map slot, the `Bytes`
+/// handles and the deadline, rounded up.
+const ENTRY_OVERHEAD: usize = 64;
 
 /// A bounded map from key to an entry usable until a deadline.
 #[derive(Debug)]
 struct Bounded<V> {
     entries: HashMap<Bytes, (V, UnixMillis)>,
-    /// What the entries weigh (count or bytes).
+    /// What the entries weigh, in bytes.
     weight: usize,
     next_sweep: UnixMillis,
 }
@@ -88,7 +92,7 @@ impl Negative {
             let key = Bytes::copy_from_slice(key);
             self.map
                 .lock()
-                .insert(key, entry, now, NEGATIVE_KEYS, |_, _| 1);
+                .insert(key, entry, now, NEGATIVE_BYTES, weigh_negative);
         }
     }
 
@@ -98,7 +102,7 @@ impl Negative {
         match map.entries.get(key) {
             Some((_, until)) if *until > now => true,
             Some(_) => {
-                map.remove(key, |_, _| 1);
+                map.remove(key, weigh_negative);
                 false
             }
             None => false,
@@ -106,7 +110,7 @@ impl Negative {
     }
 
     pub fn forget(&self, key: &[u8]) {
-        self.map.lock().remove(key, |_, _| 1);
+        self.map.lock().remove(key, weigh_negative);
     }
 
     pub fn clear(&self) {
@@ -122,7 +126,11 @@ pub struct Stale {
 }
 
 fn weigh(key: &Bytes, value: &Bytes) -> usize {
-    key.len() + value.len() + 64
+    key.len() + value.len() + ENTRY_OVERHEAD
+}
+
+fn weigh_negative(key: &Bytes, _: &()) -> usize {
+    key.len() + ENTRY_OVERHEAD
 }
 
 impl Stale {
@@ -176,10 +184,17 @@ mod tests {
         negative.remember(b"k", 0);
         assert!(negative.contains(b"k", 999));
         assert!(!negative.contains(b"k", 1000));
-        for i in 0..NEGATIVE_KEYS + 10 {
-            negative.remember(format!("k{i}").as_bytes(), 5000);
+        let key = |i: usize| format!("{i:0>1024}");
+        let each = 1024 + ENTRY_OVERHEAD;
+        for i in 0..NEGATIVE_BYTES / each + 10 {
+            negative.remember(key(i).as_bytes(), 5000);
         }
-        assert_eq!(negative.map.lock().entries.len(), NEGATIVE_KEYS);
+        assert_eq!(
+            negative.map.lock().entries.len(),
+            NEGATIVE_BYTES / each,
+            "bounded by bytes: long keys make fewer entries"
+        );
+        assert!(negative.map.lock().weight <= NEGATIVE_BYTES);
         negative.remember(b"later", 7000);
         assert!(
             negative.contains(b"later", 7001),

@@ -81,7 +81,7 @@ impl OriginMetrics {
             ),
             lease_waits: counter(
                 "roost_origin_lease_waits_total",
-                "fetches that waited for another gateway holding the key's lease",
+                "flights that found the key's lease held by another gateway and waited (once per flight, whatever the wait ended in)",
             ),
             negative_hits: counter(
                 "roost_origin_negative_hits_total",
