@@ -114,17 +114,29 @@ async fn writes_through_another_gateway_or_straight_to_redis_invalidate_near_cop
     .await;
     assert!(remote >= 3.0, "remote invalidations: {remote}");
 
-    // A write through this gateway drops its own copy at once.
+    // A write through this gateway drops its own copy before it is
+    // acknowledged: the next read sees it. Which hook drops the copy races —
+    // Redis's push for the write can arrive before the write's reply — so the
+    // drop is counted as an own write or as a remote one, never neither.
     assert_eq!(resp.cmd(&["SET", &key, "v4"]).await, "+OK\r\n");
     warm(&near, &key).await;
+    let dropped = |text: &str| {
+        metric(
+            text,
+            "roost_near_cache_invalidations_total{cause=\"own_write\"}",
+        ) + metric(
+            text,
+            "roost_near_cache_invalidations_total{cause=\"remote_write\"}",
+        )
+    };
+    let before = dropped(&near.metrics_text().await);
     assert_eq!(resp.cmd(&["SET", &key, "v5"]).await, "+OK\r\n");
     assert_eq!(resp.cmd(&["GET", &key]).await, "$2\r\nv5\r\n");
-    let own = near_metric(
-        &near,
-        "roost_near_cache_invalidations_total{cause=\"own_write\"}",
-    )
-    .await;
-    assert!(own >= 1.0, "own invalidations: {own}");
+    let after = dropped(&near.metrics_text().await);
+    assert!(
+        after > before,
+        "the near copy was not dropped: {before} -> {after}"
+    );
     other.shutdown().await;
     near.shutdown().await;
 }
