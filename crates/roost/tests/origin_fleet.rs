@@ -17,12 +17,31 @@ use support::redis::{RedisCluster, RedisServer};
 use support::{eventually, metric, TestServer};
 
 async fn gateways(count: usize, nodes: &[&RedisServer], origin: &TestOrigin) -> Vec<TestServer> {
+    gateways_with(count, nodes, origin, &[]).await
+}
+
+/// `count` gateways over `nodes`, reading through `origin`, with `settings`.
+async fn gateways_with(
+    count: usize,
+    nodes: &[&RedisServer],
+    origin: &TestOrigin,
+    settings: &[(&str, &str)],
+) -> Vec<TestServer> {
     let mut started = Vec::new();
     for _ in 0..count {
-        let builder = fleet_builder(nodes, &[]).env("ROOST_ORIGIN_URL", &origin.url());
+        let builder = fleet_builder(nodes, settings).env("ROOST_ORIGIN_URL", &origin.url());
         started.push(builder.start().await);
     }
     started
+}
+
+/// A REST GET of `key` through `gateway`, running on its own; its status.
+fn status_of(gateway: &TestServer, key: &str) -> tokio::task::JoinHandle<u16> {
+    let (client, url) = (
+        gateway.client.clone(),
+        gateway.url(&format!("/api/cache/{key}")),
+    );
+    tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
 }
 
 /// `count` concurrent REST GETs of `key`, spread over `gateways`; each
@@ -256,17 +275,9 @@ async fn waiters_take_a_lease_a_write_removed_and_only_one_of_them_fetches() {
     let nodes = [RedisServer::start()];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
     let origin = TestOrigin::start().await;
-    let mut gateways = Vec::new();
-    for _ in 0..3 {
-        let builder = fleet_builder(&refs, &[("ROOST_ORIGIN_TIMEOUT", "10000")])
-            .env("ROOST_ORIGIN_URL", &origin.url());
-        gateways.push(builder.start().await);
-    }
+    let gateways = gateways_with(3, &refs, &origin, &[("ROOST_ORIGIN_TIMEOUT", "10000")]).await;
     origin.set("k", Behaviour::slow(Duration::from_secs(2)));
-    let get = |gateway: &TestServer| {
-        let (client, url) = (gateway.client.clone(), gateway.url("/api/cache/k"));
-        tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
-    };
+    let get = |gateway: &TestServer| status_of(gateway, "k");
     let holder = get(&gateways[0]);
     eventually(
         DEADLINE,
@@ -301,20 +312,13 @@ async fn a_fetch_waiting_on_a_lease_holds_no_origin_slot() {
     let nodes = [RedisServer::start()];
     let refs: Vec<&RedisServer> = nodes.iter().collect();
     let origin = TestOrigin::start().await;
-    let mut gateways = Vec::new();
-    for _ in 0..2 {
-        let settings = [
-            ("ROOST_ORIGIN_TIMEOUT", "10000"),
-            ("ROOST_ORIGIN_MAX_CONCURRENCY", "1"),
-        ];
-        let builder = fleet_builder(&refs, &settings).env("ROOST_ORIGIN_URL", &origin.url());
-        gateways.push(builder.start().await);
-    }
+    let settings = [
+        ("ROOST_ORIGIN_TIMEOUT", "10000"),
+        ("ROOST_ORIGIN_MAX_CONCURRENCY", "1"),
+    ];
+    let gateways = gateways_with(2, &refs, &origin, &settings).await;
     origin.set("slow", Behaviour::slow(Duration::from_secs(2)));
-    let get = |gateway: &TestServer| {
-        let (client, url) = (gateway.client.clone(), gateway.url("/api/cache/slow"));
-        tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() })
-    };
+    let get = |gateway: &TestServer| status_of(gateway, "slow");
     let holder = get(&gateways[0]);
     eventually(
         DEADLINE,
