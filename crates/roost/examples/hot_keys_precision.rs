@@ -16,41 +16,14 @@ use std::time::{Duration, Instant};
 use roost::hot::{HotKeys, HotKeysConfig, HotSet, FOLD_EVERY};
 use roost::telemetry::Metrics;
 
+#[path = "../tests/support/zipf.rs"]
+mod zipf;
+use zipf::Zipf;
+
 const KEYSPACE: usize = 1_000_000;
 /// Simulated traffic: requests per second, so the sampler adapts as it would.
 const RATES: [u64; 2] = [20_000, 500_000];
 const SECONDS: u64 = 20;
-
-struct Zipf {
-    cdf: Vec<f64>,
-    state: u64,
-}
-
-impl Zipf {
-    fn new(n: usize, s: f64, seed: u64) -> Zipf {
-        let mut cdf: Vec<f64> = (1..=n).map(|k| 1.0 / (k as f64).powf(s)).collect();
-        let mut sum = 0.0;
-        for w in &mut cdf {
-            sum += *w;
-            *w = sum;
-        }
-        cdf.iter_mut().for_each(|w| *w /= sum);
-        Zipf {
-            cdf,
-            state: seed | 1,
-        }
-    }
-
-    fn next(&mut self) -> usize {
-        let mut x = self.state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.state = x;
-        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1)
-    }
-}
 
 fn name(rank: usize) -> Vec<u8> {
     format!("key:{rank:012}").into_bytes()

@@ -9,6 +9,7 @@ pub mod process;
 pub mod redis;
 pub mod resp;
 pub mod tls;
+pub mod zipf;
 
 use std::collections::HashMap;
 use std::sync::Arc;
