@@ -7,7 +7,8 @@
 //! - [`store`]: [`Store`] and [`StoreConfig`]: builds the shards, splits the memory
 //!   cap evenly over them, sums their counters.
 //! - [`shard`]: [`Shard`]: one lock around a policy map and an expiry index, atomic
-//!   counters beside it; get / peek / set / delete / update / sweep / keys.
+//!   counters beside it; get / peek / set / delete / update / sweep / keys, and
+//!   the insert-if-absent batch a snapshot restore uses.
 //! - [`policy`]: [`PolicyKind`] and the crate-private `ShardMap` trait, one file per
 //!   implementation: `s3fifo` (`quick_cache`), `tinylfu` (`moka`), `lru` (`lru`, strict),
 //!   `adaptive` (hand-written W-TinyLFU whose window is picked by miniature simulations).
@@ -84,6 +85,6 @@ mod weight;
 pub use clock::{Clock, ManualClock, SystemClock, UnixMillis};
 pub use error::StoreError;
 pub use policy::{PolicyKind, UnknownPolicy};
-pub use shard::{Entry, Mutation, Shard, Version};
+pub use shard::{AbsentInserts, Entry, Mutation, Shard, Version};
 pub use store::{Store, StoreConfig};
 pub use weight::{entry_weight, ENTRY_OVERHEAD_BYTES, EXPIRY_OVERHEAD_BYTES};

@@ -123,6 +123,29 @@ pub enum Mutation {
     Delete,
 }
 
+/// What [`Shard::insert_absent_many`] did with its entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AbsentInserts {
+    /// Stored (the key held no live value).
+    pub inserted: u64,
+    /// Left alone: the key already held a live value.
+    pub present: u64,
+    /// Skipped: the entry's deadline had passed.
+    pub expired: u64,
+    /// Skipped: heavier than the whole shard.
+    pub too_large: u64,
+}
+
+impl AbsentInserts {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: AbsentInserts) {
+        self.inserted += other.inserted;
+        self.present += other.present;
+        self.expired += other.expired;
+        self.too_large += other.too_large;
+    }
+}
+
 /// Counters readers load without the lock; written only under the write lock.
 #[derive(Debug, Default)]
 struct ShardCounters {
@@ -488,6 +511,41 @@ impl Shard {
         }
     }
 
+    /// Stores each entry only where its key holds no live value (an expired
+    /// entry or a tombstone counts as absent), under one hold of the write
+    /// lock: a restore that must never overwrite a newer write. Entries whose
+    /// deadline has already passed, and entries heavier than the shard, are
+    /// skipped. Counts in the answer.
+    pub fn insert_absent_many(
+        &self,
+        entries: impl IntoIterator<Item = (Bytes, Entry)>,
+    ) -> AbsentInserts {
+        let now = self.clock.now_millis();
+        let mut outcome = AbsentInserts::default();
+        let mut state = self.state.write();
+        for (key, hit) in entries {
+            if is_expired(hit.expires_at, now) {
+                outcome.expired += 1;
+                continue;
+            }
+            if self.check_fits(&key, &hit).is_err() {
+                outcome.too_large += 1;
+                continue;
+            }
+            let live = state
+                .map
+                .peek(&key)
+                .is_some_and(|old| !old.is_tombstone() && !is_expired(old.expires_at, now));
+            if live {
+                outcome.present += 1;
+                continue;
+            }
+            self.store(&mut state, key, hit);
+            outcome.inserted += 1;
+        }
+        outcome
+    }
+
     /// Refuses an entry no eviction could make room for.
     fn check_fits(&self, key: &[u8], hit: &Entry) -> Result<(), StoreError> {
         let weight = stored_weight(key, hit);
@@ -575,6 +633,37 @@ mod tests {
         // A second miss is not a second expiration.
         assert_eq!(shard.get(b"k"), None);
         assert_eq!(shard.expirations(), 1);
+    }
+
+    #[test]
+    fn insert_absent_keeps_live_values_and_skips_expired_and_oversized() {
+        for policy in PolicyKind::ALL {
+            let (shard, clock) = shard(policy, entry_weight(1, 50) * 8);
+            shard.set(bytes("live"), bytes("client"), None).unwrap();
+            shard
+                .set(bytes("stale"), bytes("old"), Some(1_100))
+                .unwrap();
+            clock.set(1_200);
+            let outcome = shard.insert_absent_many([
+                (bytes("live"), Entry::new(bytes("restored"), None)),
+                (bytes("stale"), Entry::new(bytes("restored"), Some(9_000))),
+                (bytes("new"), Entry::new(bytes("restored"), None)),
+                (bytes("gone"), Entry::new(bytes("restored"), Some(1_200))),
+                (bytes("big"), Entry::new(vec![0; 5_000].into(), None)),
+            ]);
+            let expected = AbsentInserts {
+                inserted: 2,
+                present: 1,
+                expired: 1,
+                too_large: 1,
+            };
+            assert_eq!(outcome, expected, "{policy}");
+            assert_eq!(shard.peek(b"live").unwrap().value, bytes("client"));
+            assert_eq!(shard.peek(b"stale").unwrap().expires_at, Some(9_000));
+            assert_eq!(shard.peek(b"new").unwrap().value, bytes("restored"));
+            assert_eq!(shard.peek(b"gone"), None);
+            assert_eq!(resident(&shard), (shard.used_bytes(), 3), "{policy}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The running application's shared state: what every front door and task may
 //! touch — the Cache, the counters' history, the events, the credentials, the
-//! shared output budget and readiness. Built once by `server::start` and
+//! shared output budget, readiness and the snapshots. Built once by `server::start` and
 //! handed to the REST, RESP and WebSocket doors alike, so none of them owns it.
 
 use std::sync::atomic::AtomicBool;
@@ -13,7 +13,9 @@ use crate::cache::Cache;
 use crate::config::OpenEndpoints;
 use crate::hot::HotKeys;
 use crate::net::OutputBudget;
+use crate::snapshot::Snapshots;
 use crate::telemetry::{Events, History};
+use crate::warming::Warming;
 
 /// Everything a handler may touch.
 #[derive(Debug)]
@@ -21,6 +23,9 @@ pub struct AppState {
     pub cache: Cache,
     /// The hot-key tracker that watches the Cache's traffic (`/api/cache/hot-keys`).
     pub hot: Arc<HotKeys>,
+    /// Refresh-ahead, prefetch and warm-up (`/api/cache/warming`); idle when
+    /// `ROOST_WARMING=off`.
+    pub warming: Arc<Warming>,
     pub history: Arc<History>,
     /// Recent events for the dashboard; record what an operator should see.
     pub events: Arc<Events>,
@@ -34,6 +39,8 @@ pub struct AppState {
     pub output_budget: Arc<OutputBudget>,
     /// Cleared when shutdown begins so load balancers stop sending traffic.
     pub ready: AtomicBool,
+    /// The embedded store's snapshots (`ROOST_DATA_DIR`); `None` when off.
+    pub snapshots: Option<Arc<Snapshots>>,
 }
 
 pub type SharedState = Arc<AppState>;

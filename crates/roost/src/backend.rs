@@ -203,12 +203,14 @@ impl Backend {
         }
     }
 
-    /// Only the value: a Redis node is asked for GET without PTTL.
-    pub async fn get_value(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
+    /// The value, with its deadline only where knowing it costs nothing (the
+    /// embedded store, a near-cache hit): a Redis node is asked for GET
+    /// without PTTL, and its entry says "no deadline" (`expires_at: None`).
+    pub async fn get_value(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
-            Backend::Embedded(b) => Ok(b.get(key).map(|s| s.value)),
+            Backend::Embedded(b) => Ok(b.get(key)),
             Backend::Fleet(f) => match f.near_hit(key) {
-                Some(hit) => Ok(Some(hit.value)),
+                Some(hit) => Ok(Some(hit)),
                 None => Box::pin(f.get_value_past_near(key)).await,
             },
         }
@@ -383,6 +385,20 @@ impl Backend {
         match self {
             Backend::Embedded(b) => Ok(b.scan_page(cursor, count)),
             Backend::Fleet(f) => Box::pin(f.scan_page(cursor, count)).await,
+        }
+    }
+
+    /// Stores each entry only where its key holds no live value (a snapshot
+    /// restore). The embedded store does it under one lock per shard; a Redis
+    /// fleet persists itself, so nothing is written there (snapshots are never
+    /// loaded in front of Redis; every entry is counted as present).
+    pub fn restore(&self, entries: Vec<SetEntry>) -> roost_store::AbsentInserts {
+        match self {
+            Backend::Embedded(b) => b.restore(entries),
+            Backend::Fleet(_) => roost_store::AbsentInserts {
+                present: entries.len() as u64,
+                ..Default::default()
+            },
         }
     }
 

@@ -16,6 +16,8 @@
 //! - `mget.rs`: multi-get in slices, so no front door holds a whole large answer;
 //! - `read_through.rs`: a client's miss loaded from the origin (single-flight,
 //!   leases, the fill through [`Cache::apply`]) when `ROOST_ORIGIN_URL` is set;
+//! - `ahead.rs`: warming's fetches ahead of demand (refresh, prefetch,
+//!   warm-up), as flights beside the misses';
 //! - `strings.rs`: conditional and read-modify-write writes (SET NX/XX/GET/KEEPTTL,
 //!   GETDEL, GETEX, INCRBY, APPEND, STRLEN, MSETNX);
 //! - `keyspace.rs`: questions about keys rather than values (EXISTS, TTL, EXPIRE,
@@ -23,7 +25,9 @@
 //! - `validate.rs`: the limits and TTL rules every write goes through;
 //! - `glob.rs`: Redis's glob patterns for SCAN MATCH and KEYS.
 
+mod ahead;
 mod basic;
+mod fence;
 mod glob;
 mod keyspace;
 mod mget;
@@ -46,6 +50,8 @@ use crate::error::CacheError;
 use crate::origin::ReadThrough;
 use crate::telemetry::{Metrics, Op, Sample};
 
+pub use ahead::AheadOutcome;
+pub use fence::LoadFence;
 pub use glob::glob_match;
 pub use keyspace::{KeyInfo, ScanPage};
 pub use mget::{MgetCursor, MgetSlice, SLICE_TARGET_BYTES};
@@ -65,6 +71,24 @@ pub enum Expiry {
     /// At this absolute time (unix milliseconds). A time already past makes the
     /// entry expired as soon as it is written; more than `MAX_TTL` ahead is refused.
     At(UnixMillis),
+}
+
+/// What a lookup found, as the read hook sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found {
+    Miss,
+    /// A value, with its deadline (unix ms) when the read path knows it:
+    /// `None` for an entry that never expires or a read that did not ask.
+    Hit(Option<UnixMillis>),
+}
+
+impl Found {
+    fn of(stored: Option<&crate::backend::Stored>) -> Found {
+        match stored {
+            Some(stored) => Found::Hit(stored.expires_at),
+            None => Found::Miss,
+        }
+    }
 }
 
 /// A value found in the cache.
@@ -94,9 +118,13 @@ pub struct Cache {
     default_ttl: Option<Duration>,
     metrics: Arc<Metrics>,
     taps: Taps,
+    /// Whether a read tap wants hits' deadlines (read once from the taps).
+    watches_deadlines: bool,
     started: Instant,
     /// Read-through on a miss; `None` without `ROOST_ORIGIN_URL`.
     origin: Option<Arc<ReadThrough>>,
+    /// Records client writes while a snapshot loads (`fence.rs`).
+    fence: Option<Arc<LoadFence>>,
 }
 
 impl Cache {
@@ -112,14 +140,23 @@ impl Cache {
             default_ttl,
             metrics,
             taps: Taps::default(),
+            watches_deadlines: false,
             started: Instant::now(),
             origin: None,
+            fence: None,
         }
     }
 
     /// This cache with `taps` observing every read and write.
     pub fn with_taps(mut self, taps: Taps) -> Cache {
+        self.watches_deadlines = taps.watches_deadlines();
         self.taps = taps;
+        self
+    }
+
+    /// This cache with `fence` recording client writes for a snapshot load.
+    pub fn with_load_fence(mut self, fence: Arc<LoadFence>) -> Cache {
+        self.fence = Some(fence);
         self
     }
 
@@ -135,14 +172,22 @@ impl Cache {
         result
     }
 
-    /// The one read hook: every lookup of a value ends here with whether it
-    /// hit. Counts client lookups for the hit ratio and tells the read taps.
-    fn looked_up(&self, key: &[u8], hit: bool, origin: Origin) {
+    /// The one read hook: every lookup of a value ends here with what it
+    /// found. Counts client lookups for the hit ratio and tells the read taps
+    /// (a client hit's deadline too, when a tap wants it: refresh-ahead).
+    fn looked_up(&self, key: &[u8], found: Found, origin: Origin) {
+        let hit = matches!(found, Found::Hit(_));
         if origin == Origin::Client {
             let hit = u64::from(hit);
             self.metrics.record_lookups(hit, 1 - hit);
         }
         self.taps.read(key, hit, origin);
+        if let (Found::Hit(Some(expires_at)), Origin::Client) = (found, origin) {
+            if self.watches_deadlines {
+                let now = self.backend.now_millis();
+                self.taps.hit_deadline(key, expires_at, now);
+            }
+        }
     }
 
     /// The id of the node that owns `key`, for answers that name it.
@@ -199,4 +244,25 @@ impl Cache {
             misses: self.metrics.misses(),
         }
     }
+}
+
+/// A two-shard, 1 MiB embedded cache with small limits on `clock`, no
+/// default TTL and no taps: the Cache's own unit tests build on it.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_cache(clock: Arc<roost_store::ManualClock>) -> Cache {
+    let config = roost_store::StoreConfig {
+        shards: std::num::NonZeroUsize::new(2).unwrap(),
+        max_memory_bytes: 1 << 20,
+        policy: roost_store::PolicyKind::default(),
+    };
+    let limits = Limits {
+        max_key_bytes: 64,
+        max_value_bytes: 1024,
+        max_batch_keys: 10,
+        max_body_bytes: 4096,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let embedded = crate::backend::Embedded::new(config, clock, metrics.clone());
+    Cache::new(Backend::Embedded(embedded), limits, None, metrics)
 }

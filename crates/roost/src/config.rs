@@ -12,6 +12,7 @@ mod layers;
 mod listeners;
 mod origin;
 mod parse;
+mod warming;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -24,6 +25,7 @@ pub use listeners::{HttpLimits, ListenerSettings, OutputLimits, SoftLimit};
 pub use origin::{OriginSettings, OriginUrl, KEY_PLACEHOLDER};
 use parse::{addr, bounded_u64, byte_size, redis_urls};
 use roost_store::PolicyKind;
+pub use warming::WarmingSettings;
 
 use crate::backend::redis_link::NodeAddress;
 
@@ -56,6 +58,8 @@ pub struct Config {
     pub backend: BackendConfig,
     pub default_ttl: Option<Duration>,
     pub warming_interval: Duration,
+    /// Warming on or off, its origin budget and snapshots (`ROOST_WARMING`, ...).
+    pub warming: WarmingSettings,
     /// Hot-key tracking (`ROOST_HOT_KEYS*`).
     pub hot_keys: crate::hot::HotKeysConfig,
     pub limits: Limits,
@@ -198,6 +202,7 @@ impl Config {
                 100,
                 86_400_000,
             )?),
+            warming: warming::warming_settings(layers)?,
             hot_keys: hot::hot_keys_settings(layers)?,
             limits,
             auth: auth::auth_settings(layers)?,

@@ -16,13 +16,15 @@
 //! otherwise make the keys they touch look hot.
 //!
 //! One file per concern: `ring.rs` (the request path's sample rings),
-//! `sampling.rs` (the per-thread draw and the rate it keeps), `top_k.rs` (the sketch), `metrics.rs` (what Prometheus sees: counts and
-//! shares, never keys).
+//! `sampling.rs` (the per-thread draw and the rate it keeps), `top_k.rs` (the sketch),
+//! `trend.rs` (keys whose rate rises fast: [`HotSet::rising`]), `metrics.rs`
+//! (what Prometheus sees: counts and shares, never keys).
 
 mod metrics;
 mod ring;
 mod sampling;
 mod top_k;
+mod trend;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -37,15 +39,30 @@ use crate::cache::{Applied, Origin, ReadTap, Write, WriteTap};
 use crate::error::CacheError;
 use crate::tasks::Tasks;
 use crate::telemetry::Metrics;
+pub(crate) use ring::KeyWords;
+use ring::Rings;
 pub use ring::KEY_CAPTURE;
-use ring::{Rings, STRIPES};
+pub(crate) use ring::STRIPES;
+use sampling::shift_for;
 pub use sampling::IdentityHash;
-use sampling::{roll, shift_for, stripe};
+pub(crate) use sampling::{roll, stripe};
 use top_k::TopK;
+use trend::Trend;
+pub use trend::MAX_RISING;
 
 /// Which keys are hot now. Called on the request path: never blocks, never allocates.
 pub trait HotSet: Send + Sync + std::fmt::Debug {
     fn is_hot(&self, key: &[u8]) -> bool;
+
+    /// The hottest whole keys now (a key tracked only by a prefix is left
+    /// out), hottest first, at most `limit`: what warming copies, refreshes
+    /// and snapshots first. Off the request path; allocates.
+    fn hottest(&self, limit: usize) -> Vec<Bytes>;
+
+    /// Whole keys whose rate rises fast now (see `hot/trend.rs`), fastest
+    /// first, at most `limit`: what a fleet reads into its near cache before
+    /// they are hot. Off the request path; allocates.
+    fn rising(&self, limit: usize) -> Vec<Bytes>;
 }
 
 /// How often the fold task drains the samples and publishes a snapshot; a key
@@ -127,6 +144,8 @@ pub struct HotSnapshot {
     pub sampled_total: u64,
     pub lost_total: u64,
     pub half_life: Duration,
+    /// Whole keys whose rate rises fast, fastest first, at most [`MAX_RISING`].
+    pub rising: Vec<Bytes>,
     /// Hashes of the keys `is_hot` answers yes for.
     hot: HashSet<u64, IdentityHash>,
 }
@@ -153,6 +172,7 @@ struct Folder {
     age: f64,
     sampled_total: u64,
     lost_total: u64,
+    trend: Trend,
 }
 
 /// The streaming top-k of hot keys; see the module documentation.
@@ -186,6 +206,7 @@ impl HotKeys {
                 age: 0.0,
                 sampled_total: 0,
                 lost_total: 0,
+                trend: Trend::new(config.half_life.as_secs_f64().max(1e-3)),
             }),
             metrics: metrics::HotMetrics::new(),
             config,
@@ -212,7 +233,9 @@ impl HotKeys {
     /// Bytes held whatever the traffic: the sample rings and the table.
     pub fn memory_bytes(&self) -> usize {
         let counter = std::mem::size_of::<top_k::Counter>() + 2 * std::mem::size_of::<u64>();
-        self.rings.memory_bytes() + self.config.capacity * counter
+        self.rings.memory_bytes()
+            + self.config.capacity * counter
+            + Trend::memory_bytes(self.config.capacity)
     }
 
     /// Starts the fold task in `tasks` (nothing when tracking is off).
@@ -281,11 +304,12 @@ impl HotKeys {
         self.published.store(Arc::new(snapshot));
     }
 
-    fn publishable(&self, folder: &Folder, shift: u32, half_life: f64) -> HotSnapshot {
+    fn publishable(&self, folder: &mut Folder, shift: u32, half_life: f64) -> HotSnapshot {
         let lambda = std::f64::consts::LN_2 / half_life;
         // A stream that started `age` ago has filled 1 - e^{-λ·age} of its window.
         let filled = (1.0 - (-lambda * folder.age).exp()).max(1e-9);
         let per_sec = lambda / filled;
+        let rising = folder.trend.observe(&folder.top, folder.age, per_sec);
         let total = folder.top.total();
         let ranked = folder.top.ranked();
         let hot_set = self.config.hot_set.min(ranked.len());
@@ -316,6 +340,7 @@ impl HotKeys {
             sampled_total: folder.sampled_total,
             lost_total: folder.lost_total,
             half_life: self.config.half_life,
+            rising,
             hot,
         }
     }
@@ -325,6 +350,22 @@ impl HotSet for HotKeys {
     fn is_hot(&self, key: &[u8]) -> bool {
         let snapshot = self.published.load();
         !snapshot.hot.is_empty() && snapshot.hot.contains(&key_hash(key))
+    }
+
+    fn hottest(&self, limit: usize) -> Vec<Bytes> {
+        self.published
+            .load()
+            .keys
+            .iter()
+            .filter(|hot| !hot.truncated())
+            .take(limit)
+            .map(|hot| hot.key.clone())
+            .collect()
+    }
+
+    fn rising(&self, limit: usize) -> Vec<Bytes> {
+        let snapshot = self.published.load();
+        snapshot.rising.iter().take(limit).cloned().collect()
     }
 }
 
@@ -373,6 +414,21 @@ mod tests {
         let snapshot = hot.snapshot();
         assert_eq!(&snapshot.keys[0].key[..], b"burst");
         assert!(snapshot.keys[0].share > 0.15, "{:?}", snapshot.keys[0]);
+    }
+
+    #[test]
+    fn hottest_lists_whole_keys_hottest_first() {
+        let hot = tracker(HotKeysConfig::default());
+        let long = [b'x'; KEY_CAPTURE + 10];
+        for (key, times) in [(&b"a"[..], 300), (&b"b"[..], 200), (&long[..], 250)] {
+            for _ in 0..times {
+                hot.record(key);
+            }
+        }
+        hot.fold(FOLD_EVERY);
+        let hottest = hot.hottest(10);
+        assert_eq!(hottest, vec![Bytes::from("a"), Bytes::from("b")]);
+        assert_eq!(hot.hottest(1), vec![Bytes::from("a")]);
     }
 
     #[test]
@@ -475,6 +531,64 @@ mod tests {
         assert_eq!(&snapshot.keys[0].key[..], b"quarter");
         let share = snapshot.keys[0].share;
         assert!((share - 0.25).abs() < 0.03, "{share}");
+    }
+
+    /// One fold of `per_fold` requests spread over `keys` steady keys, plus
+    /// `extra` requests for `riser`.
+    fn steady_fold(hot: &HotKeys, keys: u32, per_fold: u32, riser: &[u8], extra: u32) {
+        for i in 0..per_fold {
+            hot.record(format!("steady:{}", i % keys).as_bytes());
+        }
+        for _ in 0..extra {
+            hot.record(riser);
+        }
+        hot.fold(FOLD_EVERY);
+    }
+
+    #[test]
+    fn a_key_whose_rate_jumps_is_rising_before_it_is_hot() {
+        let config = HotKeysConfig {
+            hot_set: 4,
+            ..HotKeysConfig::default()
+        };
+        let hot = tracker(config);
+        // 4 keys at 500/s each and a fifth at 5/s, for 4 s.
+        for _ in 0..20 {
+            steady_fold(&hot, 4, 400, b"riser", 1);
+        }
+        assert!(hot.rising(10).is_empty(), "{:?}", hot.rising(10));
+        // The fifth jumps to 100/s: rising within a fold or two, not yet hot.
+        steady_fold(&hot, 4, 400, b"riser", 20);
+        steady_fold(&hot, 4, 400, b"riser", 20);
+        assert_eq!(hot.rising(10), vec![Bytes::from("riser")]);
+        assert!(!hot.is_hot(b"riser"));
+        // At a steady 100/s it stops rising once the baseline caught up.
+        for _ in 0..15 {
+            steady_fold(&hot, 4, 400, b"riser", 20);
+        }
+        assert!(hot.rising(10).is_empty(), "{:?}", hot.rising(10));
+    }
+
+    #[test]
+    fn uniform_traffic_has_no_rising_keys() {
+        let hot = tracker(HotKeysConfig::default());
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..50 {
+            for _ in 0..2_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                hot.record(format!("u:{}", x % 1_000_000).as_bytes());
+            }
+            hot.fold(FOLD_EVERY);
+            assert!(hot.rising(10).is_empty(), "{:?}", hot.rising(10));
+        }
+        // Uniform over few keys too: every key steady, none rising.
+        let hot = tracker(HotKeysConfig::default());
+        for _ in 0..50 {
+            steady_fold(&hot, 50, 2_000, b"none", 0);
+        }
+        assert!(hot.rising(10).is_empty(), "{:?}", hot.rising(10));
     }
 
     #[test]

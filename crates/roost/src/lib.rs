@@ -17,13 +17,19 @@
 //!   descriptor pressure, write deadlines, the budget for replies to slow clients.
 //! - [`origin`] — read-through from an origin on a miss: the HTTP client,
 //!   single-flight, negative entries and stale copies.
+//! - [`warming`] — refresh-ahead of hot keys, prefetch of predicted reads and
+//!   the warm-up of lost hot keys, within the `ROOST_ORIGIN_MAX_RPS` budget.
 //! - [`integer`] — Redis's strict integer text, shared by INCR and RESP arguments.
+//! - [`snapshot`] — warm restart of the embedded store: the snapshot format,
+//!   its atomic write every `WARMING_INTERVAL` and on shutdown, the load at start.
 //! - [`stats`] — the stats overview and the refresh of store-derived metrics.
 //! - [`telemetry`] — logging, the metric catalogue, the per-second history.
 //! - [`tasks`] — the registry that owns, names, cancels and awaits every
 //!   background task and surfaces its failure.
 //! - [`server`] — start-up and graceful shutdown.
 //! - [`cli`] — the `roost` command line.
+//! - [`warming`] — keeping the hit ratio: refresh-ahead, preloading from a
+//!   model of what is read next.
 //!
 //! Requests flow front door → [`cache::Cache`] → [`backend::Backend`], which
 //! places the key on its node; nothing else routes keys or touches the store.
@@ -41,6 +47,8 @@ pub mod integer;
 pub mod net;
 pub mod origin;
 pub mod server;
+pub mod snapshot;
 pub mod stats;
 pub mod tasks;
 pub mod telemetry;
+pub mod warming;

@@ -23,7 +23,7 @@ mod http;
 mod remembered;
 mod url;
 
-pub use flight::{Flight, Flights, Joined, Outcome, Start};
+pub use flight::{Flight, Flights, Joined, Outcome, Purpose, Start};
 pub use freshness::Freshness;
 pub use http::{failed, Answer, OriginClient};
 pub use remembered::{Negative, Stale, NEGATIVE_BYTES, STALE_BYTES};

@@ -2,7 +2,8 @@
 //! validated [`Config`], binds the listeners (HTTP, RESP and the dashboard's,
 //! with TLS when configured), and starts every background task in the
 //! [`Tasks`] registry, so that shutdown cancels all of them, drains in-flight
-//! requests and awaits each task. SIGHUP ([`Running::reload`]) re-reads the
+//! requests and awaits each task, then writes the final snapshot when
+//! `ROOST_DATA_DIR` is set (`crate::snapshot`). SIGHUP ([`Running::reload`]) re-reads the
 //! credentials, the TLS certificate and the Redis node list.
 
 mod build;
@@ -29,8 +30,10 @@ use crate::config::{BackendConfig, Config};
 use crate::hot::HotKeys;
 use crate::net::{self, OutputBudget, Tls};
 use crate::origin::ReadThrough;
+use crate::snapshot::Snapshots;
 use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events, History, Metrics};
+use crate::warming::Warming;
 
 /// Descriptors kept back beyond the listeners' connection caps: Redis
 /// connections, log files, the accept loops themselves.
@@ -66,6 +69,14 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let metrics = Arc::new(Metrics::new());
     let tasks = Tasks::new(events.clone(), metrics.clone());
     let hot = HotKeys::new(config.hot_keys, &metrics);
+    let warming = Warming::new(
+        config.warming.clone(),
+        config.warming_interval,
+        config.origin.is_some(),
+        hot.clone(),
+        clock.clone(),
+        metrics.clone(),
+    );
     let parts = build::Parts {
         clock,
         events: events.clone(),
@@ -78,8 +89,14 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         config.listeners.output.budget,
         metrics.doors().output_pending.clone(),
     );
-    let mut cache =
-        Cache::new(backend, config.limits, config.default_ttl, metrics).with_taps(hot_taps(&hot));
+    let taps = cache_taps(&hot, &warming);
+    let mut cache = Cache::new(backend, config.limits, config.default_ttl, metrics).with_taps(taps);
+    // Opened before any task starts, so an unusable ROOST_DATA_DIR stops the
+    // start with nothing left running.
+    let snapshots = Snapshots::open(&config, cache.backend(), cache.metrics(), events.clone())?;
+    if let Some(snapshots) = &snapshots {
+        cache = cache.with_load_fence(snapshots.load_fence());
+    }
     hot.spawn(&tasks);
     if let Some(origin) = &config.origin {
         let read_through =
@@ -93,9 +110,11 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         );
         cache = cache.with_origin(read_through);
     }
+    warming.spawn(&tasks, cache.clone(), &events);
     let state = Arc::new(AppState {
         cache,
         hot,
+        warming,
         history: Arc::new(History::default()),
         events,
         auth: ArcSwap::from_pointee(Auth::new(&config.auth.credentials)),
@@ -103,6 +122,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         tls: tls.is_some(),
         output_budget: budget,
         ready: AtomicBool::new(true),
+        snapshots,
     });
 
     let (listener, http_addr) = bind("HTTP", config.http_addr).await?;
@@ -134,6 +154,9 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     }
     let resp_addr = start_resp(&tasks, &state, &config, tls.clone()).await?;
     spawn_background(&tasks, &state, &config);
+    if let Some(snapshots) = &state.snapshots {
+        snapshots.spawn(&tasks, &state);
+    }
     record_start(&state, &config, [http_addr, resp_addr, dashboard_addr]);
     Ok(Running {
         http_addr,
@@ -179,15 +202,18 @@ fn warn_if_exposed(config: &Config) {
     }
 }
 
-/// The Cache's taps: the hot-key tracker sees every read and write, unless it is off.
-fn hot_taps(hot: &Arc<HotKeys>) -> Taps {
-    if !hot.is_enabled() {
-        return Taps::default();
+/// The Cache's taps: the hot-key tracker sees every read and write, unless
+/// it is off; warming sees every read, when it is on and there is an origin.
+fn cache_taps(hot: &Arc<HotKeys>, warming: &Arc<Warming>) -> Taps {
+    let mut taps = Taps::default();
+    if hot.is_enabled() {
+        taps.reads.push(hot.clone());
+        taps.writes.push(hot.clone());
     }
-    Taps {
-        reads: vec![hot.clone()],
-        writes: vec![hot.clone()],
+    if warming.is_active() {
+        taps.reads.push(warming.clone());
     }
+    taps
 }
 
 /// Binds the RESP address and serves it beside HTTP, on the same Cache.
@@ -386,6 +412,11 @@ impl Running {
             "shutting down: draining in-flight requests and ending background tasks"
         );
         self.tasks.shutdown(self.shutdown_timeout).await;
+        // After the listeners drained, so the snapshot holds every write a
+        // client was answered for.
+        if let Some(snapshots) = &self.state.snapshots {
+            snapshots.write_final(&self.state).await;
+        }
         tracing::info!("stopped");
     }
 }

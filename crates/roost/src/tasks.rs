@@ -144,6 +144,18 @@ impl Tasks {
         aborted
     }
 
+    /// Runs blocking work (a snapshot's file I/O) on tokio's blocking pool
+    /// and waits for it, so no runtime worker stalls on the disk. The caller
+    /// is a task of this registry or shutdown itself: the work always has an
+    /// owner that awaits it.
+    pub async fn run_blocking<T: Send + 'static>(
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| anyhow::anyhow!("blocking work did not finish: {e}"))
+    }
+
     fn running(&self) -> MutexGuard<'_, Running> {
         self.inner.running.lock()
     }

@@ -2,7 +2,7 @@
 //! the cache, `resp.rs` for the RESP front door), and the
 //! once-a-second history that turns counters into rates, the recent-events
 //! buffer (`events.rs`) the dashboard shows, the listeners' own metrics
-//! (`doors.rs`) and rate-limited logging for what clients can repeat at will
+//! (`doors.rs`), warming's counters (`warming.rs`) and rate-limited logging for what clients can repeat at will
 //! (`throttled.rs`).
 
 mod doors;
@@ -12,14 +12,16 @@ mod metrics;
 mod origin;
 mod resp;
 mod throttled;
+mod warming;
 
 pub use doors::{Disconnect, DoorMetrics, DOORS};
 pub use events::{Event, EventKind, Events, EVENTS_KEPT};
 pub use history::{History, Sample};
 pub use metrics::{quantile, Metrics, NearInvalidation, NearMetrics, NodeSample, Op, StoreTotals};
-pub use origin::{FetchOutcome, OriginMetrics};
+pub use origin::{FetchOutcome, OriginMetrics, OriginReason};
 pub use resp::{RespMetrics, UNKNOWN_COMMAND};
 pub use throttled::Throttled;
+pub use warming::WarmingMetrics;
 
 use crate::config::{Config, LogFormat};
 

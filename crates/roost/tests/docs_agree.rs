@@ -54,7 +54,12 @@ fn configuration_doc_lists_every_key_with_its_default() {
 
 #[tokio::test]
 async fn metrics_doc_names_every_exported_metric() {
-    let s = TestServer::builder().start().await;
+    // With a data dir, so the snapshot metrics are exported too.
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::builder()
+        .env("ROOST_DATA_DIR", dir.path().to_str().unwrap())
+        .start()
+        .await;
     s.post("/api/cache", serde_json::json!({"key": "k", "value": 1}))
         .await;
     let text = s.metrics_text().await;

@@ -70,3 +70,112 @@ async fn every_documented_operation_reaches_a_handler() {
     }
     s.shutdown().await;
 }
+
+/// The schema `#/components/schemas/<name>`.
+fn schema(doc: &Value, name: &str) -> Value {
+    doc["components"]["schemas"][name].clone()
+}
+
+/// A schema's properties, and that every one is required (the types below
+/// serialize each field, `null` or not).
+fn fields(schema: &Value) -> BTreeSet<String> {
+    let properties: BTreeSet<String> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let required: BTreeSet<String> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(properties, required, "{schema}");
+    properties
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn the_warming_schema_has_the_fields_of_the_snapshot_and_warm_up_status() {
+    use roost::backend::fleet::{WarmupReason, WarmupState, WarmupStatus};
+    use roost::snapshot::{LastLoad, LastSnapshot, LoadState, SnapshotStatus};
+
+    let doc: Value = serde_json::from_str(roost::api::rest::OPENAPI).unwrap();
+    let warming = schema(&doc, "WarmingStatus");
+    assert_eq!(
+        warming["properties"]["snapshot"]["oneOf"][0]["$ref"],
+        "#/components/schemas/SnapshotStatus"
+    );
+    assert_eq!(
+        warming["properties"]["node_warmups"]["items"]["$ref"],
+        "#/components/schemas/NodeWarmup"
+    );
+
+    let snapshot = serde_json::to_value(SnapshotStatus {
+        last_snapshot: Some(LastSnapshot::default()),
+        last_load: Some(LastLoad {
+            at_ms: 1,
+            state: LoadState::Done,
+            entries: 2,
+            skipped: 0,
+            duration_ms: 3,
+            error: None,
+        }),
+    })
+    .unwrap();
+    assert_eq!(keys(&snapshot), fields(&schema(&doc, "SnapshotStatus")));
+    assert_eq!(
+        keys(&snapshot["last_snapshot"]),
+        fields(&schema(&doc, "LastSnapshot"))
+    );
+    let load = schema(&doc, "LastLoad");
+    assert_eq!(keys(&snapshot["last_load"]), fields(&load));
+    let states: Vec<Value> = [
+        LoadState::Loading,
+        LoadState::Done,
+        LoadState::Failed,
+        LoadState::Skipped,
+    ]
+    .iter()
+    .map(|s| serde_json::to_value(s).unwrap())
+    .collect();
+    assert_eq!(load["properties"]["state"]["enum"], Value::from(states));
+
+    let warmup = serde_json::to_value(WarmupStatus {
+        node: "n4".into(),
+        reason: WarmupReason::Added,
+        state: WarmupState::Copying,
+        copied: 0,
+        skipped: 0,
+        total: 0,
+        started_at_ms: 1,
+        finished_at_ms: None,
+    })
+    .unwrap();
+    let node_warmup = schema(&doc, "NodeWarmup");
+    assert_eq!(keys(&warmup), fields(&node_warmup));
+    let reasons: Vec<Value> = [WarmupReason::Added, WarmupReason::Readmitted]
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    assert_eq!(
+        node_warmup["properties"]["reason"]["enum"],
+        Value::from(reasons)
+    );
+    let states: Vec<Value> = [
+        WarmupState::Copying,
+        WarmupState::Done,
+        WarmupState::Stopped,
+    ]
+    .iter()
+    .map(|s| serde_json::to_value(s).unwrap())
+    .collect();
+    assert_eq!(
+        node_warmup["properties"]["state"]["enum"],
+        Value::from(states)
+    );
+}

@@ -25,6 +25,7 @@ use serde_json::json;
 pub use error::ApiError;
 
 pub use crate::app::SharedState;
+use crate::backend::Backend;
 use crate::stats;
 
 /// The OpenAPI 3.1 description of every route below; a test keeps them in step.
@@ -43,6 +44,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/cache/mset", post(cache_routes::mset))
         .route("/api/cache/stats/overview", get(stats_overview))
         .route("/api/cache/hot-keys", get(hot_routes::list))
+        .route("/api/cache/warming", get(warming_status))
         .route("/api/cache/flush/all", delete(flush_all))
         .route(
             "/api/cluster/nodes",
@@ -69,6 +71,16 @@ async fn stats_overview(State(state): State<SharedState>) -> Response {
     Json(stats::overview(&state.cache, &state.history)).into_response()
 }
 
+/// Warming's state, budget and counters (docs/api.md); atomics only.
+async fn warming_status(State(state): State<SharedState>) -> Response {
+    let mut status = state.warming.status();
+    status.snapshot = state.snapshots.as_ref().map(|s| s.status());
+    if let Backend::Fleet(fleet) = state.cache.backend() {
+        status.node_warmups = fleet.warmups();
+    }
+    Json(status).into_response()
+}
+
 async fn flush_all(State(state): State<SharedState>) -> Result<Response, ApiError> {
     let flushed = state.cache.flush().await?;
     Ok(Json(json!({ "flushed": flushed })).into_response())
@@ -93,6 +105,19 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(state): State<SharedState>) -> Result<Response, ApiError> {
+    // With ROOST_READY_AFTER_WARM, a load balancer sends traffic only once
+    // the snapshot is loaded (the server itself already answers meanwhile).
+    if state
+        .snapshots
+        .as_ref()
+        .is_some_and(|s| s.holds_readiness())
+    {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "loading the snapshot",
+        ));
+    }
     if state.ready.load(Ordering::Acquire) {
         Ok(
             Json(json!({ "status": "ready", "backend": state.cache.backend().name() }))

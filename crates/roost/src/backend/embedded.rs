@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use roost_ring::NodeId;
-use roost_store::{Clock, Mutation, Shard, Store, StoreConfig, UnixMillis};
+use roost_store::{AbsentInserts, Clock, Mutation, Shard, Store, StoreConfig, UnixMillis};
 use tokio_util::sync::CancellationToken;
 
 use self::placement::Placement;
@@ -268,6 +268,49 @@ impl Embedded {
         for shard in self.store.shards() {
             shard.keys(|key, hit| visit(key, hit.expires_at));
         }
+    }
+
+    /// A snapshot restore: each entry stored only where its key holds no
+    /// live value, each shard's entries under one hold of its write lock.
+    pub fn restore(&self, entries: Vec<SetEntry>) -> AbsentInserts {
+        let mut by_shard: Vec<Vec<SetEntry>> = Vec::new();
+        by_shard.resize_with(self.store.shards().len(), Vec::new);
+        for (key, hit) in entries {
+            let index = self.placement.shard_of(&key);
+            self.metrics.count_node_op(index);
+            by_shard[index].push((key, hit));
+        }
+        let mut done = AbsentInserts::default();
+        for (shard, entries) in self.store.shards().iter().zip(by_shard) {
+            if !entries.is_empty() {
+                done.add(shard.insert_absent_many(entries));
+            }
+        }
+        done
+    }
+
+    /// Every live entry of one shard after the other, each shard's copied
+    /// (refcounts, not bytes) and then visited outside its lock, so a
+    /// snapshot never holds more than one shard's handles at once; `visit`
+    /// answers false to stop.
+    pub fn export(&self, mut visit: impl FnMut(&Bytes, &Stored) -> bool) {
+        for shard in self.store.shards() {
+            let mut going = true;
+            shard.keys(|key, hit| {
+                if going {
+                    going = visit(key, hit);
+                }
+            });
+            if !going {
+                return;
+            }
+        }
+    }
+
+    /// The live entry at `key` without counting an access for the policy
+    /// or an operation on the shard (a snapshot reading the hottest keys).
+    pub fn peek_quietly(&self, key: &[u8]) -> Option<Stored> {
+        self.store.shards()[self.placement.shard_of(key)].peek(key)
     }
 
     /// Entries across all shards.

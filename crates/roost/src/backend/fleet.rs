@@ -10,7 +10,9 @@
 //!   replicas; "replication" is kept for cross-region) — reads with failover and read-repair,
 //!   writes to every replica with a quorum, the gutter, read-through while moving;
 //! - `probe.rs`: the background prober that ejects, readmits and gathers INFO;
-//! - `changes.rs`: adding, draining and reconciling nodes, and the key mover.
+//! - `changes.rs`: adding, draining and reconciling nodes, and the key mover;
+//! - `warmup.rs`: copying the hottest keys to a node added or re-admitted
+//!   first, and preloading keys whose rate rises (warming on).
 //!
 //! The fleet owns its placement: every operation takes a key and finds its
 //! replicas in the current [`Topology`] snapshot; nothing above it routes.
@@ -25,6 +27,7 @@ mod near_reads;
 mod ops;
 mod probe;
 mod topology;
+mod warmup;
 
 use std::sync::Arc;
 
@@ -37,6 +40,7 @@ pub use health::{HealthState, Hysteresis, ProbeRecord};
 pub use lease::{lease_key, LEASE_PREFIX};
 pub use near::{weight as near_entry_weight, Admission, ENTRY_OVERHEAD as NEAR_ENTRY_OVERHEAD};
 pub use topology::{FleetNode, Topology, MAX_REPLICAS};
+pub use warmup::{WarmupReason, WarmupState, WarmupStatus, TREND_EVERY, WARMUP_KEYS_PER_SEC};
 
 use roost_ring::{NodeId, DEFAULT_WEIGHT};
 
@@ -61,6 +65,8 @@ pub struct Fleet {
     tasks: Tasks,
     /// Hot keys kept in this gateway (`ROOST_NEAR_CACHE_BYTES`); `None`: off.
     near: Option<Arc<near::NearCache>>,
+    /// Node warm-up and trend preload (`ROOST_WARMING`); `None`: off.
+    warmer: Option<Arc<warmup::Warmer>>,
 }
 
 /// What both constructors hand to [`Fleet::assemble`].
@@ -110,6 +116,7 @@ impl Fleet {
             cluster,
             tasks: parts.tasks,
             near: None,
+            warmer: None,
         }
     }
 

@@ -81,24 +81,32 @@ impl Backend {
         }
     }
 
-    /// Stores a value loaded from the origin, only while `key` is absent;
-    /// with `lease`, only while the lease still holds its token (and the
-    /// lease is removed). `true` when stored. Called by `Cache::apply` only.
+    /// Stores a value loaded from the origin, only while `key` is absent
+    /// (`replace`: whatever is there — a refresh-ahead, which the Cache
+    /// orders after client writes itself); with `lease`, only while the lease
+    /// still holds its token (and the lease is removed). `true` when stored.
+    /// Called by `Cache::apply` only.
     pub async fn fill(
         &self,
         key: Bytes,
         value: Bytes,
         expires_at: Option<UnixMillis>,
         lease: Option<&LeaseHeld>,
+        replace: bool,
     ) -> Result<bool, CacheError> {
         match (self, lease) {
             (Backend::Fleet(f), Some(held)) => {
-                Box::pin(f.lease_fill(key, &held.lease, &held.token, value, expires_at)).await
+                let fill = f.lease_fill(key, &held.lease, &held.token, value, expires_at, replace);
+                Box::pin(fill).await
             }
             _ => {
                 let deadline = Deadline::Set(expires_at);
-                let outcome =
-                    Box::pin(self.set_conditional(key, value, Condition::IfAbsent, deadline));
+                let condition = if replace {
+                    Condition::Always
+                } else {
+                    Condition::IfAbsent
+                };
+                let outcome = Box::pin(self.set_conditional(key, value, condition, deadline));
                 Ok(outcome.await?.written)
             }
         }

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use roost_ring::NodeId;
 
-use super::{Cache, CacheHit, Change, Expiry, Item, Origin, Write};
+use super::{Cache, CacheHit, Change, Expiry, Found, Item, Origin, Write};
 use crate::error::CacheError;
 use crate::telemetry::Op;
 
@@ -35,10 +35,10 @@ impl Cache {
         self.timed(Op::Get, async {
             self.check_key(key)?;
             let found = self.backend.get_value(key).await?;
-            self.looked_up(key, found.is_some(), Origin::Client);
-            match (&found, &self.origin) {
+            self.looked_up(key, Found::of(found.as_ref()), Origin::Client);
+            match (found, &self.origin) {
                 (None, Some(origin)) => Ok(self.load(origin, key).await?.into_value()),
-                _ => Ok(found),
+                (found, _) => Ok(found.map(|stored| stored.value)),
             }
         })
         .await
@@ -62,9 +62,9 @@ impl Cache {
                 .iter()
                 .zip(found)
                 .map(|(key, entry)| {
-                    let value = entry?.map(|stored| stored.value);
-                    self.looked_up(key, value.is_some(), Origin::Client);
-                    Ok(value)
+                    let entry = entry?;
+                    self.looked_up(key, Found::of(entry.as_ref()), Origin::Client);
+                    Ok(entry.map(|stored| stored.value))
                 })
                 .collect();
             if let Some(origin) = &self.origin {
@@ -138,7 +138,7 @@ impl Cache {
         origin: Origin,
     ) -> Result<Option<CacheHit>, CacheError> {
         let stored = self.backend.get(key).await?;
-        self.looked_up(key, stored.is_some(), origin);
+        self.looked_up(key, Found::of(stored.as_ref()), origin);
         match (stored, &self.origin, origin) {
             (None, Some(read_through), Origin::Client) => self.load_hit(read_through, key).await,
             (stored, _, _) => Ok(stored.map(|s| CacheHit {

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{Cache, CacheHit, Origin};
+use super::{Cache, CacheHit, Found, Origin};
 use crate::error::CacheError;
 use crate::origin::Loaded;
 use crate::telemetry::{Metrics, Op};
@@ -93,7 +93,7 @@ impl Cache {
         let mut hits = Vec::with_capacity(keys.len());
         for (key, stored) in keys.iter().zip(found) {
             let stored = stored?;
-            self.looked_up(key, stored.is_some(), Origin::Client);
+            self.looked_up(key, Found::of(stored.as_ref()), Origin::Client);
             hits.push(Ok(stored.map(|s| CacheHit {
                 value: s.value,
                 ttl: self.ttl_of(s.expires_at),

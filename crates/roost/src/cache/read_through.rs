@@ -29,7 +29,9 @@ use futures_util::{stream, StreamExt};
 use super::{Applied, Cache, CacheHit, Change, Expiry, Origin, Write};
 use crate::backend::{LeaseGrant, LeaseHeld};
 use crate::error::{CacheError, OriginFault};
-use crate::origin::{failed, Answer, Flight, Freshness, Joined, Loaded, ReadThrough, Start};
+use crate::origin::{
+    failed, Answer, Flight, Freshness, Joined, Loaded, Purpose, ReadThrough, Start,
+};
 use crate::telemetry::FetchOutcome;
 
 /// The first and longest pause between looks while another gateway fetches.
@@ -48,10 +50,10 @@ enum Leased {
 
 /// Removes a flight from the map when its task ends, answered or not (also
 /// when the registry refused to start it at shutdown).
-struct FlightDone {
-    origin: Arc<ReadThrough>,
-    key: Bytes,
-    flight: Arc<Flight>,
+pub(super) struct FlightDone {
+    pub(super) origin: Arc<ReadThrough>,
+    pub(super) key: Bytes,
+    pub(super) flight: Arc<Flight>,
 }
 
 impl Drop for FlightDone {
@@ -84,9 +86,10 @@ impl Cache {
             metrics.negative_hits.inc();
             return Ok(Loaded::Missing);
         }
-        let flight = match origin.flights().join(key) {
+        let flight = match origin.flights().join(key, Purpose::Miss) {
             Joined::Waiting(flight) => {
                 metrics.joins.inc();
+                flight.mark_joined();
                 flight
             }
             Joined::Started(start) => {
@@ -165,7 +168,7 @@ impl Cache {
 
     /// The fetch task: the lease (where the backend has leases), a look at
     /// the backend (a fill may have landed since the miss), the fetch, the fill.
-    async fn fetch_and_fill(
+    pub(super) async fn fetch_and_fill(
         &self,
         origin: &ReadThrough,
         key: &Bytes,
@@ -176,14 +179,17 @@ impl Cache {
             Leased::Filled(loaded) => return Ok(loaded),
         };
         // Not a client lookup (the miss was counted, in the near cache too):
-        // no read hook, no near lookup.
-        if let Ok(Some(stored)) = self.backend.get_past_near(key).await {
-            self.release(key, held.as_ref()).await;
-            let ttl = self.ttl_of(stored.expires_at);
-            return Ok(Loaded::Value {
-                value: stored.value,
-                ttl,
-            });
+        // no read hook, no near lookup. A refresh knows the key is present.
+        let refresh = matches!(flight.purpose(), Purpose::Refresh { .. });
+        if !refresh {
+            if let Ok(Some(stored)) = self.backend.get_past_near(key).await {
+                self.release(key, held.as_ref()).await;
+                let ttl = self.ttl_of(stored.expires_at);
+                return Ok(Loaded::Value {
+                    value: stored.value,
+                    ttl,
+                });
+            }
         }
         self.fetch(origin, key, flight, held).await
     }
@@ -263,7 +269,10 @@ impl Cache {
             }
         };
         metrics.in_flight.inc();
+        flight.mark_asked();
+        let asked = Instant::now();
         let answer = origin.client().fetch(key).await;
+        metrics.requested(flight.purpose().reason(), asked.elapsed());
         metrics.in_flight.dec();
         drop(slot);
         let now = self.backend.now_millis();
@@ -285,6 +294,7 @@ impl Cache {
                 Ok(Loaded::Missing)
             }
             Err(err) => {
+                flight.mark_failed();
                 self.release(key, held.as_ref()).await;
                 match origin.stale().recall(key, now) {
                     Some(value) => {
@@ -324,17 +334,44 @@ impl Cache {
             Freshness::For(ttl) => (Expiry::After(ttl), Some(ttl)),
             Freshness::Default => (Expiry::Default, self.default_ttl),
         };
+        let purpose = flight.purpose();
+        // A refresh replaces the present value only where nothing but this
+        // gateway can write between its deadline check and its store: the
+        // embedded store (client writes take the fill lock), or a Redis key
+        // whose lease we hold (any gateway's client write deletes it first).
+        // Without the lease on Redis (a cluster key without a hash tag, a
+        // lease error or timeout) it stores only into an absent key, like a
+        // miss's fill: another gateway's write is never overwritten.
+        let replace = matches!(purpose, Purpose::Refresh { .. })
+            && (held.is_some() || !self.backend.is_remote());
         let write = Write {
             change: Change::Fill {
                 key: key.clone(),
                 value: body.clone(),
                 expiry,
                 lease: held.clone(),
+                replace,
             },
-            origin: Origin::ReadThrough,
+            origin: match purpose {
+                Purpose::Miss => Origin::ReadThrough,
+                _ => Origin::Warming,
+            },
         };
         let now = self.backend.now_millis();
-        match flight.fill_unless_superseded(self.apply(write)).await {
+        let store = async {
+            if let Purpose::Refresh { seen } = purpose {
+                // Under the fill lock: a client write since the refresh was
+                // planned moved the deadline; the refresh must not undo it.
+                if self.deadline_moved(key, seen).await {
+                    // The fill script would have removed our lease; a lease
+                    // left behind would make the key's next miss wait on it.
+                    self.release(key, held.as_ref()).await;
+                    return Ok(Applied::Done(false));
+                }
+            }
+            self.apply(write).await
+        };
+        match flight.fill_unless_superseded(store).await {
             // A stale copy only of a value the backend holds: one the fill
             // did not store (the key was present, or the lease was lost to a
             // write) was never this key's value here.

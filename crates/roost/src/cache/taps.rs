@@ -11,12 +11,25 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use roost_store::UnixMillis;
+
 use super::write::{Applied, Origin, Write};
 use crate::error::CacheError;
 
 /// Sees every lookup of a value: GET, MGET, GETEX and reads by internal callers.
 pub trait ReadTap: Send + Sync + Debug {
     fn read(&self, key: &[u8], hit: bool, origin: Origin);
+
+    /// After [`ReadTap::read`], for a client's hit whose deadline the read
+    /// path knows (`expires_at`, unix ms; `now` from the backend's clock):
+    /// refresh-ahead decides here. Only called when [`ReadTap::wants_deadlines`].
+    fn hit_deadline(&self, _key: &[u8], _expires_at: UnixMillis, _now: UnixMillis) {}
+
+    /// Whether [`ReadTap::hit_deadline`] does anything: without such a tap,
+    /// a hit costs no clock read.
+    fn wants_deadlines(&self) -> bool {
+        false
+    }
 }
 
 /// Sees every write after it was applied, or failed.
@@ -38,6 +51,16 @@ impl Taps {
         }
     }
 
+    pub(super) fn watches_deadlines(&self) -> bool {
+        self.reads.iter().any(|tap| tap.wants_deadlines())
+    }
+
+    pub(super) fn hit_deadline(&self, key: &[u8], expires_at: UnixMillis, now: UnixMillis) {
+        for tap in &self.reads {
+            tap.hit_deadline(key, expires_at, now);
+        }
+    }
+
     pub(super) fn watches_writes(&self) -> bool {
         !self.writes.is_empty()
     }
@@ -52,18 +75,16 @@ impl Taps {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::num::NonZeroUsize;
     use std::time::Duration;
 
     use bytes::Bytes;
     use parking_lot::Mutex;
-    use roost_store::{ManualClock, StoreConfig};
+    use roost_store::ManualClock;
 
     use super::*;
-    use crate::backend::{Backend, Embedded, RetimeCondition};
+    use crate::backend::RetimeCondition;
     use crate::cache::{Cache, Change, Expiry, Item, SetCondition, SetOptions};
-    use crate::config::Limits;
-    use crate::telemetry::{Metrics, Op};
+    use crate::telemetry::Op;
 
     #[derive(Debug, Default)]
     struct Recorder {
@@ -84,26 +105,13 @@ mod tests {
     }
 
     fn tapped() -> (Cache, Arc<Recorder>) {
-        let config = StoreConfig {
-            shards: NonZeroUsize::new(2).unwrap(),
-            max_memory_bytes: 1 << 20,
-            policy: roost_store::PolicyKind::default(),
-        };
-        let limits = Limits {
-            max_key_bytes: 64,
-            max_value_bytes: 1024,
-            max_batch_keys: 10,
-            max_body_bytes: 4096,
-        };
-        let metrics = Arc::new(Metrics::new());
-        let clock = Arc::new(ManualClock::new(1_000));
-        let backend = Backend::Embedded(Embedded::new(config, clock, metrics.clone()));
         let recorder = Arc::new(Recorder::default());
         let taps = Taps {
             reads: vec![recorder.clone()],
             writes: vec![recorder.clone()],
         };
-        let cache = Cache::new(backend, limits, None, metrics).with_taps(taps);
+        let clock = Arc::new(ManualClock::new(1_000));
+        let cache = crate::cache::test_cache(clock).with_taps(taps);
         (cache, recorder)
     }
 
@@ -167,6 +175,7 @@ mod tests {
                     Change::Append { .. } => "append",
                     Change::Flush => "flush",
                     Change::Fill { .. } => "fill",
+                    Change::Restore(_) => "restore",
                 }
             })
             .collect();

@@ -13,10 +13,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use bytes::Bytes;
-use roost_store::UnixMillis;
+use roost_store::{AbsentInserts, UnixMillis};
 
 use super::strings::{SetOptions, SetResult};
-use super::{Cache, Expiry, Item};
+use super::{Cache, Expiry, Found, Item};
 use crate::backend::{Condition, Deadline, LeaseHeld, RetimeCondition, SetEntry, Stored};
 use crate::config::MAX_TTL;
 use crate::error::CacheError;
@@ -111,12 +111,22 @@ pub enum Change {
     /// Stores a value loaded from the origin, only while the key is absent
     /// and, with a lease, only while the lease still holds its token: a
     /// fill never overwrites a write (see `cache/read_through.rs`).
+    /// `replace`: a refresh-ahead's fill, stored over the present value (the
+    /// lease, and the flight's fill lock in this gateway, still order it
+    /// after client writes; see `cache/ahead.rs`).
     Fill {
         key: Bytes,
         value: Bytes,
         expiry: Expiry,
         lease: Option<LeaseHeld>,
+        replace: bool,
     },
+    /// Entries read back from a snapshot (`crate::snapshot`), each with its
+    /// own absolute deadline, stored only where the key holds no live value
+    /// (a client write since start-up wins); expired ones and ones over the
+    /// limits are skipped. The embedded store only: a Redis fleet keeps its
+    /// own data and writes nothing.
+    Restore(Vec<SetEntry>),
 }
 
 impl Change {
@@ -134,7 +144,7 @@ impl Change {
             Change::IncrBy { .. } => Op::Incr,
             Change::Append { .. } => Op::Append,
             Change::Flush => Op::Flush,
-            Change::Fill { .. } => return None,
+            Change::Fill { .. } | Change::Restore(_) => return None,
         })
     }
 
@@ -155,6 +165,7 @@ impl Change {
                 items.iter().for_each(|item| each(&item.key))
             }
             Change::DeleteMany(keys) => keys.iter().for_each(|key| each(key)),
+            Change::Restore(entries) => entries.iter().for_each(|(key, _)| each(key)),
             Change::Flush => {}
         }
     }
@@ -173,11 +184,12 @@ impl Change {
                 entries.iter().map(|e| &e.key).collect()
             }
             Change::DeleteMany(keys) => keys.iter().collect(),
-            // An expiry change or a fill replaces no value.
+            // An expiry change, a fill or a restore replaces no value.
             Change::Retime { .. }
             | Change::ExpireAt { .. }
             | Change::Persist(_)
-            | Change::Fill { .. } => Vec::new(),
+            | Change::Fill { .. }
+            | Change::Restore(_) => Vec::new(),
             Change::Flush => return None,
         })
     }
@@ -202,6 +214,8 @@ pub enum Applied {
     Integer(i64),
     /// The new length (APPEND).
     Length(usize),
+    /// What a restore stored and skipped.
+    Restored(AbsentInserts),
 }
 
 /// One `Applied::into_*` per kind of answer: what each change answers is
@@ -229,6 +243,7 @@ unpack! {
     into_value -> Value(Option<Bytes>),
     into_integer -> Integer(i64),
     into_length -> Length(usize),
+    into_restored -> Restored(AbsentInserts),
 }
 
 fn unexpected(wanted: &str, got: &Applied) -> ! {
@@ -242,8 +257,15 @@ impl Cache {
         let Write { change, origin } = write;
         let op = change.op();
         let start = Instant::now();
-        if origin == Origin::Client && self.origin.is_some() {
-            self.before_client_write(&change).await;
+        if origin == Origin::Client {
+            // Before the write, so a restore never lands between the write
+            // and its record (`fence.rs`).
+            if let Some(fence) = &self.fence {
+                fence.client_write(&change);
+            }
+            if self.origin.is_some() {
+                self.before_client_write(&change).await;
+            }
         }
         let result = self.perform(change, origin).await;
         if let (Some(op), Origin::Client) = (op, origin) {
@@ -291,7 +313,13 @@ impl Cache {
                 self.check_key(&key)?;
                 let deadline = self.deadline(expiry)?;
                 let found = self.backend.get_and_retime(key.clone(), deadline).await?;
-                self.looked_up(&key, found.is_some(), origin);
+                // The deadline is the one this GETEX just set: no refresh cue.
+                let seen = if found.is_some() {
+                    Found::Hit(None)
+                } else {
+                    Found::Miss
+                };
+                self.looked_up(&key, seen, origin);
                 Ok(Applied::Value(found.map(|s| s.value)))
             }
             Change::ExpireAt { key, at, condition } => {
@@ -323,13 +351,30 @@ impl Cache {
                 value,
                 expiry,
                 lease,
+                replace,
             } => {
                 let expires_at = self.check_write(&key, &value, expiry)?;
                 let stored = self
                     .backend
-                    .fill(key, value, expires_at, lease.as_ref())
+                    .fill(key, value, expires_at, lease.as_ref(), replace)
                     .await?;
                 Ok(Applied::Done(stored))
+            }
+            Change::Restore(entries) => {
+                let count = entries.len() as u64;
+                let valid: Vec<SetEntry> = entries
+                    .into_iter()
+                    .filter(|(key, hit)| {
+                        self.check_key(key).is_ok() && self.check_value(&hit.value).is_ok()
+                    })
+                    .collect();
+                let refused = count - valid.len() as u64;
+                let mut done = match &self.fence {
+                    Some(fence) => fence.restore(valid, |valid| self.backend.restore(valid)),
+                    None => self.backend.restore(valid),
+                };
+                done.too_large += refused;
+                Ok(Applied::Restored(done))
             }
         }
     }

@@ -378,6 +378,37 @@ pub const SETTINGS: &[Setting] = &[
         default: "256",
         help: "origin fetches in flight at once per gateway; a miss that needs one more fails fast with `overloaded` (1 to 1000000)",
     },
+    // Warming (issue 15; docs/warming.md).
+    Setting {
+        key: "warming",
+        env: "ROOST_WARMING",
+        default: "on",
+        help: "intelligent warming: refresh-ahead of hot keys and predictive preloading (both need ROOST_ORIGIN_URL), snapshots (with ROOST_DATA_DIR) and the hottest-first copy to a node added to a Redis fleet; off keeps read-through and single-flight. on or off",
+    },
+    Setting {
+        key: "origin_max_rps",
+        env: "ROOST_ORIGIN_MAX_RPS",
+        default: "1000",
+        help: "origin requests per second warming may make (refreshes and prefetches share this token bucket; client misses never wait on it), 1 to 1000000",
+    },
+    Setting {
+        key: "data_dir",
+        env: "ROOST_DATA_DIR",
+        default: "",
+        help: "directory for the embedded store's snapshot (written every WARMING_INTERVAL and on graceful shutdown, loaded hottest first at start); must be writable; unset means no snapshots",
+    },
+    Setting {
+        key: "snapshot_max_bytes",
+        env: "ROOST_SNAPSHOT_MAX_BYTES",
+        default: "0",
+        help: "most entry bytes a snapshot keeps, hottest first, e.g. 256MiB; 0 means the store's memory cap (ROOST_MAX_MEMORY)",
+    },
+    Setting {
+        key: "ready_after_warm",
+        env: "ROOST_READY_AFTER_WARM",
+        default: "false",
+        help: "GET /readyz answers 503 until the snapshot in ROOST_DATA_DIR is loaded: true or false",
+    },
 ];
 
 /// Looks a setting up by its `roost.toml` key.

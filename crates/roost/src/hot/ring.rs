@@ -18,6 +18,33 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 /// are tracked by the hash of the whole key and shown by this prefix.
 pub const KEY_CAPTURE: usize = 64;
 const KEY_WORDS: usize = KEY_CAPTURE / 8;
+
+/// A key's first [`KEY_CAPTURE`] bytes as atomic words: what a seqlock slot
+/// holds, written and read word by word under the slot's sequence number (the
+/// caller's fences order it). Shared by the hot-key rings and the predictor's.
+#[derive(Debug, Default)]
+pub(crate) struct KeyWords([AtomicU64; KEY_WORDS]);
+
+impl KeyWords {
+    /// Stores `key`'s first [`KEY_CAPTURE`] bytes (the rest of the words keep
+    /// what they held; readers use only the length they were given).
+    pub(crate) fn store(&self, key: &[u8]) {
+        let kept = &key[..key.len().min(KEY_CAPTURE)];
+        for (word, chunk) in self.0.iter().zip(kept.chunks(8)) {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            word.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn load(&self) -> [u8; KEY_CAPTURE] {
+        let mut key = [0u8; KEY_CAPTURE];
+        for (chunk, word) in key.chunks_mut(8).zip(&self.0) {
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+        }
+        key
+    }
+}
 /// Rings: threads are spread over them so the heads are rarely shared.
 pub const STRIPES: usize = 4;
 /// Slots per ring (a power of two). With sampling held near
@@ -48,7 +75,7 @@ struct Slot {
     hash: AtomicU64,
     /// Key length in the low 32 bits, sampling shift above.
     meta: AtomicU64,
-    key: [AtomicU64; KEY_WORDS],
+    key: KeyWords,
 }
 
 /// A ring's head on a cache line pair of its own, so stripes do not share one.
@@ -105,12 +132,7 @@ impl Rings {
         let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
         slot.meta
             .store(u64::from(len) | (u64::from(shift) << 32), Ordering::Relaxed);
-        let kept = &key[..key.len().min(KEY_CAPTURE)];
-        for (word, chunk) in slot.key.iter().zip(kept.chunks(8)) {
-            let mut bytes = [0u8; 8];
-            bytes[..chunk.len()].copy_from_slice(chunk);
-            word.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
-        }
+        slot.key.store(key);
         slot.seq.store(2 * ticket + 2, Ordering::Release);
     }
 
@@ -158,10 +180,7 @@ fn read(slot: &Slot, ticket: u64) -> Option<Sample> {
     }
     let hash = slot.hash.load(Ordering::Relaxed);
     let meta = slot.meta.load(Ordering::Relaxed);
-    let mut key = [0u8; KEY_CAPTURE];
-    for (chunk, word) in key.chunks_mut(8).zip(&slot.key) {
-        chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
-    }
+    let key = slot.key.load();
     fence(Ordering::Acquire);
     if slot.seq.load(Ordering::Relaxed) != written {
         return None;

@@ -63,8 +63,9 @@ thread_local! {
 }
 
 /// The calling thread's next pseudo-random number: a draw per request, so a
-/// client's key cycle cannot line up with the sampling.
-pub(super) fn roll() -> u64 {
+/// client's key cycle cannot line up with the sampling. Also the source of
+/// refresh-ahead's early-expiry draw (`warming/refresh.rs`).
+pub(crate) fn roll() -> u64 {
     DICE.with(|dice| {
         let mut x = dice.get();
         if x == 0 {
@@ -79,8 +80,9 @@ pub(super) fn roll() -> u64 {
     })
 }
 
-/// The calling thread's ring, handed out round-robin.
-pub(super) fn stripe() -> usize {
+/// The calling thread's ring, handed out round-robin: of [`STRIPES`] here and
+/// in the predictor's rings (`warming/predict/ring.rs`), which have as many.
+pub(crate) fn stripe() -> usize {
     STRIPE.with(|s| {
         if s.get() == usize::MAX {
             s.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed) % STRIPES);

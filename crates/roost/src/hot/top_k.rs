@@ -125,6 +125,11 @@ impl TopK {
         self.total *= factor;
     }
 
+    /// The counters in no order.
+    pub fn counters(&self) -> impl Iterator<Item = &Counter> {
+        self.heap.iter()
+    }
+
     /// The counters, largest count first.
     pub fn ranked(&self) -> Vec<&Counter> {
         let mut all: Vec<&Counter> = self.heap.iter().collect();

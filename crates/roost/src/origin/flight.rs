@@ -12,6 +12,7 @@
 //! (it overwrites the fill, or the fill finds the key present).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +21,11 @@ use futures_util::future::{FutureExt, Shared};
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+use roost_store::UnixMillis;
+
 use super::Loaded;
 use crate::error::{CacheError, OriginFault};
+use crate::telemetry::OriginReason;
 
 /// What every waiter of a flight gets.
 pub type Outcome = Result<Loaded, CacheError>;
@@ -31,6 +35,45 @@ pub struct Flight {
     answer: Shared<oneshot::Receiver<Outcome>>,
     /// `true` once a client write of the key came before the fill.
     superseded: tokio::sync::Mutex<bool>,
+    /// Why the fetch was started (a client's miss, or warming's).
+    purpose: Purpose,
+    /// Whether the fetch sent its request (not: another gateway filled the
+    /// key, or it was present, or refused before sending).
+    asked: AtomicBool,
+    /// Whether a client's miss joined it (a prefetch its follow-up read
+    /// caught up with was right, though the read still waited).
+    joined: AtomicBool,
+    /// Whether the origin failed (the answer may still be a stale copy).
+    failed: AtomicBool,
+}
+
+/// Why a flight fetches: a client's miss, or warming ahead of demand. A
+/// client miss that joins a warming flight waits for it like any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Miss,
+    /// Refresh-ahead of a present hot key whose deadline was `seen` (unix
+    /// ms): stored over it only if the deadline is still that one (no client
+    /// write came since) — see `cache/ahead.rs`.
+    Refresh {
+        seen: UnixMillis,
+    },
+    /// A predicted next read, absent from the backend.
+    Prefetch,
+    /// A hot key absent from the backend (evicted, node restarted).
+    Warmup,
+}
+
+impl Purpose {
+    /// The `reason` label of `roost_origin_requests_total`.
+    pub fn reason(self) -> OriginReason {
+        match self {
+            Purpose::Miss => OriginReason::Miss,
+            Purpose::Refresh { .. } => OriginReason::Refresh,
+            Purpose::Prefetch => OriginReason::Prefetch,
+            Purpose::Warmup => OriginReason::Warmup,
+        }
+    }
 }
 
 /// What the miss that started a flight hands its fetch task.
@@ -64,8 +107,8 @@ impl Flights {
         }
     }
 
-    /// Joins the flight of `key`, or starts one when there is none.
-    pub fn join(&self, key: &[u8]) -> Joined {
+    /// Joins the flight of `key`, or starts one for `purpose` when there is none.
+    pub fn join(&self, key: &[u8], purpose: Purpose) -> Joined {
         let mut map = self.map.lock();
         if let Some(flight) = map.get(key) {
             return Joined::Waiting(flight.clone());
@@ -74,9 +117,18 @@ impl Flights {
         let flight = Arc::new(Flight {
             answer: receiver.shared(),
             superseded: tokio::sync::Mutex::new(false),
+            purpose,
+            asked: AtomicBool::new(false),
+            joined: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
         });
         map.insert(Bytes::copy_from_slice(key), flight.clone());
         Joined::Started(Start { flight, answer })
+    }
+
+    /// Whether `key` has a flight now (a peek: one may start right after).
+    pub fn is_flying(&self, key: &[u8]) -> bool {
+        self.map.lock().contains_key(key)
     }
 
     /// A slot of `ROOST_ORIGIN_MAX_CONCURRENCY`, taken just before a request
@@ -87,6 +139,13 @@ impl Flights {
             .clone()
             .try_acquire_owned()
             .map_err(|_| CacheError::OriginOverloaded { limit: self.limit })
+    }
+
+    /// Whether a background (warming) fetch may start: it leaves at least
+    /// half of `ROOST_ORIGIN_MAX_CONCURRENCY` to client misses, so warming
+    /// never makes a client's miss fail as overloaded.
+    pub fn has_background_room(&self) -> bool {
+        self.capacity.available_permits() > self.limit / 2
     }
 
     /// Forgets `flight` once its fill is done, so the next miss reads the
@@ -129,6 +188,37 @@ impl Flights {
 }
 
 impl Flight {
+    pub fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    /// The fetch is sending its request to the origin.
+    pub fn mark_asked(&self) {
+        self.asked.store(true, Ordering::Relaxed);
+    }
+
+    pub fn asked(&self) -> bool {
+        self.asked.load(Ordering::Relaxed)
+    }
+
+    /// A client's miss is waiting for this fetch.
+    pub fn mark_joined(&self) {
+        self.joined.store(true, Ordering::Relaxed);
+    }
+
+    pub fn joined(&self) -> bool {
+        self.joined.load(Ordering::Relaxed)
+    }
+
+    /// The origin failed this fetch (timeout, 5xx, refused, too large).
+    pub fn mark_failed(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
     /// The flight's outcome, or a timeout error after `bound`.
     pub async fn wait(&self, bound: Duration) -> Outcome {
         match tokio::time::timeout(bound, self.answer.clone()).await {
@@ -176,10 +266,13 @@ mod tests {
     #[tokio::test]
     async fn a_miss_after_a_write_starts_a_new_flight() {
         let flights = Flights::new(4);
-        let old = started(flights.join(b"k"));
-        assert!(matches!(flights.join(b"k"), Joined::Waiting(_)));
+        let old = started(flights.join(b"k", Purpose::Miss));
+        assert!(matches!(
+            flights.join(b"k", Purpose::Miss),
+            Joined::Waiting(_)
+        ));
         flights.supersede(b"k").await;
-        let new = started(flights.join(b"k"));
+        let new = started(flights.join(b"k", Purpose::Miss));
         assert_eq!(old.flight.fill_unless_superseded(async {}).await, None);
         assert_eq!(new.flight.fill_unless_superseded(async {}).await, Some(()));
         flights.finish(b"k", &old.flight);
@@ -192,8 +285,8 @@ mod tests {
     #[test]
     fn slots_bound_requests_not_flights() {
         let flights = Flights::new(1);
-        let _a = started(flights.join(b"a"));
-        let _b = started(flights.join(b"b"));
+        let _a = started(flights.join(b"a", Purpose::Miss));
+        let _b = started(flights.join(b"b", Purpose::Miss));
         let slot = flights.slot().unwrap();
         assert!(matches!(
             flights.slot(),

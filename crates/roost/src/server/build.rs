@@ -71,8 +71,13 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
                 Fleet::new(specs, *fleet, clock, events, tasks)?
             };
             let mut backend = backend;
-            backend.enable_near(hot, metrics.near().clone());
-            Ok(Backend::Fleet(Arc::new(backend)))
+            backend.enable_near(hot.clone(), metrics.near().clone());
+            if config.warming.enabled {
+                backend.enable_warmup(hot, config.hot_keys.capacity, &metrics);
+            }
+            let fleet = Arc::new(backend);
+            fleet.spawn_trend_preload();
+            Ok(Backend::Fleet(fleet))
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum EventKind {
     TopologyChange,
     /// A background task ended with an error or a panic.
     TaskFailed,
+    /// Warming did something an operator should see: a snapshot written or
+    /// loaded (or skipped as damaged), a new node's warm-up started or done.
+    Warming,
 }
 
 impl EventKind {
@@ -45,6 +48,7 @@ impl EventKind {
             EventKind::NodeReadmitted => "node_readmitted",
             EventKind::TopologyChange => "topology_change",
             EventKind::TaskFailed => "task_failed",
+            EventKind::Warming => "warming",
         }
     }
 }

@@ -121,6 +121,8 @@ pub struct Metrics {
     near: NearMetrics,
     /// Origin read-through (`crate::origin`).
     origin: super::OriginMetrics,
+    /// Warming (`crate::warming`).
+    warming: super::WarmingMetrics,
     /// Background tasks that ended with an error or a panic, by task name.
     task_failures: IntCounterVec,
     /// See [`Metrics::refreshing`].
@@ -194,6 +196,7 @@ impl Metrics {
             doors: super::DoorMetrics::new(),
             near: NearMetrics::new(),
             origin: super::OriginMetrics::new(),
+            warming: super::WarmingMetrics::new(),
             task_failures: IntCounterVec::new(
                 Opts::new(
                     "roost_task_failures_total",
@@ -223,6 +226,7 @@ impl Metrics {
         collectors.extend(metrics.doors.collectors());
         collectors.extend(metrics.near.collectors());
         collectors.extend(metrics.origin.collectors());
+        collectors.extend(metrics.warming.collectors());
         for c in collectors {
             metrics
                 .registry
@@ -302,6 +306,11 @@ impl Metrics {
     /// Origin read-through's metrics (`crate::origin`).
     pub fn origin(&self) -> &super::OriginMetrics {
         &self.origin
+    }
+
+    /// Warming's metrics (`crate::warming`).
+    pub fn warming(&self) -> &super::WarmingMetrics {
+        &self.warming
     }
 
     pub fn hits(&self) -> u64 {

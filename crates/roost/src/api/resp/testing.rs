@@ -69,10 +69,19 @@ impl Harness {
             metrics.doors().output_pending.clone(),
         );
         let hot = crate::hot::HotKeys::new(crate::hot::HotKeysConfig::default(), &metrics);
+        let warming = crate::warming::Warming::new(
+            config.warming.clone(),
+            config.warming_interval,
+            false,
+            hot.clone(),
+            clock.clone(),
+            metrics.clone(),
+        );
         let cache = Cache::new(backend, config.limits, None, metrics);
         let app = Arc::new(AppState {
             cache,
             hot,
+            warming,
             history: Arc::new(History::default()),
             events: Arc::new(Events::default()),
             auth: ArcSwap::from_pointee(Auth::new(&config.auth.credentials)),
@@ -80,6 +89,7 @@ impl Harness {
             tls: false,
             output_budget: budget,
             ready: AtomicBool::new(true),
+            snapshots: None,
         });
         let addr = SocketAddr::from(([127, 0, 0, 1], 6380));
         let auth_on = app.auth.load().is_enabled();

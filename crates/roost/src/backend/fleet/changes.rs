@@ -198,6 +198,7 @@ impl Fleet {
                 return Err(TopologyError::Unknown(id.clone()));
             }
         }
+        let mut added = Vec::new();
         for spec in add {
             let address = spec.address.host_port();
             if nodes
@@ -206,7 +207,9 @@ impl Fleet {
             {
                 return Err(TopologyError::Duplicate(format!("{} ({address})", spec.id)));
             }
-            nodes.push(Arc::new(spec.connect(&self.options)));
+            let node = Arc::new(spec.connect(&self.options));
+            added.push(node.clone());
+            nodes.push(node);
         }
         if nodes.len() < self.settings.replicas {
             let (replicas, nodes) = (self.settings.replicas, nodes.len());
@@ -233,13 +236,22 @@ impl Fleet {
         );
         let fleet = self.clone();
         // Ends at shutdown: a move cut short leaves the topology unsettled,
-        // which costs misses, never stale values.
+        // which costs misses, never stale values. With warming on, the hot
+        // keys the added nodes now own are copied first (`warmup.rs`); reads
+        // go through to their former holders meanwhile, as during the move.
         self.tasks.spawn("key-mover", |stop| async move {
+            let moved = async {
+                fleet.warm_up_added(&added).await;
+                fleet.finish_move().await;
+            };
             tokio::select! {
                 _ = stop.cancelled() => {
+                    for node in &added {
+                        fleet.stop_warm_up(node);
+                    }
                     tracing::warn!("shutdown while keys were moving; keys not yet moved will miss");
                 }
-                _ = fleet.finish_move() => {}
+                _ = moved => {}
             }
             Ok(())
         });

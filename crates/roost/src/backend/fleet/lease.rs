@@ -98,11 +98,12 @@ impl Fleet {
         token: &str,
         value: Bytes,
         expires_at: Option<UnixMillis>,
+        replace: bool,
     ) -> Result<bool, CacheError> {
         let (k, v) = (&key[..], &value[..]);
         self.modify(&key, |node, now| async move {
             node.link
-                .lease_fill(k, lease, token, v, expires_at, now)
+                .lease_fill(k, lease, token, v, expires_at, now, replace)
                 .await
         })
         .await

@@ -91,7 +91,7 @@ impl Fleet {
 
     /// A fill of `key`: `None` when it cannot be made (tracking down, no
     /// readable replica, keys moving, a failed read) or its miss is not final.
-    async fn fill(&self, near: &NearCache, key: &[u8]) -> Option<Option<Stored>> {
+    pub(super) async fn fill(&self, near: &NearCache, key: &[u8]) -> Option<Option<Stored>> {
         let topology = self.topology();
         if topology.previous.is_some() {
             return None;

@@ -36,12 +36,13 @@ impl Fleet {
         if let Some(hit) = self.near_hit(key) {
             return Ok(Some(hit.value));
         }
-        self.get_value_past_near(key).await
+        Ok(self.get_value_past_near(key).await?.map(|s| s.value))
     }
 
-    /// [`Fleet::get_value`] after [`Fleet::near_hit`] missed.
-    pub async fn get_value_past_near(&self, key: &[u8]) -> Result<Option<Bytes>, CacheError> {
-        Ok(self.read_past_near(key, false).await?.map(|s| s.value))
+    /// [`Fleet::get_value`] after [`Fleet::near_hit`] missed: the entry with
+    /// its deadline when a near-cache fill read it, else without (no PTTL).
+    pub async fn get_value_past_near(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        self.read_past_near(key, false).await
     }
 
     /// Reads a batch of keys (values with their deadlines when `with_ttl`),

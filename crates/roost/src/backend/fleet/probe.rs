@@ -131,6 +131,9 @@ impl Fleet {
             format!("node {} readmitted; {what}", node.id),
         );
         self.refill(node, invalidated);
+        // It may have come back empty (a restart): its hot keys first, from
+        // the other replicas, rather than one read-repair at a time.
+        self.warm_up_readmitted(node);
     }
 
     /// Deletes on `node` what its journal holds now and forgets those keys;

@@ -202,30 +202,34 @@ impl Topology {
     }
 }
 
+/// A node at `127.0.0.1:port` that is never connected to: for tests of
+/// placement and bookkeeping that need `FleetNode`s but no Redis.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(super) fn test_node(port: u16) -> Arc<FleetNode> {
+    use crate::backend::redis_link::LinkOptions;
+    let address = NodeAddress::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
+    let options = LinkOptions {
+        connections: 1,
+        timeout: std::time::Duration::from_millis(100),
+        max_in_flight: 10,
+    };
+    let link = RedisLink::standalone(address.clone(), options);
+    Arc::new(FleetNode::new(
+        NodeId::from(address.host_port()),
+        roost_ring::DEFAULT_WEIGHT,
+        link,
+    ))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::time::Duration;
 
-    use roost_ring::DEFAULT_WEIGHT;
-
     use super::*;
-    use crate::backend::redis_link::LinkOptions;
 
-    fn node(port: u16) -> Arc<FleetNode> {
-        let address = NodeAddress::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
-        let options = LinkOptions {
-            connections: 1,
-            timeout: Duration::from_millis(100),
-            max_in_flight: 10,
-        };
-        let link = RedisLink::standalone(address.clone(), options);
-        Arc::new(FleetNode::new(
-            NodeId::from(address.host_port()),
-            DEFAULT_WEIGHT,
-            link,
-        ))
-    }
+    use test_node as node;
 
     #[test]
     fn placement_is_distinct_successors_owner_first() {

@@ -26,16 +26,17 @@ return {false, -2, redis.call('EXISTS', KEYS[2])}
     )
 });
 
-/// The fill: only while the lease holds our token and the key is absent, SET
-/// the key with its deadline; the lease is removed either way when it is ours.
-/// KEYS[1] key, KEYS[2] lease; ARGV[1] token, ARGV[2] value,
-/// ARGV[3] `persist` | `px` | `gone`, ARGV[4] ms. Returns 1 when stored.
+/// The fill: only while the lease holds our token and the key is absent (or,
+/// for a refresh-ahead, whatever is there), SET the key with its deadline; the
+/// lease is removed either way when it is ours. KEYS[1] key, KEYS[2] lease;
+/// ARGV[1] token, ARGV[2] value, ARGV[3] `persist` | `px` | `gone`, ARGV[4] ms,
+/// ARGV[5] `absent` | `replace`. Returns 1 when stored.
 static FILL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[5] ~= 'replace' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local mode = ARGV[3]
 if mode == 'persist' then redis.call('SET', KEYS[1], ARGV[2])
 elseif mode == 'px' then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
@@ -86,7 +87,9 @@ impl RedisLink {
         Ok((entry, held == 1))
     }
 
-    /// The check-and-set fill; `true` when it stored the value.
+    /// The check-and-set fill; `true` when it stored the value. `replace`:
+    /// store over a present value too (a refresh-ahead).
+    #[allow(clippy::too_many_arguments)]
     pub async fn lease_fill(
         &self,
         key: &[u8],
@@ -95,8 +98,10 @@ impl RedisLink {
         value: &[u8],
         expires_at: Option<UnixMillis>,
         now: UnixMillis,
+        replace: bool,
     ) -> Result<bool, CacheError> {
         let (mode, ms) = WireExpiry::from_deadline(expires_at, now).script_args();
+        let when = if replace { "replace" } else { "absent" };
         let stored: i64 = self
             .run(|mut c| async move {
                 let mut invocation = FILL.key(key);
@@ -105,7 +110,8 @@ impl RedisLink {
                     .arg(token)
                     .arg(value)
                     .arg(mode)
-                    .arg(ms);
+                    .arg(ms)
+                    .arg(when);
                 invocation.invoke_async(&mut c).await
             })
             .await?;
