@@ -1,6 +1,6 @@
 // End-to-end: a real `roost serve` on free ports, the embedded dashboard in
 // headless Debian Chromium (playwright-core, never a downloaded browser), REST
-// traffic from here, and what a person would see. Two scenarios, each with its
+// traffic from here, and what a person would see. Three scenarios, each with its
 // own roost and browser profile:
 //   open    no credentials: ops/s and hit ratio move, the Nodes page lists
 //           every node, the key explorer finds a key, the hot-keys table puts
@@ -9,8 +9,13 @@
 //           socket) first, a wrong token refused, the right one lets live data
 //           in and shows the user; writes are disabled; a lost cookie and
 //           signing out both return to the sign-in screen.
+//   warming the cache-warming panel against the real GET /api/cache/warming
+//           (issue 15; a server without it fails here with a 404): snapshots
+//           into a temp ROOST_DATA_DIR every second show up live, a SIGTERM
+//           restart shows the load, and ROOST_WARMING=off shows the off state.
 //
 //   npm run e2e                      (after `npm run build` and a cargo build)
+//   E2E_SCENARIOS=warming,open       only these scenarios (default: all)
 //   ROOST_BIN=path/to/roost          which binary (default: the newer of
 //                                    target/release/roost and target/debug/roost)
 //   CHROMIUM=/usr/bin/chromium       which browser
@@ -29,7 +34,7 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
 const artifacts = join(here, 'artifacts');
-const TOTAL_BUDGET_MS = 120_000;
+const TOTAL_BUDGET_MS = 180_000;
 const VIEWER_TOKEN = 'v1ewer-t0ken';
 
 let passed = 0;
@@ -328,9 +333,162 @@ async function signedScenario() {
   }
 }
 
+/** What in a GET /api/cache/warming answer differs from the documented shape (docs/api.md). */
+function warmingShapeProblems(body) {
+  const problems = [];
+  const want = (path, ok) => ok || problems.push(path);
+  const num = (v) => typeof v === 'number' && Number.isFinite(v);
+  const numOrNull = (v) => v === null || num(v);
+  const strOrNull = (v) => v === null || typeof v === 'string';
+  const obj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!obj(body)) return ['the answer is not an object'];
+  want('enabled', typeof body.enabled === 'boolean');
+  want('interval_ms', num(body.interval_ms));
+  want('origin', typeof body.origin === 'boolean');
+  want('budget', obj(body.budget) && ['max_rps', 'used_per_sec', 'denied_total'].every((k) => num(body.budget[k])));
+  want('refresh', obj(body.refresh) &&
+    ['issued_total', 'stored_total', 'failed_total', 'skipped_total', 'per_sec'].every((k) => num(body.refresh[k])));
+  want('prefetch', obj(body.prefetch) &&
+    ['issued_total', 'used_total', 'wasted_total', 'per_sec', 'successor_rules', 'pattern_rules'].every((k) => num(body.prefetch[k])) &&
+    numOrNull(body.prefetch.precision) && numOrNull(body.prefetch.coverage));
+  want('warmup', obj(body.warmup) && num(body.warmup.issued_total));
+  const snap = body.snapshot;
+  want('snapshot', snap === null || (obj(snap) && 'last_snapshot' in snap && 'last_load' in snap));
+  if (obj(snap) && snap.last_snapshot !== null) {
+    const l = snap.last_snapshot;
+    want('snapshot.last_snapshot', obj(l) && ['at_ms', 'entries', 'bytes', 'duration_ms'].every((k) => num(l[k])) && strOrNull(l.error));
+  }
+  if (obj(snap) && snap.last_load !== null) {
+    const l = snap.last_load;
+    want('snapshot.last_load', obj(l) && ['loading', 'done', 'failed', 'skipped'].includes(l.state) &&
+      ['at_ms', 'entries', 'skipped', 'duration_ms'].every((k) => num(l[k])) && strOrNull(l.error));
+  }
+  want('node_warmups', Array.isArray(body.node_warmups) && body.node_warmups.every((w) => obj(w) &&
+    typeof w.node === 'string' && ['added', 'readmitted'].includes(w.reason) && ['copying', 'done', 'stopped'].includes(w.state) &&
+    ['copied', 'skipped', 'total', 'started_at_ms'].every((k) => num(w[k])) && numOrNull(w.finished_at_ms)));
+  return problems;
+}
+
+/** SIGTERM, then wait for the exit (a graceful stop writes the final snapshot). */
+function stopRoost(roost) {
+  return new Promise((resolvePromise) => {
+    if (roost.child.exitCode !== null) return resolvePromise();
+    const timer = setTimeout(() => {
+      roost.child.kill('SIGKILL');
+      resolvePromise();
+    }, 15_000);
+    roost.child.once('exit', () => {
+      clearTimeout(timer);
+      resolvePromise();
+    });
+    roost.child.kill('SIGTERM');
+  });
+}
+
+async function testText(page, id) {
+  return (await page.locator(`[data-testid="${id}"]`).first().innerText().catch(() => '')).trim();
+}
+
+/** The count a panel text such as "1,234 entries" starts with; NaN when there is none. */
+const countIn = (text) => Number.parseInt(text.replace(/,/g, ''), 10);
+
+/** Opens the Warming · Regions page of `roost` and waits for the warming panel's first answer. */
+async function openWarming(page, roost) {
+  await page.goto(`http://${roost.dashboard}/#/more`);
+  await page.locator('[data-testid="warming-state"]').waitFor({ timeout: 15_000 });
+}
+
+/** Issue 15's warming panel against the real endpoint, across a restart and with warming off. */
+async function warmingScenario() {
+  console.log('== scenario: cache warming panel (needs the server with GET /api/cache/warming)');
+  const dataDir = mkdtempSync(join(tmpdir(), 'roost-e2e-data-'));
+  const env = { ROOST_DATA_DIR: dataDir, WARMING_INTERVAL: '1000', ROOST_ORIGIN_MAX_RPS: '250' };
+  let roost = await startRoost(env);
+  const { profile, context } = await launchBrowser();
+  const page = context.pages()[0] ?? (await context.newPage());
+  const shot = (name) => page.screenshot({ path: join(artifacts, name) });
+  try {
+    const apiBase = `http://${roost.http}`;
+    const first = await api(apiBase, 'GET', '/api/cache/warming');
+    if (first.status !== 200) {
+      check('GET /api/cache/warming answers 200 (it needs the server with issue 15 merged)', false,
+        `${first.status} ${JSON.stringify(first.body)}`);
+      return;
+    }
+    const problems = warmingShapeProblems(first.body);
+    check('GET /api/cache/warming has the documented shape', problems.length === 0,
+      problems.length === 0 ? '' : `${problems.join(', ')} in ${JSON.stringify(first.body)}`);
+    const keys = 40;
+    for (let i = 0; i < keys; i += 1) {
+      await api(apiBase, 'POST', '/api/cache', { key: `e2e:warm:${i}`, value: { i }, ttl: 600 });
+    }
+
+    const polls = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/cache/warming') polls.push(Date.now());
+    });
+    await openWarming(page, roost).catch(async (e) => {
+      await shot('warming-failed.png');
+      throw e;
+    });
+    check('the panel says warming is on', (await testText(page, 'warming-state')) === 'on');
+    const interval = await testText(page, 'warming-interval');
+    check('the panel shows the cycle interval', interval === 'cycle every 1 s', interval);
+    const budget = await testText(page, 'warming-budget');
+    check('the panel shows the budget use against ROOST_ORIGIN_MAX_RPS', /\/ 250$/.test(budget), budget);
+    const precision = await testText(page, 'warming-precision');
+    check('the panel shows prefetch precision (a dash before any prefetch)', /(—|%)$/.test(precision), precision);
+    check('the panel shows refresh and prefetch rates',
+      /\d/.test(await testText(page, 'warming-refresh-rate')) && /\d/.test(await testText(page, 'warming-prefetch-rate')));
+
+    const snapshotted = await until('the panel to show a snapshot of every key written',
+      async () => countIn(await testText(page, 'warming-snapshot-entries')) >= keys, undefined, 15_000);
+    const entries = await testText(page, 'warming-snapshot-entries');
+    check('a periodic snapshot shows up live with its entries', snapshotted, `${entries} entries, ${keys} written`);
+    const age = await testText(page, 'warming-snapshot-age');
+    check('the snapshot says how long ago it was written', /^(just now|\d+ s ago)$/.test(age), age);
+    check('the snapshot shows its size and duration', /entries · .+B · written in .+s$/.test(await testText(page, 'warming-snapshot-size')));
+    const before = polls.length;
+    await page.waitForTimeout(3_500);
+    check('the panel polls about once a second', polls.length - before >= 3, `${polls.length - before} polls in 3.5 s`);
+    check('the regions placeholder stays', (await page.locator('[data-testid="panel-/api/regions"]').count()) === 1);
+    await shot('warming.png');
+
+    // A graceful restart: the final snapshot is loaded while the new process serves.
+    await stopRoost(roost);
+    roost = await startRoost(env);
+    await openWarming(page, roost);
+    const loaded = await until('the panel to show the start-up load done',
+      async () => (await testText(page, 'warming-load-state')) === 'done', undefined, 15_000);
+    const loadEntries = await testText(page, 'warming-load-entries');
+    check('after a restart the panel shows the load done with the entries',
+      loaded && countIn(loadEntries) >= keys, `${await testText(page, 'warming-load')}`);
+    const back = await api(`http://${roost.http}`, 'GET', '/api/cache/e2e:warm:7');
+    check('the restarted server serves a key from the snapshot', back.status === 200, `${back.status}`);
+    await shot('warming-loaded.png');
+
+    await stopRoost(roost);
+    roost = await startRoost({ ...env, ROOST_WARMING: 'off' });
+    await openWarming(page, roost);
+    const off = await page.locator('[data-testid="warming-off"]').waitFor({ timeout: 10_000 }).then(() => true, () => false);
+    check('with ROOST_WARMING=off the panel says warming is off', off && (await testText(page, 'warming-state')) === 'off');
+    await shot('warming-off.png');
+  } finally {
+    await context.close();
+    await stopRoost(roost);
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function run() {
   mkdirSync(artifacts, { recursive: true });
-  for (const scenario of [openScenario, signedScenario]) {
+  const only = (process.env.E2E_SCENARIOS ?? '').split(',').filter(Boolean);
+  const scenarios = { open: openScenario, signed: signedScenario, warming: warmingScenario };
+  const unknown = only.filter((name) => !(name in scenarios));
+  if (unknown.length > 0) throw new Error(`unknown E2E_SCENARIOS ${unknown.join(', ')}: ${Object.keys(scenarios).join(', ')}`);
+  for (const [name, scenario] of Object.entries(scenarios)) {
+    if (only.length > 0 && !only.includes(name)) continue;
     try {
       await scenario();
     } catch (e) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatBytes, formatCount, formatMs, formatOps, formatPercent, formatTtl } from './format';
+import { formatAgo, formatBytes, formatCount, formatMs, formatOps, formatPercent, formatTtl } from './format';
 
 describe('formatting', () => {
   it('ops per second', () => {
@@ -35,5 +35,14 @@ describe('formatting', () => {
     expect(formatTtl(3_725)).toBe('1h 2m 5s');
     expect(formatTtl(2 * 86_400 + 3_600)).toBe('2d 1h');
     expect(formatTtl(undefined)).toBe('—');
+  });
+
+  it('time ago, from the server clock to ours', () => {
+    const now = 1_700_000_000_000;
+    expect(formatAgo(now - 400, now)).toBe('just now');
+    expect(formatAgo(now + 5_000, now)).toBe('just now');
+    expect(formatAgo(now - 12_300, now)).toBe('12 s ago');
+    expect(formatAgo(now - 3_725_000, now)).toBe('1h 2m 5s ago');
+    expect(formatAgo(null, now)).toBe('—');
   });
 });

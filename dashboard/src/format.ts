@@ -52,6 +52,14 @@ export function formatTtl(seconds: number | null | undefined): string {
   return parts.join(' ');
 }
 
+/** How long before `nowMs` something happened at `atMs` (unix ms); a clock ahead of ours reads "just now". */
+export function formatAgo(atMs: number | null | undefined, nowMs: number): string {
+  if (atMs === null || atMs === undefined || !Number.isFinite(atMs)) return DASH;
+  const seconds = Math.floor(Math.max(0, nowMs - atMs) / 1000);
+  if (seconds < 1) return 'just now';
+  return `${formatTtl(seconds)} ago`;
+}
+
 export function formatCount(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return DASH;
   return n.toLocaleString('en-US');

@@ -13,6 +13,7 @@ import type {
   MgetResponse,
   SetResponse,
   SignOutResponse,
+  WarmingResponse,
 } from './types';
 
 export class ApiError extends Error {
@@ -128,6 +129,37 @@ export const mget = (keys: string[]) => request<MgetResponse>('POST', '/api/cach
 /** The hottest keys now, hottest first; `limit` is 1 to 1000. */
 export const hotKeys = (limit: number) =>
   request<HotKeysResponse>('GET', `/api/cache/hot-keys?limit=${encodeURIComponent(String(limit))}`);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNullOrObject = (v: unknown) => v === null || isObject(v);
+
+/**
+ * Whether `v` has the parts of a warming answer the panel walks into (numbers it
+ * only formats may be missing: they read as a dash). Guards against a server that
+ * answers this path with something else, e.g. a key named `warming` before the API.
+ */
+export function isWarmingResponse(v: unknown): v is WarmingResponse {
+  if (!isObject(v)) return false;
+  const { snapshot } = v;
+  return (
+    typeof v.enabled === 'boolean' &&
+    typeof v.interval_ms === 'number' &&
+    typeof v.origin === 'boolean' &&
+    ['budget', 'refresh', 'prefetch', 'warmup'].every((part) => isObject(v[part])) &&
+    (snapshot === null ||
+      (isObject(snapshot) && isNullOrObject(snapshot.last_snapshot) && isNullOrObject(snapshot.last_load))) &&
+    Array.isArray(v.node_warmups) &&
+    v.node_warmups.every(isObject)
+  );
+}
+
+/** What warming is doing now; a server without the warming API answers `missing`. */
+export async function warmingStatus(): Promise<Probe<WarmingResponse>> {
+  const answer = await probe<unknown>('/api/cache/warming');
+  if (answer.state !== 'available') return answer;
+  if (isWarmingResponse(answer.data)) return { state: 'available', data: answer.data };
+  return { state: 'error', error: new ApiError(200, 'bad_reply', 'the warming answer is not in the expected shape') };
+}
 
 export const listClusterNodes = () => request<ClusterNodesResponse>('GET', '/api/cluster/nodes');
 

@@ -42,7 +42,8 @@ export type EventKind =
   | 'node_ejected'
   | 'node_readmitted'
   | 'topology_change'
-  | 'task_failed';
+  | 'task_failed'
+  | 'warming';
 
 export interface RoostEvent {
   seq: number;
@@ -182,4 +183,72 @@ export interface HotKeysResponse {
     lost_total: number;
   };
   note?: string;
+}
+
+/** `GET /api/cache/warming` (crates/roost/src/warming/status.rs; docs/api.md). */
+export interface WarmingResponse {
+  /** `ROOST_WARMING`; false: refresh-ahead, prefetch, snapshots and node warm-up are stopped. */
+  enabled: boolean;
+  /** `WARMING_INTERVAL`: how often the warming cycle (and the periodic snapshot) runs. */
+  interval_ms: number;
+  /** Whether an origin (`ROOST_ORIGIN_URL`) is configured: refresh and prefetch need one. */
+  origin: boolean;
+  /** `ROOST_ORIGIN_MAX_RPS`: the token bucket every background origin fetch takes from. */
+  budget: { max_rps: number; used_per_sec: number; denied_total: number };
+  refresh: {
+    issued_total: number;
+    stored_total: number;
+    failed_total: number;
+    skipped_total: number;
+    per_sec: number;
+  };
+  prefetch: {
+    issued_total: number;
+    used_total: number;
+    wasted_total: number;
+    per_sec: number;
+    /** used / issued; null before anything was issued. */
+    precision: number | null;
+    /** follow-up reads served by a prefetch / follow-up reads that would have missed; null before any. */
+    coverage: number | null;
+    successor_rules: number;
+    pattern_rules: number;
+  };
+  /** Hot keys missing from the backend fetched again by the cycle. */
+  warmup: { issued_total: number };
+  /** Null without snapshots (no `ROOST_DATA_DIR`, or not the embedded store). */
+  snapshot: WarmingSnapshotStatus | null;
+  /** New or re-admitted fleet nodes being given their hot keys; empty elsewhere. */
+  node_warmups: NodeWarmup[];
+}
+
+export interface WarmingSnapshotStatus {
+  /** Null until the first snapshot was written. */
+  last_snapshot: {
+    at_ms: number;
+    entries: number;
+    bytes: number;
+    duration_ms: number;
+    error: string | null;
+  } | null;
+  /** Null until a load was tried at start-up. */
+  last_load: {
+    at_ms: number;
+    state: 'loading' | 'done' | 'failed' | 'skipped';
+    entries: number;
+    skipped: number;
+    duration_ms: number;
+    error: string | null;
+  } | null;
+}
+
+export interface NodeWarmup {
+  node: string;
+  reason: 'added' | 'readmitted';
+  state: 'copying' | 'done' | 'stopped';
+  copied: number;
+  skipped: number;
+  total: number;
+  started_at_ms: number;
+  finished_at_ms: number | null;
 }

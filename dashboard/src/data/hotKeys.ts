@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 
 import { ApiError, hotKeys } from '../api/rest';
 import type { HotKey, HotKeysResponse } from '../api/types';
+import { startPolling } from './poll';
 
 export const HOT_KEYS_POLL_MS = 1000;
 export const HOT_KEY_LIMITS = [10, 20, 50, 100] as const;
@@ -54,24 +55,14 @@ export interface HotKeysState {
 /** Polls the hot-key list every `everyMs` while mounted; keeps the last answer through a failed poll. */
 export function useHotKeys(limit: number, everyMs = HOT_KEYS_POLL_MS): HotKeysState {
   const [state, setState] = useState<HotKeysState>({ answer: null, error: null });
-  useEffect(() => {
-    let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      try {
-        const answer = await hotKeys(limit);
-        if (live) setState({ answer, error: null });
-      } catch (e) {
-        const error = e instanceof ApiError ? e : new ApiError(0, 'unreachable', String(e));
-        if (live) setState((s) => ({ answer: s.answer, error }));
-      }
-      if (live) timer = setTimeout(() => void poll(), everyMs);
-    };
-    void poll();
-    return () => {
-      live = false;
-      if (timer !== undefined) clearTimeout(timer);
-    };
-  }, [limit, everyMs]);
+  useEffect(
+    () =>
+      startPolling(
+        () => hotKeys(limit),
+        everyMs,
+        (r) => setState((s) => (r.ok ? { answer: r.value, error: null } : { answer: s.answer, error: r.error })),
+      ),
+    [limit, everyMs],
+  );
   return state;
 }

@@ -1,14 +1,13 @@
-// Warming and regions: each panel probes its API and shows the data
-// once the server has it, or says it is not in this version (404).
+// Warming and regions. Warming is a live panel (pages/Warming.tsx); regions
+// probes its API and shows the data once the server has it, or says it is not
+// in this version (404).
 import { useEffect, useState } from 'react';
 import { Alert, Card, Col, Empty, Row } from 'antd';
 
 import { probe, type Probe } from '../api/rest';
+import { WarmingPanel } from './Warming';
 
-const PANELS = [
-  { title: 'cache warming', path: '/api/cache/warming' },
-  { title: 'regions', path: '/api/regions' },
-] as const;
+const PANELS = [{ title: 'regions', path: '/api/regions' }] as const;
 
 function Panel({ title, path }: { title: string; path: string }) {
   const [result, setResult] = useState<Probe<unknown> | null>(null);
@@ -35,6 +34,9 @@ function Panel({ title, path }: { title: string; path: string }) {
 export function FuturePanels() {
   return (
     <Row gutter={[16, 16]}>
+      <Col span={24}>
+        <WarmingPanel />
+      </Col>
       {PANELS.map((p) => (
         <Col key={p.path} xs={24} xl={12}>
           <Panel title={p.title} path={p.path} />

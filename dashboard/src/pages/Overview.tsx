@@ -14,6 +14,7 @@ const EVENT_COLOURS: Record<string, string> = {
   node_readmitted: 'green',
   topology_change: 'purple',
   task_failed: 'volcano',
+  warming: 'cyan',
 };
 
 function Figure({ id, title, value, hint }: { id: string; title: string; value: string; hint?: string }) {
