@@ -1,5 +1,6 @@
 //! The command line: clap definitions for `trace`, `load`, `fill` and `durability`, and their
-//! translation into the typed options each subcommand runs with.
+//! translation into the typed options each subcommand runs with; `warming`'s scenarios
+//! are in `cli/warming.rs`.
 //!
 //! Parsing and validation only; no I/O beyond what `main` asks of it.
 
@@ -7,6 +8,8 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+pub mod warming;
 
 use clap::{Args, Parser, Subcommand};
 use roost_store::PolicyKind;
@@ -49,6 +52,10 @@ pub enum Command {
     /// N clients GET one missing key at the same instant over one or more gateways'
     /// RESP ports, for fresh keys each round; prints the origin requests each round cost.
     Stampede(StampedeArgs),
+    /// Workloads that show what cache warming buys (refresh, sessions, uniform) and
+    /// the hit ratio per second across a server restart (curve); run each against
+    /// ROOST_WARMING=off and =on.
+    Warming(warming::WarmingArgs),
 }
 
 /// Why the command line was rejected after clap accepted its syntax.

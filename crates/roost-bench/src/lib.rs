@@ -12,6 +12,8 @@
 //! - `origin`: a stand-in origin (latency, status, max-age, value size, a request
 //!   counter) for Roost's read-through; `stampede`: N clients' simultaneous GETs of
 //!   one missing key over several gateways, counting the origin requests.
+//! - `warming`: the cache-warming scenarios (refresh-ahead, preloading on structured
+//!   and random keys) and the restart curve, for bench/warming.sh.
 //! - `endpoint`: `--target` as `resp://host:port` or `http://…`.
 //!
 //! **Invariant:** this crate never depends on the server crate `roost`; it talks to a
@@ -25,3 +27,4 @@ pub mod origin;
 pub mod resp;
 pub mod stampede;
 pub mod trace;
+pub mod warming;

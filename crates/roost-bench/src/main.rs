@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use roost_bench::cli::warming::WarmingScenario;
 use roost_bench::cli::{
     Cli, Command, DurabilityArgs, FillArgs, HostileArgs, LoadArgs, StampedeArgs, TraceArgs,
 };
 use roost_bench::endpoint::Endpoint;
 use roost_bench::load::http::HttpTarget;
-use roost_bench::{fill, load, resp, trace};
+use roost_bench::{fill, load, resp, trace, warming};
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -24,6 +25,7 @@ fn main() -> anyhow::Result<()> {
             runtime()?.block_on(roost_bench::origin::run_origin(args.options()))
         }
         Command::Stampede(args) => runtime()?.block_on(run_stampede(&args)),
+        Command::Warming(args) => runtime()?.block_on(run_warming(&args.scenario)),
     }
 }
 
@@ -124,6 +126,20 @@ async fn run_stampede(args: &StampedeArgs) -> anyhow::Result<()> {
     let report = roost_bench::stampede::run_stampede(&args.options()).await?;
     print!("{}", report.render());
     write_json(args.json.as_deref(), &report)
+}
+
+async fn run_warming(scenario: &WarmingScenario) -> anyhow::Result<()> {
+    if let WarmingScenario::Curve(args) = scenario {
+        // The per-second lines and the summary line are the output.
+        warming::curve::run_curve(&args.options()).await?;
+        return Ok(());
+    }
+    let Some((scenario, options, json)) = scenario.reads() else {
+        anyhow::bail!("not a read-through scenario");
+    };
+    let report = warming::reads::run_reads(scenario, &options).await?;
+    print!("{}", report.render());
+    write_json(json.map(|path| path.as_path()), &report)
 }
 
 fn write_json(path: Option<&Path>, report: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -2,13 +2,17 @@
 //! through to (`ROOST_ORIGIN_URL=http://host:port/items/{key}`), for the
 //! stampede bench. Every GET waits `latency`, then answers `status` with a
 //! body of `value_size` bytes and, when given, `Cache-Control: max-age`;
-//! `GET /__stats` answers `{"requests":N}`, the requests served so far
-//! (itself not counted). HTTP/1.1 with keep-alive, hyper directly.
+//! `GET /__stats` answers `{"requests":N,"by_prefix":{"user":n,...}}`, the
+//! requests served so far (itself not counted), in total and by the key's
+//! prefix (the path's last segment up to its first `:`), so the warming bench
+//! can tell a scenario's first reads from its follow-up reads. HTTP/1.1 with
+//! keep-alive, hyper directly.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,10 +33,57 @@ pub struct OriginOptions {
     pub value_size: usize,
 }
 
+/// Distinct prefixes counted by name; requests for any further ones are counted
+/// under `OTHER_PREFIXES`, so a key space without structure cannot grow the map.
+const MAX_PREFIXES: usize = 64;
+const OTHER_PREFIXES: &str = "(other)";
+
 struct Served {
     options: OriginOptions,
     body: Bytes,
     requests: AtomicU64,
+    /// A std Mutex: held for one map update, never across an `.await`.
+    by_prefix: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Served {
+    fn count(&self, path: &str) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let prefix = key_prefix(path);
+        let prefix = prefix.as_str();
+        let Ok(mut counts) = self.by_prefix.lock() else {
+            return;
+        };
+        if let Some(count) = counts.get_mut(prefix) {
+            *count += 1;
+        } else if counts.len() < MAX_PREFIXES {
+            counts.insert(prefix.to_owned(), 1);
+        } else {
+            *counts.entry(OTHER_PREFIXES.to_owned()).or_default() += 1;
+        }
+    }
+
+    fn stats_json(&self) -> String {
+        let by_prefix = self
+            .by_prefix
+            .lock()
+            .map(|counts| counts.clone())
+            .unwrap_or_default();
+        serde_json::json!({
+            "requests": self.requests.load(Ordering::SeqCst),
+            "by_prefix": by_prefix,
+        })
+        .to_string()
+    }
+}
+
+/// The key's prefix in a request path: its last segment, percent-decoded (Roost
+/// encodes the key's `:`), up to the first `:` (`/items/user%3A42` → `user`), or
+/// the whole segment when it has no `:`.
+pub fn key_prefix(path: &str) -> String {
+    let segment = path.rsplit('/').next().unwrap_or(path);
+    let key = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+    key.split(':').next().unwrap_or_default().to_owned()
 }
 
 /// Serves until the process is stopped; prints the bound address first.
@@ -43,6 +94,7 @@ pub async fn run_origin(options: OriginOptions) -> anyhow::Result<()> {
         body: Bytes::from(vec![b'x'; options.value_size]),
         options,
         requests: AtomicU64::new(0),
+        by_prefix: Mutex::new(BTreeMap::new()),
     });
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -64,13 +116,9 @@ async fn answer(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if request.uri().path() == "/__stats" {
-        let body = format!(
-            r#"{{"requests":{}}}"#,
-            served.requests.load(Ordering::SeqCst)
-        );
-        return Ok(Response::new(Full::new(Bytes::from(body))));
+        return Ok(Response::new(Full::new(Bytes::from(served.stats_json()))));
     }
-    served.requests.fetch_add(1, Ordering::SeqCst);
+    served.count(request.uri().path());
     let options = &served.options;
     if !options.latency.is_zero() {
         tokio::time::sleep(options.latency).await;
@@ -85,4 +133,44 @@ async fn answer(
         }
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_come_from_the_last_path_segment() {
+        assert_eq!(key_prefix("/items/user:42"), "user");
+        assert_eq!(key_prefix("/items/user%3A42"), "user");
+        assert_eq!(key_prefix("/items/feed%3a7"), "feed");
+        assert_eq!(key_prefix("/items/feed:7:x"), "feed");
+        assert_eq!(key_prefix("/items/plain"), "plain");
+        assert_eq!(key_prefix("/"), "");
+    }
+
+    #[test]
+    fn prefixes_past_the_cap_are_counted_together() {
+        let served = Served {
+            options: OriginOptions {
+                listen: "127.0.0.1:0".parse().expect("invariant: a literal address"),
+                latency: Duration::ZERO,
+                status: 200,
+                max_age: None,
+                value_size: 1,
+            },
+            body: Bytes::new(),
+            requests: AtomicU64::new(0),
+            by_prefix: Mutex::new(BTreeMap::new()),
+        };
+        for i in 0..MAX_PREFIXES + 10 {
+            served.count(&format!("/items/p{i}:1"));
+        }
+        served.count("/items/p0:2");
+        let stats: serde_json::Value =
+            serde_json::from_str(&served.stats_json()).expect("stats are JSON");
+        assert_eq!(stats["requests"], (MAX_PREFIXES + 11) as u64);
+        assert_eq!(stats["by_prefix"]["p0"], 2);
+        assert_eq!(stats["by_prefix"][OTHER_PREFIXES], 10);
+    }
 }

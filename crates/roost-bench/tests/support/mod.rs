@@ -59,8 +59,12 @@ impl RedisServer {
 
     /// Starts with extra config arguments, e.g. `["--maxmemory", "10mb"]`.
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_on(free_port(), extra)
+    }
+
+    /// Starts on `port`: the same port again restarts a killed server, empty.
+    pub fn start_on(port: u16, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
