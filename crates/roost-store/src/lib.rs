@@ -86,5 +86,5 @@ pub use clock::{Clock, ManualClock, SystemClock, UnixMillis};
 pub use error::StoreError;
 pub use policy::{PolicyKind, UnknownPolicy};
 pub use shard::{AbsentInserts, Entry, Mutation, Shard, Version};
-pub use store::{Store, StoreConfig};
+pub use store::{Store, StoreConfig, Versioning};
 pub use weight::{entry_weight, ENTRY_OVERHEAD_BYTES, EXPIRY_OVERHEAD_BYTES};

@@ -18,6 +18,31 @@ pub struct StoreConfig {
     pub policy: PolicyKind,
 }
 
+/// Where a store's versions come from and how long a delete is remembered
+/// (geographic coherence, issue 16). Without it (the default) writes carry
+/// [`crate::Version::NONE`] and a delete removes the key.
+///
+/// With it, every write a shard performs (set, update, insert) stores the
+/// version `stamp` gives it, under the shard's write lock; every delete
+/// leaves a tombstone at a fresh version that expires `tombstone_ttl_ms`
+/// later, even when the key was absent.
+#[derive(Clone)]
+pub struct Versioning {
+    /// The next version (a hybrid logical clock): each call answers a
+    /// version greater than every earlier answer and every version observed.
+    pub stamp: Arc<dyn Fn() -> crate::Version + Send + Sync>,
+    /// How long a tombstone is kept, in milliseconds.
+    pub tombstone_ttl_ms: u64,
+}
+
+impl std::fmt::Debug for Versioning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Versioning")
+            .field("tombstone_ttl_ms", &self.tombstone_ttl_ms)
+            .finish_non_exhaustive()
+    }
+}
+
 /// N in-process shards. `Send + Sync`; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Store {

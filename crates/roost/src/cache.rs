@@ -56,8 +56,8 @@ pub use glob::glob_match;
 pub use keyspace::{KeyInfo, ScanPage};
 pub use mget::{MgetCursor, MgetSlice, SLICE_TARGET_BYTES};
 pub use strings::{SetCondition, SetOptions, SetResult};
-pub use taps::{ReadTap, Taps, WriteTap};
-pub use write::{Applied, Change, Origin, Write};
+pub use taps::{ChangeSink, ReadTap, Taps, WriteTap};
+pub use write::{Applied, Change, Origin, Replicated, Write};
 
 /// How long a written entry should live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +125,9 @@ pub struct Cache {
     origin: Option<Arc<ReadThrough>>,
     /// Records client writes while a snapshot loads (`fence.rs`).
     fence: Option<Arc<LoadFence>>,
+    /// A region's change log: client writes are recorded before their
+    /// acknowledgement (`taps.rs`, `crate::geo`); `None` without `ROOST_REGION`.
+    sink: Option<Arc<dyn ChangeSink>>,
 }
 
 impl Cache {
@@ -144,6 +147,7 @@ impl Cache {
             started: Instant::now(),
             origin: None,
             fence: None,
+            sink: None,
         }
     }
 
@@ -151,6 +155,13 @@ impl Cache {
     pub fn with_taps(mut self, taps: Taps) -> Cache {
         self.watches_deadlines = taps.watches_deadlines();
         self.taps = taps;
+        self
+    }
+
+    /// This cache with `sink` recording every client write before it is
+    /// acknowledged (a region's change log).
+    pub fn with_change_sink(mut self, sink: Arc<dyn ChangeSink>) -> Cache {
+        self.sink = Some(sink);
         self
     }
 

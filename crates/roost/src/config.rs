@@ -7,6 +7,7 @@
 
 mod auth;
 mod catalogue;
+mod geo;
 mod hot;
 mod layers;
 mod listeners;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 pub use auth::{AuthSettings, OpenEndpoints};
 pub use catalogue::{setting, Setting, SETTINGS};
+pub use geo::{GeoMode, GeoSettings, Peer, MAX_REGIONS};
 pub use layers::{Layers, Origin};
 pub use listeners::{HttpLimits, ListenerSettings, OutputLimits, SoftLimit};
 pub use origin::{OriginSettings, OriginUrl, KEY_PLACEHOLDER};
@@ -60,6 +62,8 @@ pub struct Config {
     pub warming_interval: Duration,
     /// Warming on or off, its origin budget and snapshots (`ROOST_WARMING`, ...).
     pub warming: WarmingSettings,
+    /// This region and its peers (`ROOST_REGION`, ...); `None` for a single region.
+    pub geo: Option<GeoSettings>,
     /// Hot-key tracking (`ROOST_HOT_KEYS*`).
     pub hot_keys: crate::hot::HotKeysConfig,
     pub limits: Limits,
@@ -203,6 +207,7 @@ impl Config {
                 86_400_000,
             )?),
             warming: warming::warming_settings(layers)?,
+            geo: geo::geo_settings(layers)?,
             hot_keys: hot::hot_keys_settings(layers)?,
             limits,
             auth: auth::auth_settings(layers)?,
@@ -225,7 +230,29 @@ impl Config {
             origin: origin::origin_settings(layers)?,
         };
         config.check_exposure(layers)?;
+        config.check_geo(layers)?;
         Ok(config)
+    }
+
+    /// A region keeps its change log and cursors in `ROOST_DATA_DIR`, and runs
+    /// on the embedded store (docs/regions.md says what a Redis backend lacks).
+    fn check_geo(&self, layers: &Layers) -> Result<(), ConfigError> {
+        if self.geo.is_none() {
+            return Ok(());
+        }
+        if self.warming.data_dir.is_none() {
+            return Err(layers.invalid(
+                "region",
+                "a region needs ROOST_DATA_DIR: its change log is written there before each write is acknowledged".into(),
+            ));
+        }
+        if !matches!(self.backend, BackendConfig::Embedded { .. }) {
+            return Err(layers.invalid(
+                "region",
+                "geographic coherence runs on the embedded store in this release; versions and the change log are not yet kept in a Redis fleet or Redis Cluster (docs/regions.md)".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The addresses of every listener, with the key that sets each.

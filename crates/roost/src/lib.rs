@@ -42,6 +42,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod geo;
 pub mod hot;
 pub mod integer;
 pub mod net;

@@ -37,6 +37,20 @@ pub trait WriteTap: Send + Sync + Debug {
     fn write(&self, write: &Write, outcome: Result<&Applied, &CacheError>);
 }
 
+/// Where a region's acknowledged client writes go before the client is
+/// answered (`crate::geo`'s durable change log). After a client write
+/// succeeds, the Cache reads back every key it touched — the entry as stored,
+/// a tombstone included, with its version — and hands those to `record`; the
+/// write is acknowledged only when `record` resolves `Ok` (group commit is
+/// the sink's business). An entry whose version another region stamped is
+/// left out by the sink (it is that region's change, already in its log).
+pub trait ChangeSink: Send + Sync + Debug {
+    fn record(
+        &self,
+        entries: Vec<crate::backend::SetEntry>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CacheError>> + Send + '_>>;
+}
+
 /// The taps a Cache tells; none by default.
 #[derive(Debug, Default, Clone)]
 pub struct Taps {
@@ -176,6 +190,8 @@ mod tests {
                     Change::Flush => "flush",
                     Change::Fill { .. } => "fill",
                     Change::Restore(_) => "restore",
+                    Change::Replicate(_) => "replicate",
+                    Change::DropOlder(_) => "drop_older",
                 }
             })
             .collect();

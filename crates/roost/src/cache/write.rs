@@ -127,6 +127,15 @@ pub enum Change {
     /// limits are skipped. The embedded store only: a Redis fleet keeps its
     /// own data and writes nothing.
     Restore(Vec<SetEntry>),
+    /// Another region's changes (`crate::geo`): each entry — a value or a
+    /// tombstone, at its version — is stored only if it is newer than what
+    /// the key holds here (a tombstone included), so a late or repeated
+    /// change is a no-op. The embedded store only.
+    Replicate(Vec<SetEntry>),
+    /// Removes every entry (values and tombstones) whose version is older
+    /// than the given one: a resync after a peer's log no longer covers this
+    /// region's cursor drops what cannot be proven fresh.
+    DropOlder(roost_store::Version),
 }
 
 impl Change {
@@ -144,7 +153,10 @@ impl Change {
             Change::IncrBy { .. } => Op::Incr,
             Change::Append { .. } => Op::Append,
             Change::Flush => Op::Flush,
-            Change::Fill { .. } | Change::Restore(_) => return None,
+            Change::Fill { .. }
+            | Change::Restore(_)
+            | Change::Replicate(_)
+            | Change::DropOlder(_) => return None,
         })
     }
 
@@ -165,8 +177,10 @@ impl Change {
                 items.iter().for_each(|item| each(&item.key))
             }
             Change::DeleteMany(keys) => keys.iter().for_each(|key| each(key)),
-            Change::Restore(entries) => entries.iter().for_each(|(key, _)| each(key)),
-            Change::Flush => {}
+            Change::Restore(entries) | Change::Replicate(entries) => {
+                entries.iter().for_each(|(key, _)| each(key))
+            }
+            Change::Flush | Change::DropOlder(_) => {}
         }
     }
 
@@ -184,6 +198,8 @@ impl Change {
                 entries.iter().map(|e| &e.key).collect()
             }
             Change::DeleteMany(keys) => keys.iter().collect(),
+            Change::Replicate(entries) => entries.iter().map(|(key, _)| key).collect(),
+            Change::DropOlder(_) => return None,
             // An expiry change, a fill or a restore replaces no value.
             Change::Retime { .. }
             | Change::ExpireAt { .. }
@@ -216,6 +232,24 @@ pub enum Applied {
     Length(usize),
     /// What a restore stored and skipped.
     Restored(AbsentInserts),
+    /// What another region's changes did here.
+    Replicated(Replicated),
+}
+
+/// What [`Change::Replicate`] did with its entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replicated {
+    /// Stored: newer than what the key held.
+    pub applied: u64,
+    /// Not stored: the key holds this version or a newer one (a conflict
+    /// resolved, or a change seen before).
+    pub older: u64,
+    /// Not stored: the key is absent here and the change is not newer than
+    /// the newest version this store has forgotten (evicted or expired), so
+    /// it cannot be proven fresh.
+    pub forgotten: u64,
+    /// Refused: over the limits (key or value size, memory).
+    pub refused: u64,
 }
 
 /// One `Applied::into_*` per kind of answer: what each change answers is
@@ -244,6 +278,7 @@ unpack! {
     into_integer -> Integer(i64),
     into_length -> Length(usize),
     into_restored -> Restored(AbsentInserts),
+    into_replicated -> Replicated(Replicated),
 }
 
 fn unexpected(wanted: &str, got: &Applied) -> ! {
@@ -376,6 +411,8 @@ impl Cache {
                 done.too_large += refused;
                 Ok(Applied::Restored(done))
             }
+            Change::Replicate(_entries) => todo!("issue 16 scaffold: versions helper"),
+            Change::DropOlder(_version) => todo!("issue 16 scaffold: versions helper"),
         }
     }
 

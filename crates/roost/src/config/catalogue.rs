@@ -409,6 +409,55 @@ pub const SETTINGS: &[Setting] = &[
         default: "false",
         help: "GET /readyz answers 503 until the snapshot in ROOST_DATA_DIR is loaded: true or false",
     },
+    // Geographic coherence (issue 16; docs/regions.md).
+    Setting {
+        key: "region",
+        env: "ROOST_REGION",
+        default: "",
+        help: "this region's name (1 to 32 of a-z, 0-9, '-', '_'); set, every write is versioned and logged in ROOST_DATA_DIR for the other regions; unset means a single region",
+    },
+    Setting {
+        key: "region_peers",
+        env: "ROOST_REGION_PEERS",
+        default: "",
+        help: "the other regions, name=http://host:port comma separated (https:// for TLS): the HTTP address of a Roost in each; every region lists the same set",
+    },
+    Setting {
+        key: "geo_mode",
+        env: "ROOST_GEO_MODE",
+        default: "invalidate",
+        help: "what another region's change does here: invalidate (the key is dropped) or replicate (the new value is stored)",
+    },
+    Setting {
+        key: "region_secret",
+        env: "ROOST_REGION_SECRET",
+        default: "",
+        help: "shared secret (at least 16 characters) every replication request carries; required with ROOST_REGION_PEERS; guards the replication endpoints only",
+    },
+    Setting {
+        key: "tombstone_ttl",
+        env: "ROOST_TOMBSTONE_TTL",
+        default: "86400",
+        help: "seconds a delete is remembered so a late older write cannot bring the key back; at least ROOST_GEO_LOG_MAX_AGE (1 to 2592000)",
+    },
+    Setting {
+        key: "max_clock_skew",
+        env: "ROOST_MAX_CLOCK_SKEW",
+        default: "5000",
+        help: "milliseconds a change from another region may be stamped ahead of this region's clock; one further ahead is refused (1 to 3600000)",
+    },
+    Setting {
+        key: "geo_log_max_bytes",
+        env: "ROOST_GEO_LOG_MAX_BYTES",
+        default: "256MiB",
+        help: "the change log's retention by size, e.g. 1GiB; a peer whose cursor falls out of it is resynchronised (1MiB to 1TiB)",
+    },
+    Setting {
+        key: "geo_log_max_age",
+        env: "ROOST_GEO_LOG_MAX_AGE",
+        default: "86400",
+        help: "the change log's retention by age in seconds; at most ROOST_TOMBSTONE_TTL (1 to 2592000)",
+    },
 ];
 
 /// Looks a setting up by its `roost.toml` key.

@@ -36,6 +36,9 @@ pub enum EventKind {
     /// Warming did something an operator should see: a snapshot written or
     /// loaded (or skipped as damaged), a new node's warm-up started or done.
     Warming,
+    /// Geographic coherence did something an operator should see: a link to
+    /// a peer region up or down, a resync, a change refused for clock skew.
+    Region,
 }
 
 impl EventKind {
@@ -49,6 +52,7 @@ impl EventKind {
             EventKind::TopologyChange => "topology_change",
             EventKind::TaskFailed => "task_failed",
             EventKind::Warming => "warming",
+            EventKind::Region => "region",
         }
     }
 }
