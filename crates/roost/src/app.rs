@@ -1,6 +1,6 @@
 //! The running application's shared state: what every front door and task may
 //! touch — the Cache, the counters' history, the events, the credentials, the
-//! shared output budget, readiness and the snapshots. Built once by `server::start` and
+//! shared output budget, readiness, the snapshots and the region. Built once by `server::start` and
 //! handed to the REST, RESP and WebSocket doors alike, so none of them owns it.
 
 use std::sync::atomic::AtomicBool;
@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use crate::auth::Auth;
 use crate::cache::Cache;
 use crate::config::OpenEndpoints;
+use crate::geo::Geo;
 use crate::hot::HotKeys;
 use crate::net::OutputBudget;
 use crate::snapshot::Snapshots;
@@ -41,6 +42,9 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// The embedded store's snapshots (`ROOST_DATA_DIR`); `None` when off.
     pub snapshots: Option<Arc<Snapshots>>,
+    /// This region, its change log and its links (`ROOST_REGION`); `None`
+    /// for a single region.
+    pub geo: Option<Arc<Geo>>,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -274,6 +274,6 @@ pub(crate) fn test_cache(clock: Arc<roost_store::ManualClock>) -> Cache {
         max_body_bytes: 4096,
     };
     let metrics = Arc::new(Metrics::new());
-    let embedded = crate::backend::Embedded::new(config, clock, metrics.clone());
+    let embedded = crate::backend::Embedded::new(config, clock, metrics.clone(), None);
     Cache::new(Backend::Embedded(embedded), limits, None, metrics)
 }

@@ -82,6 +82,15 @@ pub enum CacheError {
     /// `ROOST_ORIGIN_MAX_CONCURRENCY` origin fetches are already in flight.
     #[error("the origin has {limit} fetches in flight, the limit; try again")]
     OriginOverloaded { limit: usize },
+    /// A client write was applied in this region but the region's change log
+    /// could not record it (issue 16): it is not durable, and the other
+    /// regions may never see it. The cause (the log's I/O error) is logged,
+    /// not shown.
+    #[error("write applied in this region but not durably logged for the other regions")]
+    NotLogged {
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 impl CacheError {
@@ -101,7 +110,8 @@ impl CacheError {
             | CacheError::NodeFailed { .. }
             | CacheError::Overloaded { .. }
             | CacheError::NoQuorum { .. }
-            | CacheError::OriginOverloaded { .. } => ErrorKind::Unavailable,
+            | CacheError::OriginOverloaded { .. }
+            | CacheError::NotLogged { .. } => ErrorKind::Unavailable,
             CacheError::OriginFailed { .. } => ErrorKind::Upstream,
         }
     }
@@ -165,6 +175,7 @@ impl CacheError {
             CacheError::IncrementOverflow => "increment_overflow",
             CacheError::OriginFailed { .. } => "origin_failed",
             CacheError::OriginOverloaded { .. } => "overloaded",
+            CacheError::NotLogged { .. } => "not_logged",
         }
     }
 }

@@ -3,6 +3,244 @@
 //! appended to this region's durable change log before the client is
 //! answered, and pulled by every other region, which applies it only if it is
 //! newer than what the key holds there.
+//!
+//! [`Geo`] is the service `server::start` builds when `ROOST_REGION` is set.
+//! One file per concern:
+//!
+//! - `hlc.rs`: the clock versions come from.
+//! - `record.rs`: one change as bytes (log and wire); `frame.rs`: the stream.
+//! - `log.rs`, `cursors.rs`: the durable log and how far each peer was read.
+//! - `sink.rs`: client writes into the log before their acknowledgement.
+//! - `link.rs`: pulling one peer; `serve.rs`: being pulled, and the status
+//!   endpoint; `status.rs`: what `GET /api/regions` shows.
+//!
+//! **Invariant:** a region's store is written only through `Cache::apply`:
+//! replicated changes as `Change::Replicate` / `Change::DropOlder`.
 
 pub mod cursors;
+pub mod frame;
+pub mod hlc;
+pub mod link;
 pub mod log;
+pub mod record;
+pub mod serve;
+pub mod sink;
+pub mod status;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use roost_store::{Clock, Versioning};
+use tokio_util::sync::CancellationToken;
+
+use self::cursors::Cursors;
+use self::hlc::Hlc;
+use self::log::ChangeLog;
+use self::sink::LogSink;
+use self::status::{PeerLink, RegionsStatus};
+use crate::cache::{Cache, ChangeSink};
+use crate::config::{Config, GeoSettings};
+use crate::tasks::Tasks;
+use crate::telemetry::{EventKind, Events, GeoMetrics, Metrics};
+
+/// How often cursors are persisted (when one moved).
+const PERSIST_EVERY: Duration = Duration::from_millis(100);
+/// How often the log is trimmed and the rates and log gauges refreshed.
+const TICK_EVERY: Duration = Duration::from_secs(1);
+
+/// A region: its clock, its log, and its links to the other regions.
+#[derive(Debug)]
+pub struct Geo {
+    settings: GeoSettings,
+    hlc: Arc<Hlc>,
+    log: Arc<ChangeLog>,
+    cursors: Arc<Cursors>,
+    links: Vec<Arc<PeerLink>>,
+    metrics: Arc<GeoMetrics>,
+    events: Arc<Events>,
+    /// The largest value a replicated record may carry (`ROOST_MAX_VALUE_BYTES`).
+    max_value_bytes: usize,
+    /// The server's shutdown token: ends the streams this region serves.
+    stop: CancellationToken,
+}
+
+impl Geo {
+    /// The region `config` asks for, with its log and cursors opened under
+    /// `$ROOST_DATA_DIR/geo/` (an error names what could not be opened);
+    /// `None` without `ROOST_REGION`.
+    pub fn open(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        metrics: &Metrics,
+        events: Arc<Events>,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Option<Arc<Geo>>> {
+        let Some(settings) = config.geo.clone() else {
+            return Ok(None);
+        };
+        let data_dir = config
+            .warming
+            .data_dir
+            .as_deref()
+            .context("a region needs ROOST_DATA_DIR")?;
+        let dir = data_dir.join("geo");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the region's directory {}", dir.display()))?;
+        let log = ChangeLog::open(
+            &dir.join("log"),
+            settings.log_max_bytes,
+            settings.log_max_age,
+            clock.clone(),
+        )
+        .context("opening the region's change log")?;
+        let cursors =
+            Cursors::open(&dir.join("cursors.json")).context("opening the region's cursors")?;
+        let hlc = Hlc::new(clock, settings.region_index(), settings.max_clock_skew);
+        let links = settings
+            .peers
+            .iter()
+            .map(|peer| Arc::new(PeerLink::new(peer.clone())))
+            .collect();
+        let geo = Geo {
+            hlc: Arc::new(hlc),
+            log: Arc::new(log),
+            cursors: Arc::new(cursors),
+            links,
+            metrics: Arc::new(GeoMetrics::register(metrics)),
+            events,
+            max_value_bytes: config.limits.max_value_bytes,
+            stop,
+            settings,
+        };
+        geo.announce(data_dir);
+        Ok(Some(Arc::new(geo)))
+    }
+
+    fn announce(&self, data_dir: &Path) {
+        let s = &self.settings;
+        let peers: Vec<&str> = s.peers.iter().map(|p| p.name.as_str()).collect();
+        let message = format!(
+            "region {} (index {}), {} mode, peers [{}]; change log in {}",
+            s.region,
+            s.region_index(),
+            s.mode.as_str(),
+            peers.join(", "),
+            data_dir.join("geo").display()
+        );
+        tracing::info!(%message, "geographic coherence on");
+        self.events.record(EventKind::Region, message);
+    }
+
+    pub fn settings(&self) -> &GeoSettings {
+        &self.settings
+    }
+
+    /// The clock every version of this region comes from.
+    pub fn hlc(&self) -> &Arc<Hlc> {
+        &self.hlc
+    }
+
+    /// What the embedded store stamps its writes and deletes with.
+    pub fn versioning(&self) -> Versioning {
+        let hlc = self.hlc.clone();
+        Versioning {
+            stamp: Arc::new(move || hlc.now()),
+            tombstone_ttl_ms: u64::try_from(self.settings.tombstone_ttl.as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
+
+    /// What the Cache hands each acknowledged client write to.
+    pub fn sink(&self) -> Arc<dyn ChangeSink> {
+        Arc::new(LogSink::new(
+            self.log.clone(),
+            self.hlc.region(),
+            self.settings.mode,
+            self.metrics.clone(),
+        ))
+    }
+
+    /// Whether `presented` is this region's secret (none configured: nothing is).
+    pub fn admits(&self, presented: Option<&str>) -> bool {
+        match (&self.settings.secret, presented) {
+            (Some(secret), Some(presented)) => serve::secret_matches(secret, presented),
+            _ => false,
+        }
+    }
+
+    /// Starts a link per peer and the region's upkeep (cursors persisted at
+    /// most every 100 ms, the log trimmed every second).
+    pub fn spawn(self: &Arc<Self>, tasks: &Tasks, cache: &Cache) {
+        for link in &self.links {
+            let (geo, link, cache) = (self.clone(), link.clone(), cache.clone());
+            tasks.spawn("geo-link", move |stop| link::run(geo, link, cache, stop));
+        }
+        let geo = self.clone();
+        tasks.spawn("geo-upkeep", move |stop| async move {
+            geo.upkeep(stop).await;
+            Ok(())
+        });
+    }
+
+    async fn upkeep(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(PERSIST_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let per_second = (TICK_EVERY.as_millis() / PERSIST_EVERY.as_millis()).max(1);
+        let mut ticks: u128 = 0;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            self.persist_cursors().await;
+            ticks += 1;
+            if ticks % per_second == 0 {
+                self.trim().await;
+                for link in &self.links {
+                    link.sample_rate(TICK_EVERY.as_secs_f64());
+                }
+            }
+        }
+    }
+
+    /// Trims the log to its retention and publishes its size.
+    async fn trim(self: &Arc<Self>) {
+        let log = self.log.clone();
+        match Tasks::run_blocking(move || log.trim()).await {
+            Ok(Ok(removed)) if removed > 0 => {
+                tracing::debug!(removed, "change log trimmed");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "trimming the change log failed"),
+            Err(error) => tracing::warn!(%error, "trimming the change log failed"),
+        }
+        let bytes = self.log.stats().bytes;
+        self.metrics
+            .log_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Writes the cursors durably if one moved (also called at shutdown).
+    pub async fn persist_cursors(&self) {
+        let cursors = self.cursors.clone();
+        match Tasks::run_blocking(move || cursors.persist()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "persisting the region's cursors failed"),
+            Err(error) => tracing::warn!(%error, "persisting the region's cursors failed"),
+        }
+    }
+
+    /// What `GET /api/regions` answers.
+    pub fn status(&self) -> RegionsStatus {
+        RegionsStatus {
+            enabled: true,
+            region: self.settings.region.clone(),
+            mode: self.settings.mode.as_str(),
+            version: self.hlc.now().get().to_string(),
+            log: self.log.stats().into(),
+            peers: self.links.iter().map(|link| link.view()).collect(),
+        }
+    }
+}

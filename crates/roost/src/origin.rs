@@ -23,6 +23,7 @@ mod http;
 mod remembered;
 mod url;
 
+pub use connector::Connector;
 pub use flight::{Flight, Flights, Joined, Outcome, Purpose, Start};
 pub use freshness::Freshness;
 pub use http::{failed, Answer, OriginClient};

@@ -3,7 +3,8 @@
 //! with TLS when configured), and starts every background task in the
 //! [`Tasks`] registry, so that shutdown cancels all of them, drains in-flight
 //! requests and awaits each task, then writes the final snapshot when
-//! `ROOST_DATA_DIR` is set (`crate::snapshot`). SIGHUP ([`Running::reload`]) re-reads the
+//! `ROOST_DATA_DIR` is set (`crate::snapshot`) and persists a region's
+//! cursors (`crate::geo`). SIGHUP ([`Running::reload`]) re-reads the
 //! credentials, the TLS certificate and the Redis node list.
 
 mod build;
@@ -27,6 +28,7 @@ use crate::auth::Auth;
 use crate::backend::Backend;
 use crate::cache::{Cache, Taps};
 use crate::config::{BackendConfig, Config};
+use crate::geo::Geo;
 use crate::hot::HotKeys;
 use crate::net::{self, OutputBudget, Tls};
 use crate::origin::ReadThrough;
@@ -77,12 +79,21 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         clock.clone(),
         metrics.clone(),
     );
+    // Before the backend: the store stamps its versions with the region's clock.
+    let geo = Geo::open(
+        &config,
+        clock.clone(),
+        &metrics,
+        events.clone(),
+        tasks.token(),
+    )?;
     let parts = build::Parts {
         clock,
         events: events.clone(),
         metrics: metrics.clone(),
         tasks: tasks.clone(),
         hot: hot.clone(),
+        versioning: geo.as_ref().map(|geo| geo.versioning()),
     };
     let backend = build::build_backend(&config, parts).await?;
     let budget = OutputBudget::new(
@@ -96,6 +107,9 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let snapshots = Snapshots::open(&config, cache.backend(), cache.metrics(), events.clone())?;
     if let Some(snapshots) = &snapshots {
         cache = cache.with_load_fence(snapshots.load_fence());
+    }
+    if let Some(geo) = &geo {
+        cache = cache.with_change_sink(geo.sink());
     }
     hot.spawn(&tasks);
     if let Some(origin) = &config.origin {
@@ -123,6 +137,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         output_budget: budget,
         ready: AtomicBool::new(true),
         snapshots,
+        geo,
     });
 
     let (listener, http_addr) = bind("HTTP", config.http_addr).await?;
@@ -156,6 +171,9 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     spawn_background(&tasks, &state, &config);
     if let Some(snapshots) = &state.snapshots {
         snapshots.spawn(&tasks, &state);
+    }
+    if let Some(geo) = &state.geo {
+        geo.spawn(&tasks, &state.cache);
     }
     record_start(&state, &config, [http_addr, resp_addr, dashboard_addr]);
     Ok(Running {
@@ -416,6 +434,10 @@ impl Running {
         // client was answered for.
         if let Some(snapshots) = &self.state.snapshots {
             snapshots.write_final(&self.state).await;
+        }
+        // After the links ended: the cursors hold the last batch applied.
+        if let Some(geo) = &self.state.geo {
+            geo.persist_cursors().await;
         }
         tracing::info!("stopped");
     }

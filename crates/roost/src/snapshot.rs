@@ -85,7 +85,7 @@ impl Snapshots {
     /// be written (it is created if missing): an error names the directory
     /// and the cause, so a bad `ROOST_DATA_DIR` stops the start, never a
     /// later snapshot. `None` without `ROOST_DATA_DIR`, with warming off, or
-    /// in front of Redis (each said once in the log).
+    /// in front of Redis, or in a region (each said once in the log).
     pub fn open(
         config: &Config,
         backend: &Backend,
@@ -98,6 +98,16 @@ impl Snapshots {
         };
         if !settings.enabled {
             tracing::info!(dir = %dir.display(), "ROOST_WARMING=off: no snapshot is written or loaded");
+            return Ok(None);
+        }
+        if config.geo.is_some() {
+            // A snapshot cannot prove its entries fresh: another region may
+            // have changed them while this one was down (docs/regions.md).
+            tracing::info!(
+                dir = %dir.display(),
+                "ROOST_REGION is set: no snapshot is written or loaded; after a restart the region \
+                 starts empty and re-reads its peers' logs"
+            );
             return Ok(None);
         }
         if backend.is_remote() {

@@ -2,11 +2,13 @@
 //! the cache, `resp.rs` for the RESP front door), and the
 //! once-a-second history that turns counters into rates, the recent-events
 //! buffer (`events.rs`) the dashboard shows, the listeners' own metrics
-//! (`doors.rs`), warming's counters (`warming.rs`) and rate-limited logging for what clients can repeat at will
+//! (`doors.rs`), warming's counters (`warming.rs`), geographic coherence's
+//! (`geo.rs`) and rate-limited logging for what clients can repeat at will
 //! (`throttled.rs`).
 
 mod doors;
 mod events;
+mod geo;
 mod history;
 mod metrics;
 mod origin;
@@ -16,6 +18,7 @@ mod warming;
 
 pub use doors::{Disconnect, DoorMetrics, DOORS};
 pub use events::{Event, EventKind, Events, EVENTS_KEPT};
+pub use geo::GeoMetrics;
 pub use history::{History, Sample};
 pub use metrics::{quantile, Metrics, NearInvalidation, NearMetrics, NodeSample, Op, StoreTotals};
 pub use origin::{FetchOutcome, OriginMetrics, OriginReason};

@@ -26,6 +26,7 @@ pub use error::ApiError;
 
 pub use crate::app::SharedState;
 use crate::backend::Backend;
+use crate::geo;
 use crate::stats;
 
 /// The OpenAPI 3.1 description of every route below; a test keeps them in step.
@@ -46,6 +47,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/cache/hot-keys", get(hot_routes::list))
         .route("/api/cache/warming", get(warming_status))
         .route("/api/cache/flush/all", delete(flush_all))
+        .route("/api/regions", get(geo::serve::regions))
+        .route("/api/geo/log", get(geo::serve::log))
         .route(
             "/api/cluster/nodes",
             get(cluster_routes::list).post(cluster_routes::add),

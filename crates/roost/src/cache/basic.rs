@@ -177,7 +177,7 @@ mod tests {
             max_body_bytes: 4096,
         };
         let metrics: Arc<crate::telemetry::Metrics> = Arc::default();
-        let backend = Backend::Embedded(Embedded::new(config, clock, metrics.clone()));
+        let backend = Backend::Embedded(Embedded::new(config, clock, metrics.clone(), None));
         Cache::new(backend, limits, None, metrics)
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use roost_store::{Clock, StoreConfig};
+use roost_store::{Clock, StoreConfig, Versioning};
 
 use crate::backend::fleet::NodeSpec;
 use crate::backend::redis_link::NodeAddress;
@@ -24,6 +24,9 @@ pub(super) struct Parts {
     pub tasks: Tasks,
     /// Which keys are hot now (the near cache admits from it).
     pub hot: Arc<dyn crate::hot::HotSet>,
+    /// A region's versions and tombstones (`crate::geo`), for the embedded
+    /// store; `None` for a single region.
+    pub versioning: Option<Versioning>,
 }
 
 pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Result<Backend> {
@@ -33,6 +36,7 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
         metrics,
         tasks,
         hot,
+        versioning,
     } = parts;
     match &config.backend {
         BackendConfig::Embedded {
@@ -45,8 +49,10 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
                 max_memory_bytes: *max_memory_bytes,
                 policy: *policy,
             };
-            tracing::info!(shards = shards.get(), max_memory_bytes, %policy, "embedded store");
-            Ok(Backend::Embedded(Embedded::new(store, clock, metrics)))
+            tracing::info!(shards = shards.get(), max_memory_bytes, %policy, versioned = versioning.is_some(), "embedded store");
+            Ok(Backend::Embedded(Embedded::new(
+                store, clock, metrics, versioning,
+            )))
         }
         BackendConfig::Redis { nodes, kind, fleet } => {
             let addresses = nodes.clone();
@@ -157,6 +163,7 @@ mod tests {
             events,
             metrics: metrics.clone(),
             hot: crate::hot::HotKeys::new(crate::hot::HotKeysConfig::default(), &metrics),
+            versioning: None,
         };
         build_backend(&config, parts).await.unwrap()
     }

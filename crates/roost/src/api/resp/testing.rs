@@ -63,7 +63,7 @@ impl Harness {
             policy: roost_store::PolicyKind::default(),
         };
         let metrics = Arc::new(Metrics::new());
-        let backend = Backend::Embedded(Embedded::new(store, clock.clone(), metrics.clone()));
+        let backend = Backend::Embedded(Embedded::new(store, clock.clone(), metrics.clone(), None));
         let budget = OutputBudget::new(
             config.listeners.output.budget,
             metrics.doors().output_pending.clone(),
@@ -90,6 +90,7 @@ impl Harness {
             output_budget: budget,
             ready: AtomicBool::new(true),
             snapshots: None,
+            geo: None,
         });
         let addr = SocketAddr::from(([127, 0, 0, 1], 6380));
         let auth_on = app.auth.load().is_enabled();

@@ -31,6 +31,9 @@ pub enum Access {
     Metrics,
     /// `/api/openapi.json`: open when it has `openapi`.
     OpenApi,
+    /// `/api/geo/log`: another region's pull, checked by its handler
+    /// against `ROOST_REGION_SECRET` and never against a client credential.
+    RegionSecret,
     /// A credential with at least this role.
     Needs(Role),
 }
@@ -43,6 +46,7 @@ pub fn access(method: &Method, path: &str) -> Access {
         "/metrics" => Access::Metrics,
         "/api/openapi.json" => Access::OpenApi,
         "/api/auth/session" => Access::Open,
+        "/api/geo/log" => Access::RegionSecret,
         "/api/cache/mget" => Access::Needs(Role::Read),
         "/api/cache/flush/all" => Access::Needs(Role::Admin),
         _ if path.starts_with("/api/cluster/") && !read_only => Access::Needs(Role::Admin),
@@ -64,7 +68,7 @@ pub fn admit(state: &SharedState, request: &mut Request) -> Result<(), ApiError>
         return Ok(());
     }
     let needed = match access(request.method(), request.uri().path()) {
-        Access::Open => None,
+        Access::Open | Access::RegionSecret => None,
         Access::Probe if state.open.probes => None,
         Access::Metrics if state.open.metrics => None,
         Access::OpenApi if state.open.openapi => None,
@@ -189,6 +193,8 @@ mod tests {
             (Method::GET, "/readyz", Access::Probe),
             (Method::GET, "/api/openapi.json", Access::OpenApi),
             (Method::POST, "/api/auth/session", Access::Open),
+            (Method::GET, "/api/geo/log", Access::RegionSecret),
+            (Method::GET, "/api/regions", Access::Needs(Role::Read)),
             (Method::GET, "/", Access::Open),
             (Method::GET, "/assets/index.js", Access::Open),
         ];
