@@ -179,3 +179,31 @@ fn the_warming_schema_has_the_fields_of_the_snapshot_and_warm_up_status() {
         Value::from(states)
     );
 }
+
+#[test]
+fn the_regions_schema_has_the_fields_of_the_status() {
+    use roost::config::Peer;
+    use roost::geo::log::LogStats;
+    use roost::geo::status::{PeerLink, RegionsStatus};
+
+    let doc: Value = serde_json::from_str(roost::api::rest::OPENAPI).unwrap();
+    let link = PeerLink::new(Peer {
+        name: "eu".into(),
+        url: "http://127.0.0.1:1".into(),
+    });
+    let status = serde_json::to_value(RegionsStatus {
+        enabled: true,
+        region: "us".into(),
+        mode: "invalidate",
+        version: "1".into(),
+        log: LogStats::default().into(),
+        peers: vec![link.view()],
+    })
+    .unwrap();
+    assert_eq!(keys(&status), fields(&schema(&doc, "RegionsStatus")));
+    assert_eq!(keys(&status["log"]), fields(&schema(&doc, "RegionLog")));
+    assert_eq!(
+        keys(&status["peers"][0]),
+        fields(&schema(&doc, "RegionPeer"))
+    );
+}

@@ -241,7 +241,15 @@ mod tests {
             (vec![0, 0, 0, 1, 9], "type 9"),
             (vec![0, 0, 0, 3, 2, 0, 0], "heartbeat"),
             (vec![0, 0, 0, 5, 1, 0, 0, 0, 0], "batch"),
-            ([vec![0, 0, 0, 13, 1], 1u64.to_be_bytes().to_vec(), 9u32.to_be_bytes().to_vec()].concat(), "batch"),
+            (
+                [
+                    vec![0, 0, 0, 13, 1],
+                    1u64.to_be_bytes().to_vec(),
+                    9u32.to_be_bytes().to_vec(),
+                ]
+                .concat(),
+                "batch",
+            ),
         ] {
             let mut reader = FrameReader::new(100);
             reader.push(&payload);

@@ -194,7 +194,11 @@ mod tests {
             assert!(next > last);
             last = next;
         }
-        assert_eq!(physical_ms(last), T0 + 1, "8192 stamps in one ms borrow the next");
+        assert_eq!(
+            physical_ms(last),
+            T0 + 1,
+            "8192 stamps in one ms borrow the next"
+        );
         assert_eq!(logical(last), 0);
         assert_eq!(region_index(last), 2);
     }
@@ -231,7 +235,11 @@ mod tests {
         let err = h.observe(compose(T0 + 5_001, 0, 1)).unwrap_err();
         assert_eq!(err.ahead_ms, 5_001);
         assert!(err.to_string().contains("ROOST_MAX_CLOCK_SKEW"), "{err}");
-        assert_eq!(physical_ms(h.now()), T0, "the refused version moved the clock");
+        assert_eq!(
+            physical_ms(h.now()),
+            T0,
+            "the refused version moved the clock"
+        );
         h.observe(compose(T0 + 5_000, 0, 1)).unwrap();
         assert_eq!(physical_ms(h.now()), T0 + 5_000);
     }
@@ -250,7 +258,10 @@ mod tests {
             .into_iter()
             .flat_map(|t| {
                 let stamps = t.join().unwrap();
-                assert!(stamps.windows(2).all(|w| w[1] > w[0]), "one thread's stamps rise");
+                assert!(
+                    stamps.windows(2).all(|w| w[1] > w[0]),
+                    "one thread's stamps rise"
+                );
                 stamps
             })
             .collect();

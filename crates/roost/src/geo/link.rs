@@ -265,11 +265,11 @@ impl Puller {
             return Ok(());
         };
         if let Some(persisted) = self.persisted.take() {
-            if first_seq > persisted + 1 {
+            if first_seq > persisted.saturating_add(1) {
                 self.report_resync(format!(
                     "changes {} to {} of region {}'s log were trimmed before this region read them (it restarted empty, so nothing older is held)",
-                    persisted + 1,
-                    first_seq - 1,
+                    persisted.saturating_add(1),
+                    first_seq.saturating_sub(1),
                     self.name()
                 ));
             }
@@ -292,14 +292,23 @@ impl Puller {
             let done = match self.cache.apply(write).await {
                 Ok(Applied::Replicated(done)) => done,
                 Ok(other) => return Err(format!("applying {count} changes answered {other:?}")),
-                Err(error) => return Err(format!("applying {count} changes failed: {}", error.chain())),
+                Err(error) => {
+                    return Err(format!(
+                        "applying {count} changes failed: {}",
+                        error.chain()
+                    ))
+                }
             };
             let (link, metrics) = (&self.link, &self.geo.metrics);
             link.applied_total.fetch_add(done.applied, Ordering::AcqRel);
             link.conflicts_total.fetch_add(done.older, Ordering::AcqRel);
-            link.forgotten_total.fetch_add(done.forgotten, Ordering::AcqRel);
+            link.forgotten_total
+                .fetch_add(done.forgotten, Ordering::AcqRel);
             link.refused_total.fetch_add(done.refused, Ordering::AcqRel);
-            metrics.applied.with_label_values(&[self.name()]).inc_by(done.applied);
+            metrics
+                .applied
+                .with_label_values(&[self.name()])
+                .inc_by(done.applied);
             metrics.conflicts.inc_by(done.older);
             if done.refused > 0 {
                 metrics
@@ -330,7 +339,11 @@ impl Puller {
                 .refused
                 .with_label_values(&[self.name(), "malformed"])
                 .inc_by(prepared.malformed);
-            tracing::warn!(peer = self.name(), count = prepared.malformed, "records from a peer did not decode; refused");
+            tracing::warn!(
+                peer = self.name(),
+                count = prepared.malformed,
+                "records from a peer did not decode; refused"
+            );
         }
         let Some((key, skew)) = prepared.skewed.first() else {
             return;
@@ -421,7 +434,11 @@ impl Puller {
         let now = self.geo.hlc.physical_now();
         self.link.connected_since_ms.store(now, Ordering::Release);
         self.link.set_error(None);
-        self.geo.metrics.link_up.with_label_values(&[self.name()]).set(1);
+        self.geo
+            .metrics
+            .link_up
+            .with_label_values(&[self.name()])
+            .set(1);
         self.link.set_state(LinkState::Up);
         let message = format!(
             "link to region {} up ({}), reading from seq {}",
@@ -437,7 +454,11 @@ impl Puller {
     fn down(&self, why: &str) {
         self.link.connected_since_ms.store(0, Ordering::Release);
         self.link.set_error(Some(why.to_string()));
-        self.geo.metrics.link_up.with_label_values(&[self.name()]).set(0);
+        self.geo
+            .metrics
+            .link_up
+            .with_label_values(&[self.name()])
+            .set(0);
         let was = self.link.set_state(LinkState::Down);
         if was == LinkState::Down {
             tracing::debug!(peer = self.name(), reason = why, "region link still down");
@@ -526,7 +547,10 @@ mod tests {
         assert_eq!(p.newest, v2);
         assert_eq!(p.staleness_ms, vec![40, 10]);
         let (key, a) = &p.entries[0];
-        assert_eq!((&key[..], &a.value[..], a.version()), (&b"a"[..], &b"one"[..], v1));
+        assert_eq!(
+            (&key[..], &a.value[..], a.version()),
+            (&b"a"[..], &b"one"[..], v1)
+        );
         assert!(!a.is_tombstone());
         assert_eq!(a.expires_at, Some(T0 + 60_000));
         let b = &p.entries[1].1;
@@ -578,7 +602,13 @@ mod tests {
     fn a_record_over_the_value_limit_is_malformed_here() {
         let (_, hlc) = clock_and_hlc();
         let v = hlc::compose(T0, 0, 1);
-        let p = prepare(vec![(1, record(Kind::Value, "k", "12345", v))], &hlc, GeoMode::Replicate, TTL, 4);
+        let p = prepare(
+            vec![(1, record(Kind::Value, "k", "12345", v))],
+            &hlc,
+            GeoMode::Replicate,
+            TTL,
+            4,
+        );
         assert_eq!((p.entries.len(), p.malformed), (0, 1));
     }
 

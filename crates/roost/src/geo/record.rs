@@ -68,7 +68,11 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     #[error("record truncated: {needed} bytes needed at offset {at}, {len} present")]
-    Truncated { at: usize, needed: usize, len: usize },
+    Truncated {
+        at: usize,
+        needed: usize,
+        len: usize,
+    },
     #[error("record kind {0} is unknown")]
     UnknownKind(u8),
     #[error("record version {0} is not a version (0 or past 63 bits)")]
@@ -260,7 +264,10 @@ mod tests {
             (with(&good, 0, &u64::MAX.to_be_bytes()), "not a version"),
             (with(&good, 9, &(-5i64).to_be_bytes()), "negative"),
             (with(&good, 17, &0u32.to_be_bytes()), "key is empty"),
-            (with(&good, 17, &(70_000u32).to_be_bytes()), "limit is 65536"),
+            (
+                with(&good, 17, &(70_000u32).to_be_bytes()),
+                "limit is 65536",
+            ),
             (with(&good, 28, &u32::MAX.to_be_bytes()), "limit is 1048576"),
             (with(&good, 8, &[1]), "carries a 1-byte value"),
         ];

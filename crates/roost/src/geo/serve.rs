@@ -107,9 +107,7 @@ fn not_a_region() -> ApiError {
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Whether `presented` is `secret`, in time that depends on neither.
@@ -136,7 +134,9 @@ impl LogStream {
             durable,
             // The first frame is a heartbeat: the puller learns the log's
             // end (its lag) at once.
-            last_beat: Instant::now() - HEARTBEAT,
+            last_beat: Instant::now()
+                .checked_sub(HEARTBEAT)
+                .unwrap_or_else(Instant::now),
         }
     }
 
@@ -159,7 +159,11 @@ impl LogStream {
             if self.next == 0 {
                 self.next = self.geo.log.stats().first.max(1);
             }
-            let read = self.geo.log.read(self.next, BATCH_RECORDS, BATCH_BYTES).await;
+            let read = self
+                .geo
+                .log
+                .read(self.next, BATCH_RECORDS, BATCH_BYTES)
+                .await;
             match read {
                 Err(error) => {
                     tracing::warn!(%error, from = self.next, "reading the change log for a peer failed; the stream ends");
@@ -216,7 +220,12 @@ mod tests {
     fn only_the_exact_secret_matches() {
         let secret = "0123456789abcdef";
         assert!(secret_matches(secret, "0123456789abcdef"));
-        for wrong in ["", "0123456789abcde", "0123456789abcdeF", "0123456789abcdef0"] {
+        for wrong in [
+            "",
+            "0123456789abcde",
+            "0123456789abcdeF",
+            "0123456789abcdef0",
+        ] {
             assert!(!secret_matches(secret, wrong), "{wrong:?}");
         }
     }
@@ -228,7 +237,11 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("roost_token=0123456789abcdef"),
         );
-        assert_eq!(bearer(&headers), None, "a session cookie is no region secret");
+        assert_eq!(
+            bearer(&headers),
+            None,
+            "a session cookie is no region secret"
+        );
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("bearer s3cret"),

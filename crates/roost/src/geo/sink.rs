@@ -34,7 +34,12 @@ pub struct LogSink {
 }
 
 impl LogSink {
-    pub fn new(log: Arc<ChangeLog>, region: u8, mode: GeoMode, metrics: Arc<GeoMetrics>) -> LogSink {
+    pub fn new(
+        log: Arc<ChangeLog>,
+        region: u8,
+        mode: GeoMode,
+        metrics: Arc<GeoMetrics>,
+    ) -> LogSink {
         LogSink {
             log,
             region,
@@ -128,7 +133,10 @@ mod tests {
                 key("mine"),
                 Entry::versioned(key("v1"), Some(5_000), hlc::compose(100, 0, 1)),
             ),
-            (key("gone"), Entry::tombstone(hlc::compose(101, 0, 1), Some(9_000))),
+            (
+                key("gone"),
+                Entry::tombstone(hlc::compose(101, 0, 1), Some(9_000)),
+            ),
             (
                 key("theirs"),
                 Entry::versioned(key("x"), None, hlc::compose(102, 0, 2)),
@@ -140,7 +148,11 @@ mod tests {
     #[test]
     fn replicate_mode_records_this_regions_values_and_tombstones() {
         let got = decoded(&records(1, GeoMode::Replicate, entries()));
-        assert_eq!(got.len(), 2, "another region's change and an unversioned entry are left out");
+        assert_eq!(
+            got.len(),
+            2,
+            "another region's change and an unversioned entry are left out"
+        );
         assert_eq!(got[0].key, key("mine"));
         assert_eq!((got[0].kind, &got[0].value[..]), (Kind::Value, &b"v1"[..]));
         assert_eq!(got[0].expires_at, Some(5_000));

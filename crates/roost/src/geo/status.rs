@@ -230,7 +230,8 @@ mod tests {
         let link = link();
         link.peer_last.store(10, Ordering::Release);
         link.cursor.store(4, Ordering::Release);
-        link.last_applied_version.store(u64::MAX >> 1, Ordering::Release);
+        link.last_applied_version
+            .store(u64::MAX >> 1, Ordering::Release);
         link.set_error(Some("connection refused".into()));
         assert_eq!(link.set_state(LinkState::Down), LinkState::Connecting);
         let json = serde_json::to_value(link.view()).unwrap();
@@ -240,8 +241,14 @@ mod tests {
         assert_eq!(json["last_error"], "connection refused");
         assert!(json["connected_since_ms"].is_null());
         for field in [
-            "name", "url", "lag_ms", "applied_total", "apply_rate", "conflicts_total",
-            "resyncs_total", "refused_total",
+            "name",
+            "url",
+            "lag_ms",
+            "applied_total",
+            "apply_rate",
+            "conflicts_total",
+            "resyncs_total",
+            "refused_total",
         ] {
             assert!(json.get(field).is_some(), "{field} missing: {json}");
         }
