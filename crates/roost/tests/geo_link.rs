@@ -1,0 +1,248 @@
+//! Two regions on loopback, each a real embedded Roost with its own data
+//! directory, linked both ways (docs/regions.md): a write or a delete in one
+//! reaches the other (as the value in replicate mode, as an invalidation in
+//! invalidate mode), the log endpoint answers only the region secret, and
+//! `GET /api/regions` shows the links.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{eventually, TestServer};
+use tempfile::TempDir;
+
+const SECRET: &str = "geo-test-secret-0123456789";
+const CONVERGE: Duration = Duration::from_secs(20);
+
+/// A port that was free a moment ago (each region must know the other's
+/// address before either starts).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+struct Pair {
+    us: TestServer,
+    eu: TestServer,
+    _dirs: (TempDir, TempDir),
+}
+
+async fn region(
+    name: &str,
+    port: u16,
+    peer: &str,
+    peer_port: u16,
+    mode: &str,
+    dir: &TempDir,
+) -> TestServer {
+    TestServer::builder()
+        .env("ROOST_HTTP_ADDR", &format!("127.0.0.1:{port}"))
+        .env("ROOST_REGION", name)
+        .env(
+            "ROOST_REGION_PEERS",
+            &format!("{peer}=http://127.0.0.1:{peer_port}"),
+        )
+        .env("ROOST_REGION_SECRET", SECRET)
+        .env("ROOST_GEO_MODE", mode)
+        .env("ROOST_DATA_DIR", dir.path().to_str().unwrap())
+        .start()
+        .await
+}
+
+async fn pair(mode: &str) -> Pair {
+    let (us_port, eu_port) = (free_port(), free_port());
+    let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let us = region("us", us_port, "eu", eu_port, mode, &dirs.0).await;
+    let eu = region("eu", eu_port, "us", us_port, mode, &dirs.1).await;
+    Pair {
+        us,
+        eu,
+        _dirs: dirs,
+    }
+}
+
+impl Pair {
+    async fn shutdown(self) {
+        self.us.shutdown().await;
+        self.eu.shutdown().await;
+    }
+}
+
+async fn value_of(s: &TestServer, key: &str) -> Option<Value> {
+    let (status, body) = s.get(&format!("/api/cache/{key}")).await;
+    match status {
+        200 => Some(body["value"].clone()),
+        404 => None,
+        other => panic!("GET {key}: {other} {body}"),
+    }
+}
+
+#[tokio::test]
+async fn replicate_mode_carries_writes_and_deletes_both_ways() {
+    let p = pair("replicate").await;
+    let (status, body) =
+        p.us.post(
+            "/api/cache",
+            json!({"key": "greeting", "value": "hello from us"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually(CONVERGE, "eu holds us's value", || async {
+        value_of(&p.eu, "greeting").await == Some(json!("hello from us"))
+    })
+    .await;
+
+    let (status, _) =
+        p.eu.post(
+            "/api/cache",
+            json!({"key": "greeting", "value": "hello from eu"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    eventually(CONVERGE, "us holds eu's newer value", || async {
+        value_of(&p.us, "greeting").await == Some(json!("hello from eu"))
+    })
+    .await;
+
+    let (status, _) = p.us.delete("/api/cache/greeting").await;
+    assert_eq!(status, 200);
+    eventually(CONVERGE, "the delete reaches eu", || async {
+        value_of(&p.eu, "greeting").await.is_none()
+    })
+    .await;
+    assert_eq!(value_of(&p.us, "greeting").await, None);
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalidate_mode_drops_the_key_elsewhere_and_keeps_it_where_written() {
+    let p = pair("invalidate").await;
+    let (status, _) =
+        p.eu.post("/api/cache", json!({"key": "k", "value": "old"}))
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(value_of(&p.eu, "k").await, Some(json!("old")));
+    let (status, _) =
+        p.us.post("/api/cache", json!({"key": "k", "value": "new"}))
+            .await;
+    assert_eq!(status, 200);
+    eventually(CONVERGE, "eu drops its older value", || async {
+        value_of(&p.eu, "k").await.is_none()
+    })
+    .await;
+    assert_eq!(
+        value_of(&p.us, "k").await,
+        Some(json!("new")),
+        "eu's older write must not invalidate us's newer one"
+    );
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_log_answers_the_region_secret_only() {
+    let p = pair("invalidate").await;
+    let url = p.us.url("/api/geo/log?from=0&region=eu");
+    let client = reqwest::Client::new();
+    for auth in [
+        None,
+        Some("Bearer wrong-secret-0123456789"),
+        Some("Basic Z2VvOmdlbw=="),
+    ] {
+        let mut request = client.get(&url);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{auth:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+    }
+    let mut response = client
+        .get(&url)
+        .header("authorization", format!("Bearer {SECRET}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    // The stream opens with a heartbeat frame: length 17, type 2.
+    let first = response.chunk().await.unwrap().unwrap();
+    assert!(first.len() >= 5, "{first:?}");
+    assert_eq!(&first[..5], &[0, 0, 0, 17, 2]);
+    drop(response);
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn regions_shows_this_region_and_its_links() {
+    let p = pair("replicate").await;
+    eventually(CONVERGE, "us's link to eu is up", || async {
+        let (status, body) = p.us.get("/api/regions").await;
+        assert_eq!(status, 200, "{body}");
+        body["peers"][0]["state"] == "up"
+    })
+    .await;
+    let (_, body) = p.us.get("/api/regions").await;
+    assert_eq!(body["enabled"], true);
+    assert_eq!(body["region"], "us");
+    assert_eq!(body["mode"], "replicate");
+    assert!(
+        body["version"].as_str().unwrap().parse::<u64>().unwrap() > 0,
+        "{body}"
+    );
+    for field in ["first", "last", "bytes", "segments"] {
+        assert!(body["log"][field].is_u64(), "log.{field}: {body}");
+    }
+    let peer = &body["peers"][0];
+    assert_eq!(peer["name"], "eu");
+    assert!(peer["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    assert!(peer["connected_since_ms"].is_u64(), "{peer}");
+    assert!(peer["last_applied_version"].is_string(), "{peer}");
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_region_there_is_no_log_and_regions_says_so() {
+    let s = TestServer::builder().start().await;
+    let (status, body) = s.get("/api/regions").await;
+    assert_eq!((status, body), (200, json!({"enabled": false})));
+    let (status, body) = s.get("/api/geo/log?from=0&region=eu").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_a_region");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_doc_names_every_geo_metric() {
+    let p = pair("replicate").await;
+    let (status, _) =
+        p.us.post("/api/cache", json!({"key": "m", "value": 1}))
+            .await;
+    assert_eq!(status, 200);
+    let text = p.us.metrics_text().await;
+    let documented = std::fs::read_to_string(format!(
+        "{}/../../docs/metrics.md",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| name.starts_with("roost_geo_"))
+        .collect();
+    assert!(names.len() >= 6, "{names:?}");
+    for name in names {
+        assert!(
+            documented.contains(&format!("`{name}`")),
+            "docs/metrics.md does not document {name}"
+        );
+    }
+    p.shutdown().await;
+}
