@@ -120,12 +120,14 @@ else:
     print(f"   still lagging after {q['seconds']:.0f} s: " + "; ".join(q["lagging"]))
 PY
   local converged staleness
-  converged=$(python3 bench/geo_probe.py converge --prefix demo: --keyspace "$keyspace" --sample 300 "${urls[@]}")
+  converged=$(python3 bench/geo_probe.py converge --prefix demo: --keyspace "$keyspace" --sample 300 \
+    --mode "$mode" "${urls[@]}")
   python3 - "$converged" <<'PY'
 import json, sys
 c = json.loads(sys.argv[1])
 print(f"   {c['sampled']} keys sampled: {c['equal']} the same in every region, "
-      f"{c['divergent']} different, {c['absent']} held in some regions only (invalidated elsewhere)")
+      f"{c['divergent']} different" +
+      (f", {c['absent']} held in some regions only (invalidated in the others)" if c["absent"] else ""))
 for e in c["examples"]:
     print(f"   differs: {e['key']}: {e['values']}")
 PY

@@ -257,7 +257,8 @@ run_partition() {
   curl -fsS -XPOST "$BA_CONTROL/heal" >/dev/null
   python3 "$PROBE" quiesce --timeout "$CONVERGE_TIMEOUT" "$a" "$b" >"$WORK_DIR/$tag-quiet.json" || true
   quiet_ms=$(now_ms)
-  python3 "$PROBE" converge --prefix pt: --keyspace "$KEYSPACE" --sample 1000 "$a" "$b" \
+  python3 "$PROBE" converge --prefix pt: --keyspace "$KEYSPACE" --sample 1000 --mode "$GEO_MODE" \
+    "$a" "$b" \
     >"$WORK_DIR/$tag-converge.json"
   out="$WORK_DIR/$tag.json"
   python3 - "$WORK_DIR/$tag" "$healed_ms" "$quiet_ms" "$PARTITION_SECONDS" >"$out" <<'PY'

@@ -7,11 +7,12 @@ over their HTTP API only. Each subcommand prints one JSON object on stdout.
   geo_probe.py quiesce --timeout S URL...
       Polls /api/regions of every region until every peer link is up with
       lag_changes 0; {"quiet": bool, "seconds": S, "lagging": [...]}. Exit 1 if not.
-  geo_probe.py converge --prefix P --keyspace N --sample K [--seed X] URL...
+  geo_probe.py converge --prefix P --keyspace N --sample K [--seed X] [--mode M] URL...
       GETs K keys P0..P(N-1) (a seeded sample, the same for every region) from every
       region and compares the values: {"sampled", "equal", "divergent", "absent",
-      "present_somewhere", "examples"}. In invalidate mode a region may hold nothing
-      for a key another region holds; that is counted in "absent", not "divergent".
+      "present_somewhere", "examples"}. In invalidate mode (--mode invalidate) a region
+      may hold nothing for a key another region holds: that is counted in "absent".
+      In replicate mode (the default) every region should hold it: "divergent".
   geo_probe.py staleness [--baseline FILE] URL...
       p50/p99 of roost_geo_staleness_seconds from each region's /metrics (its buckets
       since start, or since the scrape saved in FILE by `histogram`), in ms.
@@ -173,7 +174,13 @@ def cmd_converge(args):
                 examples.append({"key": key, "values": {u: (v[0][:60] if v else None)
                                                         for u, v in values.items()}})
         elif any(v is None for v in values.values()):
-            absent += 1
+            if args.mode == "invalidate":
+                absent += 1
+            else:
+                divergent += 1
+                if len(examples) < 5:
+                    examples.append({"key": key, "values": {u: (v[0][:60] if v else None)
+                                                            for u, v in values.items()}})
         else:
             equal += 1
     return {"sampled": n, "equal": equal, "divergent": divergent, "absent": absent,
@@ -220,6 +227,7 @@ def main():
     s.add_argument("--keyspace", type=int, required=True)
     s.add_argument("--sample", type=int, default=200)
     s.add_argument("--seed", type=int, default=16)
+    s.add_argument("--mode", choices=["replicate", "invalidate"], default="replicate")
     s.add_argument("urls", nargs="+")
     s = sub.add_parser("staleness")
     s.add_argument("--baseline")
