@@ -13,6 +13,12 @@
 //           (issue 15; a server without it fails here with a 404): snapshots
 //           into a temp ROOST_DATA_DIR every second show up live, a SIGTERM
 //           restart shows the load, and ROOST_WARMING=off shows the off state.
+//   regions the Regions page against the real GET /api/regions (issue 16; a
+//           server without it fails here with a 404): a single-region roost
+//           says so and how to configure regions; then two regions, a and b,
+//           each with its own ROOST_DATA_DIR and the other as its peer: the
+//           link comes up on screen, a write in a reaches b, the lag chart
+//           draws, region events show, and stopping b shows the link down.
 //
 //   npm run e2e                      (after `npm run build` and a cargo build)
 //   E2E_SCENARIOS=warming,open       only these scenarios (default: all)
@@ -23,6 +29,7 @@
 //
 // Screenshots land in e2e/artifacts/ (ignored by git).
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -34,7 +41,7 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
 const artifacts = join(here, 'artifacts');
-const TOTAL_BUDGET_MS = 180_000;
+const TOTAL_BUDGET_MS = 240_000;
 const VIEWER_TOKEN = 'v1ewer-t0ken';
 
 let passed = 0;
@@ -55,11 +62,26 @@ function roostBinary() {
   return found[0];
 }
 
-/** Starts roost on free ports, with `env` added; resolves with its addresses from the log. */
-function startRoost(env = {}) {
+/** A port free on 127.0.0.1 now (for addresses that must be known before a start). */
+function freePort() {
+  return new Promise((resolvePromise, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePromise(port));
+    });
+  });
+}
+
+/**
+ * Starts roost on free ports (its HTTP port on `http` when given), with `env`
+ * added; resolves with its addresses from the log.
+ */
+function startRoost(env = {}, http = '127.0.0.1:0') {
   const child = spawn(
     roostBinary(),
-    ['serve', '--http-addr', '127.0.0.1:0', '--resp-addr', '127.0.0.1:0', '--dashboard-addr', '127.0.0.1:0',
+    ['serve', '--http-addr', http, '--resp-addr', '127.0.0.1:0', '--dashboard-addr', '127.0.0.1:0',
       '--shards', '4', '--metrics-interval', '500', '--log-format', 'json'],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '', ...env } },
   );
@@ -392,9 +414,9 @@ async function testText(page, id) {
 /** The count a panel text such as "1,234 entries" starts with; NaN when there is none. */
 const countIn = (text) => Number.parseInt(text.replace(/,/g, ''), 10);
 
-/** Opens the Warming · Regions page of `roost` and waits for the warming panel's first answer. */
+/** Opens the Warming page of `roost` and waits for the warming panel's first answer. */
 async function openWarming(page, roost) {
-  await page.goto(`http://${roost.dashboard}/#/more`);
+  await page.goto(`http://${roost.dashboard}/#/warming`);
   await page.locator('[data-testid="warming-state"]').waitFor({ timeout: 15_000 });
 }
 
@@ -451,7 +473,6 @@ async function warmingScenario() {
     const before = polls.length;
     await page.waitForTimeout(3_500);
     check('the panel polls about once a second', polls.length - before >= 3, `${polls.length - before} polls in 3.5 s`);
-    check('the regions placeholder stays', (await page.locator('[data-testid="panel-/api/regions"]').count()) === 1);
     await shot('warming.png');
 
     // A graceful restart: the final snapshot is loaded while the new process serves.
@@ -481,10 +502,138 @@ async function warmingScenario() {
   }
 }
 
+/** What in a GET /api/regions answer differs from the documented shape (notes/plan-16.md, docs/regions.md). */
+function regionsShapeProblems(body) {
+  const problems = [];
+  const want = (path, ok) => ok || problems.push(path);
+  const num = (v) => typeof v === 'number' && Number.isFinite(v);
+  const u64 = (v) => typeof v === 'string' && /^\d{1,20}$/.test(v);
+  const obj = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!obj(body)) return ['the answer is not an object'];
+  want('region', typeof body.region === 'string');
+  want('mode', ['invalidate', 'replicate'].includes(body.mode));
+  want('version', u64(body.version));
+  want('log', obj(body.log) && ['first', 'last', 'bytes', 'segments'].every((k) => num(body.log[k])));
+  want('peers', Array.isArray(body.peers) && body.peers.every((p) => obj(p) &&
+    typeof p.name === 'string' && typeof p.url === 'string' && ['connecting', 'up', 'down'].includes(p.state) &&
+    ['lag_changes', 'lag_ms', 'applied_total', 'apply_rate', 'conflicts_total', 'resyncs_total', 'refused_total']
+      .every((k) => num(p[k])) &&
+    u64(p.last_applied_version) && (p.last_error === null || typeof p.last_error === 'string') &&
+    (p.connected_since_ms === null || num(p.connected_since_ms))));
+  return problems;
+}
+
+/** Issue 16's Regions page: a single region, then two regions linked to each other. */
+async function regionsScenario() {
+  console.log('== scenario: Regions page (needs the server with GET /api/regions)');
+  const { profile, context } = await launchBrowser();
+  const page = context.pages()[0] ?? (await context.newPage());
+  const shot = (name) => page.screenshot({ path: join(artifacts, name) });
+  const dirs = [mkdtempSync(join(tmpdir(), 'roost-e2e-region-a-')), mkdtempSync(join(tmpdir(), 'roost-e2e-region-b-'))];
+  const started = [];
+  try {
+    const single = await startRoost();
+    started.push(single);
+    const answer = await api(`http://${single.http}`, 'GET', '/api/regions');
+    if (answer.status !== 200) {
+      check('GET /api/regions answers 200 (it needs the server with issue 16 merged)', false,
+        `${answer.status} ${JSON.stringify(answer.body)}`);
+      return;
+    }
+    check('a single-region roost answers {"enabled":false}', answer.body?.enabled === false, JSON.stringify(answer.body));
+    await page.goto(`http://${single.dashboard}/#/regions`);
+    const singleShown = await page.locator('[data-testid="regions-single"]').waitFor({ timeout: 15_000 })
+      .then(() => true, () => false);
+    const singleText = await testText(page, 'regions-single');
+    check('the page says this roost runs a single region and how to configure regions',
+      singleShown && /single region/.test(singleText) && /ROOST_REGION_PEERS=/.test(singleText), singleText.slice(0, 120));
+    await shot('regions-single.png');
+    await stopRoost(single);
+
+    // Two regions, each the other's peer: their HTTP ports are chosen first.
+    const [portA, portB] = [await freePort(), await freePort()];
+    const secret = 'e2e-region-secret-0123456789';
+    const region = (name, dir, peer, peerPort) => ({
+      ROOST_REGION: name, ROOST_REGION_PEERS: `${peer}=http://127.0.0.1:${peerPort}`, ROOST_REGION_SECRET: secret,
+      ROOST_DATA_DIR: dir, ROOST_GEO_MODE: 'replicate',
+    });
+    const a = await startRoost(region('a', dirs[0], 'b', portB), `127.0.0.1:${portA}`);
+    started.push(a);
+    const b = await startRoost(region('b', dirs[1], 'a', portA), `127.0.0.1:${portB}`);
+    started.push(b);
+    const baseA = `http://${a.http}`;
+    const baseB = `http://${b.http}`;
+
+    const first = await api(baseA, 'GET', '/api/regions');
+    const problems = regionsShapeProblems(first.body);
+    check('GET /api/regions has the documented shape', first.status === 200 && problems.length === 0,
+      `${first.status} ${problems.join(', ')} in ${JSON.stringify(first.body)}`);
+
+    await page.goto(`http://${a.dashboard}/#/regions`);
+    await page.locator('[data-testid="regions-region"]').waitFor({ timeout: 15_000 }).catch(async (e) => {
+      await shot('regions-failed.png');
+      throw e;
+    });
+    check('the page names this region and its mode',
+      (await testText(page, 'regions-region')) === 'a' && (await testText(page, 'regions-mode')) === 'replicate');
+    check('the page lists the peer', (await testText(page, 'region-peer-name')) === 'b');
+    const up = await page.locator('[data-testid="region-peer-state"][data-state="up"]').waitFor({ timeout: 20_000 })
+      .then(() => true, () => false);
+    check('the link to b comes up on screen', up, await testText(page, 'region-peer-state'));
+
+    // Writes in a reach b (replicate mode): the same value, read from b's REST API.
+    const keys = 30;
+    for (let i = 0; i < keys; i += 1) {
+      await api(baseA, 'POST', '/api/cache', { key: `e2e:geo:${i}`, value: { i }, ttl: 600 });
+    }
+    const reached = await until('the last write in a to be readable in b', async () => {
+      const r = await api(baseB, 'GET', `/api/cache/e2e:geo:${keys - 1}`);
+      return r.status === 200 && r.body?.value?.i === keys - 1;
+    }, undefined, 20_000);
+    check('a write in a reaches b', reached);
+    const versioned = await api(baseB, 'GET', '/api/cache/e2e:geo:0');
+    check('a REST read in a region carries the version', /^\d+$/.test(versioned.body?.version ?? ''),
+      JSON.stringify(versioned.body));
+
+    await page.goto(`http://${b.dashboard}/#/regions`);
+    await page.locator('[data-testid="regions-region"]').waitFor({ timeout: 15_000 });
+    const applied = await until('b to show the changes applied from a',
+      async () => (await testText(page, 'region-peer-version')) !== '0' &&
+        (await page.locator('[data-testid="regions-log"]').count()) === 1, undefined, 15_000);
+    check('b shows the last version applied from a', applied, await testText(page, 'region-peer-version'));
+    const lagDrawn = await until('the lag chart to draw a line',
+      async () => (await page.locator('.recharts-line-curve').count()) >= 1, undefined, 15_000);
+    check('the lag and staleness charts draw', lagDrawn);
+    const source = await testText(page, 'regions-staleness-source');
+    check('the staleness chart says it reads roost_geo_staleness_seconds', /roost_geo_staleness_seconds/.test(source), source);
+    const evented = await until('a region event to show',
+      async () => (await page.locator('[data-testid="region-event"]').count()) >= 1, undefined, 15_000);
+    check('region events show (the link coming up)', evented, await testText(page, 'region-event'));
+    await shot('regions.png');
+
+    // b stops: a's page shows the link down (or reconnecting) and says why.
+    await page.goto(`http://${a.dashboard}/#/regions`);
+    await page.locator('[data-testid="region-peer-state"][data-state="up"]').waitFor({ timeout: 15_000 });
+    await stopRoost(b);
+    const down = await until('the link to b to leave up',
+      async () => ['down', 'connecting'].includes(await page.locator('[data-testid="region-peer-state"]').first()
+        .getAttribute('data-state').catch(() => '')), undefined, 20_000);
+    check('stopping b shows its link down on a\'s page', down, await testText(page, 'region-peer-state'));
+    const linksUp = await testText(page, 'regions-links-up');
+    check('the header counts the link that is down', linksUp === '0 / 1 links up', linksUp);
+    await shot('regions-down.png');
+  } finally {
+    await context.close();
+    for (const roost of started) await stopRoost(roost);
+    rmSync(profile, { recursive: true, force: true });
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function run() {
   mkdirSync(artifacts, { recursive: true });
   const only = (process.env.E2E_SCENARIOS ?? '').split(',').filter(Boolean);
-  const scenarios = { open: openScenario, signed: signedScenario, warming: warmingScenario };
+  const scenarios = { open: openScenario, signed: signedScenario, warming: warmingScenario, regions: regionsScenario };
   const unknown = only.filter((name) => !(name in scenarios));
   if (unknown.length > 0) throw new Error(`unknown E2E_SCENARIOS ${unknown.join(', ')}: ${Object.keys(scenarios).join(', ')}`);
   for (const [name, scenario] of Object.entries(scenarios)) {

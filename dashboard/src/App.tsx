@@ -10,27 +10,32 @@ import { ConnectionBadge } from './components/ConnectionBadge';
 import { SignedInAs } from './components/SignedInAs';
 import { IdentityContext, useSession } from './data/session';
 import { useMetricsStream } from './data/stream';
-import { FuturePanels } from './pages/FuturePanels';
 import { HotKeys } from './pages/HotKeys';
 import { KeyExplorer } from './pages/KeyExplorer';
 import { Nodes } from './pages/Nodes';
 import { Overview } from './pages/Overview';
 import { Reaching } from './pages/Reaching';
+import { RegionsPage } from './pages/Regions';
 import { SignIn } from './pages/SignIn';
+import { WarmingPanel } from './pages/Warming';
 
 const PAGES = [
   { key: 'overview', label: 'Overview' },
   { key: 'nodes', label: 'Nodes' },
   { key: 'keys', label: 'Key explorer' },
   { key: 'hot', label: 'Hot keys' },
-  { key: 'more', label: 'Warming · Regions' },
+  { key: 'warming', label: 'Warming' },
+  { key: 'regions', label: 'Regions' },
 ] as const;
 
 type PageKey = (typeof PAGES)[number]['key'];
 
-function pageFromHash(hash: string): PageKey {
+/** Older links: `#/more` was the page that held warming and the regions placeholder. */
+const RENAMED: Record<string, PageKey> = { more: 'warming' };
+
+export function pageFromHash(hash: string): PageKey {
   const wanted = hash.replace(/^#\/?/, '');
-  return PAGES.find((p) => p.key === wanted)?.key ?? 'overview';
+  return PAGES.find((p) => p.key === wanted)?.key ?? RENAMED[wanted] ?? 'overview';
 }
 
 function useHashPage(): [PageKey, (page: PageKey) => void] {
@@ -97,7 +102,8 @@ function Dashboard({ identity, onSignOut, onStreamTrouble }: DashboardProps) {
         {page === 'nodes' && <Nodes latest={stream.latest} />}
         {page === 'keys' && <KeyExplorer />}
         {page === 'hot' && <HotKeys />}
-        {page === 'more' && <FuturePanels />}
+        {page === 'warming' && <WarmingPanel />}
+        {page === 'regions' && <RegionsPage events={stream.regionEvents} />}
       </Layout.Content>
     </Layout>
   );

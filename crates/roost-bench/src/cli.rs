@@ -1,6 +1,6 @@
-//! The command line: clap definitions for `trace`, `load`, `fill` and `durability`, and their
-//! translation into the typed options each subcommand runs with; `warming`'s scenarios
-//! are in `cli/warming.rs`.
+//! The command line: clap definitions for `trace`, `load`, `fill`, `durability`, `proxy`
+//! and the rest, and their translation into the typed options each subcommand runs
+//! with; `warming`'s scenarios are in `cli/warming.rs`.
 //!
 //! Parsing and validation only; no I/O beyond what `main` asks of it.
 
@@ -56,6 +56,9 @@ pub enum Command {
     /// the hit ratio per second across a server restart (curve); run each against
     /// ROOST_WARMING=off and =on.
     Warming(warming::WarmingArgs),
+    /// A TCP proxy with a one-way delay each way, and a control port to blackhole,
+    /// heal and reset it and read its byte counters: a WAN between local regions.
+    Proxy(ProxyArgs),
 }
 
 /// Why the command line was rejected after clap accepted its syntax.
@@ -584,6 +587,30 @@ pub(crate) mod tests {
         );
         assert!(parse(&["durability"]).is_err(), "a target is required");
     }
+
+    #[test]
+    fn proxy_takes_a_target_delay_and_control_port() {
+        let cli = parse(&[
+            "proxy",
+            "--listen",
+            "127.0.0.1:7001",
+            "--target",
+            "127.0.0.1:8001",
+            "--delay-ms",
+            "40",
+            "--control",
+            "127.0.0.1:7002",
+        ]);
+        let Command::Proxy(args) = cli.unwrap().command else {
+            panic!("proxy parsed as another command");
+        };
+        let options = args.options();
+        assert_eq!(options.delay, Duration::from_millis(40));
+        assert_eq!(options.target, "127.0.0.1:8001");
+        assert_eq!(options.control, Some("127.0.0.1:7002".parse().unwrap()));
+        assert!(parse(&["proxy"]).is_err(), "a target is required");
+        assert!(parse(&["proxy", "--target", "x:1", "--delay-ms", "-5"]).is_err());
+    }
 }
 
 #[derive(Debug, Args)]
@@ -647,6 +674,33 @@ impl StampedeArgs {
             clients: self.clients.max(1),
             rounds: self.rounds,
             key_prefix: self.key_prefix.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Address to listen on (port 0 picks one; the first line printed names it).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Where connections go, host:port.
+    #[arg(long)]
+    pub target: String,
+    /// Milliseconds added to each direction (a round trip costs twice this).
+    #[arg(long, default_value = "0")]
+    pub delay_ms: u64,
+    /// The HTTP control port: GET /stats; POST /blackhole, /heal, /reset, /delay?ms=N.
+    #[arg(long)]
+    pub control: Option<std::net::SocketAddr>,
+}
+
+impl ProxyArgs {
+    pub fn options(&self) -> crate::proxy::ProxyOptions {
+        crate::proxy::ProxyOptions {
+            listen: self.listen,
+            target: self.target.clone(),
+            delay: Duration::from_millis(self.delay_ms),
+            control: self.control,
         }
     }
 }

@@ -14,6 +14,8 @@
 //!   one missing key over several gateways, counting the origin requests.
 //! - `warming`: the cache-warming scenarios (refresh-ahead, preloading on structured
 //!   and random keys) and the restart curve, for bench/warming.sh.
+//! - `proxy`: a TCP proxy with one-way delay, blackhole, heal and reset, and byte
+//!   counters: the WAN between local regions for the geo demo and bench/geo.sh.
 //! - `endpoint`: `--target` as `resp://host:port` or `http://…`.
 //!
 //! **Invariant:** this crate never depends on the server crate `roost`; it talks to a
@@ -24,6 +26,7 @@ pub mod fill;
 pub mod hostile;
 pub mod load;
 pub mod origin;
+pub mod proxy;
 pub mod resp;
 pub mod stampede;
 pub mod trace;

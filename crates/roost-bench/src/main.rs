@@ -26,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Stampede(args) => runtime()?.block_on(run_stampede(&args)),
         Command::Warming(args) => runtime()?.block_on(run_warming(&args.scenario)),
+        Command::Proxy(args) => runtime()?.block_on(roost_bench::proxy::run_proxy(args.options())),
     }
 }
 

@@ -11,6 +11,7 @@ import type {
   Identity,
   JsonValue,
   MgetResponse,
+  RegionsResponse,
   SetResponse,
   SignOutResponse,
   WarmingResponse,
@@ -159,6 +160,54 @@ export async function warmingStatus(): Promise<Probe<WarmingResponse>> {
   if (answer.state !== 'available') return answer;
   if (isWarmingResponse(answer.data)) return { state: 'available', data: answer.data };
   return { state: 'error', error: new ApiError(200, 'bad_reply', 'the warming answer is not in the expected shape') };
+}
+
+const isCount = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Whether `v` is a `GET /api/regions` answer: `{"enabled":false}`, or a region with
+ * its log and peers (numbers the page only prints are not checked; they read as a
+ * dash). Versions are u64 in decimal strings.
+ */
+export function isRegionsResponse(v: unknown): v is RegionsResponse {
+  if (!isObject(v)) return false;
+  if (v.enabled === false) return true;
+  const { log, peers } = v;
+  return (
+    typeof v.region === 'string' &&
+    (v.mode === 'invalidate' || v.mode === 'replicate') &&
+    typeof v.version === 'string' &&
+    isObject(log) &&
+    Array.isArray(peers) &&
+    peers.every(
+      (p) =>
+        isObject(p) &&
+        typeof p.name === 'string' &&
+        typeof p.url === 'string' &&
+        (p.state === 'connecting' || p.state === 'up' || p.state === 'down') &&
+        typeof p.last_applied_version === 'string' &&
+        isCount(p.lag_ms) &&
+        isCount(p.lag_changes),
+    )
+  );
+}
+
+/** This region and its links; a server without geo answers `missing`. */
+export async function regionsStatus(): Promise<Probe<RegionsResponse>> {
+  const answer = await probe<unknown>('/api/regions');
+  if (answer.state !== 'available') return answer;
+  if (isRegionsResponse(answer.data)) return { state: 'available', data: answer.data };
+  return { state: 'error', error: new ApiError(200, 'bad_reply', 'the regions answer is not in the expected shape') };
+}
+
+/** The Prometheus text of `GET /metrics`; null when it cannot be had (the page does without). */
+export async function metricsText(): Promise<string | null> {
+  try {
+    const response = await fetch('/metrics');
+    return response.ok ? await response.text() : null;
+  } catch {
+    return null;
+  }
 }
 
 export const listClusterNodes = () => request<ClusterNodesResponse>('GET', '/api/cluster/nodes');

@@ -43,7 +43,8 @@ export type EventKind =
   | 'node_readmitted'
   | 'topology_change'
   | 'task_failed'
-  | 'warming';
+  | 'warming'
+  | 'region';
 
 export interface RoostEvent {
   seq: number;
@@ -252,3 +253,48 @@ export interface NodeWarmup {
   started_at_ms: number;
   finished_at_ms: number | null;
 }
+
+/** A link to a peer region's log: connecting, up, or down (retrying with backoff). */
+export type RegionLinkState = 'connecting' | 'up' | 'down';
+
+/** One peer in `GET /api/regions` (notes/plan-16.md; docs/regions.md). */
+export interface RegionPeer {
+  name: string;
+  url: string;
+  state: RegionLinkState;
+  /** Changes in the peer's log not yet applied here. */
+  lag_changes: number;
+  /** How far behind the peer's clock the last applied change is, in ms. */
+  lag_ms: number;
+  /** The HLC version (u64, as a decimal string: it does not fit a JS number) last applied. */
+  last_applied_version: string;
+  applied_total: number;
+  /** Changes applied per second, recently. */
+  apply_rate: number;
+  /** Changes that lost to a newer version already here. */
+  conflicts_total: number;
+  /** Times the cursor fell out of the peer's retention and this region resynchronised. */
+  resyncs_total: number;
+  /** Changes refused (e.g. stamped too far ahead: clock skew). */
+  refused_total: number;
+  last_error: string | null;
+  /** Unix ms when the link came up; null unless up. */
+  connected_since_ms: number | null;
+}
+
+/** `GET /api/regions` with a region configured. */
+export interface RegionsEnabled {
+  region: string;
+  mode: 'invalidate' | 'replicate';
+  /** This region's HLC now (u64 as a decimal string). */
+  version: string;
+  log: { first: number; last: number; bytes: number; segments: number };
+  peers: RegionPeer[];
+}
+
+/** `GET /api/regions` on a single-region Roost (no `ROOST_REGION`). */
+export interface RegionsDisabled {
+  enabled: false;
+}
+
+export type RegionsResponse = RegionsEnabled | RegionsDisabled;

@@ -2,25 +2,24 @@
 // animation so a once-a-second update does not jitter.
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 
-import type { SeriesPoint } from '../data/series';
 import { formatClock } from '../format';
 
-type NumericKey = 'ops' | 'hitRatio' | 'p50' | 'p95' | 'p99' | 'keys' | 'memory' | 'evictions';
-
-export interface ChartLine {
-  key: NumericKey;
+/** One line: which field of the rows it draws. */
+export interface ChartLine<Row> {
+  key: Exclude<keyof Row, 't'> & string;
   name: string;
   colour: string;
 }
 
-export function TimeChart({
+/** Rows are points in time (`t`, unix ms) with a number, or a gap (null), per line. */
+export function TimeChart<Row extends { t: number }>({
   data,
   lines,
   format,
   domain,
 }: {
-  data: SeriesPoint[];
-  lines: ChartLine[];
+  data: Row[];
+  lines: ChartLine<Row>[];
   format: (value: number) => string;
   domain?: [number, number];
 }) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import type { Point, SnapshotFrame } from '../api/types';
-import { initialStream, streamReducer } from './stream';
+import type { Point, RoostEvent, SnapshotFrame } from '../api/types';
+import { initialStream, keepRegionEvents, REGION_EVENTS_KEPT, streamReducer } from './stream';
 
 function point(at_ms: number): Point {
   return {
@@ -48,5 +48,32 @@ describe('streamReducer', () => {
     expect(next.connection.status).toBe('reconnecting');
     expect(next.latest).toBe(s.latest);
     expect(next.series).toBe(s.series);
+  });
+});
+
+describe('keepRegionEvents', () => {
+  const ev = (seq: number, at_ms: number, kind: RoostEvent['kind'] = 'region'): RoostEvent => ({ seq, at_ms, kind, message: `e${seq}` });
+
+  it('keeps region events across frames, once each, whatever else the frames carry', () => {
+    let kept = keepRegionEvents([], [ev(1, 10), ev(2, 20, 'warming'), ev(3, 30)]);
+    kept = keepRegionEvents(kept, [ev(3, 30), ev(4, 40, 'flush'), ev(5, 50)]);
+    expect(kept.map((e) => e.seq)).toEqual([1, 3, 5]);
+    const same = keepRegionEvents(kept, [ev(5, 50)]);
+    expect(same).toBe(kept);
+  });
+
+  it('takes a restarted server\'s events although their seq starts again', () => {
+    const kept = keepRegionEvents([ev(7, 100)], [ev(1, 200)]);
+    expect(kept.map((e) => [e.seq, e.at_ms])).toEqual([[7, 100], [1, 200]]);
+  });
+
+  it('keeps the newest few, and the stream reducer feeds it', () => {
+    const many = Array.from({ length: REGION_EVENTS_KEPT + 5 }, (_, i) => ev(i, i));
+    const kept = keepRegionEvents([], many);
+    expect(kept).toHaveLength(REGION_EVENTS_KEPT);
+    expect(kept[0]?.seq).toBe(5);
+    const frame = { ...snapshot(1000), events: [ev(1, 10), ev(2, 20, 'startup')] };
+    const s = streamReducer(initialStream, { type: 'frame', frame });
+    expect(s.regionEvents.map((e) => e.seq)).toEqual([1]);
   });
 });

@@ -15,6 +15,7 @@ const EVENT_COLOURS: Record<string, string> = {
   topology_change: 'purple',
   task_failed: 'volcano',
   warming: 'cyan',
+  region: 'magenta',
 };
 
 function Figure({ id, title, value, hint }: { id: string; title: string; value: string; hint?: string }) {
