@@ -5,8 +5,11 @@
 //! it alone, and a segment is closed (a new one started) only after a group
 //! commit fsynced it whole. So the first record of the newest segment that
 //! does not check — short, past the end, or a checksum mismatch — and
-//! everything after it are cut (logged with what and why): none of it was
-//! acknowledged, or the disk lost it. A record that does not check in an
+//! everything after it are cut (logged with what and why): a crash tore it
+//! before its fsync, so no appender was answered for it. (If instead the disk
+//! flipped a byte inside the newest segment, the acknowledged records after
+//! that byte are cut with it: the framing cannot find where the next good
+//! record starts. The warning gives the bytes cut.) A record that does not check in an
 //! *older* segment is different: it was fsynced and acknowledged, so opening
 //! fails with an error naming the file and offset rather than skipping it.
 //! Skipping would quietly drop acknowledged changes from what peers are sent
@@ -136,7 +139,7 @@ fn scan_all(found: &[(u64, PathBuf)]) -> Result<Vec<Segment>, LogError> {
                 offset = damage.offset,
                 cut_bytes = damage.file_len - damage.offset,
                 reason = %damage.reason,
-                "change log: cut a torn or corrupt tail (records from here were never acknowledged, or the disk lost them)"
+                "change log: cut a torn or corrupt tail off the newest segment"
             );
         }
         segments.push(segment);

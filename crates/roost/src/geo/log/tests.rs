@@ -389,6 +389,8 @@ async fn retention_by_age_goes_by_a_segments_newest_record() {
     append_each(&log, 6..=10).await; // segment 1's newest: T0 + 50 s
     clock.advance(Duration::from_secs(30));
     append_each(&log, 11..=20).await; // segment 2: T0 + 80 s
+                                      // Segment 1's oldest record is 80 s old, but its newest only 30 s.
+    assert_eq!(log.trim().unwrap(), 0);
     clock.advance(Duration::from_secs(30));
     append_each(&log, 21..=30).await; // segment 3 (active): T0 + 110 s
 
