@@ -1,12 +1,54 @@
-//! The durable change log (scaffold: the log helper replaces every body).
+//! The durable change log: every change this region acknowledged, in the
+//! order it was made durable, for the other regions to pull (issue 16).
+//!
+//! Plain segment files under one directory (`$ROOST_DATA_DIR/geo/log`):
+//! records framed with a length and a CRC32 (`log/frame.rs`), Seqs implicit
+//! (a segment's file name is its first Seq), a sparse offset index per
+//! segment rebuilt on open (`log/segment.rs`). Appends from any number of
+//! tasks are group-committed by one writer thread — one write and one fsync
+//! per batch, and no append answers before its fsync (`log/writer.rs`).
+//! Opening recovers: a torn tail of the newest segment is cut and logged, a
+//! damaged older segment is an error (`log/recover.rs` says why). Retention
+//! removes whole segments by age and bytes and remembers the newest version
+//! it removed, so a reader that fell behind learns what it can no longer be
+//! sent (`log/retention.rs`, `LogRead::Gap`).
+//!
+//! Why not fjall or redb: the log is append-only with sequential tail reads
+//! and whole-file retention, which a key-value store turns into keyed
+//! inserts, compaction and per-key deletes; group commit needs to own the
+//! fsync (the embedded stores sync per transaction or on their own
+//! schedule); and plain files add no dependency.
+//!
+//! Blocking: `open` and `trim` do file I/O on the calling thread (start-up,
+//! and the geo task's once-a-second trim through `Tasks::run_blocking`);
+//! `read` runs on the blocking pool; `append` only waits on the writer.
 
-use std::path::Path;
+pub(super) mod durable;
+mod frame;
+mod reader;
+mod recover;
+mod retention;
+mod segment;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
+use parking_lot::Mutex;
 use roost_store::Clock;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::tasks::Tasks;
+
+use self::reader::{Planned, ReadFailure};
+use self::retention::Trimmed;
+use self::segment::Segment;
+use self::writer::{Request, Writer};
 
 /// A record's position in the log: the first record is 1; 0 means "before
 /// the first record".
@@ -53,51 +95,268 @@ pub struct LogStats {
     pub commits: u64,
 }
 
+/// Appends wait when this many are queued for the writer.
+const QUEUED_APPENDS: usize = 1024;
+
+/// The largest segment before a new one starts, and the smallest (with a
+/// small byte budget, segments are an eighth of it so retention can act).
+const MAX_SEGMENT_BYTES: u64 = 64 << 20;
+const MIN_SEGMENT_BYTES: u64 = 1 << 20;
+
+/// A read gives up after retention removed its segment this many times in a row.
+const READ_ATTEMPTS: usize = 3;
+
 #[derive(Debug)]
-pub struct ChangeLog {}
+pub struct ChangeLog {
+    shared: Arc<Shared>,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    /// `None` only while dropping.
+    requests: Option<mpsc::Sender<Request>>,
+    writer: Option<JoinHandle<()>>,
+    /// One trim at a time: a trim decides under the state lock, then writes
+    /// `trimmed.json` outside it.
+    trimming: Mutex<()>,
+}
+
+/// What the writer and the readers share.
+#[derive(Debug)]
+struct Shared {
+    dir: PathBuf,
+    state: Mutex<State>,
+    /// The newest durable Seq.
+    durable: watch::Sender<Seq>,
+}
+
+/// The durable extent of the log. A std (parking_lot) mutex: it is held for
+/// bookkeeping only, never across I/O or an `.await`.
+#[derive(Debug)]
+struct State {
+    /// Consecutive, oldest first, never empty; the last is the active one.
+    segments: Vec<Segment>,
+    trimmed: Trimmed,
+    appended: u64,
+    commits: u64,
+}
+
+impl State {
+    fn next_seq(&self) -> Seq {
+        self.segments
+            .last()
+            .map_or(self.trimmed.through_seq + 1, Segment::next_seq)
+    }
+
+    fn last(&self) -> Seq {
+        self.next_seq() - 1
+    }
+
+    fn active_count(&self) -> u64 {
+        self.segments.last().map_or(0, |segment| segment.count)
+    }
+
+    fn active_len(&self) -> u64 {
+        self.segments.last().map_or(0, |segment| segment.len)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_bytes: u64,
+    max_age: Duration,
+    segment_bytes: u64,
+}
 
 impl ChangeLog {
     /// Opens (or creates) the log in `dir`, recovering what is there: a torn
     /// or corrupt tail record is cut off and logged, never served.
     pub fn open(
-        _dir: &Path,
-        _max_bytes: u64,
-        _max_age: Duration,
-        _clock: Arc<dyn Clock>,
+        dir: &Path,
+        max_bytes: u64,
+        max_age: Duration,
+        clock: Arc<dyn Clock>,
     ) -> Result<ChangeLog, LogError> {
-        todo!("issue 16 scaffold: log helper")
+        let segment_bytes = (max_bytes / 8).clamp(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES);
+        let limits = Limits {
+            max_bytes,
+            max_age,
+            segment_bytes,
+        };
+        ChangeLog::open_with(dir, limits, clock)
+    }
+
+    fn open_with(dir: &Path, limits: Limits, clock: Arc<dyn Clock>) -> Result<ChangeLog, LogError> {
+        let recovered = recover::recover(dir)?;
+        let path = recovered
+            .segments
+            .last()
+            .map(|segment| segment.path.clone())
+            .unwrap_or_default();
+        let state = State {
+            segments: recovered.segments,
+            trimmed: recovered.trimmed,
+            appended: 0,
+            commits: 0,
+        };
+        let (durable, _) = watch::channel(state.last());
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            state: Mutex::new(state),
+            durable,
+        });
+        let (requests, queued) = mpsc::channel(QUEUED_APPENDS);
+        let writer = Writer {
+            shared: shared.clone(),
+            requests: queued,
+            clock: clock.clone(),
+            file: recovered.active,
+            path,
+            segment_bytes: limits.segment_bytes,
+            failed: None,
+        };
+        let writer = std::thread::Builder::new()
+            .name("roost-geo-log".to_owned())
+            .spawn(move || writer.run())
+            .map_err(|source| LogError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        Ok(ChangeLog {
+            shared,
+            limits,
+            clock,
+            requests: Some(requests),
+            writer: Some(writer),
+            trimming: Mutex::new(()),
+        })
     }
 
     /// Appends `records` (each with the version it carries, for retention's
     /// `trimmed_through`) and resolves once they are durable (fsynced; many
     /// concurrent appends share one fsync). Answers the last one's Seq.
-    pub async fn append(&self, _records: Vec<(u64, Bytes)>) -> Result<Seq, LogError> {
-        todo!("issue 16 scaffold: log helper")
+    pub async fn append(&self, records: Vec<(u64, Bytes)>) -> Result<Seq, LogError> {
+        if records.is_empty() {
+            return Ok(self.shared.state.lock().last());
+        }
+        let requests = self.requests.as_ref().ok_or(LogError::Closed)?;
+        let (done, answer) = oneshot::channel();
+        requests
+            .send(Request { records, done })
+            .await
+            .map_err(|_| LogError::Closed)?;
+        answer.await.map_err(|_| LogError::Closed)?
     }
 
     /// Up to `max_records` / about `max_bytes` durable records from `from`
     /// (inclusive).
     pub async fn read(
         &self,
-        _from: Seq,
-        _max_records: usize,
-        _max_bytes: usize,
+        from: Seq,
+        max_records: usize,
+        max_bytes: usize,
     ) -> Result<LogRead, LogError> {
-        todo!("issue 16 scaffold: log helper")
+        for _ in 0..READ_ATTEMPTS {
+            let (from, stretches) = match reader::plan(&self.shared.state.lock(), from) {
+                Planned::Done(answer) => return Ok(answer),
+                Planned::Read { from, stretches } => (from, stretches),
+            };
+            let read =
+                Tasks::run_blocking(move || reader::read(&stretches, from, max_records, max_bytes))
+                    .await
+                    .map_err(|e| LogError::Io {
+                        path: self.shared.dir.display().to_string(),
+                        source: std::io::Error::other(e.to_string()),
+                    })?;
+            match read {
+                Ok(records) => return Ok(LogRead::Records(records)),
+                Err(ReadFailure::Failed(e)) => return Err(e),
+                Err(ReadFailure::Gone) => continue,
+            }
+        }
+        Err(LogError::Io {
+            path: self.shared.dir.display().to_string(),
+            source: std::io::Error::other(format!(
+                "retention removed the segment being read {READ_ATTEMPTS} times in a row"
+            )),
+        })
     }
 
     /// The newest durable Seq, updated after every group commit.
     pub fn subscribe(&self) -> watch::Receiver<Seq> {
-        todo!("issue 16 scaffold: log helper")
+        self.shared.durable.subscribe()
     }
 
     pub fn stats(&self) -> LogStats {
-        todo!("issue 16 scaffold: log helper")
+        let state = self.shared.state.lock();
+        let kept: u64 = state.segments.iter().map(|segment| segment.count).sum();
+        LogStats {
+            first: match kept {
+                0 => 0,
+                _ => state.trimmed.through_seq + 1,
+            },
+            last: state.last(),
+            bytes: state.segments.iter().map(|segment| segment.len).sum(),
+            segments: state.segments.len() as u64,
+            appended: state.appended,
+            commits: state.commits,
+        }
     }
 
     /// Removes segments past the retention limits (age, bytes); run by the
-    /// geo task every second.
+    /// geo task every second. Answers how many records it removed.
     pub fn trim(&self) -> Result<u64, LogError> {
-        todo!("issue 16 scaffold: log helper")
+        let _one_at_a_time = self.trimming.lock();
+        let now_ms = self.clock.now_millis();
+        let max_age_ms = u64::try_from(self.limits.max_age.as_millis()).unwrap_or(u64::MAX);
+        let (removed, trimmed) = {
+            let state = self.shared.state.lock();
+            let n =
+                retention::removable(&state.segments, now_ms, max_age_ms, self.limits.max_bytes);
+            let removed = &state.segments[..n];
+            (
+                removed
+                    .iter()
+                    .map(|s| (s.path.clone(), s.count))
+                    .collect::<Vec<_>>(),
+                state.trimmed.after(removed),
+            )
+        };
+        if removed.is_empty() {
+            return Ok(0);
+        }
+        // Durable before any segment goes: a crash in between is finished by
+        // the next open.
+        retention::store(&self.shared.dir, &trimmed)?;
+        {
+            let mut state = self.shared.state.lock();
+            state.segments.drain(..removed.len());
+            state.trimmed = trimmed;
+        }
+        let mut records = 0;
+        for (path, count) in removed {
+            std::fs::remove_file(&path).map_err(|source| LogError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            records += count;
+        }
+        tracing::debug!(
+            records,
+            through_seq = trimmed.through_seq,
+            "change log: trimmed"
+        );
+        Ok(records)
+    }
+}
+
+impl Drop for ChangeLog {
+    /// Stops the writer: with the sender gone it commits what is queued and
+    /// ends; joined here so no write outlives the log.
+    fn drop(&mut self) {
+        self.requests = None;
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!(dir = %self.shared.dir.display(), "change log: the writer thread panicked");
+            }
+        }
     }
 }
