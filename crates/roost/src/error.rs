@@ -82,6 +82,22 @@ pub enum CacheError {
     /// `ROOST_ORIGIN_MAX_CONCURRENCY` origin fetches are already in flight.
     #[error("the origin has {limit} fetches in flight, the limit; try again")]
     OriginOverloaded { limit: usize },
+    /// A client write was applied in this region but the region's change log
+    /// could not record it (issue 16): it is not durable, and the other
+    /// regions may never see it. The cause (the log's I/O error) is logged,
+    /// not shown.
+    #[error("write applied in this region but not durably logged for the other regions")]
+    NotLogged {
+        #[source]
+        source: Option<Cause>,
+    },
+    /// An operation only the embedded store offers (versioned replication
+    /// between regions) was asked of another backend.
+    #[error("{operation} needs the embedded store; the {backend} backend does not support it")]
+    Unsupported {
+        operation: &'static str,
+        backend: &'static str,
+    },
 }
 
 impl CacheError {
@@ -92,7 +108,8 @@ impl CacheError {
             | CacheError::TtlOutOfRange { .. }
             | CacheError::NotAnInteger
             | CacheError::IncrementOverflow
-            | CacheError::Rejected { .. } => ErrorKind::InvalidInput,
+            | CacheError::Rejected { .. }
+            | CacheError::Unsupported { .. } => ErrorKind::InvalidInput,
             CacheError::KeyTooLong { .. }
             | CacheError::ValueTooLarge { .. }
             | CacheError::TooManyKeys { .. }
@@ -101,7 +118,8 @@ impl CacheError {
             | CacheError::NodeFailed { .. }
             | CacheError::Overloaded { .. }
             | CacheError::NoQuorum { .. }
-            | CacheError::OriginOverloaded { .. } => ErrorKind::Unavailable,
+            | CacheError::OriginOverloaded { .. }
+            | CacheError::NotLogged { .. } => ErrorKind::Unavailable,
             CacheError::OriginFailed { .. } => ErrorKind::Upstream,
         }
     }
@@ -165,6 +183,8 @@ impl CacheError {
             CacheError::IncrementOverflow => "increment_overflow",
             CacheError::OriginFailed { .. } => "origin_failed",
             CacheError::OriginOverloaded { .. } => "overloaded",
+            CacheError::NotLogged { .. } => "not_logged",
+            CacheError::Unsupported { .. } => "unsupported",
         }
     }
 }

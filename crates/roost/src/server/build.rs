@@ -46,7 +46,10 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
                 policy: *policy,
             };
             tracing::info!(shards = shards.get(), max_memory_bytes, %policy, "embedded store");
-            Ok(Backend::Embedded(Embedded::new(store, clock, metrics)))
+            // A region's stamps and tombstone TTL; none outside a region.
+            let versioning = None;
+            let embedded = Embedded::new(store, clock, metrics, versioning);
+            Ok(Backend::Embedded(embedded))
         }
         BackendConfig::Redis { nodes, kind, fleet } => {
             let addresses = nodes.clone();

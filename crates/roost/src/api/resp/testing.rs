@@ -63,7 +63,7 @@ impl Harness {
             policy: roost_store::PolicyKind::default(),
         };
         let metrics = Arc::new(Metrics::new());
-        let backend = Backend::Embedded(Embedded::new(store, clock.clone(), metrics.clone()));
+        let backend = Backend::Embedded(Embedded::new(store, clock.clone(), metrics.clone(), None));
         let budget = OutputBudget::new(
             config.listeners.output.budget,
             metrics.doors().output_pending.clone(),
