@@ -8,7 +8,9 @@
 //!   cap evenly over them, sums their counters.
 //! - [`shard`]: [`Shard`]: one lock around a policy map and an expiry index, atomic
 //!   counters beside it; get / peek / set / delete / update / sweep / keys, and
-//!   the insert-if-absent batch a snapshot restore uses.
+//!   the insert-if-absent batch a snapshot restore uses; `shard/replica.rs`:
+//!   applying another region's versioned entries ([`Shard::apply_newer`]),
+//!   reading back what a write stored, and dropping what is older than a version.
 //! - [`policy`]: [`PolicyKind`] and the crate-private `ShardMap` trait, one file per
 //!   implementation: `s3fifo` (`quick_cache`), `tinylfu` (`moka`), `lru` (`lru`, strict),
 //!   `adaptive` (hand-written W-TinyLFU whose window is picked by miniature simulations).
@@ -33,6 +35,21 @@
 //! entry removes it, counts an expiration and reports a miss) and in the background
 //! ([`Shard::sweep_expired`] pops due deadlines from an ordered index, so it visits
 //! only expired entries, a bounded number per call).
+//!
+//! # Versions
+//!
+//! Every [`Entry`] carries a 63-bit [`Version`] word (a hybrid logical clock
+//! for geographic coherence; the top bit of the word marks a tombstone). A
+//! plain store leaves it [`Version::NONE`]. A store built with
+//! [`Store::with_versioning`] stamps every write a shard performs with
+//! [`Versioning::stamp`] under the shard's write lock, turns every delete into
+//! a tombstone at a fresh version (held and charged like an entry, never read,
+//! removed `tombstone_ttl_ms` later), and keeps per shard a *forgotten floor*:
+//! the newest version it removed on its own (evicted, expired, a tombstone run
+//! out, cleared, dropped). [`Shard::apply_newer`] stores another region's entry
+//! only if it is newer than what the key holds, and on an absent key only if it
+//! is above that floor, so a late or repeated change never brings back an
+//! older value or a deleted key.
 //!
 //! # Policy choice
 //!
@@ -71,6 +88,9 @@
 //! - **Pure:** no tokio, no I/O, no serde; time comes only from the injected clock.
 //! - **Atomic updates:** [`Shard::update`] runs its read and its write under the
 //!   shard's write lock; no other writer to that shard interleaves.
+//! - **Versions follow the lock:** with versioning, a shard stamps a write
+//!   under its write lock, so on one key a later write always carries a newer
+//!   version, and one applied from another region is never re-stamped.
 //! - **Cheap counters:** len, used bytes, evictions and expirations are atomics,
 //!   read without taking any map lock.
 
@@ -85,6 +105,6 @@ mod weight;
 pub use clock::{Clock, ManualClock, SystemClock, UnixMillis};
 pub use error::StoreError;
 pub use policy::{PolicyKind, UnknownPolicy};
-pub use shard::{AbsentInserts, Entry, Mutation, Shard, Version};
+pub use shard::{AbsentInserts, Entry, Mutation, ReplicaApply, Shard, Version};
 pub use store::{Store, StoreConfig, Versioning};
 pub use weight::{entry_weight, ENTRY_OVERHEAD_BYTES, EXPIRY_OVERHEAD_BYTES};

@@ -9,6 +9,16 @@
 //! atomic: `quick_cache`'s entry API cannot insert a missing key in the same
 //! critical section, so the shard lock provides the read-modify-write guarantee for
 //! every policy alike.
+//!
+//! Versioning (issue 16, installed with [`Shard::with_versioning`]): every local
+//! write is stamped under the write lock, a delete leaves a tombstone, and every
+//! physical removal the shard decides on its own (eviction, expiry, a tombstone
+//! running out, a clear) raises the shard's *forgotten floor*. Applying another
+//! region's entries against those versions is `replica.rs`.
+
+mod replica;
+
+pub use replica::ReplicaApply;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,7 +29,7 @@ use parking_lot::RwLock;
 use crate::expiry::{is_expired, ExpiryIndex};
 use crate::policy::{new_shard_map, PolicyKind, ShardMap};
 use crate::weight::stored_weight;
-use crate::{Clock, StoreError, UnixMillis};
+use crate::{Clock, StoreError, UnixMillis, Versioning};
 
 /// What a shard stores for a key: the value, its deadline, and its version.
 /// Reads return live entries only; a tombstone (a delete remembered at a
@@ -80,8 +90,9 @@ impl Entry {
 }
 
 /// The version of a write: a 63-bit timestamp (a hybrid logical clock, for
-/// ordering writes across regions), compared as a number. Nothing sets one
-/// yet; every entry carries [`Version::NONE`].
+/// ordering writes across regions), compared as a number. A shard with
+/// [`Versioning`] stamps every write it performs; without it every entry
+/// carries [`Version::NONE`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Version(u64);
 
@@ -112,14 +123,16 @@ pub enum Mutation {
     Keep,
     /// Store this entry as given (a versioned write or a tombstone).
     Put(Entry),
-    /// Store this value and deadline, without a version (replacing any current entry).
+    /// Store this value and deadline (replacing any current entry): without a
+    /// version, or at a fresh one when the shard has [`Versioning`].
     Set {
         /// The new bytes.
         value: Bytes,
         /// The new deadline; `None` keeps the entry until it is evicted or deleted.
         expires_at: Option<UnixMillis>,
     },
-    /// Remove the key.
+    /// Remove the key (with [`Versioning`]: leave a tombstone at a fresh
+    /// version, even when the key held nothing).
     Delete,
 }
 
@@ -159,11 +172,25 @@ struct ShardCounters {
 struct ShardState {
     map: Box<dyn ShardMap>,
     expiry: ExpiryIndex,
+    /// The newest version this shard removed on its own (evicted, expired, a
+    /// tombstone run out, cleared, dropped): an absent key may have held
+    /// anything up to it, so another region's change at or below it cannot be
+    /// proven fresh (`replica.rs`). Stays [`Version::NONE`] without versioning.
+    forgotten: Version,
 }
 
 impl ShardState {
     /// Stores `key`; `old` is what the map holds for it right now (read under the same lock).
-    fn put(&mut self, counters: &ShardCounters, key: Bytes, hit: Entry, old: Option<&Entry>) {
+    /// With `watch`, answers the key when the policy evicted the new entry at
+    /// once (copying the key only then); `None` otherwise.
+    fn put(
+        &mut self,
+        counters: &ShardCounters,
+        key: Bytes,
+        hit: Entry,
+        old: Option<&Entry>,
+        watch: bool,
+    ) -> Option<Bytes> {
         // Counters are read without the lock, so they move once, by the net change:
         // adding the new weight before subtracting the evicted ones would briefly
         // show a shard above its capacity.
@@ -172,13 +199,15 @@ impl ShardState {
             removed.add(self.forget(&key, old));
         }
         let added_weight = stored_weight(&key, &hit);
-        let deadline = hit.expires_at.map(|at| (at, key.clone()));
+        let deadline = hit.expires_at;
+        let watched = (watch || deadline.is_some()).then(|| key.clone());
         let mut evicted = Vec::new();
         self.map.insert(key, hit, old.is_some(), &mut evicted);
         let mut new_entry_evicted = false;
         for (evicted_key, evicted_hit) in &evicted {
             removed.add(self.forget(evicted_key, evicted_hit));
-            if let Some((_, key)) = &deadline {
+            self.raise_floor(evicted_hit.version());
+            if let Some(key) = &watched {
                 new_entry_evicted |= evicted_key == key;
             }
         }
@@ -186,11 +215,28 @@ impl ShardState {
         counters
             .evictions
             .fetch_add(evicted.len() as u64, Ordering::Relaxed);
-        if let Some((at, key)) = deadline {
-            if !new_entry_evicted {
+        let key = watched?;
+        match (deadline, new_entry_evicted) {
+            (_, true) => watch.then_some(key),
+            (Some(at), false) => {
                 self.expiry.insert(at, key);
+                None
             }
+            (None, false) => None,
         }
+    }
+
+    /// Removes `key` because the shard let it go (expired, run out, dropped):
+    /// booked like [`ShardState::take`], and its version raises the floor.
+    fn let_go(&mut self, counters: &ShardCounters, key: &[u8]) -> Option<Entry> {
+        let hit = self.take(counters, key)?;
+        self.raise_floor(hit.version());
+        Some(hit)
+    }
+
+    /// Remembers that something at `version` was forgotten.
+    fn raise_floor(&mut self, version: Version) {
+        self.forgotten = self.forgotten.max(version);
     }
 
     /// Removes `key` from the map, the index and the counters.
@@ -256,6 +302,9 @@ pub struct Shard {
     counters: ShardCounters,
     capacity_bytes: u64,
     clock: Arc<dyn Clock>,
+    /// Where versions come from; `None`: writes carry no version and a delete
+    /// removes the key.
+    versioning: Option<Versioning>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -270,15 +319,39 @@ impl std::fmt::Debug for Shard {
 impl Shard {
     /// An empty shard holding at most `capacity_bytes` of [`crate::entry_weight`].
     pub fn new(policy: PolicyKind, capacity_bytes: u64, clock: Arc<dyn Clock>) -> Shard {
+        Shard::with_versioning(policy, capacity_bytes, clock, None)
+    }
+
+    /// [`Shard::new`] stamping its writes and remembering its deletes with
+    /// `versioning` (none: the same as [`Shard::new`]).
+    pub fn with_versioning(
+        policy: PolicyKind,
+        capacity_bytes: u64,
+        clock: Arc<dyn Clock>,
+        versioning: Option<Versioning>,
+    ) -> Shard {
         Shard {
             state: RwLock::new(ShardState {
                 map: new_shard_map(policy, capacity_bytes),
                 expiry: ExpiryIndex::default(),
+                forgotten: Version::NONE,
             }),
             counters: ShardCounters::default(),
             capacity_bytes,
             clock,
+            versioning,
         }
+    }
+
+    /// Whether this shard stamps its writes ([`Shard::with_versioning`]).
+    pub fn is_versioned(&self) -> bool {
+        self.versioning.is_some()
+    }
+
+    /// The forgotten floor: the newest version this shard removed on its own
+    /// (evicted, expired, a tombstone run out, cleared or dropped).
+    pub fn forgotten_floor(&self) -> Version {
+        self.state.read().forgotten
     }
 
     /// Reads `key` and counts the access for the eviction policy. An expired entry is
@@ -319,10 +392,20 @@ impl Shard {
         self.put(key, Entry::new(value, expires_at))
     }
 
-    /// Stores `entry` (a versioned value or a tombstone) under `key`.
+    /// Stores `entry` under `key`. With versioning, an entry without a
+    /// version is stamped (a versioned one keeps its version).
     pub fn put(&self, key: Bytes, hit: Entry) -> Result<(), StoreError> {
-        self.check_fits(&key, &hit)?;
+        if self.versioning.is_none() {
+            // Refused before the lock is taken.
+            self.check_fits(&key, &hit)?;
+            let mut state = self.state.write();
+            self.store(&mut state, key, hit);
+            return Ok(());
+        }
+        // Stamped under the lock, so versions follow the order of writes.
         let mut state = self.state.write();
+        let hit = self.local(hit);
+        self.check_fits(&key, &hit)?;
         self.store(&mut state, key, hit);
         Ok(())
     }
@@ -337,11 +420,48 @@ impl Shard {
         entries
             .into_iter()
             .map(|(key, hit)| {
+                let hit = self.local(hit);
                 self.check_fits(&key, &hit)?;
                 self.store(&mut state, key, hit);
                 Ok(())
             })
             .collect()
+    }
+
+    /// The entry a local write stores, under the held write lock. Without
+    /// versioning: `hit` as given. With it: stamped with a fresh version
+    /// unless it carries one; a tombstone without a deadline gets the
+    /// tombstone deadline; a value whose deadline has already passed is
+    /// stored as a tombstone at its version (it is the key's removal, and
+    /// must be remembered and read back as one).
+    fn local(&self, hit: Entry) -> Entry {
+        let Some(versioning) = &self.versioning else {
+            return hit;
+        };
+        let version = match hit.version() {
+            Version::NONE => (versioning.stamp)(),
+            given => given,
+        };
+        if hit.is_tombstone() {
+            let deadline = hit
+                .expires_at
+                .unwrap_or_else(|| self.tombstone_deadline(versioning));
+            return Entry::tombstone(version, Some(deadline));
+        }
+        if hit
+            .expires_at
+            .is_some_and(|at| is_expired(Some(at), self.clock.now_millis()))
+        {
+            return Entry::tombstone(version, Some(self.tombstone_deadline(versioning)));
+        }
+        Entry::versioned(hit.value, hit.expires_at, version)
+    }
+
+    /// When a tombstone made now runs out.
+    fn tombstone_deadline(&self, versioning: &Versioning) -> UnixMillis {
+        self.clock
+            .now_millis()
+            .saturating_add(versioning.tombstone_ttl_ms)
     }
 
     /// Stores a checked entry under the held write lock; replacing an entry that had
@@ -357,12 +477,36 @@ impl Shard {
         if old_deadline.is_some_and(|at| is_expired(Some(at), self.clock.now_millis())) {
             self.counters.expirations.fetch_add(1, Ordering::Relaxed);
         }
-        state.put(&self.counters, key, hit, old.as_ref());
+        self.settle(state, key, hit, old.as_ref());
+    }
+
+    /// Puts a local write's (checked, stamped) entry where the key holds
+    /// `old`. With versioning, a value the policy evicts at once (refused
+    /// admission, or heavier than its queue) is replaced by a tombstone at its
+    /// version: the write still reads back as the key's removal at that
+    /// version, so the regions that held an older value drop it.
+    fn settle(&self, state: &mut ShardState, key: Bytes, hit: Entry, old: Option<&Entry>) {
+        let Some(versioning) = &self.versioning else {
+            state.put(&self.counters, key, hit, old, false);
+            return;
+        };
+        let version = hit.version();
+        let watch = !hit.is_tombstone();
+        if let Some(key) = state.put(&self.counters, key, hit, old, watch) {
+            let tombstone = Entry::tombstone(version, Some(self.tombstone_deadline(versioning)));
+            if self.check_fits(&key, &tombstone).is_ok() {
+                state.put(&self.counters, key, tombstone, None, false);
+            }
+        }
     }
 
     /// Removes `key`; true when a live entry was removed (an expired one counts as an
-    /// expiration and returns false).
+    /// expiration and returns false). With versioning the key is left holding a
+    /// tombstone at a fresh version, whatever it held.
     pub fn delete(&self, key: &[u8]) -> bool {
+        if let Some(versioning) = &self.versioning {
+            return self.delete_versioned(key, versioning);
+        }
         let now = self.clock.now_millis();
         let removed = self.state.write().take(&self.counters, key);
         match removed {
@@ -373,6 +517,52 @@ impl Shard {
             }
             Some(hit) => !hit.is_tombstone(),
             None => false,
+        }
+    }
+
+    /// [`Shard::delete`] with versioning: a tombstone replaces whatever the key holds.
+    fn delete_versioned(&self, key: &[u8], versioning: &Versioning) -> bool {
+        let now = self.clock.now_millis();
+        let mut state = self.state.write();
+        let current = state.map.peek(key);
+        let live = match &current {
+            Some(hit) if hit.is_tombstone() => false,
+            Some(hit) if is_expired(hit.expires_at, now) => {
+                self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        self.bury(
+            &mut state,
+            Bytes::copy_from_slice(key),
+            current.as_ref(),
+            versioning,
+        );
+        live
+    }
+
+    /// Leaves a tombstone at a fresh version where the key holds `current`. A
+    /// tombstone the shard cannot hold (a key near the shard's size) removes
+    /// the key and raises the floor to the delete's version instead: the
+    /// delete is then remembered as forgotten, which refuses older changes too.
+    fn bury(
+        &self,
+        state: &mut ShardState,
+        key: Bytes,
+        current: Option<&Entry>,
+        versioning: &Versioning,
+    ) {
+        let version = (versioning.stamp)();
+        let tombstone = Entry::tombstone(version, Some(self.tombstone_deadline(versioning)));
+        if self.check_fits(&key, &tombstone).is_ok() {
+            state.put(&self.counters, key, tombstone, current, false);
+        } else {
+            if current.is_some() {
+                state.take(&self.counters, &key);
+            }
+            state.raise_floor(version);
         }
     }
 
@@ -394,7 +584,7 @@ impl Shard {
             .as_ref()
             .is_some_and(|hit| is_expired(hit.expires_at, now))
         {
-            let gone = state.take(&self.counters, &key);
+            let gone = state.let_go(&self.counters, &key);
             if gone.is_some_and(|hit| !hit.is_tombstone()) {
                 self.counters.expirations.fetch_add(1, Ordering::Relaxed);
             }
@@ -402,23 +592,22 @@ impl Shard {
         }
         // A tombstone is no value: `f` sees the key as absent.
         let (mutation, result) = f(current.clone().filter(|hit| !hit.is_tombstone()));
-        match mutation {
-            Mutation::Keep => {}
-            Mutation::Put(hit) => {
-                self.check_fits(&key, &hit)?;
-                state.put(&self.counters, key, hit, current.as_ref());
-            }
-            Mutation::Set { value, expires_at } => {
-                let hit = Entry::new(value, expires_at);
-                self.check_fits(&key, &hit)?;
-                state.put(&self.counters, key, hit, current.as_ref());
-            }
+        let hit = match mutation {
+            Mutation::Keep => return Ok(result),
+            Mutation::Put(hit) => hit,
+            Mutation::Set { value, expires_at } => Entry::new(value, expires_at),
             Mutation::Delete => {
-                if current.is_some() {
+                if let Some(versioning) = &self.versioning {
+                    self.bury(&mut state, key, current.as_ref(), versioning);
+                } else if current.is_some() {
                     state.take(&self.counters, &key);
                 }
+                return Ok(result);
             }
-        }
+        };
+        let hit = self.local(hit);
+        self.check_fits(&key, &hit)?;
+        self.settle(&mut state, key, hit, current.as_ref());
         Ok(result)
     }
 
@@ -458,9 +647,17 @@ impl Shard {
         self.state.read().expiry.len() as u64
     }
 
-    /// Removes every entry; returns how many there were.
+    /// Removes every entry; returns how many there were. With versioning the
+    /// newest version removed raises the forgotten floor.
     pub fn clear(&self) -> u64 {
         let mut state = self.state.write();
+        if self.versioning.is_some() {
+            let mut newest = Version::NONE;
+            state
+                .map
+                .for_each(&mut |_, hit| newest = newest.max(hit.version()));
+            state.raise_floor(newest);
+        }
         let removed = self.counters.len.swap(0, Ordering::Relaxed);
         self.counters.used_bytes.store(0, Ordering::Relaxed);
         state.map.clear();
@@ -484,7 +681,7 @@ impl Shard {
             if !still_due {
                 continue;
             }
-            if let Some(hit) = state.take(&self.counters, &key) {
+            if let Some(hit) = state.let_go(&self.counters, &key) {
                 removed += 1;
                 // A tombstone running out forgets a delete; no entry expired.
                 expired += u64::from(!hit.is_tombstone());
@@ -512,10 +709,12 @@ impl Shard {
     }
 
     /// Stores each entry only where its key holds no live value (an expired
-    /// entry or a tombstone counts as absent), under one hold of the write
-    /// lock: a restore that must never overwrite a newer write. Entries whose
-    /// deadline has already passed, and entries heavier than the shard, are
-    /// skipped. Counts in the answer.
+    /// entry counts as absent; a tombstone too, unless the shard is versioned:
+    /// then it is a remembered delete and counts as present), under one hold
+    /// of the write lock: a restore that must never overwrite a newer write.
+    /// Entries whose deadline has already passed, and entries heavier than
+    /// the shard, are skipped. With versioning, what is stored is stamped.
+    /// Counts in the answer.
     pub fn insert_absent_many(
         &self,
         entries: impl IntoIterator<Item = (Bytes, Entry)>,
@@ -532,14 +731,15 @@ impl Shard {
                 outcome.too_large += 1;
                 continue;
             }
-            let live = state
-                .map
-                .peek(&key)
-                .is_some_and(|old| !old.is_tombstone() && !is_expired(old.expires_at, now));
+            let versioned = self.versioning.is_some();
+            let live = state.map.peek(&key).is_some_and(|old| {
+                (versioned || !old.is_tombstone()) && !is_expired(old.expires_at, now)
+            });
             if live {
                 outcome.present += 1;
                 continue;
             }
+            let hit = self.local(hit);
             self.store(&mut state, key, hit);
             outcome.inserted += 1;
         }
@@ -570,17 +770,28 @@ impl Shard {
         if !is_expired(Some(deadline), now) {
             return Some(hit);
         }
+        self.remove_expired(key, now);
+        None
+    }
+
+    /// Removes `key` if what it holds is still expired at `now` (between a read
+    /// and this write lock another writer may have stored a fresh value),
+    /// counting an expiration for a value (not a tombstone) and raising the floor.
+    fn remove_expired(&self, key: &[u8], now: UnixMillis) {
         let mut state = self.state.write();
-        // Between the read and this write lock another writer may have stored a fresh
-        // value: remove only what is still expired.
         let still_expired = state
             .map
             .peek(key)
             .is_some_and(|current| is_expired(current.expires_at, now));
-        if still_expired && state.take(&self.counters, key).is_some() {
+        if !still_expired {
+            return;
+        }
+        if state
+            .let_go(&self.counters, key)
+            .is_some_and(|hit| !hit.is_tombstone())
+        {
             self.counters.expirations.fetch_add(1, Ordering::Relaxed);
         }
-        None
     }
 }
 

@@ -22,10 +22,12 @@ pub struct StoreConfig {
 /// (geographic coherence, issue 16). Without it (the default) writes carry
 /// [`crate::Version::NONE`] and a delete removes the key.
 ///
-/// With it, every write a shard performs (set, update, insert) stores the
-/// version `stamp` gives it, under the shard's write lock; every delete
-/// leaves a tombstone at a fresh version that expires `tombstone_ttl_ms`
-/// later, even when the key was absent.
+/// With it, every write a shard performs (set, put, set_many, update,
+/// insert) stores the version `stamp` gives it, under the shard's write lock;
+/// every delete leaves a tombstone at a fresh version that expires
+/// `tombstone_ttl_ms` later, even when the key was absent; and every removal
+/// the shard decides on its own (eviction, expiry, a tombstone running out, a
+/// clear) raises its forgotten floor ([`crate::Shard::apply_newer`]).
 #[derive(Clone)]
 pub struct Versioning {
     /// The next version (a hybrid logical clock): each call answers a
@@ -55,15 +57,46 @@ impl Store {
     /// Empty shards, each with `max_memory_bytes / shards` capacity (the remainder of
     /// the division is left unused, so the shards never add up to more than the cap).
     pub fn new(config: StoreConfig, clock: Arc<dyn Clock>) -> Store {
+        Store::with_versioning(config, clock, None)
+    }
+
+    /// [`Store::new`] whose shards all stamp their writes and remember their
+    /// deletes with `versioning` (none: the same as [`Store::new`]).
+    pub fn with_versioning(
+        config: StoreConfig,
+        clock: Arc<dyn Clock>,
+        versioning: Option<Versioning>,
+    ) -> Store {
         let shard_capacity = config.max_memory_bytes / config.shards.get() as u64;
         let shards = (0..config.shards.get())
-            .map(|_| Shard::new(config.policy, shard_capacity, Arc::clone(&clock)))
+            .map(|_| {
+                Shard::with_versioning(
+                    config.policy,
+                    shard_capacity,
+                    Arc::clone(&clock),
+                    versioning.clone(),
+                )
+            })
             .collect();
         Store {
             shards,
             config,
             clock,
         }
+    }
+
+    /// Whether the shards stamp their writes ([`Store::with_versioning`]).
+    pub fn is_versioned(&self) -> bool {
+        self.shards.iter().any(Shard::is_versioned)
+    }
+
+    /// [`Shard::drop_older_than`] on every shard; answers how many entries
+    /// (values and tombstones) were removed.
+    pub fn drop_older_than(&self, version: crate::Version) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.drop_older_than(version))
+            .sum()
     }
 
     /// The shards, in ring order (index = node position the router uses).

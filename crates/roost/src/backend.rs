@@ -17,7 +17,7 @@ pub use lease::{LeaseGrant, LeaseHeld};
 
 use bytes::Bytes;
 use roost_ring::NodeId;
-use roost_store::UnixMillis;
+use roost_store::{ReplicaApply, UnixMillis, Version};
 
 use crate::error::CacheError;
 
@@ -25,8 +25,8 @@ use crate::error::CacheError;
 pub type SetEntry = (Bytes, Stored);
 
 /// What a backend stores for a key: the value, its absolute deadline and its
-/// version (the embedded store's own entry type; a Redis node's entries carry
-/// `Version::NONE`, as nothing sets a version yet).
+/// version (the embedded store's own entry type; its versions are stamped only
+/// in a region, issue 16; a Redis node's entries carry `Version::NONE`).
 pub type Stored = roost_store::Entry;
 
 /// When a conditional write may happen (Redis's NX / XX).
@@ -399,6 +399,52 @@ impl Backend {
                 present: entries.len() as u64,
                 ..Default::default()
             },
+        }
+    }
+
+    /// Whether writes are stamped with versions and deletes leave tombstones
+    /// (the embedded store built with a `roost_store::Versioning`, in a region).
+    pub fn is_versioned(&self) -> bool {
+        match self {
+            Backend::Embedded(b) => b.is_versioned(),
+            Backend::Fleet(_) => false,
+        }
+    }
+
+    /// Another region's entries (values and tombstones at their versions),
+    /// each stored only if newer than what its key holds; one outcome per
+    /// entry, in order. The embedded store only: a Redis fleet answers
+    /// [`CacheError::Unsupported`] (a region refuses a Redis backend at start).
+    pub fn apply_versioned(&self, entries: Vec<SetEntry>) -> Result<Vec<ReplicaApply>, CacheError> {
+        match self {
+            Backend::Embedded(b) => Ok(b.apply_versioned(entries)),
+            Backend::Fleet(_) => Err(self.unsupported("applying another region's changes")),
+        }
+    }
+
+    /// What each key holds, tombstones included, with versions and deadlines:
+    /// reading back what a write stored, for a region's change log. Not an
+    /// access for the eviction policy. The embedded store only.
+    pub fn peek_entries(&self, keys: &[Bytes]) -> Result<Vec<Option<Stored>>, CacheError> {
+        match self {
+            Backend::Embedded(b) => Ok(b.peek_entries(keys)),
+            Backend::Fleet(_) => Err(self.unsupported("reading back versioned entries")),
+        }
+    }
+
+    /// Removes every value and tombstone older than `version` (a resync);
+    /// answers how many were removed. The embedded store only.
+    pub fn drop_older_than(&self, version: Version) -> Result<u64, CacheError> {
+        match self {
+            Backend::Embedded(b) => Ok(b.drop_older_than(version)),
+            Backend::Fleet(_) => Err(self.unsupported("dropping entries older than a version")),
+        }
+    }
+
+    fn unsupported(&self, operation: &'static str) -> CacheError {
+        CacheError::Unsupported {
+            operation,
+            backend: self.name(),
         }
     }
 

@@ -98,6 +98,10 @@ pub struct CacheHit {
     /// Time left before expiry; `None` when the entry never expires.
     pub ttl: Option<Duration>,
     pub node: NodeId,
+    /// The version of the write that stored it, in a region (a versioned
+    /// store, [`Cache::versioned`]); `None` elsewhere, and for a value just
+    /// loaded from the origin.
+    pub version: Option<roost_store::Version>,
 }
 
 /// One key to write with its value and expiry: an entry of MSET or MSETNX,
@@ -128,6 +132,8 @@ pub struct Cache {
     /// A region's change log: client writes are recorded before their
     /// acknowledgement (`taps.rs`, `crate::geo`); `None` without `ROOST_REGION`.
     sink: Option<Arc<dyn ChangeSink>>,
+    /// Whether the backend stamps versions (read once from it).
+    versioned: bool,
 }
 
 impl Cache {
@@ -138,6 +144,7 @@ impl Cache {
         metrics: Arc<Metrics>,
     ) -> Cache {
         Cache {
+            versioned: backend.is_versioned(),
             backend: Arc::new(backend),
             limits,
             default_ttl,
@@ -208,6 +215,22 @@ impl Cache {
             .unwrap_or_else(|| NodeId::from("unknown"))
     }
 
+    /// A stored entry as the hit a lookup answers.
+    fn hit_of(&self, key: &[u8], stored: crate::backend::Stored) -> CacheHit {
+        CacheHit {
+            ttl: self.ttl_of(stored.expires_at),
+            node: self.owner(key),
+            version: self.versioned.then(|| stored.version()),
+            value: stored.value,
+        }
+    }
+
+    /// Whether entries carry versions (the store stamps every write: a
+    /// region), so reads can show them.
+    pub fn versioned(&self) -> bool {
+        self.versioned
+    }
+
     /// Time left until `expires_at`, from the backend's clock.
     fn ttl_of(&self, expires_at: Option<UnixMillis>) -> Option<Duration> {
         let now = self.backend.now_millis();
@@ -260,8 +283,17 @@ impl Cache {
 /// A two-shard, 1 MiB embedded cache with small limits on `clock`, no
 /// default TTL and no taps: the Cache's own unit tests build on it.
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 pub(crate) fn test_cache(clock: Arc<roost_store::ManualClock>) -> Cache {
+    test_cache_versioned(clock, None)
+}
+
+/// [`test_cache`] whose store stamps versions with `versioning`.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_cache_versioned(
+    clock: Arc<roost_store::ManualClock>,
+    versioning: Option<roost_store::Versioning>,
+) -> Cache {
     let config = roost_store::StoreConfig {
         shards: std::num::NonZeroUsize::new(2).unwrap(),
         max_memory_bytes: 1 << 20,
@@ -274,6 +306,6 @@ pub(crate) fn test_cache(clock: Arc<roost_store::ManualClock>) -> Cache {
         max_body_bytes: 4096,
     };
     let metrics = Arc::new(Metrics::new());
-    let embedded = crate::backend::Embedded::new(config, clock, metrics.clone(), None);
+    let embedded = crate::backend::Embedded::new(config, clock, metrics.clone(), versioning);
     Cache::new(Backend::Embedded(embedded), limits, None, metrics)
 }

@@ -91,6 +91,13 @@ pub enum CacheError {
         #[source]
         source: Option<Cause>,
     },
+    /// An operation only the embedded store offers (versioned replication
+    /// between regions) was asked of another backend.
+    #[error("{operation} needs the embedded store; the {backend} backend does not support it")]
+    Unsupported {
+        operation: &'static str,
+        backend: &'static str,
+    },
 }
 
 impl CacheError {
@@ -101,7 +108,8 @@ impl CacheError {
             | CacheError::TtlOutOfRange { .. }
             | CacheError::NotAnInteger
             | CacheError::IncrementOverflow
-            | CacheError::Rejected { .. } => ErrorKind::InvalidInput,
+            | CacheError::Rejected { .. }
+            | CacheError::Unsupported { .. } => ErrorKind::InvalidInput,
             CacheError::KeyTooLong { .. }
             | CacheError::ValueTooLarge { .. }
             | CacheError::TooManyKeys { .. }
@@ -176,6 +184,7 @@ impl CacheError {
             CacheError::OriginFailed { .. } => "origin_failed",
             CacheError::OriginOverloaded { .. } => "overloaded",
             CacheError::NotLogged { .. } => "not_logged",
+            CacheError::Unsupported { .. } => "unsupported",
         }
     }
 }

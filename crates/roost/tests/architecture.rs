@@ -111,6 +111,8 @@ fn every_mutation_reaches_a_backend_only_through_cache_apply() {
         "backend.incr_by(",
         "backend.append(",
         "backend.flush(",
+        "backend.apply_versioned(",
+        "backend.drop_older_than(",
         "backend().set(",
         "backend().delete(",
         "backend().flush(",

@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use roost_ring::NodeId;
 use roost_store::{
-    AbsentInserts, Clock, Mutation, Shard, Store, StoreConfig, UnixMillis, Versioning,
+    AbsentInserts, Clock, Mutation, ReplicaApply, Shard, Store, StoreConfig, UnixMillis, Version,
+    Versioning,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -53,11 +54,8 @@ impl Embedded {
             .map(|n| n.id.as_str())
             .collect();
         metrics.track_nodes(&ids);
-        // Installing `versioning` in the store is the versions part of issue
-        // 16 (`Store::with_versioning`); this branch builds the region around it.
-        drop(versioning);
         Embedded {
-            store: Arc::new(Store::new(config, clock)),
+            store: Arc::new(Store::with_versioning(config, clock, versioning)),
             placement,
             metrics,
         }
@@ -323,6 +321,43 @@ impl Embedded {
     /// or an operation on the shard (a snapshot reading the hottest keys).
     pub fn peek_quietly(&self, key: &[u8]) -> Option<Stored> {
         self.store.shards()[self.placement.shard_of(key)].peek(key)
+    }
+
+    pub fn is_versioned(&self) -> bool {
+        self.store.is_versioned()
+    }
+
+    /// Another region's entries, each stored only if newer than what its key
+    /// holds ([`Shard::apply_newer`]), each shard's under its own lock per
+    /// entry; outcomes in entry order.
+    pub fn apply_versioned(&self, entries: Vec<SetEntry>) -> Vec<ReplicaApply> {
+        let shards = entries
+            .iter()
+            .map(|(key, _)| self.placement.shard_of(key))
+            .collect();
+        self.per_shard(shards, entries, |shard, entries| {
+            entries
+                .into_iter()
+                .map(|(key, hit)| Ok(shard.apply_newer(key, hit)))
+                .collect()
+        })
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or(ReplicaApply::Refused))
+        .collect()
+    }
+
+    /// What each key holds, tombstones included ([`Shard::peek_entry`]),
+    /// without counting an access or an operation: Roost reading back its own
+    /// write for a region's change log.
+    pub fn peek_entries(&self, keys: &[Bytes]) -> Vec<Option<Stored>> {
+        keys.iter()
+            .map(|key| self.store.shards()[self.placement.shard_of(key)].peek_entry(key))
+            .collect()
+    }
+
+    /// Removes every value and tombstone older than `version` on every shard.
+    pub fn drop_older_than(&self, version: Version) -> u64 {
+        self.store.drop_older_than(version)
     }
 
     /// Entries across all shards.

@@ -141,11 +141,7 @@ impl Cache {
         self.looked_up(key, Found::of(stored.as_ref()), origin);
         match (stored, &self.origin, origin) {
             (None, Some(read_through), Origin::Client) => self.load_hit(read_through, key).await,
-            (stored, _, _) => Ok(stored.map(|s| CacheHit {
-                value: s.value,
-                ttl: self.ttl_of(s.expires_at),
-                node: self.owner(key),
-            })),
+            (stored, _, _) => Ok(stored.map(|s| self.hit_of(key, s))),
         }
     }
 }

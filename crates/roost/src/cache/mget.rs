@@ -94,11 +94,7 @@ impl Cache {
         for (key, stored) in keys.iter().zip(found) {
             let stored = stored?;
             self.looked_up(key, Found::of(stored.as_ref()), Origin::Client);
-            hits.push(Ok(stored.map(|s| CacheHit {
-                value: s.value,
-                ttl: self.ttl_of(s.expires_at),
-                node: self.owner(key),
-            })));
+            hits.push(Ok(stored.map(|s| self.hit_of(key, s))));
         }
         if let Some(origin) = &self.origin {
             // A key the origin fails fails the slice, as a node's failure does.
@@ -107,6 +103,7 @@ impl Cache {
                     value,
                     ttl,
                     node: self.owner(key),
+                    version: None,
                 }),
                 Loaded::Missing => None,
             })

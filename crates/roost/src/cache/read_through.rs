@@ -112,6 +112,7 @@ impl Cache {
                 value,
                 ttl,
                 node: self.owner(key),
+                version: None,
             }),
             Loaded::Missing => None,
         })

@@ -8,18 +8,25 @@
 //! Keys on different nodes are not locked together: MSET writes its entries
 //! concurrently, MSETNX checks every key and undoes its own writes when it
 //! loses a race (see [`Change::MsetNx`]).
+//!
+//! In a region (issue 16) a client write is acknowledged only once it is
+//! logged: after it succeeds, every key it touched is read back as stored
+//! (tombstones and versions included) and handed to the [`ChangeSink`];
+//! another region's changes arrive as [`Change::Replicate`].
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use roost_store::{AbsentInserts, UnixMillis};
+use roost_store::{AbsentInserts, ReplicaApply, UnixMillis};
 
 use super::strings::{SetOptions, SetResult};
+use super::taps::ChangeSink;
 use super::{Cache, Expiry, Found, Item};
 use crate::backend::{Condition, Deadline, LeaseHeld, RetimeCondition, SetEntry, Stored};
 use crate::config::MAX_TTL;
-use crate::error::CacheError;
+use crate::error::{CacheError, Cause};
 use crate::telemetry::Op;
 
 /// Who caused a read or a write. Only `Client` traffic is counted in the
@@ -184,6 +191,31 @@ impl Change {
         }
     }
 
+    /// The keys a region's change log records after this change succeeds
+    /// (each once, in order): every key a client change touches. `None` for
+    /// what is not logged: a flush (local only), fills and restores, and
+    /// changes that came from another region.
+    fn logged_keys(&self) -> Option<Vec<Bytes>> {
+        match self {
+            Change::Flush
+            | Change::Fill { .. }
+            | Change::Restore(_)
+            | Change::Replicate(_)
+            | Change::DropOlder(_) => None,
+            _ => {
+                let mut seen = HashSet::new();
+                let mut keys = Vec::new();
+                self.each_key(|key| {
+                    let key = Bytes::copy_from_slice(key);
+                    if seen.insert(key.clone()) {
+                        keys.push(key);
+                    }
+                });
+                Some(keys)
+            }
+        }
+    }
+
     /// The keys whose values this change may replace or remove, for read-through's
     /// ordering of fills after writes; `None` for a flush (every key).
     pub(super) fn replaced_keys(&self) -> Option<Vec<&Bytes>> {
@@ -302,14 +334,46 @@ impl Cache {
                 self.before_client_write(&change).await;
             }
         }
+        let logged = match (&self.sink, origin) {
+            (Some(sink), Origin::Client) => change.logged_keys().map(|keys| (sink, keys)),
+            _ => None,
+        };
         let result = self.perform(change, origin).await;
-        if let (Some(op), Origin::Client) = (op, origin) {
-            self.metrics.record(op, result.is_ok(), start.elapsed());
-        }
+        // The taps see what the write did here, logged or not.
         if let Some(write) = watched {
             self.taps.write(&write, result.as_ref());
         }
+        let result = match (result, logged) {
+            (Ok(applied), Some((sink, keys))) => self.log(sink, keys).await.map(|()| applied),
+            (result, _) => result,
+        };
+        if let (Some(op), Origin::Client) = (op, origin) {
+            self.metrics.record(op, result.is_ok(), start.elapsed());
+        }
         result
+    }
+
+    /// Reads back what a client write left at `keys` (values and tombstones,
+    /// with their versions) and waits for the region's change log to hold
+    /// it. A key holding nothing is not recorded. Any failure is
+    /// [`CacheError::NotLogged`]: the write stays applied here.
+    async fn log(&self, sink: &Arc<dyn ChangeSink>, keys: Vec<Bytes>) -> Result<(), CacheError> {
+        let not_logged = |err: CacheError| match err {
+            CacheError::NotLogged { .. } => err,
+            other => CacheError::NotLogged {
+                source: Some(Cause::new(other)),
+            },
+        };
+        let held = self.backend.peek_entries(&keys).map_err(not_logged)?;
+        let entries: Vec<SetEntry> = keys
+            .into_iter()
+            .zip(held)
+            .filter_map(|(key, entry)| Some((key, entry?)))
+            .collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        sink.record(entries).await.map_err(not_logged)
     }
 
     async fn perform(&self, change: Change, origin: Origin) -> Result<Applied, CacheError> {
@@ -411,9 +475,36 @@ impl Cache {
                 done.too_large += refused;
                 Ok(Applied::Restored(done))
             }
-            Change::Replicate(_entries) => todo!("issue 16 scaffold: versions helper"),
-            Change::DropOlder(_version) => todo!("issue 16 scaffold: versions helper"),
+            Change::Replicate(entries) => self.replicate(entries),
+            Change::DropOlder(version) => {
+                Ok(Applied::Count(self.backend.drop_older_than(version)?))
+            }
         }
+    }
+
+    /// Another region's entries, each stored only if newer than what its key
+    /// holds; entries over the key or value limits are refused unapplied.
+    fn replicate(&self, entries: Vec<SetEntry>) -> Result<Applied, CacheError> {
+        let count = entries.len() as u64;
+        let valid: Vec<SetEntry> = entries
+            .into_iter()
+            .filter(|(key, hit)| {
+                self.check_key(key).is_ok() && self.check_value(&hit.value).is_ok()
+            })
+            .collect();
+        let mut done = Replicated {
+            refused: count - valid.len() as u64,
+            ..Replicated::default()
+        };
+        for outcome in self.backend.apply_versioned(valid)? {
+            match outcome {
+                ReplicaApply::Applied => done.applied += 1,
+                ReplicaApply::Older => done.older += 1,
+                ReplicaApply::Forgotten => done.forgotten += 1,
+                ReplicaApply::Refused => done.refused += 1,
+            }
+        }
+        Ok(Applied::Replicated(done))
     }
 
     async fn set_conditional(
@@ -584,3 +675,7 @@ impl Cache {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -173,4 +173,20 @@ mod tests {
         RespError::Syntax.write(&mut out);
         assert_eq!(&out[..], b"-ERR syntax error\r\n");
     }
+
+    #[test]
+    fn a_write_not_logged_says_it_was_applied_here() {
+        let cause = crate::error::Cause::text("disk full at /data/geo/log/00000001.log");
+        let err = RespError::from(CacheError::NotLogged {
+            source: Some(cause),
+        });
+        let mut out = BytesMut::new();
+        err.write(&mut out);
+        assert_eq!(
+            &out[..],
+            &b"-ERR write applied in this region but not durably logged for the other regions\r\n"
+                [..],
+            "the cause (a path) stays in the log"
+        );
+    }
 }

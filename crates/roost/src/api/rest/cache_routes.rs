@@ -55,6 +55,10 @@ struct Found<'a> {
     /// Seconds left, rounded up; `null` when the entry never expires.
     ttl: Option<u64>,
     node: &'a str,
+    /// In a region: the version of the write that stored the value, a u64 in
+    /// decimal as a string (JSON numbers lose precision past 2^53).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
 }
 
 /// One key of an mget answer. Serialized straight from the stored bytes: a
@@ -77,6 +81,7 @@ impl<'a> Found<'a> {
             value,
             ttl: hit.ttl.map(|t| t.as_millis().div_ceil(1000) as u64),
             node: hit.node.as_str(),
+            version: hit.version.map(|version| version.get().to_string()),
         }
     }
 }
@@ -291,5 +296,55 @@ fn ttl_seconds(ttl: &serde_json::Value) -> Result<Duration, ApiError> {
                 MAX_TTL.as_secs()
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use roost_ring::NodeId;
+
+    use super::*;
+
+    fn hit(version: Option<u64>) -> CacheHit {
+        CacheHit {
+            value: Bytes::from_static(b"1"),
+            ttl: None,
+            node: NodeId::from("shard-0"),
+            version: version.map(|v| roost_store::Version::new(v).unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_found_value_shows_its_version_in_decimal_only_when_it_has_one() {
+        let versioned = hit(Some(u64::MAX >> 1));
+        let json = serde_json::to_value(Found::new("k", &versioned, false)).unwrap();
+        assert_eq!(
+            json["version"], "9223372036854775807",
+            "a string: no precision lost"
+        );
+        let plain = hit(None);
+        let json = serde_json::to_value(Found::new("k", &plain, false)).unwrap();
+        assert!(json.get("version").is_none(), "{json}");
+    }
+
+    #[tokio::test]
+    async fn a_write_not_logged_is_a_503_that_says_it_was_applied() {
+        let err = CacheError::NotLogged {
+            source: Some(crate::error::Cause::text("disk full at /data/geo/log")),
+        };
+        let response = ApiError::from(err).into_response();
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "not_logged");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("applied in this region"), "{message}");
+        assert!(!message.contains("/data"), "the cause stays in the log");
     }
 }
