@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod faults;
 pub mod fleet;
 pub mod origin;
 pub mod process;
