@@ -148,7 +148,7 @@ pub fn check(ops: &[Op], finals: &Finals, names: &[String], replicate: bool) -> 
         }
     }
     check_versions(ops, names, &mut found);
-    check_read_backs(&by_key, &writer, names, &mut found);
+    check_read_backs(&by_key, &writer, names, replicate, &mut found);
     let keys: BTreeSet<&str> = by_key
         .keys()
         .copied()
@@ -199,6 +199,7 @@ fn check_read_backs(
     by_key: &BTreeMap<&str, Vec<&Op>>,
     writer: &HashMap<(&str, &str), &Op>,
     names: &[String],
+    replicate: bool,
     found: &mut Vec<String>,
 ) {
     for (key, ops) in by_key {
@@ -221,10 +222,16 @@ fn check_read_backs(
                 },
                 None => {
                     if let OpKind::Set(_) = op.kind {
-                        let explained = ops.iter().any(|d| d.kind == OpKind::Del && !older(d, op));
+                        // A newer delete, or (invalidate mode) a newer change
+                        // from another region, drops the key here.
+                        let explained = ops.iter().any(|d| {
+                            d.id != op.id
+                                && !older(d, op)
+                                && (d.kind == OpKind::Del || (!replicate && d.region != op.region))
+                        });
                         if !explained {
                             found.push(format!(
-                                "read-your-writes: after {} its region read the key as absent, and no delete can be newer",
+                                "read-your-writes: after {} its region read the key as absent, and no change that drops it can be newer",
                                 op.describe(names)
                             ));
                         }
@@ -280,6 +287,13 @@ fn check_key(
             ));
             continue;
         };
+        if !replicate && source.region != r {
+            found.push(format!(
+                "invalidate: {} holds {}'s value; invalidation never copies a value",
+                name(r),
+                source.describe(names)
+            ));
+        }
         if source.version.is_some_and(|v| v != held.version) {
             found.push(format!(
                 "versions: {} holds {}'s value at version {}",
