@@ -16,6 +16,8 @@ command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 # jemalloc (the server's allocator) and ring (rustls) build C code.
 command -v make >/dev/null 2>&1 || need_pkgs+=(make)
 command -v cc >/dev/null 2>&1 || need_pkgs+=(gcc)
+# tests/geo.rs skews a region's clock with Debian's libfaketime.
+command -v faketime >/dev/null 2>&1 || need_pkgs+=(faketime)
 # roost-bench's HTTP client is tested against a real webdis.
 command -v webdis >/dev/null 2>&1 || need_pkgs+=(webdis)
 # The dashboard's end-to-end test drives Debian's Chromium (never a downloaded

@@ -3,10 +3,13 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod checker;
+pub mod faults;
 pub mod fleet;
 pub mod origin;
 pub mod process;
 pub mod redis;
+pub mod regions;
 pub mod resp;
 pub mod tls;
 pub mod zipf;
