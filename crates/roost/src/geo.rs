@@ -40,8 +40,8 @@ use self::hlc::Hlc;
 use self::log::ChangeLog;
 use self::sink::LogSink;
 use self::status::{PeerLink, RegionsStatus};
-use crate::cache::{Cache, ChangeSink};
-use crate::config::{Config, GeoSettings};
+use crate::cache::{Cache, Change, ChangeSink, Origin, Write};
+use crate::config::{self, Config, GeoSettings};
 use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events, GeoMetrics, Metrics};
 
@@ -230,6 +230,79 @@ impl Geo {
             Ok(Err(error)) => tracing::warn!(%error, "persisting the region's cursors failed"),
             Err(error) => tracing::warn!(%error, "persisting the region's cursors failed"),
         }
+    }
+
+    /// Replays this region's own retained log into `cache` before anything
+    /// serves: after a `kill -9` the store comes back empty while the peers
+    /// still hold this region's acknowledged writes, and the links re-read
+    /// the peers' logs from their start. Without its own changes back, a
+    /// restarted region would take a peer's older value over its own newer
+    /// write. Each record also moves the clock past it (`Hlc::resume`), so a
+    /// version is never issued twice across a restart. Invalidate mode logs
+    /// no value bytes: its own writes come back as tombstones at their
+    /// versions (the key misses here, and nothing older can land on it).
+    /// Answers how many records were replayed.
+    pub async fn replay_own_log(&self, cache: &Cache) -> anyhow::Result<u64> {
+        const BATCH_RECORDS: usize = 4096;
+        const BATCH_BYTES: usize = 4 << 20;
+        let started = std::time::Instant::now();
+        let ttl_ms = u64::try_from(self.settings.tombstone_ttl.as_millis()).unwrap_or(u64::MAX);
+        let mut from = 0;
+        let (mut replayed, mut stored) = (0u64, 0u64);
+        loop {
+            let items = match self.log.read(from, BATCH_RECORDS, BATCH_BYTES).await? {
+                log::LogRead::Records(items) => items,
+                // Only a reader whose position fell out of retention sees a
+                // gap; from 0 (the first record kept), read from there.
+                log::LogRead::Gap { first, .. } => {
+                    from = first;
+                    continue;
+                }
+            };
+            let Some(&(last, _)) = items.last() else {
+                break;
+            };
+            let mut entries = Vec::with_capacity(items.len());
+            for (seq, bytes) in items {
+                let record = record::Record::decode(&bytes, self.max_value_bytes)
+                    .with_context(|| format!("record {seq} of this region's change log"))?;
+                self.hlc.resume(record.version);
+                let now = self.hlc.physical_now();
+                let entry = match (record.kind, self.settings.mode) {
+                    (record::Kind::Value, config::GeoMode::Replicate) => {
+                        roost_store::Entry::versioned(
+                            record.value,
+                            record.expires_at,
+                            record.version,
+                        )
+                    }
+                    (_, _) => roost_store::Entry::tombstone(
+                        record.version,
+                        record
+                            .expires_at
+                            .filter(|_| record.kind == record::Kind::Tombstone)
+                            .or(Some(now.saturating_add(ttl_ms))),
+                    ),
+                };
+                entries.push((record.key, entry));
+            }
+            replayed += entries.len() as u64;
+            let write = Write {
+                change: Change::Replicate(entries),
+                origin: Origin::Region,
+            };
+            stored += cache.apply(write).await?.into_replicated().applied;
+            from = last + 1;
+        }
+        if replayed > 0 {
+            let message = format!(
+                "replayed {replayed} changes of this region's own log ({stored} stored) in {} ms",
+                started.elapsed().as_millis()
+            );
+            tracing::info!(%message, "region restart");
+            self.events.record(EventKind::Region, message);
+        }
+        Ok(replayed)
     }
 
     /// What `GET /api/regions` answers.

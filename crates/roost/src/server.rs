@@ -110,6 +110,10 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     }
     if let Some(geo) = &geo {
         cache = cache.with_change_sink(geo.sink());
+        // Before any listener or link starts (see `Geo::replay_own_log`).
+        geo.replay_own_log(&cache)
+            .await
+            .context("replaying this region's change log")?;
     }
     hot.spawn(&tasks);
     if let Some(origin) = &config.origin {

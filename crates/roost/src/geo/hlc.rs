@@ -107,6 +107,15 @@ impl Hlc {
         Ok(())
     }
 
+    /// Takes a version this region issued before a restart into account
+    /// (its own log, replayed at start), without the skew check: this
+    /// region's later versions must be greater than its earlier ones even if
+    /// its clock stepped back in between.
+    pub fn resume(&self, version: Version) {
+        self.last
+            .fetch_max(version.get() >> REGION_BITS, Ordering::AcqRel);
+    }
+
     /// The version of time word `time` stamped by this region.
     fn version_at(&self, time: u64) -> Version {
         // The time word has 55 bits while the physical part fits its 42: the
