@@ -51,6 +51,7 @@ pub struct Store {
     shards: Box<[Shard]>,
     config: StoreConfig,
     clock: Arc<dyn Clock>,
+    versioning: Option<Versioning>,
 }
 
 impl Store {
@@ -82,12 +83,27 @@ impl Store {
             shards,
             config,
             clock,
+            versioning,
         }
     }
 
     /// Whether the shards stamp their writes ([`Store::with_versioning`]).
     pub fn is_versioned(&self) -> bool {
         self.shards.iter().any(Shard::is_versioned)
+    }
+
+    /// A tombstone at a fresh version, remembered for the tombstone TTL from
+    /// now; `None` without versioning. For a key a versioned write left
+    /// holding nothing (its value was evicted or expired before it could be
+    /// read back): what the write's record says instead, so the other
+    /// regions drop their older value as this one did.
+    pub fn fresh_tombstone(&self) -> Option<crate::Entry> {
+        let versioning = self.versioning.as_ref()?;
+        let until = self
+            .clock
+            .now_millis()
+            .saturating_add(versioning.tombstone_ttl_ms);
+        Some(crate::Entry::tombstone((versioning.stamp)(), Some(until)))
     }
 
     /// [`Shard::drop_older_than`] on every shard; answers how many entries

@@ -432,6 +432,16 @@ impl Backend {
         }
     }
 
+    /// A tombstone at a fresh version, for a versioned write whose value was
+    /// gone (evicted, expired) before it could be read back; `None` outside
+    /// a region and for a Redis fleet.
+    pub fn fresh_tombstone(&self) -> Option<Stored> {
+        match self {
+            Backend::Embedded(b) => b.fresh_tombstone(),
+            Backend::Fleet(_) => None,
+        }
+    }
+
     /// Removes every value and tombstone older than `version` (a resync);
     /// answers how many were removed. The embedded store only.
     pub fn drop_older_than(&self, version: Version) -> Result<u64, CacheError> {

@@ -91,6 +91,10 @@ pub enum CacheError {
         #[source]
         source: Option<Cause>,
     },
+    /// Background work a request waited on ended without an answer (its
+    /// blocking task panicked, or the server is shutting down).
+    #[error("{what} did not finish: {reason}")]
+    Interrupted { what: &'static str, reason: String },
     /// An operation only the embedded store offers (versioned replication
     /// between regions) was asked of another backend.
     #[error("{operation} needs the embedded store; the {backend} backend does not support it")]
@@ -119,7 +123,8 @@ impl CacheError {
             | CacheError::Overloaded { .. }
             | CacheError::NoQuorum { .. }
             | CacheError::OriginOverloaded { .. }
-            | CacheError::NotLogged { .. } => ErrorKind::Unavailable,
+            | CacheError::NotLogged { .. }
+            | CacheError::Interrupted { .. } => ErrorKind::Unavailable,
             CacheError::OriginFailed { .. } => ErrorKind::Upstream,
         }
     }
@@ -184,6 +189,7 @@ impl CacheError {
             CacheError::OriginFailed { .. } => "origin_failed",
             CacheError::OriginOverloaded { .. } => "overloaded",
             CacheError::NotLogged { .. } => "not_logged",
+            CacheError::Interrupted { .. } => "interrupted",
             CacheError::Unsupported { .. } => "unsupported",
         }
     }

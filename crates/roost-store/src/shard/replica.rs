@@ -81,11 +81,17 @@ impl Shard {
     }
 
     /// Removes every value and tombstone whose version is older than
-    /// `version` (unversioned entries included), raising the floor to the
-    /// newest one removed; answers how many were removed. Holds the write
+    /// `version` (unversioned entries included) and raises the floor to just
+    /// below `version` whether or not anything was removed: a resync drops
+    /// what a peer's trimmed log may have changed, and a change older than
+    /// the trim arriving later (from another peer) must not land on the now
+    /// absent key either. Answers how many were removed. Holds the write
     /// lock for one pass over the shard.
     pub fn drop_older_than(&self, version: Version) -> u64 {
         let mut state = self.state.write();
+        if let Some(below) = version.get().checked_sub(1).and_then(Version::new) {
+            state.raise_floor(below);
+        }
         let mut older = Vec::new();
         state.map.for_each(&mut |key, hit| {
             if hit.version() < version {
@@ -420,9 +426,31 @@ mod tests {
             assert!(shard.peek_entry(b"plain").is_none(), "{policy}");
             assert_eq!(shard.peek_entry(b"edge").unwrap().version(), v(30));
             assert_eq!(shard.peek_entry(b"new").unwrap().version(), v(40));
-            assert_eq!(shard.forgotten_floor(), v(20), "{policy}");
+            assert_eq!(shard.forgotten_floor(), v(29), "{policy}");
             assert_eq!(shard.len(), 2, "{policy}");
+            // A late change older than the drop no longer lands on an absent key.
+            assert_eq!(
+                shard.apply_newer(bytes("old"), value_at("late", 25)),
+                ReplicaApply::Forgotten,
+                "{policy}"
+            );
+            assert!(shard.peek_entry(b"old").is_none(), "{policy}");
         }
+    }
+
+    #[test]
+    fn drop_older_than_raises_the_floor_even_when_nothing_is_removed() {
+        let (shard, _clock, _) = versioned(PolicyKind::default(), 1 << 20);
+        assert_eq!(shard.drop_older_than(v(50)), 0);
+        assert_eq!(shard.forgotten_floor(), v(49));
+        assert_eq!(
+            shard.apply_newer(bytes("k"), value_at("v", 49)),
+            ReplicaApply::Forgotten
+        );
+        assert_eq!(
+            shard.apply_newer(bytes("k"), value_at("v", 50)),
+            ReplicaApply::Applied
+        );
     }
 
     #[test]

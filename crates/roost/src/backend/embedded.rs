@@ -346,6 +346,12 @@ impl Embedded {
         .collect()
     }
 
+    /// A tombstone at a fresh version ([`Store::fresh_tombstone`]); `None`
+    /// outside a region.
+    pub fn fresh_tombstone(&self) -> Option<Stored> {
+        self.store.fresh_tombstone()
+    }
+
     /// What each key holds, tombstones included ([`Shard::peek_entry`]),
     /// without counting an access or an operation: Roost reading back its own
     /// write for a region's change log.

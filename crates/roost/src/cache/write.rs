@@ -195,6 +195,21 @@ impl Change {
     /// (each once, in order): every key a client change touches. `None` for
     /// what is not logged: a flush (local only), fills and restores, and
     /// changes that came from another region.
+    /// Whether a successful change of this kind may store a value at each of
+    /// its keys (whether it did is [`Applied::wrote_value`]).
+    fn creates_values(&self) -> bool {
+        matches!(
+            self,
+            Change::Put { .. }
+                | Change::Set { .. }
+                | Change::PutEach(_)
+                | Change::Mset(_)
+                | Change::MsetNx(_)
+                | Change::IncrBy { .. }
+                | Change::Append { .. }
+        )
+    }
+
     fn logged_keys(&self) -> Option<Vec<Bytes>> {
         match self {
             Change::Flush
@@ -284,6 +299,18 @@ pub struct Replicated {
     pub refused: u64,
 }
 
+impl Applied {
+    /// Whether a change that may store values did (a conditional SET or
+    /// MSETNX that found its condition false did not).
+    fn wrote_value(&self) -> bool {
+        match self {
+            Applied::Set(result) => result.written,
+            Applied::Done(done) => *done,
+            _ => true,
+        }
+    }
+}
+
 /// One `Applied::into_*` per kind of answer: what each change answers is
 /// fixed by its kind (see `perform`), and the convenience methods unpack it.
 macro_rules! unpack {
@@ -335,7 +362,10 @@ impl Cache {
             }
         }
         let logged = match (&self.sink, origin) {
-            (Some(sink), Origin::Client) => change.logged_keys().map(|keys| (sink, keys)),
+            (Some(sink), Origin::Client) => {
+                let creates = change.creates_values();
+                change.logged_keys().map(|keys| (sink, keys, creates))
+            }
             _ => None,
         };
         let result = self.perform(change, origin).await;
@@ -344,7 +374,10 @@ impl Cache {
             self.taps.write(&write, result.as_ref());
         }
         let result = match (result, logged) {
-            (Ok(applied), Some((sink, keys))) => self.log(sink, keys).await.map(|()| applied),
+            (Ok(applied), Some((sink, keys, creates))) => {
+                let wrote = creates && applied.wrote_value();
+                self.log(sink, keys, wrote).await.map(|()| applied)
+            }
             (result, _) => result,
         };
         if let (Some(op), Origin::Client) = (op, origin) {
@@ -355,9 +388,17 @@ impl Cache {
 
     /// Reads back what a client write left at `keys` (values and tombstones,
     /// with their versions) and waits for the region's change log to hold
-    /// it. A key holding nothing is not recorded. Any failure is
-    /// [`CacheError::NotLogged`]: the write stays applied here.
-    async fn log(&self, sink: &Arc<dyn ChangeSink>, keys: Vec<Bytes>) -> Result<(), CacheError> {
+    /// it. A key holding nothing is not recorded, unless the write stored a
+    /// value there (`wrote`): then the value was evicted or expired before
+    /// the read-back, and a tombstone at a fresh version is recorded instead,
+    /// so the other regions drop their older value as this one did. Any
+    /// failure is [`CacheError::NotLogged`]: the write stays applied here.
+    async fn log(
+        &self,
+        sink: &Arc<dyn ChangeSink>,
+        keys: Vec<Bytes>,
+        wrote: bool,
+    ) -> Result<(), CacheError> {
         let not_logged = |err: CacheError| match err {
             CacheError::NotLogged { .. } => err,
             other => CacheError::NotLogged {
@@ -368,7 +409,10 @@ impl Cache {
         let entries: Vec<SetEntry> = keys
             .into_iter()
             .zip(held)
-            .filter_map(|(key, entry)| Some((key, entry?)))
+            .filter_map(|(key, entry)| {
+                let entry = entry.or_else(|| wrote.then(|| self.backend.fresh_tombstone())?)?;
+                Some((key, entry))
+            })
             .collect();
         if entries.is_empty() {
             return Ok(());
@@ -477,7 +521,17 @@ impl Cache {
             }
             Change::Replicate(entries) => self.replicate(entries),
             Change::DropOlder(version) => {
-                Ok(Applied::Count(self.backend.drop_older_than(version)?))
+                // One pass over every shard under its write lock: on the
+                // blocking pool, not on a worker serving requests.
+                let backend = self.backend.clone();
+                let dropped =
+                    crate::tasks::Tasks::run_blocking(move || backend.drop_older_than(version))
+                        .await
+                        .map_err(|error| CacheError::Interrupted {
+                            what: "dropping entries older than a resync's version",
+                            reason: error.to_string(),
+                        })??;
+                Ok(Applied::Count(dropped))
             }
         }
     }

@@ -145,7 +145,12 @@ impl Layers {
 }
 
 /// Keys whose values are secrets and are never printed, not even in errors.
-const SECRET_KEYS: [&str; 3] = ["admin_token", "resp_password", "api_tokens"];
+const SECRET_KEYS: [&str; 4] = [
+    "admin_token",
+    "resp_password",
+    "api_tokens",
+    "region_secret",
+];
 
 /// A value as it may be printed: secrets are hidden, node URLs lose their
 /// passwords.
@@ -248,10 +253,15 @@ mod tests {
         let env = HashMap::from([
             ("ROOST_ADMIN_TOKEN".to_string(), "s3cret".to_string()),
             ("ROOST_RESP_PASSWORD".to_string(), "pa55word".to_string()),
+            (
+                "ROOST_REGION_SECRET".to_string(),
+                "reg10n-secret-value".to_string(),
+            ),
         ]);
         let layers = Layers::defaults().with_env(&env);
         let shown = layers.describe();
         assert!(shown.iter().all(|(_, v, _)| !v.contains("s3cret")));
         assert!(shown.iter().all(|(_, v, _)| !v.contains("pa55word")));
+        assert!(shown.iter().all(|(_, v, _)| !v.contains("reg10n")));
     }
 }

@@ -417,3 +417,38 @@ async fn reads_show_the_version_only_in_a_region() {
     plain.put(b("k"), b("v"), Expiry::Never).await.unwrap();
     assert_eq!(plain.get(b"k").await.unwrap().unwrap().version, None);
 }
+
+#[tokio::test]
+async fn a_written_value_gone_before_its_read_back_is_logged_as_a_fresh_tombstone() {
+    let (cache, sink, _clock) = region();
+    let sink_handle: Arc<dyn ChangeSink> = sink.clone();
+    // "gone" was never stored here: as if another write evicted it, or it
+    // expired, between the write and the read-back.
+    cache
+        .log(&sink_handle, vec![b("gone")], true)
+        .await
+        .unwrap();
+    let batches = sink.take();
+    assert_eq!(batches.len(), 1);
+    let (key, entry) = &batches[0][0];
+    assert_eq!(key, &b("gone"));
+    assert!(entry.is_tombstone());
+    assert!(entry.version() >= v(FIRST_STAMP));
+    // A change that stored no value (an XX SET on an absent key) records nothing.
+    cache
+        .log(&sink_handle, vec![b("gone")], false)
+        .await
+        .unwrap();
+    assert!(sink.take().is_empty());
+    let options = SetOptions {
+        condition: SetCondition::IfPresent,
+        expiry: Expiry::Never,
+        keep_ttl: false,
+    };
+    let outcome = cache.set_with(b("absent"), b("v"), options).await.unwrap();
+    assert!(!outcome.written);
+    assert!(
+        sink.take().is_empty(),
+        "a SET XX that wrote nothing logs nothing"
+    );
+}
