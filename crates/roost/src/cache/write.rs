@@ -504,14 +504,7 @@ impl Cache {
                 Ok(Applied::Done(stored))
             }
             Change::Restore(entries) => {
-                let count = entries.len() as u64;
-                let valid: Vec<SetEntry> = entries
-                    .into_iter()
-                    .filter(|(key, hit)| {
-                        self.check_key(key).is_ok() && self.check_value(&hit.value).is_ok()
-                    })
-                    .collect();
-                let refused = count - valid.len() as u64;
+                let (valid, refused) = self.within_limits(entries);
                 let mut done = match &self.fence {
                     Some(fence) => fence.restore(valid, |valid| self.backend.restore(valid)),
                     None => self.backend.restore(valid),
@@ -536,9 +529,9 @@ impl Cache {
         }
     }
 
-    /// Another region's entries, each stored only if newer than what its key
-    /// holds; entries over the key or value limits are refused unapplied.
-    fn replicate(&self, entries: Vec<SetEntry>) -> Result<Applied, CacheError> {
+    /// The entries within the key and value limits, and how many were not
+    /// (a snapshot's or another region's entries: checked, never trusted).
+    fn within_limits(&self, entries: Vec<SetEntry>) -> (Vec<SetEntry>, u64) {
         let count = entries.len() as u64;
         let valid: Vec<SetEntry> = entries
             .into_iter()
@@ -546,8 +539,16 @@ impl Cache {
                 self.check_key(key).is_ok() && self.check_value(&hit.value).is_ok()
             })
             .collect();
+        let refused = count - valid.len() as u64;
+        (valid, refused)
+    }
+
+    /// Another region's entries, each stored only if newer than what its key
+    /// holds; entries over the key or value limits are refused unapplied.
+    fn replicate(&self, entries: Vec<SetEntry>) -> Result<Applied, CacheError> {
+        let (valid, refused) = self.within_limits(entries);
         let mut done = Replicated {
-            refused: count - valid.len() as u64,
+            refused,
             ..Replicated::default()
         };
         for outcome in self.backend.apply_versioned(valid)? {
