@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use roost_store::{Clock, Versioning};
+use roost_store::{Clock, Version, Versioning};
 use tokio_util::sync::CancellationToken;
 
 use self::cursors::Cursors;
@@ -40,8 +40,8 @@ use self::hlc::Hlc;
 use self::log::ChangeLog;
 use self::sink::LogSink;
 use self::status::{PeerLink, RegionsStatus};
-use crate::cache::{Cache, Change, ChangeSink, Origin, Write};
-use crate::config::{self, Config, GeoSettings};
+use crate::cache::{Applied, Cache, Change, ChangeSink, Origin, Write};
+use crate::config::{Config, GeoSettings};
 use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events, GeoMetrics, Metrics};
 
@@ -241,6 +241,11 @@ impl Geo {
     /// version is never issued twice across a restart. Invalidate mode logs
     /// no value bytes: its own writes come back as tombstones at their
     /// versions (the key misses here, and nothing older can land on it).
+    ///
+    /// If retention trimmed part of the log, the trimmed changes cannot come
+    /// back: the clock moves past the newest of them, and
+    /// `Change::DropOlder` raises the store's forgotten floor above it, so a
+    /// peer's older change for one of those keys is not taken as fresh.
     /// Answers how many records were replayed.
     pub async fn replay_own_log(&self, cache: &Cache) -> anyhow::Result<u64> {
         const BATCH_RECORDS: usize = 4096;
@@ -248,13 +253,29 @@ impl Geo {
         let started = std::time::Instant::now();
         let ttl_ms = u64::try_from(self.settings.tombstone_ttl.as_millis()).unwrap_or(u64::MAX);
         let mut from = 0;
+        if let Some(log::LogRead::Gap {
+            first,
+            trimmed_through,
+        }) = self.log.trimmed()
+        {
+            self.forget_through(cache, trimmed_through)
+                .await
+                .context("dropping what this region's trimmed log no longer proves")?;
+            from = first;
+        }
         let (mut replayed, mut stored) = (0u64, 0u64);
         loop {
             let items = match self.log.read(from, BATCH_RECORDS, BATCH_BYTES).await? {
                 log::LogRead::Records(items) => items,
-                // Only a reader whose position fell out of retention sees a
-                // gap; from 0 (the first record kept), read from there.
-                log::LogRead::Gap { first, .. } => {
+                // Retention trimmed under the replay: what went is forgotten
+                // like the rest, and the replay goes on from what is kept.
+                log::LogRead::Gap {
+                    first,
+                    trimmed_through,
+                } => {
+                    self.forget_through(cache, trimmed_through)
+                        .await
+                        .context("dropping what this region's trimmed log no longer proves")?;
                     from = first;
                     continue;
                 }
@@ -267,24 +288,11 @@ impl Geo {
                 let record = record::Record::decode(&bytes, self.max_value_bytes)
                     .with_context(|| format!("record {seq} of this region's change log"))?;
                 self.hlc.resume(record.version);
-                let now = self.hlc.physical_now();
-                let entry = match (record.kind, self.settings.mode) {
-                    (record::Kind::Value, config::GeoMode::Replicate) => {
-                        roost_store::Entry::versioned(
-                            record.value,
-                            record.expires_at,
-                            record.version,
-                        )
-                    }
-                    (_, _) => roost_store::Entry::tombstone(
-                        record.version,
-                        record
-                            .expires_at
-                            .filter(|_| record.kind == record::Kind::Tombstone)
-                            .or(Some(now.saturating_add(ttl_ms))),
-                    ),
-                };
-                entries.push((record.key, entry));
+                entries.push(record.into_entry(
+                    self.settings.mode,
+                    self.hlc.physical_now(),
+                    ttl_ms,
+                ));
             }
             replayed += entries.len() as u64;
             let write = Write {
@@ -303,6 +311,34 @@ impl Geo {
             self.events.record(EventKind::Region, message);
         }
         Ok(replayed)
+    }
+
+    /// Changes up to version `trimmed_through` can no longer be sent or
+    /// replayed: the clock moves past them, so later writes here stamp
+    /// newer, and every entry older than them goes (`Change::DropOlder`,
+    /// which also raises the store's forgotten floor). Answers how many
+    /// entries went; nothing happens for 0 (nothing was trimmed).
+    pub(crate) async fn forget_through(
+        &self,
+        cache: &Cache,
+        trimmed_through: u64,
+    ) -> anyhow::Result<u64> {
+        let Some(trimmed) = Version::new(trimmed_through).filter(|v| !v.is_none()) else {
+            return Ok(0);
+        };
+        self.hlc.resume(trimmed);
+        let floor = Version::new(trimmed_through.saturating_add(1)).unwrap_or(Version::MAX);
+        let write = Write {
+            change: Change::DropOlder(floor),
+            origin: Origin::Region,
+        };
+        match cache.apply(write).await? {
+            Applied::Count(dropped) => Ok(dropped),
+            other => anyhow::bail!(
+                "dropping entries older than version {} answered {other:?}",
+                floor.get()
+            ),
+        }
     }
 
     /// What `GET /api/regions` answers.
