@@ -353,3 +353,38 @@ impl Geo {
         }
     }
 }
+
+/// Region "us" with one peer "eu" (never dialled) in replicate mode, its
+/// data under `dir`, on `clock`, with `env` on top: what the geo modules'
+/// unit tests build on. Answers the region and the metrics it registered.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_geo(
+    dir: &Path,
+    clock: &roost_store::ManualClock,
+    env: &[(&str, &str)],
+) -> (Arc<Geo>, Arc<Metrics>) {
+    let mut vars: std::collections::HashMap<String, String> = [
+        ("ROOST_REGION", "us"),
+        ("ROOST_REGION_PEERS", "eu=http://127.0.0.1:9"),
+        ("ROOST_REGION_SECRET", "0123456789abcdef"),
+        ("ROOST_GEO_MODE", "replicate"),
+        ("ROOST_DATA_DIR", dir.to_str().unwrap()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::from_layers(&crate::config::Layers::defaults().with_env(&vars)).unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let geo = Geo::open(
+        &config,
+        Arc::new(clock.clone()),
+        &metrics,
+        Arc::new(Events::default()),
+        CancellationToken::new(),
+    )
+    .unwrap()
+    .unwrap();
+    (geo, metrics)
+}
