@@ -388,3 +388,80 @@ pub(crate) fn test_geo(
     .unwrap();
     (geo, metrics)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use bytes::Bytes;
+    use roost_store::ManualClock;
+
+    use super::record::{Kind, Record};
+    use super::*;
+
+    const T0: u64 = 1_750_000_000_000;
+
+    fn record(key: &str, value: Vec<u8>, version: Version) -> (u64, Bytes) {
+        let bytes = Record {
+            version,
+            kind: Kind::Value,
+            expires_at: None,
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            value: Bytes::from(value),
+        }
+        .encode();
+        (version.get(), bytes)
+    }
+
+    #[tokio::test]
+    async fn the_replay_moves_the_clock_past_what_its_own_log_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(T0);
+        let big = || vec![1u8; 600 << 10];
+        let (geo, _) = test_geo(
+            dir.path(),
+            &clock,
+            &[
+                ("ROOST_GEO_LOG_MAX_BYTES", "1MiB"),
+                ("ROOST_MAX_VALUE_BYTES", "1MiB"),
+            ],
+        );
+        // Stamped while the clock ran a minute ahead, then trimmed.
+        let ahead = hlc::compose(T0 + 60_000, 0, geo.hlc.region());
+        let kept = hlc::compose(T0, 0, geo.hlc.region());
+        geo.log
+            .append(vec![record("a", big(), ahead)])
+            .await
+            .unwrap();
+        geo.log
+            .append(vec![record("b", big(), kept)])
+            .await
+            .unwrap();
+        geo.log
+            .append(vec![record("c", big(), kept)])
+            .await
+            .unwrap();
+        assert!(geo.log.trim().unwrap() > 0);
+        assert!(matches!(
+            geo.log.trimmed(),
+            Some(log::LogRead::Gap { trimmed_through, .. }) if trimmed_through == ahead.get()
+        ));
+        drop(geo);
+
+        // Restarted: the same directory, an empty store.
+        let (geo, _) = test_geo(
+            dir.path(),
+            &clock,
+            &[
+                ("ROOST_GEO_LOG_MAX_BYTES", "1MiB"),
+                ("ROOST_MAX_VALUE_BYTES", "1MiB"),
+            ],
+        );
+        let cache =
+            crate::cache::test_cache_versioned(Arc::new(clock.clone()), Some(geo.versioning()));
+        geo.replay_own_log(&cache).await.unwrap();
+        assert!(
+            geo.hlc.now() > ahead,
+            "a version at or below a trimmed one would be issued again"
+        );
+    }
+}
