@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use roost_store::{Clock, Versioning};
+use roost_store::{Clock, Version, Versioning};
 use tokio_util::sync::CancellationToken;
 
 use self::cursors::Cursors;
@@ -40,8 +40,8 @@ use self::hlc::Hlc;
 use self::log::ChangeLog;
 use self::sink::LogSink;
 use self::status::{PeerLink, RegionsStatus};
-use crate::cache::{Cache, Change, ChangeSink, Origin, Write};
-use crate::config::{self, Config, GeoSettings};
+use crate::cache::{Applied, Cache, Change, ChangeSink, Origin, Write};
+use crate::config::{Config, GeoSettings};
 use crate::tasks::Tasks;
 use crate::telemetry::{EventKind, Events, GeoMetrics, Metrics};
 
@@ -241,6 +241,11 @@ impl Geo {
     /// version is never issued twice across a restart. Invalidate mode logs
     /// no value bytes: its own writes come back as tombstones at their
     /// versions (the key misses here, and nothing older can land on it).
+    ///
+    /// If retention trimmed part of the log, the trimmed changes cannot come
+    /// back: the clock moves past the newest of them, and
+    /// `Change::DropOlder` raises the store's forgotten floor above it, so a
+    /// peer's older change for one of those keys is not taken as fresh.
     /// Answers how many records were replayed.
     pub async fn replay_own_log(&self, cache: &Cache) -> anyhow::Result<u64> {
         const BATCH_RECORDS: usize = 4096;
@@ -248,13 +253,29 @@ impl Geo {
         let started = std::time::Instant::now();
         let ttl_ms = u64::try_from(self.settings.tombstone_ttl.as_millis()).unwrap_or(u64::MAX);
         let mut from = 0;
+        if let Some(log::LogRead::Gap {
+            first,
+            trimmed_through,
+        }) = self.log.trimmed()
+        {
+            self.forget_through(cache, trimmed_through)
+                .await
+                .context("dropping what this region's trimmed log no longer proves")?;
+            from = first;
+        }
         let (mut replayed, mut stored) = (0u64, 0u64);
         loop {
             let items = match self.log.read(from, BATCH_RECORDS, BATCH_BYTES).await? {
                 log::LogRead::Records(items) => items,
-                // Only a reader whose position fell out of retention sees a
-                // gap; from 0 (the first record kept), read from there.
-                log::LogRead::Gap { first, .. } => {
+                // Retention trimmed under the replay: what went is forgotten
+                // like the rest, and the replay goes on from what is kept.
+                log::LogRead::Gap {
+                    first,
+                    trimmed_through,
+                } => {
+                    self.forget_through(cache, trimmed_through)
+                        .await
+                        .context("dropping what this region's trimmed log no longer proves")?;
                     from = first;
                     continue;
                 }
@@ -267,24 +288,11 @@ impl Geo {
                 let record = record::Record::decode(&bytes, self.max_value_bytes)
                     .with_context(|| format!("record {seq} of this region's change log"))?;
                 self.hlc.resume(record.version);
-                let now = self.hlc.physical_now();
-                let entry = match (record.kind, self.settings.mode) {
-                    (record::Kind::Value, config::GeoMode::Replicate) => {
-                        roost_store::Entry::versioned(
-                            record.value,
-                            record.expires_at,
-                            record.version,
-                        )
-                    }
-                    (_, _) => roost_store::Entry::tombstone(
-                        record.version,
-                        record
-                            .expires_at
-                            .filter(|_| record.kind == record::Kind::Tombstone)
-                            .or(Some(now.saturating_add(ttl_ms))),
-                    ),
-                };
-                entries.push((record.key, entry));
+                entries.push(record.into_entry(
+                    self.settings.mode,
+                    self.hlc.physical_now(),
+                    ttl_ms,
+                ));
             }
             replayed += entries.len() as u64;
             let write = Write {
@@ -305,6 +313,34 @@ impl Geo {
         Ok(replayed)
     }
 
+    /// Changes up to version `trimmed_through` can no longer be sent or
+    /// replayed: the clock moves past them, so later writes here stamp
+    /// newer, and every entry older than them goes (`Change::DropOlder`,
+    /// which also raises the store's forgotten floor). Answers how many
+    /// entries went; nothing happens for 0 (nothing was trimmed).
+    pub(crate) async fn forget_through(
+        &self,
+        cache: &Cache,
+        trimmed_through: u64,
+    ) -> anyhow::Result<u64> {
+        let Some(trimmed) = Version::new(trimmed_through).filter(|v| !v.is_none()) else {
+            return Ok(0);
+        };
+        self.hlc.resume(trimmed);
+        let floor = Version::new(trimmed_through.saturating_add(1)).unwrap_or(Version::MAX);
+        let write = Write {
+            change: Change::DropOlder(floor),
+            origin: Origin::Region,
+        };
+        match cache.apply(write).await? {
+            Applied::Count(dropped) => Ok(dropped),
+            other => anyhow::bail!(
+                "dropping entries older than version {} answered {other:?}",
+                floor.get()
+            ),
+        }
+    }
+
     /// What `GET /api/regions` answers.
     pub fn status(&self) -> RegionsStatus {
         RegionsStatus {
@@ -315,5 +351,117 @@ impl Geo {
             log: self.log.stats().into(),
             peers: self.links.iter().map(|link| link.view()).collect(),
         }
+    }
+}
+
+/// Region "us" with one peer "eu" (never dialled) in replicate mode, its
+/// data under `dir`, on `clock`, with `env` on top: what the geo modules'
+/// unit tests build on. Answers the region and the metrics it registered.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_geo(
+    dir: &Path,
+    clock: &roost_store::ManualClock,
+    env: &[(&str, &str)],
+) -> (Arc<Geo>, Arc<Metrics>) {
+    let mut vars: std::collections::HashMap<String, String> = [
+        ("ROOST_REGION", "us"),
+        ("ROOST_REGION_PEERS", "eu=http://127.0.0.1:9"),
+        ("ROOST_REGION_SECRET", "0123456789abcdef"),
+        ("ROOST_GEO_MODE", "replicate"),
+        ("ROOST_DATA_DIR", dir.to_str().unwrap()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::from_layers(&crate::config::Layers::defaults().with_env(&vars)).unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let geo = Geo::open(
+        &config,
+        Arc::new(clock.clone()),
+        &metrics,
+        Arc::new(Events::default()),
+        CancellationToken::new(),
+    )
+    .unwrap()
+    .unwrap();
+    (geo, metrics)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use bytes::Bytes;
+    use roost_store::ManualClock;
+
+    use super::record::{Kind, Record};
+    use super::*;
+
+    const T0: u64 = 1_750_000_000_000;
+
+    fn record(key: &str, value: Vec<u8>, version: Version) -> (u64, Bytes) {
+        let bytes = Record {
+            version,
+            kind: Kind::Value,
+            expires_at: None,
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            value: Bytes::from(value),
+        }
+        .encode();
+        (version.get(), bytes)
+    }
+
+    #[tokio::test]
+    async fn the_replay_moves_the_clock_past_what_its_own_log_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(T0);
+        let big = || vec![1u8; 600 << 10];
+        let (geo, _) = test_geo(
+            dir.path(),
+            &clock,
+            &[
+                ("ROOST_GEO_LOG_MAX_BYTES", "1MiB"),
+                ("ROOST_MAX_VALUE_BYTES", "1MiB"),
+            ],
+        );
+        // Stamped while the clock ran a minute ahead, then trimmed.
+        let ahead = hlc::compose(T0 + 60_000, 0, geo.hlc.region());
+        let kept = hlc::compose(T0, 0, geo.hlc.region());
+        geo.log
+            .append(vec![record("a", big(), ahead)])
+            .await
+            .unwrap();
+        geo.log
+            .append(vec![record("b", big(), kept)])
+            .await
+            .unwrap();
+        geo.log
+            .append(vec![record("c", big(), kept)])
+            .await
+            .unwrap();
+        assert!(geo.log.trim().unwrap() > 0);
+        assert!(matches!(
+            geo.log.trimmed(),
+            Some(log::LogRead::Gap { trimmed_through, .. }) if trimmed_through == ahead.get()
+        ));
+        drop(geo);
+
+        // Restarted: the same directory, an empty store.
+        let (geo, _) = test_geo(
+            dir.path(),
+            &clock,
+            &[
+                ("ROOST_GEO_LOG_MAX_BYTES", "1MiB"),
+                ("ROOST_MAX_VALUE_BYTES", "1MiB"),
+            ],
+        );
+        let cache =
+            crate::cache::test_cache_versioned(Arc::new(clock.clone()), Some(geo.versioning()));
+        geo.replay_own_log(&cache).await.unwrap();
+        assert!(
+            geo.hlc.now() > ahead,
+            "a version at or below a trimmed one would be issued again"
+        );
     }
 }

@@ -246,3 +246,121 @@ async fn metrics_doc_names_every_geo_metric() {
     }
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_peer_whose_log_started_over_is_read_again_from_its_start() {
+    let (us_port, eu_port) = (free_port(), free_port());
+    let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let us = region("us", us_port, "eu", eu_port, "replicate", &dirs.0).await;
+    let eu = region("eu", eu_port, "us", us_port, "replicate", &dirs.1).await;
+    for i in 0..5 {
+        let (status, _) = us
+            .post(
+                "/api/cache",
+                json!({"key": format!("before-{i}"), "value": i}),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    eventually(CONVERGE, "eu read us's first log", || async {
+        value_of(&eu, "before-4").await == Some(json!(4))
+    })
+    .await;
+    // us loses its data directory and comes back on the same address: its
+    // log starts over at 1, behind eu's cursor (5).
+    us.shutdown().await;
+    for entry in std::fs::read_dir(dirs.0.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let us = region("us", us_port, "eu", eu_port, "replicate", &dirs.0).await;
+    let (status, _) = us
+        .post("/api/cache", json!({"key": "after", "value": "new log"}))
+        .await;
+    assert_eq!(status, 200);
+    eventually(CONVERGE, "eu reads us's new log from its start", || async {
+        value_of(&eu, "after").await == Some(json!("new log"))
+    })
+    .await;
+    let (_, body) = eu.get("/api/regions").await;
+    assert!(
+        body["peers"][0]["resyncs_total"].as_u64().unwrap() >= 1,
+        "{body}"
+    );
+    us.shutdown().await;
+    eu.shutdown().await;
+}
+
+#[tokio::test]
+async fn regions_listing_different_sets_refuse_each_other() {
+    let (us_port, eu_port) = (free_port(), free_port());
+    let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let us = region("us", us_port, "eu", eu_port, "replicate", &dirs.0).await;
+    // eu also lists a region "ap" that us does not know: their sorted names,
+    // and so the tie-break indexes, differ.
+    let eu = TestServer::builder()
+        .env("ROOST_HTTP_ADDR", &format!("127.0.0.1:{eu_port}"))
+        .env("ROOST_REGION", "eu")
+        .env(
+            "ROOST_REGION_PEERS",
+            &format!("us=http://127.0.0.1:{us_port},ap=http://127.0.0.1:9"),
+        )
+        .env("ROOST_REGION_SECRET", SECRET)
+        .env("ROOST_GEO_MODE", "replicate")
+        .env("ROOST_DATA_DIR", dirs.1.path().to_str().unwrap())
+        .start()
+        .await;
+    for s in [&us, &eu] {
+        eventually(CONVERGE, "the link says why it is down", || async {
+            let (_, body) = s.get("/api/regions").await;
+            let peer = body["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == if s.url("") == us.url("") { "eu" } else { "us" })
+                .cloned()
+                .unwrap();
+            let error = peer["last_error"].as_str().unwrap_or_default();
+            peer["state"] == "down" && error.contains("409") && error.contains("ROOST_REGION_PEERS")
+        })
+        .await;
+    }
+    let (status, _) = eu
+        .post("/api/cache", json!({"key": "k", "value": "eu's"}))
+        .await;
+    assert_eq!(status, 200);
+
+    let client = reqwest::Client::new();
+    let ask = |query: &str| {
+        client
+            .get(us.url(&format!("/api/geo/log?from=0&{query}")))
+            .header("authorization", format!("Bearer {SECRET}"))
+            .send()
+    };
+    let response = ask("region=ap").await.unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "regions_differ", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not one of region us's peers"),
+        "{body}"
+    );
+    let response = ask("region=eu&index=1&regions=0123456789abcdef")
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    let body: Value = response.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("0123456789abcdef"), "{message}");
+    assert!(message.contains("[eu, us]"), "{message}");
+    assert_eq!(value_of(&us, "k").await, None, "nothing crossed");
+    us.shutdown().await;
+    eu.shutdown().await;
+}

@@ -1,20 +1,26 @@
 //! One link: this region pulling one peer's change log. A task per peer
-//! (registered in [`Tasks`]) connects to `GET {peer}/api/geo/log`, reads
-//! the stream frame by frame and, for each batch, observes every version in
-//! the HLC (refusing one stamped too far ahead), applies the batch through
+//! (registered in [`Tasks`]) connects to `GET {peer}/api/geo/log` (saying
+//! which region asks, its index and its set of regions, which the peer
+//! checks), reads the stream frame by frame and, for each batch, observes
+//! every version in the HLC, applies the batch through
 //! `Cache::apply(Change::Replicate)` — only what is newer than the key holds
 //! is stored — and only then reads the next frame, so a slow apply slows the
 //! peer's stream instead of filling memory (backpressure).
 //!
 //! The cursor (the last Seq applied) moves after each applied batch; the geo
-//! task persists cursors at most every 100 ms. A link silent for
+//! task persists cursors at most every 100 ms. A record stamped too far
+//! ahead or that does not decode is not skipped: the batch stops before it,
+//! the cursor stays before it, and the stream ends, so it is asked for again
+//! (and applied once this region's clock catches up). A link silent for
 //! [`SILENCE`] (the peer heartbeats every second when idle), a broken
 //! stream or a refusal reconnects after a backoff: 100 ms doubling to 2 s.
-//! A gap (the peer trimmed what this region had not read) drops every entry
-//! older than the trimmed changes (`Change::DropOlder`) and counts a resync.
+//! A gap (the peer trimmed what this region had not read, or its log
+//! started over) moves the clock past the trimmed versions, drops every
+//! entry older than them (`Change::DropOlder`) and counts a resync.
 //! On start a link reads the peer's whole retained log (this region's store
-//! starts empty, see docs/regions.md "Restart"); the persisted cursor only
-//! tells whether changes were trimmed meanwhile, which is reported.
+//! starts empty, see docs/regions.md "Restart"), after the gap the peer
+//! sends first if it trimmed anything; the persisted cursor only tells
+//! whether changes were trimmed meanwhile, which is reported.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,17 +33,18 @@ use hyper::body::Incoming;
 use hyper::{header, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use roost_store::{Entry, Version};
+use roost_store::Version;
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{Frame, FrameReader};
 use super::hlc::{self, Hlc};
 use super::log::Seq;
-use super::record::{Kind, Record, MAX_KEY_BYTES};
+use super::record::{Record, RecordError, MAX_KEY_BYTES};
+use super::serve::region_set_hash;
 use super::status::{LinkState, PeerLink};
 use super::Geo;
 use crate::backend::SetEntry;
-use crate::cache::{Applied, Cache, Change, Origin, Write};
+use crate::cache::{Applied, Cache, Change, Origin, Replicated, Write};
 use crate::config::GeoMode;
 use crate::origin::Connector;
 use crate::telemetry::{EventKind, Throttled};
@@ -58,26 +65,56 @@ pub fn next_backoff(previous: Duration) -> Duration {
     (previous * 2).clamp(BACKOFF_START, BACKOFF_CAP)
 }
 
-/// A batch made ready to apply.
+/// A batch made ready to apply: its records up to (not including) the first
+/// one refused.
 #[derive(Debug, Default)]
 pub struct Prepared {
     /// What `Change::Replicate` stores (values or tombstones at their versions).
     pub entries: Vec<SetEntry>,
-    /// Records refused: stamped too far ahead of this region's clock.
-    pub skewed: Vec<(Bytes, hlc::Skew)>,
-    /// Records that did not decode (a damaged or incompatible peer).
-    pub malformed: u64,
-    /// The last Seq of the batch.
+    /// The last Seq the cursor may move to: the last record in `entries`'
+    /// stretch, the Seq before the refused record when one stopped the batch.
     pub last_seq: Seq,
-    /// The newest version among the records applied.
+    /// The newest version among the records kept.
     pub newest: Version,
     /// For each record kept: how old its version is here, in ms.
     pub staleness_ms: Vec<u64>,
+    /// The record the batch stopped at, if one was refused: it and every
+    /// record after it are left for the next stream to ask for again.
+    pub stopped: Option<Refusal>,
 }
 
-/// Turns a batch into entries: each record is decoded, observed in `hlc`
-/// (refused if too far ahead) and, in invalidate mode, a value becomes a
-/// tombstone at its version, remembered for `tombstone_ttl_ms` from `now`.
+/// A record not applied (yet), and why.
+#[derive(Debug)]
+pub struct Refusal {
+    pub seq: Seq,
+    pub why: Refused,
+}
+
+#[derive(Debug)]
+pub enum Refused {
+    /// Stamped too far ahead of this region's clock: applied once the clock
+    /// catches up (or the writer's comes back).
+    Skew { key: Bytes, skew: hlc::Skew },
+    /// Does not decode here (a damaged or incompatible peer, or a value over
+    /// this region's `ROOST_MAX_VALUE_BYTES`).
+    Malformed(RecordError),
+}
+
+impl Refused {
+    /// The `reason` label of `roost_geo_refused_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refused::Skew { .. } => "clock_skew",
+            Refused::Malformed(_) => "malformed",
+        }
+    }
+}
+
+/// Turns a batch into entries: each record is decoded, observed in `hlc` and
+/// mapped to what this region stores ([`Record::into_entry`]). The first
+/// record that does not decode or is stamped too far ahead stops the batch:
+/// what came before it is kept, it and what follows are not looked at, so
+/// the cursor never passes a change that was not applied.
 pub fn prepare(
     items: Vec<(Seq, Bytes)>,
     hlc: &Hlc,
@@ -85,37 +122,40 @@ pub fn prepare(
     tombstone_ttl_ms: u64,
     max_value_bytes: usize,
 ) -> Prepared {
-    let mut prepared = Prepared::default();
+    let mut prepared = Prepared {
+        last_seq: items.first().map_or(0, |(seq, _)| seq.saturating_sub(1)),
+        ..Prepared::default()
+    };
     for (seq, bytes) in items {
-        prepared.last_seq = prepared.last_seq.max(seq);
         let record = match Record::decode(&bytes, max_value_bytes) {
             Ok(record) => record,
             Err(error) => {
-                tracing::debug!(seq, %error, "malformed record from a peer");
-                prepared.malformed += 1;
-                continue;
+                prepared.stopped = Some(Refusal {
+                    seq,
+                    why: Refused::Malformed(error),
+                });
+                break;
             }
         };
         if let Err(skew) = hlc.observe(record.version) {
-            prepared.skewed.push((record.key, skew));
-            continue;
+            prepared.stopped = Some(Refusal {
+                seq,
+                why: Refused::Skew {
+                    key: record.key,
+                    skew,
+                },
+            });
+            break;
         }
         let now = hlc.physical_now();
-        let remember_until = Some(now.saturating_add(tombstone_ttl_ms));
-        let entry = match (record.kind, mode) {
-            (Kind::Value, GeoMode::Replicate) => {
-                Entry::versioned(record.value, record.expires_at, record.version)
-            }
-            (Kind::Value | Kind::Invalidate, _) => Entry::tombstone(record.version, remember_until),
-            (Kind::Tombstone, _) => {
-                Entry::tombstone(record.version, record.expires_at.or(remember_until))
-            }
-        };
         prepared
             .staleness_ms
             .push(now.saturating_sub(hlc::physical_ms(record.version)));
         prepared.newest = prepared.newest.max(record.version);
-        prepared.entries.push((record.key, entry));
+        prepared
+            .entries
+            .push(record.into_entry(mode, now, tombstone_ttl_ms));
+        prepared.last_seq = seq;
     }
     prepared
 }
@@ -136,7 +176,11 @@ struct Puller {
     persisted: Option<Seq>,
     /// Whether the current stream delivered a frame (resets the backoff).
     streamed: bool,
-    skew_log: Throttled,
+    /// The Seq of a refused record this link waits to apply: until it is,
+    /// the link stays down (it reconnects with backoff and asks again).
+    stuck: Option<Seq>,
+    /// Refusals are logged and evented at most once per 10 s.
+    refusal_log: Throttled,
 }
 
 /// Runs the link to `link.peer` until `stop`.
@@ -146,22 +190,7 @@ pub async fn run(
     cache: Cache,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let https = link.peer.url.starts_with("https://");
-    let connector = Connector::new(https, CONNECT_TIMEOUT)?;
-    let client = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(1)
-        .build(connector);
-    let persisted = geo.cursors.get(&link.peer.name);
-    let mut puller = Puller {
-        geo,
-        link,
-        cache,
-        client,
-        next: 0,
-        persisted: (persisted > 0).then_some(persisted),
-        streamed: false,
-        skew_log: Throttled::new(Duration::from_secs(10)),
-    };
+    let mut puller = Puller::new(geo, link, cache)?;
     let mut backoff = BACKOFF_START;
     loop {
         puller.streamed = false;
@@ -170,7 +199,9 @@ pub async fn run(
             ended = puller.stream() => ended,
         };
         puller.down(&ended);
-        if puller.streamed {
+        // A stream that made progress starts the backoff over; one that
+        // stopped at a refused change keeps doubling it.
+        if puller.streamed && puller.stuck.is_none() {
             backoff = BACKOFF_START;
         }
         tokio::select! {
@@ -182,15 +213,40 @@ pub async fn run(
 }
 
 impl Puller {
+    fn new(geo: Arc<Geo>, link: Arc<PeerLink>, cache: Cache) -> anyhow::Result<Puller> {
+        let https = link.peer.url.starts_with("https://");
+        let connector = Connector::new(https, CONNECT_TIMEOUT)?;
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(1)
+            .build(connector);
+        let persisted = geo.cursors.get(&link.peer.name);
+        Ok(Puller {
+            geo,
+            link,
+            cache,
+            client,
+            next: 0,
+            persisted: (persisted > 0).then_some(persisted),
+            streamed: false,
+            stuck: None,
+            refusal_log: Throttled::new(Duration::from_secs(10)),
+        })
+    }
+
     fn name(&self) -> &str {
         &self.link.peer.name
     }
 
     /// One connection: answers why it ended (it never ends well).
     async fn stream(&mut self) -> Ended {
+        let settings = &self.geo.settings;
         let url = format!(
-            "{}/api/geo/log?from={}&region={}",
-            self.link.peer.url, self.next, self.geo.settings.region
+            "{}/api/geo/log?from={}&region={}&index={}&regions={}",
+            self.link.peer.url,
+            self.next,
+            settings.region,
+            settings.region_index(),
+            region_set_hash(settings),
         );
         let secret = self.geo.settings.secret.clone().unwrap_or_default();
         let request = Request::get(&url)
@@ -214,9 +270,15 @@ impl Puller {
             StatusCode::NOT_FOUND => {
                 return "the peer is not a region (404): set ROOST_REGION there".into()
             }
+            StatusCode::CONFLICT => {
+                let why = error_message(response.into_body()).await;
+                return format!("the peer refused this region (409): {why}");
+            }
             other => return format!("the peer answered {other}"),
         }
-        self.up();
+        if self.stuck.is_none() {
+            self.up();
+        }
         let max_frame = self.geo.max_value_bytes + MAX_KEY_BYTES + (4 << 20);
         let mut reader = FrameReader::new(max_frame);
         let mut body = response.into_body();
@@ -261,18 +323,8 @@ impl Puller {
     }
 
     async fn apply_batch(&mut self, items: Vec<(Seq, Bytes)>) -> Result<(), Ended> {
-        let Some(first_seq) = items.first().map(|(seq, _)| *seq) else {
+        if items.is_empty() {
             return Ok(());
-        };
-        if let Some(persisted) = self.persisted.take() {
-            if first_seq > persisted.saturating_add(1) {
-                self.report_resync(format!(
-                    "changes {} to {} of region {}'s log were trimmed before this region read them (it restarted empty, so nothing older is held)",
-                    persisted.saturating_add(1),
-                    first_seq.saturating_sub(1),
-                    self.name()
-                ));
-            }
         }
         let settings = &self.geo.settings;
         let prepared = prepare(
@@ -282,7 +334,6 @@ impl Puller {
             u64::try_from(settings.tombstone_ttl.as_millis()).unwrap_or(u64::MAX),
             self.geo.max_value_bytes,
         );
-        self.refuse(&prepared);
         if !prepared.entries.is_empty() {
             let count = prepared.entries.len();
             let write = Write {
@@ -299,91 +350,137 @@ impl Puller {
                     ))
                 }
             };
-            let (link, metrics) = (&self.link, &self.geo.metrics);
-            link.applied_total.fetch_add(done.applied, Ordering::AcqRel);
-            link.conflicts_total.fetch_add(done.older, Ordering::AcqRel);
-            link.forgotten_total
-                .fetch_add(done.forgotten, Ordering::AcqRel);
-            link.refused_total.fetch_add(done.refused, Ordering::AcqRel);
-            metrics
-                .applied
-                .with_label_values(&[self.name()])
-                .inc_by(done.applied);
-            metrics.conflicts.inc_by(done.older);
-            if done.refused > 0 {
-                metrics
-                    .refused
-                    .with_label_values(&[self.name(), "limits"])
-                    .inc_by(done.refused);
-            }
+            self.count_applied(&done);
             for ms in &prepared.staleness_ms {
-                metrics.staleness_seconds.observe(*ms as f64 / 1000.0);
+                self.geo
+                    .metrics
+                    .staleness_seconds
+                    .observe(*ms as f64 / 1000.0);
             }
-            link.last_applied_version
+            self.link
+                .last_applied_version
                 .fetch_max(prepared.newest.get(), Ordering::AcqRel);
         }
         self.advance(prepared.last_seq);
-        Ok(())
+        match prepared.stopped {
+            Some(refusal) => Err(self.refuse(refusal)),
+            None => Ok(()),
+        }
     }
 
-    /// Counts and reports the records a batch refused.
-    fn refuse(&self, prepared: &Prepared) {
-        let refused = prepared.skewed.len() as u64 + prepared.malformed;
-        if refused == 0 {
-            return;
-        }
-        self.link.refused_total.fetch_add(refused, Ordering::AcqRel);
-        let metrics = &self.geo.metrics;
-        if prepared.malformed > 0 {
-            metrics
-                .refused
-                .with_label_values(&[self.name(), "malformed"])
-                .inc_by(prepared.malformed);
-            tracing::warn!(
-                peer = self.name(),
-                count = prepared.malformed,
-                "records from a peer did not decode; refused"
-            );
-        }
-        let Some((key, skew)) = prepared.skewed.first() else {
-            return;
-        };
+    /// Counts what the store did with a batch, in the link's figures and
+    /// the metrics.
+    fn count_applied(&self, done: &Replicated) {
+        let (link, metrics) = (&self.link, &self.geo.metrics);
+        link.applied_total.fetch_add(done.applied, Ordering::AcqRel);
+        link.conflicts_total.fetch_add(done.older, Ordering::AcqRel);
+        link.forgotten_total
+            .fetch_add(done.forgotten, Ordering::AcqRel);
+        link.refused_total.fetch_add(done.refused, Ordering::AcqRel);
         metrics
+            .applied
+            .with_label_values(&[self.name()])
+            .inc_by(done.applied);
+        metrics.conflicts.inc_by(done.older);
+        for (reason, count) in [("limits", done.refused), ("forgotten", done.forgotten)] {
+            if count > 0 {
+                metrics
+                    .refused
+                    .with_label_values(&[self.name(), reason])
+                    .inc_by(count);
+            }
+        }
+    }
+
+    /// Counts and reports a record that stopped a batch, and answers why the
+    /// stream ends: the link asks again from it after a backoff, so a change
+    /// refused for clock skew is applied once this region's clock catches
+    /// up, and one that does not decode keeps the link down (visibly) until
+    /// the peer or this region is fixed.
+    fn refuse(&mut self, refusal: Refusal) -> Ended {
+        self.stuck = Some(refusal.seq);
+        self.link.refused_total.fetch_add(1, Ordering::AcqRel);
+        self.geo
+            .metrics
             .refused
-            .with_label_values(&[self.name(), "clock_skew"])
-            .inc_by(prepared.skewed.len() as u64);
-        if let Some(suppressed) = self.skew_log.allow() {
-            let message = format!(
-                "{} change(s) from region {} refused: key {:?} {skew} (and {suppressed} refusal reports left out)",
-                prepared.skewed.len(),
+            .with_label_values(&[self.name(), refusal.why.reason()])
+            .inc();
+        let seq = refusal.seq;
+        let why = match &refusal.why {
+            Refused::Skew { key, skew } => format!(
+                "change {seq} from region {} refused: key {:?} {skew}; retried until this region's clock catches up",
                 self.name(),
                 String::from_utf8_lossy(key),
-            );
-            tracing::warn!(peer = self.name(), %message, "change refused for clock skew");
+            ),
+            Refused::Malformed(error) => format!(
+                "change {seq} from region {} does not decode here: {error}; retried (every region must run the same ROOST_MAX_VALUE_BYTES)",
+                self.name(),
+            ),
+        };
+        if let Some(suppressed) = self.refusal_log.allow() {
+            let message = format!("{why} ({suppressed} refusal reports left out)");
+            tracing::warn!(peer = self.name(), seq, reason = refusal.why.reason(), %message, "change refused");
             self.geo.events.record(EventKind::Region, message);
         }
+        why
     }
 
     /// The peer trimmed changes this region had not applied: entries older
-    /// than the newest trimmed version cannot be proven fresh, so they go.
+    /// than the newest trimmed version cannot be proven fresh, so they go,
+    /// and this region's clock moves past that version so its later writes
+    /// stamp newer than the trimmed ones. A gap back to before this link's
+    /// position means the peer's log started over (its data directory was
+    /// replaced): it is read again from `first`.
+    ///
+    /// On start (asked from 0) the peer sends the gap first if it trimmed
+    /// anything: the store started empty, so this only moves the clock and
+    /// the forgotten floor; it counts as a resync only if changes after the
+    /// persisted cursor were trimmed while this region was down.
     async fn resync(&mut self, first: Seq, trimmed_through: u64) -> Result<(), Ended> {
-        self.persisted = None;
-        let floor = Version::new(trimmed_through.saturating_add(1)).unwrap_or(Version::MAX);
-        let write = Write {
-            change: Change::DropOlder(floor),
-            origin: Origin::Region,
-        };
-        let dropped = match self.cache.apply(write).await {
-            Ok(Applied::Count(n)) => n.to_string(),
-            Ok(other) => format!("{other:?}"),
-            Err(error) => return Err(format!("resync failed: {}", error.chain())),
-        };
-        self.report_resync(format!(
-            "region {}'s log no longer holds changes {} to {}: entries older than version {trimmed_through} dropped here ({dropped}); reading on from {first}",
-            self.name(),
-            self.next,
-            first.saturating_sub(1),
-        ));
+        let persisted = self.persisted.take();
+        let dropped = self
+            .geo
+            .forget_through(&self.cache, trimmed_through)
+            .await
+            .map_err(|error| format!("resync failed: {error:#}"))?;
+        let read_through = self.next.saturating_sub(1);
+        if self.next == 0 {
+            match persisted {
+                Some(persisted) if first > persisted.saturating_add(1) => {
+                    self.report_resync(format!(
+                        "changes {} to {} of region {}'s log were trimmed before this region read them (it restarted empty; entries older than version {trimmed_through} dropped here: {dropped})",
+                        persisted.saturating_add(1),
+                        first.saturating_sub(1),
+                        self.name()
+                    ));
+                }
+                _ => tracing::info!(
+                    peer = self.name(),
+                    first,
+                    trimmed_through,
+                    "the peer's log starts after trimmed changes: nothing older than them is taken as fresh"
+                ),
+            }
+        } else if first <= read_through {
+            self.report_resync(format!(
+                "region {}'s log starts over (this region had read it through change {read_through}; was its data directory replaced?): entries older than version {trimmed_through} dropped here ({dropped}); reading it again from {first}",
+                self.name(),
+            ));
+            self.link
+                .peer_last
+                .store(first.saturating_sub(1), Ordering::Release);
+            // A change refused in the log that is gone is no longer owed.
+            if self.stuck.take().is_some() {
+                self.up();
+            }
+        } else {
+            self.report_resync(format!(
+                "region {}'s log no longer holds changes {} to {}: entries older than version {trimmed_through} dropped here ({dropped}); reading on from {first}",
+                self.name(),
+                self.next,
+                first.saturating_sub(1),
+            ));
+        }
         self.advance(first.saturating_sub(1));
         Ok(())
     }
@@ -398,6 +495,10 @@ impl Puller {
     /// Everything up to `seq` is applied.
     fn advance(&mut self, seq: Seq) {
         self.next = seq.saturating_add(1);
+        if self.stuck.is_some_and(|stuck| seq >= stuck) {
+            self.stuck = None;
+            self.up();
+        }
         self.link.cursor.store(seq, Ordering::Release);
         self.link.peer_last.fetch_max(seq, Ordering::AcqRel);
         self.geo.cursors.set(self.name(), seq);
@@ -494,6 +595,28 @@ async fn read_chunk(body: &mut Incoming) -> Result<Option<Bytes>, Ended> {
     }
 }
 
+/// The `error.message` of a refusal's JSON body (`{"error": {"code",
+/// "message"}}`), or what the body was when it is not that.
+async fn error_message(mut body: Incoming) -> String {
+    const MAX_BYTES: usize = 16 << 10;
+    let mut bytes = Vec::new();
+    while bytes.len() < MAX_BYTES {
+        match read_chunk(&mut body).await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(why) => return format!("(no reason: {why})"),
+        }
+    }
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+    match parsed
+        .as_ref()
+        .and_then(|json| json["error"]["message"].as_str())
+    {
+        Some(message) => message.to_string(),
+        None => String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned(),
+    }
+}
+
 /// An error and its causes on one line.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -509,8 +632,9 @@ fn chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use roost_store::ManualClock;
+    use roost_store::{Entry, ManualClock};
 
+    use super::super::record::Kind;
     use super::*;
 
     const T0: u64 = 1_750_000_000_000;
@@ -578,24 +702,54 @@ mod tests {
     }
 
     #[test]
-    fn a_change_stamped_too_far_ahead_is_refused_and_not_observed() {
-        let (_, hlc) = clock_and_hlc();
+    fn a_change_stamped_too_far_ahead_stops_the_batch_before_it() {
+        let (clock, hlc) = clock_and_hlc();
         let ahead = hlc::compose(T0 + 6_000, 0, 1);
         let fine = hlc::compose(T0 + 4_000, 0, 1);
         let items = vec![
-            (1, record(Kind::Value, "far", "x", ahead)),
+            (4, record(Kind::Value, "near", "y", fine)),
+            (5, record(Kind::Value, "far", "x", ahead)),
+            (6, record(Kind::Value, "after", "z", fine)),
+        ];
+        let p = prepare(items.clone(), &hlc, GeoMode::Replicate, TTL, 1024);
+        assert_eq!(p.entries.len(), 1);
+        assert_eq!(&p.entries[0].0[..], b"near");
+        assert_eq!(p.last_seq, 4, "the cursor stops before the refused record");
+        let stopped = p.stopped.unwrap();
+        assert_eq!(stopped.seq, 5);
+        match stopped.why {
+            Refused::Skew { key, skew } => {
+                assert_eq!(&key[..], b"far");
+                assert_eq!(skew.ahead_ms, 6_000);
+            }
+            other => panic!("{other:?}"),
+        }
+        let next = hlc.now();
+        assert!(
+            next > fine && next < ahead,
+            "the refused version is not observed"
+        );
+
+        // Asked again once the clock is within the skew: applied.
+        clock.advance(Duration::from_secs(2));
+        let p = prepare(items[1..].to_vec(), &hlc, GeoMode::Replicate, TTL, 1024);
+        assert!(p.stopped.is_none());
+        assert_eq!((p.entries.len(), p.last_seq), (2, 6));
+    }
+
+    #[test]
+    fn a_record_that_does_not_decode_stops_the_batch_before_it() {
+        let (_, hlc) = clock_and_hlc();
+        let v = hlc::compose(T0, 0, 1);
+        let items = vec![
+            (1, record(Kind::Value, "a", "x", v)),
             (2, Bytes::from_static(b"not a record")),
-            (3, record(Kind::Value, "near", "y", fine)),
+            (3, record(Kind::Value, "b", "y", v)),
         ];
         let p = prepare(items, &hlc, GeoMode::Replicate, TTL, 1024);
-        assert_eq!(p.skewed.len(), 1);
-        assert_eq!(&p.skewed[0].0[..], b"far");
-        assert_eq!(p.skewed[0].1.ahead_ms, 6_000);
-        assert_eq!(p.malformed, 1);
-        assert_eq!(p.entries.len(), 1);
-        assert_eq!(p.last_seq, 3, "the cursor passes refused records too");
-        let next = hlc.now();
-        assert!(next > fine && next < ahead);
+        assert_eq!((p.entries.len(), p.last_seq), (1, 1));
+        let stopped = p.stopped.unwrap();
+        assert_eq!((stopped.seq, stopped.why.reason()), (2, "malformed"));
     }
 
     #[test]
@@ -603,13 +757,270 @@ mod tests {
         let (_, hlc) = clock_and_hlc();
         let v = hlc::compose(T0, 0, 1);
         let p = prepare(
-            vec![(1, record(Kind::Value, "k", "12345", v))],
+            vec![(7, record(Kind::Value, "k", "12345", v))],
             &hlc,
             GeoMode::Replicate,
             TTL,
             4,
         );
-        assert_eq!((p.entries.len(), p.malformed), (0, 1));
+        assert!(p.entries.is_empty());
+        assert_eq!(p.last_seq, 6, "nothing applied: the cursor stays");
+        match p.stopped.unwrap().why {
+            Refused::Malformed(error) => {
+                assert_eq!(error, RecordError::ValueTooLarge { len: 5, max: 4 })
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A region "us" with one peer "eu" (never dialled): its Geo, a versioned
+    /// store on a manual clock, and the puller of eu's log, fed frames by
+    /// hand.
+    struct Harness {
+        clock: ManualClock,
+        metrics: Arc<crate::telemetry::Metrics>,
+        geo: Arc<Geo>,
+        cache: Cache,
+        puller: Puller,
+        _dir: tempfile::TempDir,
+    }
+
+    fn harness() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(T0);
+        let (geo, metrics) = super::super::test_geo(dir.path(), &clock, &[]);
+        let cache =
+            crate::cache::test_cache_versioned(Arc::new(clock.clone()), Some(geo.versioning()));
+        let puller = Puller::new(geo.clone(), geo.links[0].clone(), cache.clone()).unwrap();
+        Harness {
+            clock,
+            metrics,
+            geo,
+            cache,
+            puller,
+            _dir: dir,
+        }
+    }
+
+    impl Harness {
+        fn entry(&self, key: &str) -> Option<Entry> {
+            let key = Bytes::copy_from_slice(key.as_bytes());
+            self.cache.backend().peek_entries(&[key]).unwrap()[0].clone()
+        }
+
+        fn value(&self, key: &str) -> Option<String> {
+            self.entry(key)
+                .filter(|e| !e.is_tombstone())
+                .map(|e| String::from_utf8(e.value.to_vec()).unwrap())
+        }
+
+        fn metric(&self, series: &str) -> f64 {
+            let text = self.metrics.encode();
+            text.lines()
+                .find_map(|line| line.strip_prefix(series))
+                .map_or(0.0, |rest| rest.trim().parse().unwrap())
+        }
+
+        async fn store(&self, key: &str, value: &str, version: Version) {
+            let entry = Entry::versioned(Bytes::copy_from_slice(value.as_bytes()), None, version);
+            let write = Write {
+                change: Change::Replicate(vec![(Bytes::copy_from_slice(key.as_bytes()), entry)]),
+                origin: Origin::Region,
+            };
+            self.cache.apply(write).await.unwrap();
+        }
+    }
+
+    fn value_record(key: &str, value: &str, version: Version, expires_at: Option<u64>) -> Bytes {
+        Record {
+            version,
+            kind: Kind::Value,
+            expires_at,
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+        }
+        .encode()
+    }
+
+    #[tokio::test]
+    async fn a_resync_moves_the_clock_past_the_trimmed_versions_and_drops_older_entries() {
+        let mut h = harness();
+        h.puller.advance(3);
+        let old = hlc::compose(T0 - 1_000, 0, 1);
+        h.store("old", "v", old).await;
+        // The peer's clock ran a minute ahead when it stamped what it trimmed.
+        let trimmed = hlc::compose(T0 + 60_000, 0, 1);
+        h.puller
+            .handle(Frame::Gap {
+                first: 10,
+                trimmed_through: trimmed.get(),
+            })
+            .await
+            .unwrap();
+        assert!(
+            h.geo.hlc.now() > trimmed,
+            "a local write after the resync must stamp above the trimmed versions"
+        );
+        assert_eq!(
+            h.entry("old"),
+            None,
+            "older than the trimmed versions: dropped"
+        );
+        assert_eq!((h.puller.next, h.link_cursor()), (10, 9));
+        assert_eq!(h.geo.links[0].resyncs_total.load(Ordering::Acquire), 1);
+    }
+
+    impl Harness {
+        fn link_cursor(&self) -> u64 {
+            self.geo.links[0].cursor.load(Ordering::Acquire)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_skewed_change_is_retried_not_skipped() {
+        let mut h = harness();
+        let near = hlc::compose(T0, 0, 1);
+        let far = hlc::compose(T0 + 7_000, 0, 1);
+        let batch = vec![
+            (1, value_record("a", "1", near, None)),
+            (2, value_record("b", "2", far, None)),
+            (3, value_record("c", "3", near, None)),
+        ];
+        let why = h
+            .puller
+            .handle(Frame::Batch(batch.clone()))
+            .await
+            .unwrap_err();
+        assert!(why.contains("change 2") && why.contains("ahead"), "{why}");
+        assert_eq!(h.value("a").as_deref(), Some("1"));
+        assert_eq!((h.value("b"), h.value("c")), (None, None));
+        assert_eq!(
+            (h.link_cursor(), h.puller.next),
+            (1, 2),
+            "asked again from 2"
+        );
+        assert_eq!(
+            h.metric(r#"roost_geo_refused_total{peer="eu",reason="clock_skew"}"#),
+            1.0
+        );
+        // Still ahead on the next attempt: refused (and counted) again.
+        let why = h
+            .puller
+            .handle(Frame::Batch(batch[1..].to_vec()))
+            .await
+            .unwrap_err();
+        assert!(why.contains("change 2"), "{why}");
+        assert_eq!(h.link_cursor(), 1);
+        assert_eq!(
+            h.metric(r#"roost_geo_refused_total{peer="eu",reason="clock_skew"}"#),
+            2.0
+        );
+        // This region's clock catches up: the same changes apply.
+        h.clock.advance(Duration::from_secs(3));
+        h.puller
+            .handle(Frame::Batch(batch[1..].to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(h.value("b").as_deref(), Some("2"));
+        assert_eq!(h.value("c").as_deref(), Some("3"));
+        assert_eq!(h.link_cursor(), 3);
+        assert_eq!(h.puller.stuck, None);
+        assert_eq!(h.geo.links[0].view().state, "up");
+    }
+
+    #[tokio::test]
+    async fn a_record_that_does_not_decode_stops_the_link_before_it() {
+        let mut h = harness();
+        let v = hlc::compose(T0, 0, 1);
+        let batch = vec![
+            (1, value_record("a", "1", v, None)),
+            (2, Bytes::from_static(b"garbage")),
+            (3, value_record("c", "3", v, None)),
+        ];
+        let why = h.puller.handle(Frame::Batch(batch)).await.unwrap_err();
+        assert!(
+            why.contains("change 2") && why.contains("region eu") && why.contains("truncated"),
+            "{why}"
+        );
+        assert_eq!(h.value("a").as_deref(), Some("1"));
+        assert_eq!(
+            h.value("c"),
+            None,
+            "nothing after the bad record is applied"
+        );
+        assert_eq!((h.link_cursor(), h.puller.next), (1, 2));
+        assert_eq!(h.puller.stuck, Some(2));
+        assert_eq!(
+            h.metric(r#"roost_geo_refused_total{peer="eu",reason="malformed"}"#),
+            1.0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_change_is_counted_as_refused() {
+        let mut h = harness();
+        let newer = hlc::compose(T0, 5, 1);
+        let older = hlc::compose(T0, 1, 1);
+        let batch = vec![(1, value_record("k", "new", newer, Some(T0 + 1_000)))];
+        h.puller.handle(Frame::Batch(batch)).await.unwrap();
+        // It expires here: removed, and the forgotten floor rises to it.
+        h.clock.advance(Duration::from_secs(2));
+        let batch = vec![(2, value_record("k", "old", older, None))];
+        h.puller.handle(Frame::Batch(batch)).await.unwrap();
+        assert_eq!(h.value("k"), None, "not provably fresh: not stored");
+        assert_eq!(h.geo.links[0].forgotten_total.load(Ordering::Acquire), 1);
+        assert_eq!(
+            h.metric(r#"roost_geo_refused_total{peer="eu",reason="forgotten"}"#),
+            1.0
+        );
+        assert_eq!(h.link_cursor(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_gap_back_before_the_cursor_reads_the_restarted_log_again() {
+        let mut h = harness();
+        h.puller.advance(40);
+        h.puller
+            .handle(Frame::Gap {
+                first: 1,
+                trimmed_through: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!((h.link_cursor(), h.puller.next), (0, 1));
+        assert_eq!(h.geo.links[0].resyncs_total.load(Ordering::Acquire), 1);
+        let v = hlc::compose(T0, 0, 1);
+        let batch = vec![(1, value_record("fresh", "1", v, None))];
+        h.puller.handle(Frame::Batch(batch)).await.unwrap();
+        assert_eq!(h.value("fresh").as_deref(), Some("1"));
+        assert_eq!(h.link_cursor(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_gap_sent_on_start_is_no_resync_unless_changes_after_the_cursor_went() {
+        let mut h = harness();
+        let trimmed = hlc::compose(T0 - 5_000, 0, 1);
+        h.puller
+            .handle(Frame::Gap {
+                first: 20,
+                trimmed_through: trimmed.get(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(h.geo.links[0].resyncs_total.load(Ordering::Acquire), 0);
+        assert_eq!(h.puller.next, 20);
+        assert!(h.geo.hlc.now() > trimmed);
+
+        let mut h = harness();
+        h.puller.persisted = Some(12);
+        h.puller
+            .handle(Frame::Gap {
+                first: 20,
+                trimmed_through: trimmed.get(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(h.geo.links[0].resyncs_total.load(Ordering::Acquire), 1);
     }
 
     #[test]

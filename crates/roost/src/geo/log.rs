@@ -301,6 +301,20 @@ impl ChangeLog {
         }
     }
 
+    /// What retention removed so far: `None` when nothing, else the Gap a
+    /// reader from the very start is owed — the oldest record kept (`first`)
+    /// and the newest version among the removed records (`trimmed_through`).
+    /// A reader asking from 0 gets the kept records, not a Gap; callers that
+    /// start from nothing (a peer's first pull, this region's replay) ask
+    /// here first so they can drop what they cannot prove fresh.
+    pub fn trimmed(&self) -> Option<LogRead> {
+        let trimmed = self.shared.state.lock().trimmed;
+        (trimmed.through_seq > 0).then_some(LogRead::Gap {
+            first: trimmed.through_seq + 1,
+            trimmed_through: trimmed.max_version,
+        })
+    }
+
     /// Removes segments past the retention limits (age, bytes); run by the
     /// geo task every second. Answers how many records it removed.
     pub fn trim(&self) -> Result<u64, LogError> {

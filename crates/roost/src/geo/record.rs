@@ -14,7 +14,9 @@
 //! large allocation.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use roost_store::{UnixMillis, Version};
+use roost_store::{Entry, UnixMillis, Version};
+
+use crate::config::GeoMode;
 
 /// The longest key a record may carry (the largest `ROOST_MAX_KEY_BYTES`).
 pub const MAX_KEY_BYTES: usize = 64 * 1024;
@@ -110,6 +112,33 @@ impl Record {
 
     pub fn encoded_len(&self) -> usize {
         HEADER_BYTES + self.key.len() + self.value.len()
+    }
+
+    /// What this record stores in a region running in `mode` at `now` (unix
+    /// ms): its key and the entry at its version. A value is kept as a value
+    /// only in replicate mode; in invalidate mode it (and an invalidation)
+    /// becomes a tombstone at its version, remembered for `tombstone_ttl_ms`
+    /// from `now`, so an older value goes and a newer one stays. A delete is
+    /// a tombstone until its own deadline (or for the TTL without one). The
+    /// one mapping for a peer's records (`link.rs`) and this region's own
+    /// log replayed at start (`geo.rs`).
+    pub fn into_entry(
+        self,
+        mode: GeoMode,
+        now: UnixMillis,
+        tombstone_ttl_ms: u64,
+    ) -> (Bytes, Entry) {
+        let remember_until = Some(now.saturating_add(tombstone_ttl_ms));
+        let entry = match (self.kind, mode) {
+            (Kind::Value, GeoMode::Replicate) => {
+                Entry::versioned(self.value, self.expires_at, self.version)
+            }
+            (Kind::Value | Kind::Invalidate, _) => Entry::tombstone(self.version, remember_until),
+            (Kind::Tombstone, _) => {
+                Entry::tombstone(self.version, self.expires_at.or(remember_until))
+            }
+        };
+        (self.key, entry)
     }
 
     /// The record in `bytes` (the key and value share its buffer), checked
@@ -285,6 +314,75 @@ mod tests {
             Record::decode(&bytes, 4).unwrap_err(),
             RecordError::ValueTooLarge { len: 5, max: 4 }
         );
+    }
+
+    #[test]
+    fn a_record_becomes_the_entry_its_mode_stores() {
+        let now = 1_750_000_100_000;
+        let ttl = 86_400_000;
+        let version = Version::new(0x1234_5678_9abc).unwrap();
+        let cases = [
+            // (kind, mode, tombstone?, value, deadline)
+            (
+                Kind::Value,
+                GeoMode::Replicate,
+                false,
+                &b"hello"[..],
+                Some(1_750_000_000_000),
+            ),
+            (
+                Kind::Value,
+                GeoMode::Invalidate,
+                true,
+                &b""[..],
+                Some(now + ttl),
+            ),
+            (
+                Kind::Invalidate,
+                GeoMode::Replicate,
+                true,
+                &b""[..],
+                Some(now + ttl),
+            ),
+            (
+                Kind::Invalidate,
+                GeoMode::Invalidate,
+                true,
+                &b""[..],
+                Some(now + ttl),
+            ),
+            (
+                Kind::Tombstone,
+                GeoMode::Replicate,
+                true,
+                &b""[..],
+                Some(1_750_000_000_000),
+            ),
+            (
+                Kind::Tombstone,
+                GeoMode::Invalidate,
+                true,
+                &b""[..],
+                Some(1_750_000_000_000),
+            ),
+        ];
+        for (kind, mode, tombstone, value, deadline) in cases {
+            let r = record(kind, if kind == Kind::Value { b"hello" } else { b"" });
+            let (key, entry) = r.into_entry(mode, now, ttl);
+            let what = format!("{kind:?} in {mode:?}");
+            assert_eq!(&key[..], b"user:42", "{what}");
+            assert_eq!(entry.is_tombstone(), tombstone, "{what}");
+            assert_eq!(&entry.value[..], value, "{what}");
+            assert_eq!(entry.version(), version, "{what}");
+            assert_eq!(entry.expires_at, deadline, "{what}");
+        }
+        // A delete without a deadline is remembered for the TTL.
+        let forever = Record {
+            expires_at: None,
+            ..record(Kind::Tombstone, b"")
+        };
+        let (_, entry) = forever.into_entry(GeoMode::Replicate, now, ttl);
+        assert_eq!(entry.expires_at, Some(now + ttl));
     }
 
     fn with(bytes: &[u8], at: usize, patch: &[u8]) -> Vec<u8> {

@@ -1,14 +1,21 @@
 //! The peer-facing side of replication, and the regions' status, as REST
 //! handlers (routed in `api/rest.rs`):
 //!
-//! - `GET /api/geo/log?from=<seq>&region=<name>`: this region's change log
-//!   from `from` (0: the oldest record kept) as a long-lived stream of frames
-//!   (`frame.rs`): batches as records become durable, a heartbeat every
-//!   second when idle (and at least every second while busy), a gap when
-//!   `from` fell out of retention. Guarded by `ROOST_REGION_SECRET` only
-//!   (`Authorization: Bearer <secret>`, compared in constant time), never by
-//!   a client credential. The stream computes the next frame only when the
-//!   previous one was taken by the socket: one batch in flight per stream.
+//! - `GET /api/geo/log?from=<seq>&region=<name>&index=<i>&regions=<hash>`:
+//!   this region's change log from `from` (0: the oldest record kept) as a
+//!   long-lived stream of frames (`frame.rs`): batches as records become
+//!   durable, a heartbeat every second when idle (and at least every second
+//!   while busy), a gap when `from` fell out of retention — also first thing
+//!   for a reader from 0 once anything was trimmed, and when `from` is past
+//!   this log's end (this log started over: its data directory was
+//!   replaced). Guarded by `ROOST_REGION_SECRET` only (`Authorization:
+//!   Bearer <secret>`, compared in constant time), never by a client
+//!   credential. `409` when the asking region is not one of this region's
+//!   peers or lists another set of regions (`index`, `regions`: its
+//!   tie-break index and [`region_set_hash`]), since versions would then
+//!   tie-break inconsistently. The stream computes the next frame only when
+//!   the previous one was taken by the socket: one batch in flight per
+//!   stream.
 //! - `GET /api/regions`: [`super::status::RegionsStatus`], or
 //!   `{"enabled": false}` when this Roost is not a region.
 
@@ -32,6 +39,7 @@ use super::frame::Frame;
 use super::log::{LogRead, Seq};
 use super::Geo;
 use crate::api::rest::{ApiError, SharedState};
+use crate::config::GeoSettings;
 
 /// How often an idle stream says it is alive (a busy one too, at least).
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -46,6 +54,52 @@ pub struct LogQuery {
     from: Seq,
     #[serde(default)]
     region: String,
+    /// The asking region's tie-break index (a link always sends it; a
+    /// hand-made request may leave it out).
+    index: Option<u8>,
+    /// [`region_set_hash`] of the asking region's settings (likewise).
+    regions: Option<String>,
+}
+
+/// A short, stable name for the set of regions `settings` lists (this one
+/// and its peers): the first 8 bytes of SHA-256 over the sorted names joined
+/// by `,`, in hex. Two regions agree on every tie-break index exactly when
+/// they agree on this.
+pub fn region_set_hash(settings: &GeoSettings) -> String {
+    let names = settings.region_names().join(",");
+    digest(&SHA256, names.as_bytes()).as_ref()[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Why `query` may not pull this region's log: the asker is not one of
+/// `settings`' peers, or it lists another set of regions (or, with the same
+/// set, claims another index).
+fn disagreement(settings: &GeoSettings, query: &LogQuery) -> Option<String> {
+    let names = settings.region_names();
+    let listed = format!("[{}]", names.join(", "));
+    if !settings.peers.iter().any(|peer| peer.name == query.region) {
+        return Some(format!(
+            "region {:?} is not one of region {}'s peers {listed}: every region must list the same set in ROOST_REGION_PEERS",
+            query.region, settings.region
+        ));
+    }
+    let ours = region_set_hash(settings);
+    if let Some(theirs) = query.regions.as_deref().filter(|theirs| **theirs != ours) {
+        return Some(format!(
+            "region {} lists another set of regions (hash {theirs}) than region {} does ({listed}, hash {ours}): every region must list the same set in ROOST_REGION_PEERS, since the sorted names give each region its tie-break index",
+            query.region, settings.region
+        ));
+    }
+    let expected = names.iter().position(|name| *name == query.region);
+    match (query.index, expected) {
+        (Some(index), Some(expected)) if usize::from(index) != expected => Some(format!(
+            "region {} says its index is {index}, region {} counts it {expected} among {listed}: every region must list the same set in ROOST_REGION_PEERS",
+            query.region, settings.region
+        )),
+        _ => None,
+    }
 }
 
 /// `GET /api/geo/log`.
@@ -72,6 +126,10 @@ pub async fn log(
             "invalid_request",
             "region=<the pulling region's name> is required",
         ));
+    }
+    if let Some(why) = disagreement(geo.settings(), &query) {
+        tracing::warn!(region = %query.region, reason = %why, "replication request refused");
+        return Err(ApiError::new(StatusCode::CONFLICT, "regions_differ", why));
     }
     tracing::info!(region = %query.region, from = query.from, "region pulling this log");
     let stream = LogStream::new(geo.clone(), query.from);
@@ -157,7 +215,45 @@ impl LogStream {
                 return Some(Ok(beat.encode()));
             }
             if self.next == 0 {
-                self.next = self.geo.log.stats().first.max(1);
+                // A reader from the start is owed what retention removed, so
+                // it drops what it cannot prove fresh before its first batch.
+                self.next = 1;
+                if let Some(LogRead::Gap {
+                    first,
+                    trimmed_through,
+                }) = self.geo.log.trimmed()
+                {
+                    self.next = first;
+                    return Some(Ok(Frame::Gap {
+                        first,
+                        trimmed_through,
+                    }
+                    .encode()));
+                }
+            }
+            let durable = *self.durable.borrow();
+            if self.next > durable.saturating_add(1) {
+                // Past this log's end: the reader read a log this region no
+                // longer has (its data directory was replaced). Waiting would
+                // be forever; it starts over from what is kept.
+                let (first, trimmed_through) = match self.geo.log.trimmed() {
+                    Some(LogRead::Gap {
+                        first,
+                        trimmed_through,
+                    }) => (first, trimmed_through),
+                    _ => (1, 0),
+                };
+                tracing::warn!(
+                    from = self.next,
+                    last = durable,
+                    "a peer asked past the end of this log (it read a log this region no longer has); it starts over"
+                );
+                self.next = first;
+                return Some(Ok(Frame::Gap {
+                    first,
+                    trimmed_through,
+                }
+                .encode()));
             }
             let read = self
                 .geo
@@ -211,10 +307,169 @@ impl LogStream {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use axum::http::HeaderValue;
+    use roost_store::ManualClock;
 
+    use super::super::frame::FrameReader;
     use super::*;
+
+    const T0: u64 = 1_750_000_000_000;
+
+    fn settings(region: &str, peers: &[&str]) -> GeoSettings {
+        let peers: Vec<String> = peers
+            .iter()
+            .enumerate()
+            .map(|(i, name)| format!("{name}=http://127.0.0.1:{}", 9000 + i))
+            .collect();
+        let env: std::collections::HashMap<String, String> = [
+            ("ROOST_REGION", region.to_string()),
+            ("ROOST_REGION_PEERS", peers.join(",")),
+            ("ROOST_REGION_SECRET", "0123456789abcdef".to_string()),
+            ("ROOST_DATA_DIR", "/nonexistent".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        crate::config::Config::from_layers(&crate::config::Layers::defaults().with_env(&env))
+            .unwrap()
+            .geo
+            .unwrap()
+    }
+
+    fn asking(region: &str, asker: &GeoSettings) -> LogQuery {
+        LogQuery {
+            from: 0,
+            region: region.to_string(),
+            index: Some(asker.region_index()),
+            regions: Some(region_set_hash(asker)),
+        }
+    }
+
+    #[test]
+    fn the_region_set_hash_is_stable_and_order_free() {
+        let us = settings("us", &["eu", "ap"]);
+        let eu = settings("eu", &["ap", "us"]);
+        assert_eq!(region_set_hash(&us), region_set_hash(&eu));
+        assert_eq!(region_set_hash(&us).len(), 16);
+        // SHA-256 of "ap,eu,us": the same in every build and every region.
+        assert_eq!(region_set_hash(&us), "ab1903dc1feec3e4");
+        assert_ne!(
+            region_set_hash(&us),
+            region_set_hash(&settings("us", &["eu"]))
+        );
+    }
+
+    #[test]
+    fn only_a_peer_listing_the_same_regions_may_pull() {
+        let us = settings("us", &["eu", "ap"]);
+        let eu = settings("eu", &["ap", "us"]);
+        assert_eq!(disagreement(&us, &asking("eu", &eu)), None);
+        // A hand-made request without index and hash is checked by name only.
+        let bare = LogQuery {
+            from: 0,
+            region: "eu".into(),
+            index: None,
+            regions: None,
+        };
+        assert_eq!(disagreement(&us, &bare), None);
+
+        let stranger = settings("sa", &["us"]);
+        let why = disagreement(&us, &asking("sa", &stranger)).unwrap();
+        assert!(
+            why.contains("\"sa\" is not one of region us's peers [ap, eu, us]"),
+            "{why}"
+        );
+
+        let short = settings("eu", &["us"]);
+        let why = disagreement(&us, &asking("eu", &short)).unwrap();
+        assert!(why.contains(&region_set_hash(&short)), "{why}");
+        assert!(why.contains(&region_set_hash(&us)), "{why}");
+        assert!(why.contains("ROOST_REGION_PEERS"), "{why}");
+
+        let mut wrong_index = asking("eu", &eu);
+        wrong_index.index = Some(2);
+        let why = disagreement(&us, &wrong_index).unwrap();
+        assert!(
+            why.contains("index is 2") && why.contains("counts it 1"),
+            "{why}"
+        );
+    }
+
+    /// The first `max` frames a stream from `from` sends, heartbeats left
+    /// out; a stream that only heartbeats (it waits) fails the test.
+    async fn frames(geo: &Arc<Geo>, from: Seq, max: usize) -> Vec<Frame> {
+        let mut stream = LogStream::new(geo.clone(), from);
+        let mut reader = FrameReader::new(8 << 20);
+        let (mut out, mut beats) = (Vec::new(), 0);
+        while out.len() < max {
+            let bytes = stream.next_frame().await.unwrap().unwrap();
+            reader.push(&bytes);
+            match reader.next_frame().unwrap().unwrap() {
+                Frame::Heartbeat { .. } => {
+                    beats += 1;
+                    assert!(
+                        beats < 3,
+                        "the stream waits instead of sending; so far {out:?}"
+                    );
+                }
+                frame => out.push(frame),
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_reader_from_the_start_learns_what_was_trimmed_before_any_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(T0);
+        let (geo, _) =
+            super::super::test_geo(dir.path(), &clock, &[("ROOST_GEO_LOG_MAX_BYTES", "1MiB")]);
+        let big = Bytes::from(vec![7u8; 600 << 10]);
+        for version in [100, 300, 200] {
+            geo.log.append(vec![(version, big.clone())]).await.unwrap();
+        }
+        assert!(geo.log.trim().unwrap() > 0);
+        let Some(LogRead::Gap { first, .. }) = geo.log.trimmed() else {
+            panic!("nothing trimmed");
+        };
+        let got = frames(&geo, 0, 2).await;
+        assert_eq!(
+            got[0],
+            Frame::Gap {
+                first,
+                trimmed_through: 300
+            }
+        );
+        match &got[1] {
+            Frame::Batch(items) => assert_eq!(items[0].0, first),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reader_past_the_end_of_a_log_that_started_over_is_sent_back_to_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(T0);
+        let (geo, _) = super::super::test_geo(dir.path(), &clock, &[]);
+        geo.log
+            .append(vec![(5, Bytes::from_static(b"one"))])
+            .await
+            .unwrap();
+        // A peer that had read this region's previous log through 40.
+        let got = frames(&geo, 41, 2).await;
+        assert_eq!(
+            got,
+            vec![
+                Frame::Gap {
+                    first: 1,
+                    trimmed_through: 0
+                },
+                Frame::Batch(vec![(1, Bytes::from_static(b"one"))]),
+            ]
+        );
+    }
 
     #[test]
     fn only_the_exact_secret_matches() {

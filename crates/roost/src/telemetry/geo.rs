@@ -78,7 +78,7 @@ impl GeoMetrics {
             refused: IntCounterVec::new(
                 Opts::new(
                     "roost_geo_refused_total",
-                    "changes from a peer refused, by reason (clock_skew, limits, malformed)",
+                    "changes from a peer not applied, by reason: clock_skew and malformed (retried: counted per attempt), limits, forgotten (the key was forgotten here)",
                 ),
                 &["peer", "reason"],
             )
@@ -149,6 +149,9 @@ mod tests {
         geo.lag_changes.with_label_values(&["eu"]).set(3);
         geo.applied.with_label_values(&["eu"]).inc();
         geo.refused.with_label_values(&["eu", "clock_skew"]).inc();
+        geo.refused
+            .with_label_values(&["eu", "forgotten"])
+            .inc_by(2);
         geo.link_up.with_label_values(&["eu"]).set(1);
         let text = metrics.encode();
         for name in [
@@ -156,6 +159,7 @@ mod tests {
             "roost_geo_lag_changes{peer=\"eu\"} 3",
             "roost_geo_applied_total{peer=\"eu\"} 1",
             "roost_geo_refused_total{peer=\"eu\",reason=\"clock_skew\"} 1",
+            "roost_geo_refused_total{peer=\"eu\",reason=\"forgotten\"} 2",
             "roost_geo_link_up{peer=\"eu\"} 1",
             "roost_geo_conflicts_total 0",
             "roost_geo_resyncs_total 0",

@@ -414,6 +414,7 @@ async fn a_gap_names_the_newest_trimmed_version_and_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(T0));
     let log = open(dir.path(), 10, 0, Duration::from_secs(86_400), &clock);
+    assert_eq!(log.trimmed(), None, "nothing trimmed yet");
     // Versions are not in Seq order across shards: the largest removed one
     // counts, not the last.
     for i in 1..=30u64 {
@@ -438,10 +439,12 @@ async fn a_gap_names_the_newest_trimmed_version_and_survives_a_reopen() {
     }
     assert_eq!(records(&log, 31, 10, usize::MAX).await, expected(31..=31));
     assert_eq!(records(&log, 0, 10, usize::MAX).await, expected(31..=31));
+    assert_eq!(log.trimmed(), Some(gap.clone()));
     drop(log);
 
     let log = open(dir.path(), 10, 0, Duration::from_secs(86_400), &clock);
     assert_eq!(log.read(5, 10, usize::MAX).await.unwrap(), gap);
+    assert_eq!(log.trimmed(), Some(gap.clone()), "after a reopen");
     assert_eq!((log.stats().first, log.stats().last), (31, 31));
     // A later trim of smaller versions keeps the larger one.
     append_each(&log, 32..=45).await;
