@@ -19,10 +19,25 @@ const SECRET: &str = "geo-test-secret-0123456789";
 const CONVERGE: Duration = Duration::from_secs(20);
 
 /// A port that was free a moment ago (each region must know the other's
-/// address before either starts).
+/// address before either starts), chosen below the kernel's ephemeral range
+/// (32768 and up by default): a region retrying its link to a peer that is
+/// not listening yet can otherwise connect to itself (a TCP simultaneous
+/// open when the source port it is given equals the target port), which
+/// then holds the peer's port and makes the peer's bind fail.
 fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    listener.local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Spread the test binaries' starting points by process id; each call
+    // then walks on from where the last one stopped.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = 20_000 + (std::process::id() % 600) as u16 * 20;
+    let _ = NEXT.compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst);
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 32_000, "no free port below the ephemeral range");
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 struct Pair {
