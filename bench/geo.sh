@@ -34,6 +34,8 @@
 #   VALUE_SIZE (100) GEO_MODE (replicate) THROUGHPUT_DURATION (10s) THROUGHPUT_CONNS (32)
 #   THROUGHPUT_PIPELINE (8) PARTITION_RATE (1000) PARTITION_SECONDS (60)
 #   CONVERGE_TIMEOUT (120) EXTRA_ENV ("VAR=VALUE ...", given to every Roost started)
+#   CPU_SAMPLE (0; 1: in the throughput part, CPU seconds of each process and thread
+#   name, and the writer's log appends and fsyncs, over each load; bench/geo_cpu.py)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,12 +60,14 @@ THROUGHPUT_PIPELINE=${THROUGHPUT_PIPELINE:-8}
 PARTITION_RATE=${PARTITION_RATE:-1000}
 PARTITION_SECONDS=${PARTITION_SECONDS:-60}
 CONVERGE_TIMEOUT=${CONVERGE_TIMEOUT:-120}
+CPU_SAMPLE=${CPU_SAMPLE:-0}
 read -r -a EXTRA_ENV <<<"${EXTRA_ENV:-}"
 export ROOST_BIN=${ROOST_BIN:-$ROOT/target/release/roost}
 export ROOST_BENCH_BIN=${ROOST_BENCH_BIN:-$ROOT/target/release/roost-bench}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 READY_DEADLINE_SECONDS=30
 PROBE="$ROOT/bench/geo_probe.py"
+CPU="$ROOT/bench/geo_cpu.py"
 
 WORK_DIR=$(mktemp -d -t roost-geo.XXXXXX)
 PIDS=()
@@ -205,30 +209,51 @@ PY
 run_throughput() {
   local mode=$1 run=$2 tag="tp-$1-$2" resp http pids=() out
   echo "== throughput, $mode, run $run/$RUNS ($((SECONDS - STARTED)) s)" >&2
+  local sample=() log_url=()
   case $mode in
     off)
       http=$(free_port) resp=$(free_port)
       start_roost "$tag" "$http" "$resp"
       pids=("$ROOST_PID")
+      sample=(--pid "a=$ROOST_PID")
       ;;
     alone)
       http=$(free_port) resp=$(free_port)
       mkdir -p "$WORK_DIR/$tag/data"
       start_roost "$tag" "$http" "$resp" ROOST_REGION=a ROOST_DATA_DIR="$WORK_DIR/$tag/data"
       pids=("$ROOST_PID")
+      sample=(--pid "a=$ROOST_PID")
+      log_url=(--log "http://127.0.0.1:$http=$ROOST_PID")
       ;;
     peered)
       start_pair "$tag" 0
       resp=$A_RESP
       pids=("${PAIR_PIDS[@]}")
+      # PAIR_PIDS: proxy b pulls a through, proxy a pulls b through, a, b.
+      sample=(--pid "proxy-b-pulls-a=${PAIR_PIDS[0]}" --pid "proxy-a-pulls-b=${PAIR_PIDS[1]}"
+        --pid "a=${PAIR_PIDS[2]}" --pid "b=${PAIR_PIDS[3]}")
+      log_url=(--log "http://127.0.0.1:$A_HTTP=${PAIR_PIDS[2]}")
       ;;
   esac
   out="$WORK_DIR/$tag-load.json"
-  if "$ROOST_BENCH_BIN" load --target "resp://127.0.0.1:$resp" --duration "$THROUGHPUT_DURATION" \
-    --connections "$THROUGHPUT_CONNS" --pipeline "$THROUGHPUT_PIPELINE" --keyspace "$KEYSPACE" \
-    --uniform --value-size "$VALUE_SIZE" --mix set=1 --ttl 0 --prefix tp: --no-progress \
-    --json "$out" >"$out.log" 2>&1; then
+  local load_cmd=("$ROOST_BENCH_BIN" load --target "resp://127.0.0.1:$resp"
+    --duration "$THROUGHPUT_DURATION" --connections "$THROUGHPUT_CONNS"
+    --pipeline "$THROUGHPUT_PIPELINE" --keyspace "$KEYSPACE" --uniform
+    --value-size "$VALUE_SIZE" --mix set=1 --ttl 0 --prefix tp: --no-progress --json "$out")
+  if [[ "$CPU_SAMPLE" == 1 ]]; then
+    # CPU of every process of the set-up (and the log's appends and fsyncs) over the
+    # load; the load generator's own CPU from its rusage, as it exits before the sample.
+    python3 "$CPU" snapshot "${sample[@]}" "${log_url[@]}" >"$WORK_DIR/$tag-cpu-before.json"
+    load_cmd=(/usr/bin/time -o "$WORK_DIR/$tag-load.time" -f '%U %S %e' "${load_cmd[@]}")
+  fi
+  if "${load_cmd[@]}" >"$out.log" 2>&1; then
     printf 'throughput\t%s\t%s\t%s\n' "$mode" "$run" "$out" >>"$RUN_TABLE"
+    if [[ "$CPU_SAMPLE" == 1 ]]; then
+      python3 "$CPU" snapshot "${sample[@]}" "${log_url[@]}" >"$WORK_DIR/$tag-cpu-after.json"
+      python3 "$CPU" report "$WORK_DIR/$tag-cpu-before.json" "$WORK_DIR/$tag-cpu-after.json" \
+        "$out" "$WORK_DIR/$tag-load.time" >"$WORK_DIR/$tag-cpu.json"
+      printf 'cpu\t%s\t%s\t%s\n' "$mode" "$run" "$WORK_DIR/$tag-cpu.json" >>"$RUN_TABLE"
+    fi
   else
     echo "   the load failed: $(tail -n 3 "$out.log")" >&2
   fi
