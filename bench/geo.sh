@@ -20,8 +20,9 @@
 #               the same cores, so on a small machine this overstates the cost.
 #   partition   writes to a at PARTITION_RATE; after 5 s both proxies blackhole (bytes
 #               swallowed, connections kept) for PARTITION_SECONDS while a keeps taking
-#               writes; the writes stop and the proxies heal; the time from the heal
-#               until every link is up with lag 0, then whether a sample of 1,000 keys
+#               writes; the writes stop and the proxies heal; the changes b is behind
+#               at the heal (a's log head minus b's cursor for a, from /api/regions);
+#               the time from the heal until every link is up with lag 0, then whether a sample of 1,000 keys
 #               holds the same value in both regions (target: 0 divergent).
 #
 # Prints markdown tables and writes bench/results/geo-<date>.json and geo-latest.json.
@@ -275,7 +276,10 @@ run_partition() {
   curl -fsS -XPOST "$AB_CONTROL/blackhole" >/dev/null
   curl -fsS -XPOST "$BA_CONTROL/blackhole" >/dev/null
   wait "$writer" || echo "   the writer failed: $(tail -n 3 "$WORK_DIR/$tag-load.json.log")" >&2
-  python3 "$PROBE" regions "$b" >"$WORK_DIR/$tag-during.json"
+  # Both regions, just before the heal: a's log head against b's cursor for a. (A
+  # link's lag_changes is no use here: it counts from the head its peer last said,
+  # and a blackholed link has heard nothing since the partition began.)
+  python3 "$PROBE" regions "$a" "$b" >"$WORK_DIR/$tag-during.json"
   local healed_ms quiet_ms
   healed_ms=$(now_ms)
   curl -fsS -XPOST "$AB_CONTROL/heal" >/dev/null
@@ -286,15 +290,22 @@ run_partition() {
     "$a" "$b" \
     >"$WORK_DIR/$tag-converge.json"
   out="$WORK_DIR/$tag.json"
-  python3 - "$WORK_DIR/$tag" "$healed_ms" "$quiet_ms" "$PARTITION_SECONDS" >"$out" <<'PY'
+  python3 - "$WORK_DIR/$tag" "$healed_ms" "$quiet_ms" "$PARTITION_SECONDS" "$a" "$b" >"$out" <<'PY'
 import json, sys
 base, healed, quiet, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+a_url, b_url = sys.argv[5], sys.argv[6]
 load = lambda name: json.load(open(f"{base}-{name}.json"))
 q, c = load("quiet"), load("converge")
-during = next(iter(load("during")["regions"].values())) or {}
+during = load("during")["regions"]
+a_head = (during[a_url] or {})["log"]["last"]
+b_cursor = next(p["cursor"] for p in (during[b_url] or {})["peers"] if p["name"] == "a")
 print(json.dumps({
     "partition_seconds": seconds,
-    "lag_changes_at_heal": sum(p.get("lag_changes", 0) for p in during.get("peers", [])),
+    # a's log head minus b's cursor for a, at the heal: the changes b had to catch up.
+    "changes_behind_at_heal": a_head - b_cursor,
+    "a_log_last_at_heal": a_head, "b_cursor_for_a_at_heal": b_cursor,
+    # What b's link reported (relative to the last head a announced; stale here).
+    "link_lag_changes_at_heal": sum(p.get("lag_changes", 0) for p in (during[b_url] or {}).get("peers", [])),
     # From the heal until both links were up with no change left to apply.
     "seconds_from_heal_to_lag_0": (quiet - healed) / 1000 if q["quiet"] else None,
     "quiet": q, "converge": c,

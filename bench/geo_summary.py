@@ -107,7 +107,8 @@ def partition_of(runs):
         runs=len(items),
         partition_seconds=items[0]["partition_seconds"] if items else None,
         seconds_from_heal_to_lag_0=median([r.get("seconds_from_heal_to_lag_0") for r in items]),
-        lag_changes_at_heal=median([r.get("lag_changes_at_heal") for r in items]),
+        changes_behind_at_heal=median([r.get("changes_behind_at_heal") for r in items]),
+        writes=median([r.get("writes") for r in items]),
         divergent_keys_max=max((r.get("divergent_keys", 0) for r in items), default=None),
         all_quiet=all(r["quiet"]["quiet"] for r in items) if items else None,
         each_run=items,
@@ -166,9 +167,9 @@ def main():
                   f"{fmt(c['sets_waiting_on_the_log'])} |")
     if partition["runs"]:
         print(f"\n### After a {partition['partition_seconds']} s partition (median of {partition['runs']} runs)\n")
-        print("| changes behind at heal | s from heal to lag 0 | divergent keys (worst run) |")
+        print("| changes behind at heal (a's log head - b's cursor) | s from heal to lag 0 | divergent keys (worst run) |")
         print("|---:|---:|---:|")
-        print(f"| {fmt(partition['lag_changes_at_heal'], 0)} | {fmt(partition['seconds_from_heal_to_lag_0'], 2)} | "
+        print(f"| {fmt(partition['changes_behind_at_heal'], 0)} | {fmt(partition['seconds_from_heal_to_lag_0'], 2)} | "
               f"{fmt(partition['divergent_keys_max'])} |")
     print("\n### Targets (issue 16)\n")
     print("| target | measured | goal | met |")
