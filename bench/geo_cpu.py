@@ -49,7 +49,8 @@ def machine_busy():
 def writer_syscalls(pid):
     """Write system calls of the change log's writer thread (`roost-geo-log`): it
     commits a batch with one write_all and one fdatasync, so this counts group commits
-    (`log/writer.rs`). None when the process has no such thread."""
+    (`log/writer.rs`), high by up to ~16 %: strace on the thread once saw 18,669 writes
+    to 16,086 fdatasyncs. None when the process has no such thread."""
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             if open(f"/proc/{pid}/task/{tid}/comm").read().strip() != "roost-geo-log":
