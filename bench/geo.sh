@@ -20,8 +20,9 @@
 #               the same cores, so on a small machine this overstates the cost.
 #   partition   writes to a at PARTITION_RATE; after 5 s both proxies blackhole (bytes
 #               swallowed, connections kept) for PARTITION_SECONDS while a keeps taking
-#               writes; the writes stop and the proxies heal; the time from the heal
-#               until every link is up with lag 0, then whether a sample of 1,000 keys
+#               writes; the writes stop and the proxies heal; the changes b is behind
+#               at the heal (a's log head minus b's cursor for a, from /api/regions);
+#               the time from the heal until every link is up with lag 0, then whether a sample of 1,000 keys
 #               holds the same value in both regions (target: 0 divergent).
 #
 # Prints markdown tables and writes bench/results/geo-<date>.json and geo-latest.json.
@@ -34,6 +35,8 @@
 #   VALUE_SIZE (100) GEO_MODE (replicate) THROUGHPUT_DURATION (10s) THROUGHPUT_CONNS (32)
 #   THROUGHPUT_PIPELINE (8) PARTITION_RATE (1000) PARTITION_SECONDS (60)
 #   CONVERGE_TIMEOUT (120) EXTRA_ENV ("VAR=VALUE ...", given to every Roost started)
+#   CPU_SAMPLE (0; 1: in the throughput part, CPU seconds of each process and thread
+#   name, and the writer's log appends and fsyncs, over each load; bench/geo_cpu.py)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,12 +61,14 @@ THROUGHPUT_PIPELINE=${THROUGHPUT_PIPELINE:-8}
 PARTITION_RATE=${PARTITION_RATE:-1000}
 PARTITION_SECONDS=${PARTITION_SECONDS:-60}
 CONVERGE_TIMEOUT=${CONVERGE_TIMEOUT:-120}
+CPU_SAMPLE=${CPU_SAMPLE:-0}
 read -r -a EXTRA_ENV <<<"${EXTRA_ENV:-}"
 export ROOST_BIN=${ROOST_BIN:-$ROOT/target/release/roost}
 export ROOST_BENCH_BIN=${ROOST_BENCH_BIN:-$ROOT/target/release/roost-bench}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 READY_DEADLINE_SECONDS=30
 PROBE="$ROOT/bench/geo_probe.py"
+CPU="$ROOT/bench/geo_cpu.py"
 
 WORK_DIR=$(mktemp -d -t roost-geo.XXXXXX)
 PIDS=()
@@ -205,30 +210,51 @@ PY
 run_throughput() {
   local mode=$1 run=$2 tag="tp-$1-$2" resp http pids=() out
   echo "== throughput, $mode, run $run/$RUNS ($((SECONDS - STARTED)) s)" >&2
+  local sample=() log_url=()
   case $mode in
     off)
       http=$(free_port) resp=$(free_port)
       start_roost "$tag" "$http" "$resp"
       pids=("$ROOST_PID")
+      sample=(--pid "a=$ROOST_PID")
       ;;
     alone)
       http=$(free_port) resp=$(free_port)
       mkdir -p "$WORK_DIR/$tag/data"
       start_roost "$tag" "$http" "$resp" ROOST_REGION=a ROOST_DATA_DIR="$WORK_DIR/$tag/data"
       pids=("$ROOST_PID")
+      sample=(--pid "a=$ROOST_PID")
+      log_url=(--log "http://127.0.0.1:$http=$ROOST_PID")
       ;;
     peered)
       start_pair "$tag" 0
       resp=$A_RESP
       pids=("${PAIR_PIDS[@]}")
+      # PAIR_PIDS: proxy b pulls a through, proxy a pulls b through, a, b.
+      sample=(--pid "proxy-b-pulls-a=${PAIR_PIDS[0]}" --pid "proxy-a-pulls-b=${PAIR_PIDS[1]}"
+        --pid "a=${PAIR_PIDS[2]}" --pid "b=${PAIR_PIDS[3]}")
+      log_url=(--log "http://127.0.0.1:$A_HTTP=${PAIR_PIDS[2]}")
       ;;
   esac
   out="$WORK_DIR/$tag-load.json"
-  if "$ROOST_BENCH_BIN" load --target "resp://127.0.0.1:$resp" --duration "$THROUGHPUT_DURATION" \
-    --connections "$THROUGHPUT_CONNS" --pipeline "$THROUGHPUT_PIPELINE" --keyspace "$KEYSPACE" \
-    --uniform --value-size "$VALUE_SIZE" --mix set=1 --ttl 0 --prefix tp: --no-progress \
-    --json "$out" >"$out.log" 2>&1; then
+  local load_cmd=("$ROOST_BENCH_BIN" load --target "resp://127.0.0.1:$resp"
+    --duration "$THROUGHPUT_DURATION" --connections "$THROUGHPUT_CONNS"
+    --pipeline "$THROUGHPUT_PIPELINE" --keyspace "$KEYSPACE" --uniform
+    --value-size "$VALUE_SIZE" --mix set=1 --ttl 0 --prefix tp: --no-progress --json "$out")
+  if [[ "$CPU_SAMPLE" == 1 ]]; then
+    # CPU of every process of the set-up (and the log's appends and fsyncs) over the
+    # load; the load generator's own CPU from its rusage, as it exits before the sample.
+    python3 "$CPU" snapshot "${sample[@]}" "${log_url[@]}" >"$WORK_DIR/$tag-cpu-before.json"
+    load_cmd=(/usr/bin/time -o "$WORK_DIR/$tag-load.time" -f '%U %S %e' "${load_cmd[@]}")
+  fi
+  if "${load_cmd[@]}" >"$out.log" 2>&1; then
     printf 'throughput\t%s\t%s\t%s\n' "$mode" "$run" "$out" >>"$RUN_TABLE"
+    if [[ "$CPU_SAMPLE" == 1 ]]; then
+      python3 "$CPU" snapshot "${sample[@]}" "${log_url[@]}" >"$WORK_DIR/$tag-cpu-after.json"
+      python3 "$CPU" report "$WORK_DIR/$tag-cpu-before.json" "$WORK_DIR/$tag-cpu-after.json" \
+        "$out" "$WORK_DIR/$tag-load.time" >"$WORK_DIR/$tag-cpu.json"
+      printf 'cpu\t%s\t%s\t%s\n' "$mode" "$run" "$WORK_DIR/$tag-cpu.json" >>"$RUN_TABLE"
+    fi
   else
     echo "   the load failed: $(tail -n 3 "$out.log")" >&2
   fi
@@ -250,7 +276,10 @@ run_partition() {
   curl -fsS -XPOST "$AB_CONTROL/blackhole" >/dev/null
   curl -fsS -XPOST "$BA_CONTROL/blackhole" >/dev/null
   wait "$writer" || echo "   the writer failed: $(tail -n 3 "$WORK_DIR/$tag-load.json.log")" >&2
-  python3 "$PROBE" regions "$b" >"$WORK_DIR/$tag-during.json"
+  # Both regions, just before the heal: a's log head against b's cursor for a. (A
+  # link's lag_changes is no use here: it counts from the head its peer last said,
+  # and a blackholed link has heard nothing since the partition began.)
+  python3 "$PROBE" regions "$a" "$b" >"$WORK_DIR/$tag-during.json"
   local healed_ms quiet_ms
   healed_ms=$(now_ms)
   curl -fsS -XPOST "$AB_CONTROL/heal" >/dev/null
@@ -261,15 +290,22 @@ run_partition() {
     "$a" "$b" \
     >"$WORK_DIR/$tag-converge.json"
   out="$WORK_DIR/$tag.json"
-  python3 - "$WORK_DIR/$tag" "$healed_ms" "$quiet_ms" "$PARTITION_SECONDS" >"$out" <<'PY'
+  python3 - "$WORK_DIR/$tag" "$healed_ms" "$quiet_ms" "$PARTITION_SECONDS" "$a" "$b" >"$out" <<'PY'
 import json, sys
 base, healed, quiet, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+a_url, b_url = sys.argv[5], sys.argv[6]
 load = lambda name: json.load(open(f"{base}-{name}.json"))
 q, c = load("quiet"), load("converge")
-during = next(iter(load("during")["regions"].values())) or {}
+during = load("during")["regions"]
+a_head = (during[a_url] or {})["log"]["last"]
+b_cursor = next(p["cursor"] for p in (during[b_url] or {})["peers"] if p["name"] == "a")
 print(json.dumps({
     "partition_seconds": seconds,
-    "lag_changes_at_heal": sum(p.get("lag_changes", 0) for p in during.get("peers", [])),
+    # a's log head minus b's cursor for a, at the heal: the changes b had to catch up.
+    "changes_behind_at_heal": a_head - b_cursor,
+    "a_log_last_at_heal": a_head, "b_cursor_for_a_at_heal": b_cursor,
+    # What b's link reported (relative to the last head a announced; stale here).
+    "link_lag_changes_at_heal": sum(p.get("lag_changes", 0) for p in (during[b_url] or {}).get("peers", [])),
     # From the heal until both links were up with no change left to apply.
     "seconds_from_heal_to_lag_0": (quiet - healed) / 1000 if q["quiet"] else None,
     "quiet": q, "converge": c,

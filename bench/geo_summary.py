@@ -79,6 +79,22 @@ def throughput_of(runs):
             sets_per_second=median([i["result"].get("total_ops_per_second") for i in items]),
             each_run=[i["result"].get("total_ops_per_second") for i in items],
         )
+        cpu = [i["result"] for i in runs.get(("cpu", mode), [])]
+        if cpu:
+            names = sorted({n for c in cpu for n in c["processes"]})
+            out[mode]["cpu"] = dict(
+                runs=len(cpu),
+                us_per_set={n: median([c["processes"].get(n, {}).get("us_per_set") for c in cpu]) for n in names},
+                cores={n: median([c["processes"].get(n, {}).get("cores") for c in cpu]) for n in names},
+                ours_us_per_set=median([c["ours_us_per_set"] for c in cpu]),
+                others_cpu_seconds=median([c["others_cpu_seconds"] for c in cpu]),
+                machine_busy_share=median([c["machine_busy_seconds"] / c["machine_cpu_seconds"] for c in cpu]),
+                commits_per_second=median([c.get("log", {}).get("commits_per_second") for c in cpu]),
+                appends_per_commit=median([c.get("log", {}).get("appends_per_commit") for c in cpu]),
+                mean_commit_wait_ms=median([c.get("log", {}).get("mean_commit_wait_ms") for c in cpu]),
+                sets_waiting_on_the_log=median([c.get("log", {}).get("sets_waiting_on_the_log") for c in cpu]),
+                each_run=cpu,
+            )
     off, peered, alone = (out[m]["sets_per_second"] for m in ("off", "peered", "alone"))
     out["cost_of_replication"] = (1 - peered / off) if off and peered is not None else None
     out["cost_of_the_log"] = (1 - alone / off) if off and alone is not None else None
@@ -91,7 +107,8 @@ def partition_of(runs):
         runs=len(items),
         partition_seconds=items[0]["partition_seconds"] if items else None,
         seconds_from_heal_to_lag_0=median([r.get("seconds_from_heal_to_lag_0") for r in items]),
-        lag_changes_at_heal=median([r.get("lag_changes_at_heal") for r in items]),
+        changes_behind_at_heal=median([r.get("changes_behind_at_heal") for r in items]),
+        writes=median([r.get("writes") for r in items]),
         divergent_keys_max=max((r.get("divergent_keys", 0) for r in items), default=None),
         all_quiet=all(r["quiet"]["quiet"] for r in items) if items else None,
         each_run=items,
@@ -132,11 +149,27 @@ def main():
         cost = throughput["cost_of_replication"]
         print(f"| {fmt(throughput['off']['sets_per_second'], 0)} | {fmt(throughput['alone']['sets_per_second'], 0)} | "
               f"{fmt(throughput['peered']['sets_per_second'], 0)} | {'n/a' if cost is None else f'{cost * 100:.1f} %'} |")
+    if any("cpu" in throughput[m] for m in ("off", "alone", "peered")):
+        print("\n### Where the CPU goes: CPU microseconds per SET (user + system, median of runs)\n")
+        names = sorted({n for m in ("off", "alone", "peered") for n in throughput[m].get("cpu", {}).get("us_per_set", {})})
+        print("| set-up | SETs/s | " + " | ".join(names) + " | all of ours | others' CPU s | machine busy | fsyncs/s | appends per fsync | mean wait for the log ms | SETs waiting on the log |")
+        print("|---|---:|" + "---:|" * len(names) + "---:|---:|---:|---:|---:|---:|---:|")
+        for m in ("off", "alone", "peered"):
+            c = throughput[m].get("cpu")
+            if not c:
+                continue
+            cells = [f"{fmt(c['us_per_set'].get(n), 2)} ({fmt(c['cores'].get(n), 2)} cores)"
+                     if c["us_per_set"].get(n) is not None else "" for n in names]
+            print(f"| {m} | {fmt(throughput[m]['sets_per_second'], 0)} | " + " | ".join(cells) +
+                  f" | {fmt(c['ours_us_per_set'], 2)} | {fmt(c['others_cpu_seconds'])} | "
+                  f"{fmt(c['machine_busy_share'] * 100, 0)} % | {fmt(c['commits_per_second'])} | "
+                  f"{fmt(c['appends_per_commit'])} | {fmt(c['mean_commit_wait_ms'], 3)} | "
+                  f"{fmt(c['sets_waiting_on_the_log'])} |")
     if partition["runs"]:
         print(f"\n### After a {partition['partition_seconds']} s partition (median of {partition['runs']} runs)\n")
-        print("| changes behind at heal | s from heal to lag 0 | divergent keys (worst run) |")
+        print("| changes behind at heal (a's log head - b's cursor) | s from heal to lag 0 | divergent keys (worst run) |")
         print("|---:|---:|---:|")
-        print(f"| {fmt(partition['lag_changes_at_heal'], 0)} | {fmt(partition['seconds_from_heal_to_lag_0'], 2)} | "
+        print(f"| {fmt(partition['changes_behind_at_heal'], 0)} | {fmt(partition['seconds_from_heal_to_lag_0'], 2)} | "
               f"{fmt(partition['divergent_keys_max'])} |")
     print("\n### Targets (issue 16)\n")
     print("| target | measured | goal | met |")
