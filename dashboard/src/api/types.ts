@@ -284,6 +284,8 @@ export interface RegionPeer {
 
 /** `GET /api/regions` with a region configured. */
 export interface RegionsEnabled {
+  /** The server sends `true` with a region configured. */
+  enabled?: true;
   region: string;
   mode: 'invalidate' | 'replicate';
   /** This region's HLC now (u64 as a decimal string). */

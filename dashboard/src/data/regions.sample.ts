@@ -4,7 +4,7 @@
 import type { RegionPeer, RegionsEnabled } from '../api/types';
 
 export const SAMPLE_REGIONS_JSON = `{
-  "region": "us", "mode": "invalidate", "version": "3565158461865984770",
+  "enabled": true, "region": "us", "mode": "invalidate", "version": "3565158461865984770",
   "log": {"first": 1, "last": 5120, "bytes": 1048576, "segments": 2},
   "peers": [
     {"name": "eu", "url": "http://127.0.0.1:7101", "state": "up", "lag_changes": 3, "lag_ms": 41.5,

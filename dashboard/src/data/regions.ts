@@ -62,7 +62,7 @@ export const initialRegions: RegionsState = {
 
 /** Whether an answer is a configured region (not `{"enabled":false}`). */
 export function isRegion(answer: RegionsResponse | null): answer is RegionsEnabled {
-  return answer !== null && !('enabled' in answer);
+  return answer !== null && answer.enabled !== false;
 }
 
 /** A peer's key in chart rows; prefixed, since a region may be named `t`. */
