@@ -153,12 +153,13 @@ impl Geo {
     }
 
     /// What the Cache hands each acknowledged client write to.
-    pub fn sink(&self) -> Arc<dyn ChangeSink> {
+    pub fn sink(&self, tasks: &Tasks) -> Arc<dyn ChangeSink> {
         Arc::new(LogSink::new(
             self.log.clone(),
             self.hlc.region(),
             self.settings.mode,
             self.metrics.clone(),
+            tasks.clone(),
         ))
     }
 

@@ -109,7 +109,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         cache = cache.with_load_fence(snapshots.load_fence());
     }
     if let Some(geo) = &geo {
-        cache = cache.with_change_sink(geo.sink());
+        cache = cache.with_change_sink(geo.sink(&tasks));
         // Before any listener or link starts (see `Geo::replay_own_log`).
         geo.replay_own_log(&cache)
             .await

@@ -49,6 +49,14 @@ pub trait ChangeSink: Send + Sync + Debug {
         &self,
         entries: Vec<crate::backend::SetEntry>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CacheError>> + Send + '_>>;
+
+    /// Records `entries` with nobody waiting: the request that applied them
+    /// was dropped (its client left, or its deadline passed) before its
+    /// record was known to be in the log. The write stays applied here, so
+    /// it must still reach the other regions; a record that was in fact
+    /// already handed over is recorded twice, which applying by version
+    /// makes harmless. Must not block: the caller is a `Drop`.
+    fn record_detached(&self, entries: Vec<crate::backend::SetEntry>);
 }
 
 /// The taps a Cache tells; none by default.

@@ -361,11 +361,15 @@ impl Cache {
                 self.before_client_write(&change).await;
             }
         }
-        let logged = match (&self.sink, origin) {
-            (Some(sink), Origin::Client) => {
-                let creates = change.creates_values();
-                change.logged_keys().map(|keys| (sink, keys, creates))
-            }
+        // Armed from before the write until its record is handed to the
+        // log, so a request dropped in between still logs what it applied.
+        let mut unlogged = match (&self.sink, origin) {
+            (Some(sink), Origin::Client) => change.logged_keys().map(|keys| Unlogged {
+                cache: self,
+                sink,
+                wrote: change.creates_values(),
+                keys: Some(keys),
+            }),
             _ => None,
         };
         let result = self.perform(change, origin).await;
@@ -373,12 +377,17 @@ impl Cache {
         if let Some(write) = watched {
             self.taps.write(&write, result.as_ref());
         }
-        let result = match (result, logged) {
-            (Ok(applied), Some((sink, keys, creates))) => {
-                let wrote = creates && applied.wrote_value();
-                self.log(sink, keys, wrote).await.map(|()| applied)
+        let result = match (result, unlogged.as_mut()) {
+            (Ok(applied), Some(unlogged)) => {
+                unlogged.wrote &= applied.wrote_value();
+                unlogged.log().await.map(|()| applied)
             }
-            (result, _) => result,
+            (result, Some(unlogged)) => {
+                // A failed write is answered as failed and not logged.
+                unlogged.keys = None;
+                result
+            }
+            (result, None) => result,
         };
         if let (Some(op), Origin::Client) = (op, origin) {
             self.metrics.record(op, result.is_ok(), start.elapsed());
@@ -386,38 +395,21 @@ impl Cache {
         result
     }
 
-    /// Reads back what a client write left at `keys` (values and tombstones,
-    /// with their versions) and waits for the region's change log to hold
-    /// it. A key holding nothing is not recorded, unless the write stored a
-    /// value there (`wrote`): then the value was evicted or expired before
-    /// the read-back, and a tombstone at a fresh version is recorded instead,
-    /// so the other regions drop their older value as this one did. Any
-    /// failure is [`CacheError::NotLogged`]: the write stays applied here.
-    async fn log(
-        &self,
-        sink: &Arc<dyn ChangeSink>,
-        keys: Vec<Bytes>,
-        wrote: bool,
-    ) -> Result<(), CacheError> {
-        let not_logged = |err: CacheError| match err {
-            CacheError::NotLogged { .. } => err,
-            other => CacheError::NotLogged {
-                source: Some(Cause::new(other)),
-            },
-        };
-        let held = self.backend.peek_entries(&keys).map_err(not_logged)?;
-        let entries: Vec<SetEntry> = keys
-            .into_iter()
+    /// What a client write left at `keys`: values and tombstones, with
+    /// their versions. A key holding nothing is left out, unless the write
+    /// stored a value there (`wrote`): then the value was evicted or expired
+    /// before the read-back, and a tombstone at a fresh version stands in,
+    /// so the other regions drop their older value as this one did.
+    fn read_back(&self, keys: &[Bytes], wrote: bool) -> Result<Vec<SetEntry>, CacheError> {
+        let held = self.backend.peek_entries(keys)?;
+        Ok(keys
+            .iter()
             .zip(held)
             .filter_map(|(key, entry)| {
                 let entry = entry.or_else(|| wrote.then(|| self.backend.fresh_tombstone())?)?;
-                Some((key, entry))
+                Some((key.clone(), entry))
             })
-            .collect();
-        if entries.is_empty() {
-            return Ok(());
-        }
-        sink.record(entries).await.map_err(not_logged)
+            .collect())
     }
 
     async fn perform(&self, change: Change, origin: Origin) -> Result<Applied, CacheError> {
@@ -734,3 +726,74 @@ impl Cache {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;
+
+/// A client write in a region whose record is not yet in the change log.
+/// [`Unlogged::log`] reads back what the write left and waits for the log to
+/// hold it; if the request is dropped first — while the write is applied,
+/// or while its record waits for room in the log's queue — `Drop` reads
+/// back and hands the record over detached
+/// ([`ChangeSink::record_detached`]), so no applied write is left out of
+/// the log because its client went away.
+struct Unlogged<'a> {
+    cache: &'a Cache,
+    sink: &'a Arc<dyn ChangeSink>,
+    /// Whether the write stored a value (see [`Cache::read_back`]); assumed
+    /// when the request is dropped before the write answered.
+    wrote: bool,
+    /// The keys to record; `None` once recorded, or for a failed write.
+    keys: Option<Vec<Bytes>>,
+}
+
+impl Unlogged<'_> {
+    /// Waits for the change log to hold the write. Any failure is
+    /// [`CacheError::NotLogged`]: the write stays applied here.
+    async fn log(&mut self) -> Result<(), CacheError> {
+        let not_logged = |err: CacheError| match err {
+            CacheError::NotLogged { .. } => err,
+            other => CacheError::NotLogged {
+                source: Some(Cause::new(other)),
+            },
+        };
+        let Some(keys) = &self.keys else {
+            return Ok(());
+        };
+        let entries = self.cache.read_back(keys, self.wrote);
+        let entries = match entries {
+            Ok(entries) => entries,
+            Err(err) => {
+                self.keys = None;
+                return Err(not_logged(err));
+            }
+        };
+        if !entries.is_empty() {
+            let recorded = self.sink.record(entries).await;
+            self.keys = None;
+            recorded.map_err(not_logged)?;
+        }
+        self.keys = None;
+        Ok(())
+    }
+}
+
+impl Drop for Unlogged<'_> {
+    fn drop(&mut self) {
+        let Some(keys) = self.keys.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            // The write panicked part way; a second panic here would abort.
+            tracing::error!(keys = keys.len(), "a write panicked; not logged");
+            return;
+        }
+        match self.cache.read_back(&keys, self.wrote) {
+            Ok(entries) if entries.is_empty() => {}
+            Ok(entries) => self.sink.record_detached(entries),
+            Err(error) => tracing::error!(
+                %error,
+                keys = keys.len(),
+                "a dropped request's write could not be read back for the change log; \
+                 the other regions will not get it"
+            ),
+        }
+    }
+}

@@ -23,6 +23,7 @@ use crate::backend::SetEntry;
 use crate::cache::ChangeSink;
 use crate::config::GeoMode;
 use crate::error::{CacheError, Cause};
+use crate::tasks::Tasks;
 use crate::telemetry::GeoMetrics;
 
 #[derive(Debug)]
@@ -31,6 +32,8 @@ pub struct LogSink {
     region: u8,
     mode: GeoMode,
     metrics: Arc<GeoMetrics>,
+    /// Runs the appends nobody waits for (`record_detached`).
+    tasks: Tasks,
 }
 
 impl LogSink {
@@ -39,12 +42,14 @@ impl LogSink {
         region: u8,
         mode: GeoMode,
         metrics: Arc<GeoMetrics>,
+        tasks: Tasks,
     ) -> LogSink {
         LogSink {
             log,
             region,
             mode,
             metrics,
+            tasks,
         }
     }
 }
@@ -100,6 +105,29 @@ impl ChangeSink for LogSink {
             self.metrics.log_appends.inc_by(count);
             Ok(())
         })
+    }
+
+    fn record_detached(&self, entries: Vec<SetEntry>) {
+        let records = records(self.region, self.mode, entries);
+        if records.is_empty() {
+            return;
+        }
+        let count = records.len() as u64;
+        self.metrics.log_detached.inc_by(count);
+        let (log, metrics) = (self.log.clone(), self.metrics.clone());
+        // Not cancelled by shutdown: the writer drains what it was handed
+        // before it closes, and a record it never got is lost with the
+        // process (the write was never acknowledged).
+        self.tasks
+            .spawn("geo-log-detached", move |_stop| async move {
+                log.append(records).await.map_err(|error| {
+                    anyhow::anyhow!(
+                    "{count} change(s) of a dropped request applied here but not logged: {error}"
+                )
+                })?;
+                metrics.log_appends.inc_by(count);
+                Ok(())
+            });
     }
 }
 
@@ -168,6 +196,53 @@ mod tests {
         assert_eq!(got[0].kind, Kind::Invalidate);
         assert!(got[0].value.is_empty());
         assert_eq!(got[1].kind, Kind::Tombstone);
+    }
+
+    /// A dropped request's records reach the real log with nobody waiting,
+    /// counted as detached.
+    #[tokio::test]
+    async fn a_detached_record_reaches_the_log() {
+        use crate::telemetry::{Events, Metrics};
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(roost_store::ManualClock::new(1_700_000_000_000));
+        let log = ChangeLog::open(
+            dir.path(),
+            1 << 20,
+            std::time::Duration::from_secs(60),
+            clock,
+        )
+        .unwrap();
+        let log = Arc::new(log);
+        let metrics = Arc::new(Metrics::new());
+        let geo_metrics = Arc::new(GeoMetrics::register(&metrics));
+        let tasks = Tasks::new(Arc::new(Events::default()), metrics);
+        let sink = LogSink::new(
+            log.clone(),
+            1,
+            GeoMode::Replicate,
+            geo_metrics.clone(),
+            tasks.clone(),
+        );
+        sink.record_detached(entries());
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let records = loop {
+            match log.read(1, 100, 1 << 20).await.unwrap() {
+                super::super::log::LogRead::Records(r) if r.len() == 2 => break r,
+                other => assert!(Instant::now() < deadline, "not logged: {other:?}"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        };
+        let keys: Vec<Bytes> = records
+            .iter()
+            .map(|(_, bytes)| Record::decode(bytes, MAX_VALUE).unwrap().key)
+            .collect();
+        assert_eq!(keys, vec![key("mine"), key("gone")]);
+        assert_eq!(geo_metrics.log_detached.get(), 2);
+        assert!(tasks
+            .shutdown(std::time::Duration::from_secs(5))
+            .await
+            .is_empty());
+        assert_eq!(geo_metrics.log_appends.get(), 2);
     }
 
     #[test]

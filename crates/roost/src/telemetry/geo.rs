@@ -31,6 +31,9 @@ pub struct GeoMetrics {
     pub log_bytes: IntGauge,
     /// Records appended to this region's change log.
     pub log_appends: IntCounter,
+    /// Records handed to the log for requests dropped before their record
+    /// was known to be in it (their client left or timed out).
+    pub log_detached: IntCounter,
     /// From handing records to the log to their durability (group commit).
     pub log_commit_seconds: Histogram,
 }
@@ -109,6 +112,11 @@ impl GeoMetrics {
                 "records appended to this region's change log",
             )
             .expect(invariant),
+            log_detached: IntCounter::new(
+                "roost_geo_log_detached_total",
+                "records logged for client writes whose request was dropped (client gone or timed out) after the write applied and before its record was in the change log",
+            )
+            .expect(invariant),
             log_commit_seconds: Histogram::with_opts(
                 HistogramOpts::new(
                     "roost_geo_log_commit_seconds",
@@ -131,6 +139,7 @@ impl GeoMetrics {
         metrics.register(Box::new(geo.link_up.clone()));
         metrics.register(Box::new(geo.log_bytes.clone()));
         metrics.register(Box::new(geo.log_appends.clone()));
+        metrics.register(Box::new(geo.log_detached.clone()));
         metrics.register(Box::new(geo.log_commit_seconds.clone()));
         geo
     }
@@ -165,6 +174,7 @@ mod tests {
             "roost_geo_resyncs_total 0",
             "roost_geo_log_bytes 0",
             "roost_geo_log_appends_total 0",
+            "roost_geo_log_detached_total 0",
             "roost_geo_staleness_seconds_count 0",
             "roost_geo_log_commit_seconds_count 0",
         ] {

@@ -21,11 +21,14 @@ use crate::error::ErrorKind;
 const FIRST_STAMP: u64 = 1_000_000;
 const TOMBSTONE_TTL_MS: u64 = 3_600_000;
 
-/// Keeps every batch it is handed; fails them all while `failing`.
+/// Keeps every batch it is handed; fails them all while `failing`, and
+/// never answers while `stalled` (a log whose queue is full).
 #[derive(Debug, Default)]
 struct RecordingSink {
     batches: Mutex<Vec<Vec<SetEntry>>>,
+    detached: Mutex<Vec<Vec<SetEntry>>>,
     failing: AtomicBool,
+    stalled: AtomicBool,
 }
 
 impl ChangeSink for RecordingSink {
@@ -34,6 +37,9 @@ impl ChangeSink for RecordingSink {
         entries: Vec<SetEntry>,
     ) -> Pin<Box<dyn Future<Output = Result<(), CacheError>> + Send + '_>> {
         Box::pin(async move {
+            if self.stalled.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
             if self.failing.load(Ordering::SeqCst) {
                 return Err(CacheError::NoNode);
             }
@@ -41,12 +47,21 @@ impl ChangeSink for RecordingSink {
             Ok(())
         })
     }
+
+    fn record_detached(&self, entries: Vec<SetEntry>) {
+        self.detached.lock().push(entries);
+    }
 }
 
 impl RecordingSink {
     /// The batches recorded since the last call.
     fn take(&self) -> Vec<Vec<SetEntry>> {
         std::mem::take(&mut *self.batches.lock())
+    }
+
+    /// The batches recorded detached since the last call.
+    fn take_detached(&self) -> Vec<Vec<SetEntry>> {
+        std::mem::take(&mut *self.detached.lock())
     }
 }
 
@@ -273,6 +288,49 @@ async fn a_failed_write_records_nothing() {
     let mset = Change::Mset(vec![item("ok", "1"), item(&"x".repeat(65), "1")]);
     assert!(cache.apply(Write::client(mset)).await.is_err());
     assert!(sink.take().is_empty());
+    assert!(sink.take_detached().is_empty());
+}
+
+/// A request dropped while its record waits for room in the log (its
+/// client left, or its deadline passed) still gets its applied write logged:
+/// the write stays here, so the other regions must get it too.
+#[tokio::test]
+async fn a_request_dropped_before_its_record_is_logged_records_it_detached() {
+    let (cache, sink, _clock) = region();
+    sink.stalled.store(true, Ordering::SeqCst);
+    let put = cache.put(b("k"), b("v"), Expiry::Never);
+    let gave_up = tokio::time::timeout(Duration::from_millis(20), put).await;
+    assert!(gave_up.is_err(), "the stalled log never answers");
+    assert!(sink.take().is_empty());
+    let detached = sink.take_detached();
+    assert_eq!(detached.len(), 1, "{detached:?}");
+    let [(key, entry)] = &detached[0][..] else {
+        panic!("one entry: {detached:?}");
+    };
+    assert_eq!((key, &entry.value), (&b("k"), &b("v")));
+    assert!(entry.version() >= v(FIRST_STAMP), "this region's version");
+    assert_eq!(cache.get(b"k").await.unwrap().unwrap().value, b("v"));
+
+    let del = cache.apply(Write::client(Change::Delete(b("k"))));
+    assert!(tokio::time::timeout(Duration::from_millis(20), del)
+        .await
+        .is_err());
+    let detached = sink.take_detached();
+    assert!(
+        matches!(&detached[..], [batch] if batch.len() == 1 && batch[0].1.is_tombstone()),
+        "the delete's tombstone: {detached:?}"
+    );
+}
+
+/// Answered writes, failed or logged, leave nothing to record detached.
+#[tokio::test]
+async fn an_answered_write_records_nothing_detached() {
+    let (cache, sink, _clock) = region();
+    cache.put(b("k"), b("v"), Expiry::Never).await.unwrap();
+    sink.failing.store(true, Ordering::SeqCst);
+    assert!(cache.put(b("k"), b("w"), Expiry::Never).await.is_err());
+    assert_eq!(sink.take().len(), 1);
+    assert!(sink.take_detached().is_empty());
 }
 
 #[tokio::test]
@@ -421,25 +479,16 @@ async fn reads_show_the_version_only_in_a_region() {
 #[tokio::test]
 async fn a_written_value_gone_before_its_read_back_is_logged_as_a_fresh_tombstone() {
     let (cache, sink, _clock) = region();
-    let sink_handle: Arc<dyn ChangeSink> = sink.clone();
     // "gone" was never stored here: as if another write evicted it, or it
     // expired, between the write and the read-back.
-    cache
-        .log(&sink_handle, vec![b("gone")], true)
-        .await
-        .unwrap();
-    let batches = sink.take();
-    assert_eq!(batches.len(), 1);
-    let (key, entry) = &batches[0][0];
+    let read = cache.read_back(&[b("gone")], true).unwrap();
+    assert_eq!(read.len(), 1);
+    let (key, entry) = &read[0];
     assert_eq!(key, &b("gone"));
     assert!(entry.is_tombstone());
     assert!(entry.version() >= v(FIRST_STAMP));
     // A change that stored no value (an XX SET on an absent key) records nothing.
-    cache
-        .log(&sink_handle, vec![b("gone")], false)
-        .await
-        .unwrap();
-    assert!(sink.take().is_empty());
+    assert!(cache.read_back(&[b("gone")], false).unwrap().is_empty());
     let options = SetOptions {
         condition: SetCondition::IfPresent,
         expiry: Expiry::Never,
