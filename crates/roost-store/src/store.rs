@@ -106,6 +106,14 @@ impl Store {
         Some(crate::Entry::tombstone((versioning.stamp)(), Some(until)))
     }
 
+    /// A fresh version from the clock the shards stamp with, newer than every
+    /// version stamped or observed before; `None` without versioning. What a
+    /// read-through miss takes before asking the origin, so its fill can
+    /// lose to any change made after it ([`Shard::fill_newer`]).
+    pub fn stamp(&self) -> Option<crate::Version> {
+        Some((self.versioning.as_ref()?.stamp)())
+    }
+
     /// [`Shard::drop_older_than`] on every shard; answers how many entries
     /// (values and tombstones) were removed.
     pub fn drop_older_than(&self, version: crate::Version) -> u64 {

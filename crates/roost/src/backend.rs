@@ -442,6 +442,16 @@ impl Backend {
         }
     }
 
+    /// A fresh version from the region's clock, newer than everything
+    /// stamped or observed so far: what a read-through miss takes before
+    /// asking the origin. `None` outside a region and for a Redis fleet.
+    pub fn stamp(&self) -> Option<Version> {
+        match self {
+            Backend::Embedded(b) => b.stamp(),
+            Backend::Fleet(_) => None,
+        }
+    }
+
     /// Removes every value and tombstone older than `version` (a resync);
     /// answers how many were removed. The embedded store only.
     pub fn drop_older_than(&self, version: Version) -> Result<u64, CacheError> {

@@ -28,6 +28,7 @@ use support::checker::{
     self, check, now_ms, physical_ms, region_of, summary, version, Finals, Held, Op, OpKind, Rng,
 };
 use support::eventually;
+use support::origin::{Behaviour, TestOrigin};
 use support::regions::{
     held_of, metric_sum, version_in, Addrs, Regions, SharedAddrs, DEADLINE, SECRET,
 };
@@ -222,6 +223,55 @@ async fn a_late_older_write_does_not_resurrect_a_delete() {
             NAMES[r]
         );
     }
+}
+
+/// A read-through miss whose origin answer may predate another region's
+/// write must not store that answer over the write's invalidation (the
+/// fill carries the version its miss took before asking the origin): the
+/// waiting client gets the answer, but the next read asks the origin again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_begun_before_another_regions_write_is_not_stored_after_it() {
+    let origin = TestOrigin::start().await;
+    let slow = Duration::from_millis(1_500);
+    origin.set("k", Behaviour::body("before eu's write").with_latency(slow));
+    let regions = Regions::builder(&NAMES)
+        .mode("invalidate")
+        .env_for("ap", "ROOST_ORIGIN_URL", &origin.url())
+        .env_for("ap", "ROOST_ORIGIN_TIMEOUT", "10000")
+        .start()
+        .await;
+    regions.wait_links_up().await;
+    let write_during_the_fetch = async {
+        eventually(DEADLINE, "ap's origin fetch of k began", || async {
+            origin.requests_for("k") == 1
+        })
+        .await;
+        regions.set(EU, "k", "eu's value").await;
+        eventually(DEADLINE, "ap applied eu's write", || async {
+            let text = regions.metrics(AP).await;
+            metric_sum(&text, "roost_geo_applied_total", &[("peer", "eu")]) >= 1.0
+        })
+        .await;
+    };
+    // A value just loaded from the origin carries no version.
+    let read = || async {
+        let (status, body) = get_json(&regions, AP, "/api/cache/k").await;
+        assert_eq!(status, 200, "{body}");
+        body["value"].as_str().unwrap().to_owned()
+    };
+    let (miss, ()) = tokio::join!(read(), write_during_the_fetch);
+    assert_eq!(
+        miss, "before eu's write",
+        "the waiting client gets the origin's answer"
+    );
+    origin.set("k", Behaviour::body("after eu's write"));
+    assert_eq!(
+        read().await,
+        "after eu's write",
+        "ap kept a fill older than eu's write (origin asked {} times)",
+        origin.requests_for("k")
+    );
+    assert_eq!(origin.requests_for("k"), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

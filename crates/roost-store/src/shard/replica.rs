@@ -41,6 +41,23 @@ impl Shard {
     /// docs for the rules. Not an access for the eviction policy's
     /// frequencies beyond the insert itself.
     pub fn apply_newer(&self, key: Bytes, hit: Entry) -> ReplicaApply {
+        self.apply_newer_over(key, hit, true)
+    }
+
+    /// Stores a value loaded from the origin at the version its miss took
+    /// before asking (`hit`'s), by the same rules as [`Shard::apply_newer`]:
+    /// so a change made after the miss began — another region's write or
+    /// delete applied here meanwhile, a tombstone included — wins over an
+    /// answer the origin may have given before it. Unless `replace` (a
+    /// refresh-ahead), only where the key holds no live value. `true` when
+    /// stored.
+    pub fn fill_newer(&self, key: Bytes, hit: Entry, replace: bool) -> bool {
+        self.apply_newer_over(key, hit, replace) == ReplicaApply::Applied
+    }
+
+    /// [`Shard::apply_newer`]; a live value older than `hit` is replaced
+    /// only with `over_live` (a tombstone always is).
+    fn apply_newer_over(&self, key: Bytes, hit: Entry, over_live: bool) -> ReplicaApply {
         if self.check_fits(&key, &hit).is_err() {
             return ReplicaApply::Refused;
         }
@@ -49,6 +66,7 @@ impl Shard {
         let current = self.live_or_tombstone(&mut state, &key, now);
         match &current {
             Some(held) if hit.version() <= held.version() => return ReplicaApply::Older,
+            Some(held) if !over_live && !held.is_tombstone() => return ReplicaApply::Older,
             None if hit.version() <= state.forgotten => return ReplicaApply::Forgotten,
             _ => {}
         }
@@ -300,6 +318,47 @@ mod tests {
                 "{policy}"
             );
             assert_eq!(shard.len(), 1, "{policy}");
+        }
+    }
+
+    /// A fill carries the version its miss took before asking the origin: a
+    /// delete (a tombstone) or write applied since then wins over it, one
+    /// applied before it does not; without `replace` it never lands on a
+    /// live value.
+    #[test]
+    fn a_fill_loses_to_a_change_newer_than_its_miss() {
+        for policy in PolicyKind::ALL {
+            let (shard, _clock, _) = versioned(policy, 1 << 20);
+            // Another region's delete, stamped after the miss (version 40)
+            // began, arrives before the origin's answer.
+            assert_eq!(
+                shard.apply_newer(bytes("k"), Entry::tombstone(v(50), Some(50_000))),
+                ReplicaApply::Applied
+            );
+            assert!(
+                !shard.fill_newer(bytes("k"), value_at("origin", 40), false),
+                "{policy}: the fill must not resurrect a newer delete"
+            );
+            assert_eq!(shard.get(b"k"), None, "{policy}");
+            // A miss that began after the delete stores over its tombstone.
+            assert!(shard.fill_newer(bytes("k"), value_at("origin", 60), false));
+            assert_eq!(shard.get(b"k").unwrap(), value_at("origin", 60), "{policy}");
+            // A live value stays unless the fill is a refresh (and newer).
+            assert!(!shard.fill_newer(bytes("k"), value_at("fill", 70), false));
+            assert!(!shard.fill_newer(bytes("k"), value_at("refresh", 55), true));
+            assert!(shard.fill_newer(bytes("k"), value_at("refresh", 70), true));
+            assert_eq!(
+                shard.get(b"k").unwrap(),
+                value_at("refresh", 70),
+                "{policy}"
+            );
+            // A change newer than the fill, arriving after it, still applies.
+            assert_eq!(
+                shard.apply_newer(bytes("k"), Entry::tombstone(v(80), Some(50_000))),
+                ReplicaApply::Applied,
+                "{policy}"
+            );
+            assert_eq!(shard.get(b"k"), None, "{policy}");
         }
     }
 

@@ -352,6 +352,25 @@ impl Embedded {
         self.store.fresh_tombstone()
     }
 
+    /// A fresh version ([`Store::stamp`]); `None` outside a region.
+    pub fn stamp(&self) -> Option<roost_store::Version> {
+        self.store.stamp()
+    }
+
+    /// Stores a value loaded from the origin at the version its miss took
+    /// ([`roost_store::Shard::fill_newer`]); `true` when stored.
+    pub fn fill_newer(
+        &self,
+        key: Bytes,
+        value: Bytes,
+        expires_at: Option<UnixMillis>,
+        version: roost_store::Version,
+        replace: bool,
+    ) -> bool {
+        let shard = &self.store.shards()[self.placement.shard_of(&key)];
+        shard.fill_newer(key, Stored::versioned(value, expires_at, version), replace)
+    }
+
     /// What each key holds, tombstones included ([`Shard::peek_entry`]),
     /// without counting an access or an operation: Roost reading back its own
     /// write for a region's change log.

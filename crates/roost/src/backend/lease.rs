@@ -5,7 +5,7 @@
 //! makes one fetch per key there.
 
 use bytes::Bytes;
-use roost_store::UnixMillis;
+use roost_store::{UnixMillis, Version};
 
 use super::{Backend, Condition, Deadline, Stored};
 use crate::error::CacheError;
@@ -84,8 +84,11 @@ impl Backend {
     /// Stores a value loaded from the origin, only while `key` is absent
     /// (`replace`: whatever is there — a refresh-ahead, which the Cache
     /// orders after client writes itself); with `lease`, only while the lease
-    /// still holds its token (and the lease is removed). `true` when stored.
-    /// Called by `Cache::apply` only.
+    /// still holds its token (and the lease is removed). In a region
+    /// (`since`, the version the miss took before asking the origin), only
+    /// if that is newer than what the key holds, a tombstone included: a
+    /// change another region made after the miss began wins over the fill.
+    /// `true` when stored. Called by `Cache::apply` only.
     pub async fn fill(
         &self,
         key: Bytes,
@@ -93,9 +96,13 @@ impl Backend {
         expires_at: Option<UnixMillis>,
         lease: Option<&LeaseHeld>,
         replace: bool,
+        since: Option<Version>,
     ) -> Result<bool, CacheError> {
-        match (self, lease) {
-            (Backend::Fleet(f), Some(held)) => {
+        match (self, lease, since) {
+            (Backend::Embedded(b), _, Some(since)) => {
+                Ok(b.fill_newer(key, value, expires_at, since, replace))
+            }
+            (Backend::Fleet(f), Some(held), _) => {
                 let fill = f.lease_fill(key, &held.lease, &held.token, value, expires_at, replace);
                 Box::pin(fill).await
             }

@@ -271,6 +271,10 @@ impl Cache {
         };
         metrics.in_flight.inc();
         flight.mark_asked();
+        // In a region: the fill is stored at this version, so a change
+        // applied after it (another region's write or delete) wins over what
+        // the origin answers from here on.
+        let since = self.backend.stamp();
         let asked = Instant::now();
         let answer = origin.client().fetch(key).await;
         metrics.requested(flight.purpose().reason(), asked.elapsed());
@@ -280,7 +284,12 @@ impl Cache {
         match answer {
             Ok(Answer::Value { body, freshness }) => {
                 metrics.fetched(FetchOutcome::Value);
-                let ttl = self.fill(origin, key, &body, freshness, flight, held).await;
+                let fetched = Fetched {
+                    body: &body,
+                    freshness,
+                    since,
+                };
+                let ttl = self.fill(origin, key, fetched, flight, held).await;
                 Ok(Loaded::Value { value: body, ttl })
             }
             Ok(Answer::NotFound) => {
@@ -322,11 +331,15 @@ impl Cache {
         &self,
         origin: &ReadThrough,
         key: &Bytes,
-        body: &Bytes,
-        freshness: Freshness,
+        fetched: Fetched<'_>,
         flight: &Flight,
         held: Option<LeaseHeld>,
     ) -> Option<Duration> {
+        let Fetched {
+            body,
+            freshness,
+            since,
+        } = fetched;
         let (expiry, ttl) = match freshness {
             Freshness::NoStore => {
                 self.release(key, held.as_ref()).await;
@@ -352,6 +365,7 @@ impl Cache {
                 expiry,
                 lease: held.clone(),
                 replace,
+                since,
             },
             origin: match purpose {
                 Purpose::Miss => Origin::ReadThrough,
@@ -428,4 +442,12 @@ impl Cache {
             }
         }
     }
+}
+
+/// What the origin answered for a fill, and the version the miss took
+/// before asking (`None` outside a region).
+struct Fetched<'a> {
+    body: &'a Bytes,
+    freshness: Freshness,
+    since: Option<roost_store::Version>,
 }

@@ -121,12 +121,17 @@ pub enum Change {
     /// `replace`: a refresh-ahead's fill, stored over the present value (the
     /// lease, and the flight's fill lock in this gateway, still order it
     /// after client writes; see `cache/ahead.rs`).
+    /// `since`: in a region, the version the miss took before asking the
+    /// origin; the fill is stored only if that is newer than what the key
+    /// holds, so a change another region made after the miss began (a
+    /// delete's tombstone included) wins over the origin's older answer.
     Fill {
         key: Bytes,
         value: Bytes,
         expiry: Expiry,
         lease: Option<LeaseHeld>,
         replace: bool,
+        since: Option<roost_store::Version>,
     },
     /// Entries read back from a snapshot (`crate::snapshot`), each with its
     /// own absolute deadline, stored only where the key holds no live value
@@ -487,11 +492,12 @@ impl Cache {
                 expiry,
                 lease,
                 replace,
+                since,
             } => {
                 let expires_at = self.check_write(&key, &value, expiry)?;
                 let stored = self
                     .backend
-                    .fill(key, value, expires_at, lease.as_ref(), replace)
+                    .fill(key, value, expires_at, lease.as_ref(), replace, since)
                     .await?;
                 Ok(Applied::Done(stored))
             }

@@ -349,6 +349,7 @@ async fn only_client_changes_are_recorded() {
             expiry: Expiry::Never,
             lease: None,
             replace: false,
+            since: None,
         },
         origin: Origin::ReadThrough,
     };
