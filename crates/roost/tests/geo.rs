@@ -335,6 +335,56 @@ async fn a_region_killed_right_after_an_ack_loses_nothing_and_holds_nothing_olde
     );
 }
 
+/// A region whose data directory was wiped comes back with a new, empty
+/// log. A peer that read its old log, and reconnects only after the new one
+/// has grown past its cursor, must still read the new one from its start
+/// (the log's identity tells them apart, not its length), and drop what the
+/// lost log may have changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_whose_data_dir_was_wiped_is_read_again_from_its_start() {
+    let mut regions = three("replicate").await;
+    for i in 0..3 {
+        regions
+            .set(AP, &format!("old-{i}"), "before the wipe")
+            .await;
+    }
+    regions
+        .wait_for(EU, "old-2", "ap's last write", holds("before the wipe"))
+        .await;
+    // eu read ap's log through change 3; it hears nothing from ap now.
+    regions.link(EU, AP).blackhole();
+    regions.kill(AP);
+    regions.wipe(AP);
+    regions.restart(AP).await;
+    // ap's new log grows past eu's cursor before eu can ask again.
+    for i in 0..6 {
+        regions.set(AP, &format!("new-{i}"), "after the wipe").await;
+    }
+    regions.heal_all();
+    for i in 0..6 {
+        regions
+            .wait_for(
+                EU,
+                &format!("new-{i}"),
+                "ap's new write",
+                holds("after the wipe"),
+            )
+            .await;
+    }
+    let text = regions.metrics(EU).await;
+    assert!(
+        metric_sum(&text, "roost_geo_resyncs_total", &[]) >= 1.0,
+        "{text}"
+    );
+    // What eu held from ap's lost log is older than the new log's birth:
+    // not provably fresh, so dropped (ap holds none of it either).
+    for i in 0..3 {
+        let key = format!("old-{i}");
+        assert_eq!(regions.get(AP, &key).await, None);
+        assert_eq!(regions.get(EU, &key).await, None, "eu kept {key}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_replication_log_needs_the_region_secret() {
     let regions = Regions::builder(&["ap", "eu"]).start().await;

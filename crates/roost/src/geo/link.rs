@@ -40,7 +40,7 @@ use super::frame::{Frame, FrameReader};
 use super::hlc::{self, Hlc};
 use super::log::Seq;
 use super::record::{Record, RecordError, MAX_KEY_BYTES};
-use super::serve::region_set_hash;
+use super::serve::{region_set_hash, LOG_HEADER};
 use super::status::{LinkState, PeerLink};
 use super::Geo;
 use crate::backend::SetEntry;
@@ -174,6 +174,11 @@ struct Puller {
     /// The cursor persisted before this start, checked once against the
     /// peer's first retained Seq.
     persisted: Option<Seq>,
+    /// The identity of the peer's log `next` counts in (its
+    /// [`super::serve::LOG_HEADER`]), sent back as `log=`: a peer whose log
+    /// started over sends this link back to its start, however far the new
+    /// log has grown. `None` until the first answer.
+    log_id: Option<String>,
     /// Whether the current stream delivered a frame (resets the backoff).
     streamed: bool,
     /// The Seq of a refused record this link waits to apply: until it is,
@@ -227,6 +232,7 @@ impl Puller {
             client,
             next: 0,
             persisted: (persisted > 0).then_some(persisted),
+            log_id: None,
             streamed: false,
             stuck: None,
             refusal_log: Throttled::new(Duration::from_secs(10)),
@@ -240,7 +246,7 @@ impl Puller {
     /// One connection: answers why it ended (it never ends well).
     async fn stream(&mut self) -> Ended {
         let settings = &self.geo.settings;
-        let url = format!(
+        let mut url = format!(
             "{}/api/geo/log?from={}&region={}&index={}&regions={}",
             self.link.peer.url,
             self.next,
@@ -248,6 +254,10 @@ impl Puller {
             settings.region_index(),
             region_set_hash(settings),
         );
+        if let Some(id) = &self.log_id {
+            url.push_str("&log=");
+            url.push_str(id);
+        }
         let secret = self.geo.settings.secret.clone().unwrap_or_default();
         let request = Request::get(&url)
             .header(header::AUTHORIZATION, format!("Bearer {secret}"))
@@ -275,6 +285,16 @@ impl Puller {
                 return format!("the peer refused this region (409): {why}");
             }
             other => return format!("the peer answered {other}"),
+        }
+        // The log this stream serves; a gap first if it is not the one
+        // `next` counted in.
+        let served = response
+            .headers()
+            .get(LOG_HEADER)
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_owned);
+        if served.is_some() {
+            self.log_id = served;
         }
         if self.stuck.is_none() {
             self.up();

@@ -25,6 +25,7 @@
 
 pub(super) mod durable;
 mod frame;
+pub mod identity;
 mod reader;
 mod recover;
 mod retention;
@@ -45,6 +46,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::tasks::Tasks;
 
+use self::identity::Identity;
 use self::reader::{Planned, ReadFailure};
 use self::retention::Trimmed;
 use self::segment::Segment;
@@ -109,6 +111,7 @@ const READ_ATTEMPTS: usize = 3;
 #[derive(Debug)]
 pub struct ChangeLog {
     shared: Arc<Shared>,
+    identity: Identity,
     limits: Limits,
     clock: Arc<dyn Clock>,
     /// `None` only while dropping.
@@ -186,6 +189,9 @@ impl ChangeLog {
 
     fn open_with(dir: &Path, limits: Limits, clock: Arc<dyn Clock>) -> Result<ChangeLog, LogError> {
         let recovered = recover::recover(dir)?;
+        let fresh = recovered.trimmed.through_seq == 0
+            && recovered.segments.iter().all(|segment| segment.count == 0);
+        let identity = identity::load_or_create(dir, fresh, clock.now_millis())?;
         let path = recovered
             .segments
             .last()
@@ -222,6 +228,7 @@ impl ChangeLog {
             })?;
         Ok(ChangeLog {
             shared,
+            identity,
             limits,
             clock,
             requests: Some(requests),
@@ -307,6 +314,11 @@ impl ChangeLog {
     /// A reader asking from 0 gets the kept records, not a Gap; callers that
     /// start from nothing (a peer's first pull, this region's replay) ask
     /// here first so they can drop what they cannot prove fresh.
+    /// Which log this is ([`identity`]).
+    pub fn identity(&self) -> Identity {
+        self.identity
+    }
+
     pub fn trimmed(&self) -> Option<LogRead> {
         let trimmed = self.shared.state.lock().trimmed;
         (trimmed.through_seq > 0).then_some(LogRead::Gap {

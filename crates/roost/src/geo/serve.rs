@@ -59,7 +59,15 @@ pub struct LogQuery {
     index: Option<u8>,
     /// [`region_set_hash`] of the asking region's settings (likewise).
     regions: Option<String>,
+    /// The identity of the log the reader read up to `from` (the
+    /// [`LOG_HEADER`] it was served, 16 hex digits); another log's means
+    /// this log started over.
+    log: Option<String>,
 }
+
+/// The response header naming the log a stream serves
+/// ([`super::log::identity`]), which the reader sends back as `log=`.
+pub const LOG_HEADER: &str = "roost-geo-log";
 
 /// A short, stable name for the set of regions `settings` lists (this one
 /// and its peers): the first 8 bytes of SHA-256 over the sorted names joined
@@ -131,14 +139,40 @@ pub async fn log(
         tracing::warn!(region = %query.region, reason = %why, "replication request refused");
         return Err(ApiError::new(StatusCode::CONFLICT, "regions_differ", why));
     }
+    let own = geo.log.identity().id;
+    let read = match query.log.as_deref().map(|id| u64::from_str_radix(id, 16)) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "log=<the identity of the log read so far> must be 16 hex digits",
+            ))
+        }
+    };
     tracing::info!(region = %query.region, from = query.from, "region pulling this log");
-    let stream = LogStream::new(geo.clone(), query.from);
+    let mut stream = LogStream::new(geo.clone(), query.from);
+    if query.from > 0 && read.is_some_and(|read| read != own) {
+        tracing::warn!(
+            region = %query.region,
+            from = query.from,
+            "a peer read another log of this region (its data directory was replaced); it starts over"
+        );
+        stream.started_over = true;
+    }
     let body = futures_util::stream::unfold(stream, |mut stream| async move {
         let frame = stream.next_frame().await?;
         Some((frame, stream))
     });
     Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream")],
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::HeaderName::from_static(LOG_HEADER),
+                format!("{own:016x}"),
+            ),
+        ],
         Body::from_stream(body),
     )
         .into_response())
@@ -181,6 +215,9 @@ struct LogStream {
     next: Seq,
     durable: watch::Receiver<Seq>,
     last_beat: Instant,
+    /// The reader read another log of this region: it is sent back to this
+    /// log's start first.
+    started_over: bool,
 }
 
 impl LogStream {
@@ -195,6 +232,25 @@ impl LogStream {
             last_beat: Instant::now()
                 .checked_sub(HEARTBEAT)
                 .unwrap_or_else(Instant::now),
+            started_over: false,
+        }
+    }
+
+    /// The gap that sends a reader of a log this region no longer has back
+    /// to this log's start: everything older than this log's birth (or than
+    /// what it trimmed since) is what the lost log may have changed.
+    fn start_over(&mut self) -> Frame {
+        let (first, trimmed_through) = match self.geo.log.trimmed() {
+            Some(LogRead::Gap {
+                first,
+                trimmed_through,
+            }) => (first, trimmed_through),
+            _ => (1, 0),
+        };
+        self.next = first;
+        Frame::Gap {
+            first,
+            trimmed_through: trimmed_through.max(self.geo.log.identity().born),
         }
     }
 
@@ -213,6 +269,9 @@ impl LogStream {
                     last: *self.durable.borrow(),
                 };
                 return Some(Ok(beat.encode()));
+            }
+            if std::mem::take(&mut self.started_over) {
+                return Some(Ok(self.start_over().encode()));
             }
             if self.next == 0 {
                 // A reader from the start is owed what retention removed, so
@@ -234,26 +293,15 @@ impl LogStream {
             let durable = *self.durable.borrow();
             if self.next > durable.saturating_add(1) {
                 // Past this log's end: the reader read a log this region no
-                // longer has (its data directory was replaced). Waiting would
-                // be forever; it starts over from what is kept.
-                let (first, trimmed_through) = match self.geo.log.trimmed() {
-                    Some(LogRead::Gap {
-                        first,
-                        trimmed_through,
-                    }) => (first, trimmed_through),
-                    _ => (1, 0),
-                };
+                // longer has (its data directory was replaced; a reader
+                // that does not send `log=`). Waiting would be forever; it
+                // starts over from what is kept.
                 tracing::warn!(
                     from = self.next,
                     last = durable,
                     "a peer asked past the end of this log (it read a log this region no longer has); it starts over"
                 );
-                self.next = first;
-                return Some(Ok(Frame::Gap {
-                    first,
-                    trimmed_through,
-                }
-                .encode()));
+                return Some(Ok(self.start_over().encode()));
             }
             let read = self
                 .geo
@@ -313,6 +361,7 @@ mod tests {
     use roost_store::ManualClock;
 
     use super::super::frame::FrameReader;
+    use super::super::hlc;
     use super::*;
 
     const T0: u64 = 1_750_000_000_000;
@@ -344,6 +393,7 @@ mod tests {
             region: region.to_string(),
             index: Some(asker.region_index()),
             regions: Some(region_set_hash(asker)),
+            log: None,
         }
     }
 
@@ -372,6 +422,7 @@ mod tests {
             region: "eu".into(),
             index: None,
             regions: None,
+            log: None,
         };
         assert_eq!(disagreement(&us, &bare), None);
 
@@ -459,16 +510,63 @@ mod tests {
             .unwrap();
         // A peer that had read this region's previous log through 40.
         let got = frames(&geo, 41, 2).await;
+        let born = geo.log.identity().born;
+        assert_eq!(born, hlc::compose(T0, 0, 0).get(), "a new log is born now");
         assert_eq!(
             got,
             vec![
                 Frame::Gap {
                     first: 1,
-                    trimmed_through: 0
+                    trimmed_through: born
                 },
                 Frame::Batch(vec![(1, Bytes::from_static(b"one"))]),
             ]
         );
+    }
+
+    /// A reader of another log of this region (its data directory was
+    /// replaced) is sent back to this log's start even when this log has
+    /// already grown past the reader's cursor, dropping what the lost log
+    /// may have changed (everything older than this log's birth).
+    #[tokio::test]
+    async fn a_reader_of_a_lost_log_starts_over_even_inside_this_ones_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(T0);
+        let (geo, _) = super::super::test_geo(dir.path(), &clock, &[]);
+        for i in 1..=5u8 {
+            geo.log
+                .append(vec![(u64::from(i), Bytes::from(vec![i]))])
+                .await
+                .unwrap();
+        }
+        let own = geo.log.identity();
+        let mut stream = LogStream::new(geo.clone(), 3);
+        stream.started_over = true;
+        let mut reader = FrameReader::new(1 << 20);
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            reader.push(&stream.next_frame().await.unwrap().unwrap());
+            match reader.next_frame().unwrap().unwrap() {
+                Frame::Heartbeat { .. } => {}
+                frame => got.push(frame),
+            }
+        }
+        assert_eq!(
+            got[0],
+            Frame::Gap {
+                first: 1,
+                trimmed_through: own.born
+            }
+        );
+        match &got[1] {
+            Frame::Batch(items) => assert_eq!(items.len(), 5, "read again from 1"),
+            other => panic!("{other:?}"),
+        }
+        // The same log's reader resumes where it was.
+        assert_eq!(frames(&geo, 3, 1).await[0], {
+            let items = (3..=5u8).map(|i| (u64::from(i), Bytes::from(vec![i])));
+            Frame::Batch(items.collect())
+        });
     }
 
     #[test]

@@ -263,6 +263,21 @@ impl Regions {
         }
     }
 
+    /// Empties a killed region's data directory: its change log, cursors and
+    /// snapshots are gone, as when a machine is replaced.
+    pub fn wipe(&mut self, region: usize) {
+        let r = &self.regions[region];
+        assert!(r.server.is_none(), "kill it first");
+        for entry in std::fs::read_dir(r.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+
     /// Starts the region again on its data directory (new ports; its links'
     /// proxies follow).
     pub async fn restart(&mut self, region: usize) {
