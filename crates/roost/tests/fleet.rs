@@ -163,12 +163,19 @@ async fn a_rejoined_node_gets_the_writes_it_missed_so_a_second_failure_loses_non
     }
     nodes[0].restart();
     wait_for_state(&server, &id0, "up").await;
-    eventually(
-        DEADLINE,
-        "the writes node 0 missed copied to it",
-        || async { nodes[0].dbsize() == keys.len() as u64 },
-    )
+    // Done when the refill says so: a copy counts in DBSIZE before it is
+    // re-checked against its source, and one whose source dies before the
+    // re-check is undone (it might resurrect a delete).
+    eventually(DEADLINE, "the refill of node 0 done", || async {
+        let events = server.running.as_ref().unwrap().state().events.recent(50);
+        events.iter().any(|e| e.message.contains("refill done"))
+    })
     .await;
+    assert_eq!(
+        nodes[0].dbsize(),
+        keys.len() as u64,
+        "every missed write copied"
+    );
     nodes[1].kill();
     wait_for_state(&server, &id1, "down").await;
     for key in &keys {

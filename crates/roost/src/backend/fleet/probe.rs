@@ -175,9 +175,16 @@ impl Fleet {
             tokio::select! {
                 _ = stop.cancelled() => {}
                 copied = copies => {
-                    tracing::info!(node = %node.id, keys = count, copied,
-                        secs = started.elapsed().as_secs_f64(),
+                    let secs = started.elapsed().as_secs_f64();
+                    tracing::info!(node = %node.id, keys = count, copied, secs,
                         "refilled keys a rejoined node missed from their other replicas");
+                    // Until now a second failure could lose a key the node
+                    // missed: a copy whose source stops answering before it
+                    // is re-checked is undone (it might resurrect a delete).
+                    fleet.record(
+                        EventKind::NodeReadmitted,
+                        format!("node {}: refill done, {copied} of {count} keys it missed copied back from their other replicas in {secs:.1} s", node.id),
+                    );
                 }
             }
             Ok(())
