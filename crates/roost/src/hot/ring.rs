@@ -1,14 +1,18 @@
 //! The request path's side of hot-key tracking: a lock-free ring of sampled
 //! keys per stripe that request threads write into and the fold task drains.
 //!
-//! A request thread claims a slot with one `fetch_add` on its stripe's head
+//! A request thread takes a ticket with one `fetch_add` on its stripe's head
 //! and writes the key's hash, length, sampling weight and first
-//! [`KEY_CAPTURE`] bytes into it under a sequence number (a seqlock whose
-//! writer is unique per ticket): no lock, no allocation, no waiting. The
-//! reader checks the sequence number before and after copying a slot and
-//! skips a slot that a writer is still filling or has already reused; a
-//! sample lost that way only makes the sketch see a little less traffic,
-//! and the loss is counted.
+//! [`KEY_CAPTURE`] bytes into the ticket's slot under a sequence number (a
+//! seqlock): no lock, no allocation, no waiting. A ring that wraps while a
+//! writer is still filling a slot gives the same slot to a second ticket, so
+//! a writer first claims the slot ([`claim`]: a compare-and-swap to its odd
+//! sequence number, only from an even one below it) and drops its sample if
+//! another writer is filling the slot or a newer ticket has it — two writers
+//! never interleave their words in one slot. The reader checks the sequence
+//! number before and after copying a slot and skips a slot that a writer is
+//! still filling or has already reused; a sample lost either way only makes
+//! the sketch see a little less traffic, and the loss is counted.
 //!
 //! Must not: block, allocate, or read anything but atomics on the write side.
 
@@ -45,6 +49,27 @@ impl KeyWords {
         key
     }
 }
+/// Claims `seq`'s slot for the writer of `ticket`: `true` when it may write
+/// its words, then publish `2 * ticket + 2`. `false` — the sample is dropped,
+/// and the reader counts it lost — when another writer is filling the slot
+/// (an odd number) or a newer ticket already took it. One compare-and-swap;
+/// never waits. Shared by the hot-key rings and the predictor's.
+pub(crate) fn claim(seq: &AtomicU64, ticket: u64) -> bool {
+    let filling = 2 * ticket + 1;
+    let current = seq.load(Ordering::Relaxed);
+    if current & 1 == 1 || current >= filling {
+        return false;
+    }
+    if seq
+        .compare_exchange(current, filling, Ordering::Relaxed, Ordering::Relaxed)
+        .is_err()
+    {
+        return false;
+    }
+    fence(Ordering::Release);
+    true
+}
+
 /// Rings: threads are spread over them so the heads are rarely shared.
 pub const STRIPES: usize = 4;
 /// Slots per ring (a power of two). With sampling held near
@@ -126,8 +151,9 @@ impl Rings {
         let stripe = stripe % STRIPES;
         let ticket = self.heads[stripe].0.fetch_add(1, Ordering::Relaxed);
         let slot = &self.slots[stripe * SLOTS + (ticket as usize & (SLOTS - 1))];
-        slot.seq.store(2 * ticket + 1, Ordering::Relaxed);
-        fence(Ordering::Release);
+        if !claim(&slot.seq, ticket) {
+            return;
+        }
         slot.hash.store(hash, Ordering::Relaxed);
         let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
         slot.meta
@@ -246,6 +272,21 @@ mod tests {
         assert_eq!(drained, expected);
         assert!((weight - (SLOTS + 10) as f64).abs() < 1e-6, "{weight}");
         assert_eq!(first, Some(10));
+    }
+
+    /// A writer overtaken on its slot by a newer ticket (the ring wrapped
+    /// while it was preempted) writes nothing: the newer sample stays whole.
+    #[test]
+    fn a_writer_overtaken_on_its_slot_writes_nothing() {
+        let rings = Rings::new();
+        let slot = &rings.slots[0];
+        assert!(claim(&slot.seq, 0), "a fresh slot");
+        assert!(!claim(&slot.seq, SLOTS as u64), "being filled: dropped");
+        slot.seq.store(2, Ordering::Release);
+        assert!(claim(&slot.seq, SLOTS as u64), "the next lap's ticket");
+        slot.seq.store(2 * SLOTS as u64 + 2, Ordering::Release);
+        assert!(!claim(&slot.seq, 0), "the old ticket came back too late");
+        assert!(!claim(&slot.seq, SLOTS as u64), "a ticket writes once");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! reads (key and time) that request threads write into and `learn` drains.
 //!
 //! The same seqlock rings as hot-key tracking (`hot/ring.rs`): a thread
-//! claims a slot with one `fetch_add` on its stripe's head and writes the
-//! key's first [`KEY_CAPTURE`] bytes, its length and the time under a
-//! sequence number; the reader skips a slot that a writer is still filling or
-//! has already reused, and counts it lost. An overrun ring keeps its latest
+//! takes a ticket with one `fetch_add` on its stripe's head, claims the
+//! ticket's slot (dropping the observation if another writer is filling it
+//! or a newer ticket has it) and writes the key's first [`KEY_CAPTURE`]
+//! bytes, its length and the time under a sequence number; the reader skips
+//! a slot that a writer is still filling or has already reused, and counts
+//! it lost. An overrun ring keeps its latest
 //! [`SLOTS`] observations.
 //!
 //! Must not: block, allocate, or read anything but atomics on the write side.
@@ -14,9 +16,9 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 use crate::hot::stripe;
 
-use crate::hot::KeyWords;
 /// Keys longer than this are not observed: a prediction must name a whole key.
 pub use crate::hot::KEY_CAPTURE;
+use crate::hot::{claim, KeyWords};
 /// Rings: threads are spread over them so the heads are rarely shared. As
 /// many as hot-key tracking has, whose per-thread stripe (`hot/sampling.rs`)
 /// they use.
@@ -79,8 +81,9 @@ impl Rings {
         let stripe = stripe();
         let ticket = self.heads[stripe].0.fetch_add(1, Ordering::Relaxed);
         let slot = &self.slots[stripe * SLOTS + (ticket as usize & (SLOTS - 1))];
-        slot.seq.store(2 * ticket + 1, Ordering::Relaxed);
-        fence(Ordering::Release);
+        if !claim(&slot.seq, ticket) {
+            return;
+        }
         slot.at_ms.store(at_ms, Ordering::Relaxed);
         let kept = &key[..key.len().min(KEY_CAPTURE)];
         slot.len.store(kept.len() as u64, Ordering::Relaxed);
