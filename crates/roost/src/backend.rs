@@ -66,6 +66,10 @@ pub enum RetimeCondition {
     Later,
     /// Only when the new deadline is earlier (no deadline counts as infinitely late).
     Earlier,
+    /// Only when the entry has a deadline and the new one is earlier (EXPIRE's
+    /// `LT XX`; `GT XX` is [`RetimeCondition::Later`], which a key without a
+    /// deadline never passes anyway).
+    EarlierDeadline,
 }
 
 impl RetimeCondition {
@@ -78,6 +82,7 @@ impl RetimeCondition {
             RetimeCondition::HasDeadline => current.is_some(),
             RetimeCondition::Later => late(new) > late(current),
             RetimeCondition::Earlier => late(new) < late(current),
+            RetimeCondition::EarlierDeadline => current.is_some() && late(new) < late(current),
         }
     }
 }

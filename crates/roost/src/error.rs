@@ -39,8 +39,11 @@ pub enum CacheError {
     TooManyKeys { count: usize, max: usize },
     #[error("at least one key is required")]
     NoKeys,
-    #[error("ttl must be between 1 second and {} seconds", max.as_secs())]
-    TtlOutOfRange { max: Duration },
+    /// A TTL of zero, or a deadline past what signed 64-bit unix
+    /// milliseconds hold (Redis's own limit; the REST door keeps its own
+    /// 30-day ceiling).
+    #[error("invalid expire time")]
+    InvalidExpireTime,
     #[error("entry of {weight} bytes does not fit in a shard of {shard_capacity} bytes")]
     EntryTooLarge { weight: u64, shard_capacity: u64 },
     #[error("no healthy node to serve the key")]
@@ -109,7 +112,7 @@ impl CacheError {
         match self {
             CacheError::EmptyKey
             | CacheError::NoKeys
-            | CacheError::TtlOutOfRange { .. }
+            | CacheError::InvalidExpireTime
             | CacheError::NotAnInteger
             | CacheError::IncrementOverflow
             | CacheError::Rejected { .. }
@@ -177,7 +180,7 @@ impl CacheError {
             CacheError::ValueTooLarge { .. } => "value_too_large",
             CacheError::TooManyKeys { .. } => "too_many_keys",
             CacheError::NoKeys => "no_keys",
-            CacheError::TtlOutOfRange { .. } => "invalid_ttl",
+            CacheError::InvalidExpireTime => "invalid_ttl",
             CacheError::EntryTooLarge { .. } => "entry_too_large",
             CacheError::NoNode => "no_healthy_node",
             CacheError::NodeFailed { .. } => "node_failed",

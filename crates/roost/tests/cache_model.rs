@@ -199,7 +199,7 @@ async fn apply_cache(cache: &Cache, clock: Option<&ManualClock>, op: &Op) -> Ans
         }
         Op::Delete(k) => Answer::Flag(cache.delete(&key(*k)).await.unwrap()),
         Op::Expire(k, after) => {
-            let at = cache.deadline_in(*after);
+            let at = cache.deadline_in(*after).unwrap();
             Answer::Flag(
                 cache
                     .expire_at(key(*k), at, RetimeCondition::Always)

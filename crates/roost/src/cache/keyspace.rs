@@ -78,9 +78,9 @@ impl Cache {
 
     /// Milliseconds from now to `after_ms` from now, as an absolute time for
     /// [`Cache::expire_at`], on the backend's clock.
-    pub fn deadline_in(&self, after_ms: i64) -> i64 {
+    pub fn deadline_in(&self, after_ms: i64) -> Option<i64> {
         let now = i64::try_from(self.backend.now_millis()).unwrap_or(i64::MAX);
-        now.saturating_add(after_ms)
+        now.checked_add(after_ms)
     }
 
     /// Removes a live key's deadline; `true` when it had one (PERSIST).

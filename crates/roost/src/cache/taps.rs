@@ -164,7 +164,7 @@ mod tests {
         cache.incr_by(b("n"), 2).await.unwrap();
         cache.append(b("a"), b"x").await.unwrap();
         cache.getex(b("a"), Some(Expiry::Never)).await.unwrap();
-        let at = cache.deadline_in(60_000);
+        let at = cache.deadline_in(60_000).unwrap();
         cache
             .expire_at(b("b"), at, RetimeCondition::Always)
             .await

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use roost_store::UnixMillis;
 
 use super::{Cache, Expiry};
-use crate::config::MAX_TTL;
 use crate::error::CacheError;
 
 impl Cache {
@@ -64,17 +63,18 @@ impl Cache {
     /// write without a TTL costs no clock read.
     pub(super) fn deadline(&self, expiry: Expiry) -> Result<Option<UnixMillis>, CacheError> {
         let now = || self.backend.now_millis();
-        let max_ms = MAX_TTL.as_millis() as u64;
+        let latest = i64::MAX as u64;
         match expiry {
             Expiry::Default => Ok(self.default_ttl.map(|t| now() + t.as_millis() as u64)),
             Expiry::Never => Ok(None),
-            Expiry::After(ttl) if ttl.is_zero() || ttl > MAX_TTL => {
-                Err(CacheError::TtlOutOfRange { max: MAX_TTL })
-            }
-            Expiry::After(ttl) => Ok(Some(now() + ttl.as_millis() as u64)),
-            Expiry::At(at) if at.saturating_sub(now()) > max_ms => {
-                Err(CacheError::TtlOutOfRange { max: MAX_TTL })
-            }
+            Expiry::After(ttl) if ttl.is_zero() => Err(CacheError::InvalidExpireTime),
+            Expiry::After(ttl) => u64::try_from(ttl.as_millis())
+                .ok()
+                .and_then(|ms| now().checked_add(ms))
+                .filter(|&at| at <= latest)
+                .map(Some)
+                .ok_or(CacheError::InvalidExpireTime),
+            Expiry::At(at) if at > latest => Err(CacheError::InvalidExpireTime),
             Expiry::At(at) => Ok(Some(at)),
         }
     }

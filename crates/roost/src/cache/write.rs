@@ -25,7 +25,6 @@ use super::strings::{SetOptions, SetResult};
 use super::taps::ChangeSink;
 use super::{Cache, Expiry, Found, Item};
 use crate::backend::{Condition, Deadline, LeaseHeld, RetimeCondition, SetEntry, Stored};
-use crate::config::MAX_TTL;
 use crate::error::{CacheError, Cause};
 use crate::telemetry::Op;
 
@@ -660,10 +659,8 @@ impl Cache {
     ) -> Result<Applied, CacheError> {
         self.check_key(&key)?;
         let now = self.backend.now_millis();
+        // A time before 1970 is in the past: the key goes, as in Redis.
         let at = UnixMillis::try_from(at).unwrap_or(0);
-        if at.saturating_sub(now) > MAX_TTL.as_millis() as u64 {
-            return Err(CacheError::TtlOutOfRange { max: MAX_TTL });
-        }
         let changed = self
             .backend
             .retime(key.clone(), Some(at), condition)

@@ -29,6 +29,8 @@ pub async fn exists(cx: &mut Cx<'_>, keys: &[Bytes]) -> Result<(), RespError> {
 /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key n [NX | XX | GT | LT], read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExpireArgs<'a> {
+    /// The command's name, for Redis's error naming it.
+    pub command: &'static str,
     pub key: &'a Bytes,
     pub deadline: Deadline,
     pub condition: RetimeCondition,
@@ -61,6 +63,7 @@ impl<'a> ExpireArgs<'a> {
             _ => Deadline::In(ms),
         };
         Ok(ExpireArgs {
+            command: cmd.spec().name,
             key: &argv[1],
             deadline,
             condition,
@@ -71,7 +74,10 @@ impl<'a> ExpireArgs<'a> {
 pub async fn expire(cx: &mut Cx<'_>, args: ExpireArgs<'_>) -> Result<(), RespError> {
     let at = match args.deadline {
         Deadline::At(ms) => ms,
-        Deadline::In(ms) => cx.cache().deadline_in(ms),
+        Deadline::In(ms) => cx
+            .cache()
+            .deadline_in(ms)
+            .ok_or(RespError::InvalidExpireTime(args.command))?,
     };
     let key = owned(args.key);
     let changed = cx.cache().expire_at(key, at, args.condition).await?;
@@ -105,6 +111,7 @@ fn retime_condition(options: &[Bytes]) -> Result<RetimeCondition, RespError> {
     Ok(match (nx, xx, gt, lt) {
         (true, ..) => RetimeCondition::NoDeadline,
         (_, _, true, _) => RetimeCondition::Later,
+        (_, true, _, true) => RetimeCondition::EarlierDeadline,
         (_, _, _, true) => RetimeCondition::Earlier,
         (_, true, ..) => RetimeCondition::HasDeadline,
         _ => RetimeCondition::Always,
@@ -264,12 +271,46 @@ mod tests {
         );
     }
 
+    /// As Redis 7: `XX` with `LT` needs an existing TTL (a key without one
+    /// is infinitely late for `LT` alone); TTLs past 30 days are accepted.
+    #[tokio::test]
+    async fn expire_lt_xx_needs_a_ttl_and_long_ttls_are_accepted() {
+        let mut h = Harness::new();
+        h.send(&["SET", "k", "v"]).await;
+        assert_eq!(h.send(&["EXPIRE", "k", "200", "LT", "XX"]).await, ":0\r\n");
+        assert_eq!(h.send(&["EXPIRE", "k", "200", "XX", "GT"]).await, ":0\r\n");
+        assert_eq!(h.send(&["TTL", "k"]).await, ":-1\r\n");
+        assert_eq!(h.send(&["EXPIRE", "k", "200", "LT"]).await, ":1\r\n");
+        assert_eq!(h.send(&["EXPIRE", "k", "300", "LT", "XX"]).await, ":0\r\n");
+        assert_eq!(h.send(&["EXPIRE", "k", "100", "XX", "LT"]).await, ":1\r\n");
+        assert_eq!(h.send(&["TTL", "k"]).await, ":100\r\n");
+        let year = (365 * 24 * 3600).to_string();
+        assert_eq!(h.send(&["EXPIRE", "k", &year]).await, ":1\r\n");
+        assert_eq!(h.send(&["TTL", "k"]).await, format!(":{year}\r\n"));
+        let ten_years_ms = (10 * 365 * 24 * 3600 * 1000_i64).to_string();
+        assert_eq!(
+            h.send(&["SET", "s", "v", "PX", &ten_years_ms]).await,
+            "+OK\r\n"
+        );
+        assert_eq!(h.send(&["PTTL", "s"]).await, format!(":{ten_years_ms}\r\n"));
+        let at = (START_MS as i64 / 1000 + 40 * 24 * 3600).to_string();
+        assert_eq!(h.send(&["EXPIREAT", "s", &at]).await, ":1\r\n");
+        // Past what a signed 64-bit millisecond deadline holds: Redis's error.
+        let huge = (i64::MAX / 1000 - 1).to_string();
+        assert_eq!(
+            h.send(&["EXPIRE", "k", &huge]).await,
+            "-ERR invalid expire time in 'expire' command\r\n"
+        );
+        assert_eq!(h.send(&["TTL", "k"]).await, format!(":{year}\r\n"));
+    }
+
     #[tokio::test]
     async fn a_typed_expire_at_a_unix_time() {
         let mut h = Harness::new();
         h.send(&["SET", "k", "v"]).await;
         let key = Bytes::from_static(b"k");
         let expire = Command::Expire(ExpireArgs {
+            command: "expireat",
             key: &key,
             deadline: Deadline::At(START_MS as i64 + 2_000),
             condition: RetimeCondition::Always,

@@ -101,8 +101,8 @@ impl RedisLink {
         };
         let mut cmd = redis::cmd("PEXPIRE");
         cmd.arg(key).arg(scripts::relative_ms(at, now));
-        if let Some(option) = scripts::pexpire_option(condition) {
-            cmd.arg(option);
+        for option in scripts::pexpire_options(condition) {
+            cmd.arg(*option);
         }
         let changed: i64 = self.run_cmd(cmd).await?;
         Ok(changed == 1)

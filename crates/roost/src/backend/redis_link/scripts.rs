@@ -181,16 +181,17 @@ pub(crate) fn set_conditional_args(
     (condition, mode, ms)
 }
 
-/// PEXPIRE's option for a retime condition; `None` for Always. These map
+/// PEXPIRE's options for a retime condition; none for Always. These map
 /// exactly: NX = no deadline, XX = has one, GT/LT treat no deadline as
 /// infinitely late, as [`RetimeCondition::allows`] does.
-pub(crate) fn pexpire_option(condition: RetimeCondition) -> Option<&'static str> {
+pub(crate) fn pexpire_options(condition: RetimeCondition) -> &'static [&'static str] {
     match condition {
-        RetimeCondition::Always => None,
-        RetimeCondition::NoDeadline => Some("NX"),
-        RetimeCondition::HasDeadline => Some("XX"),
-        RetimeCondition::Later => Some("GT"),
-        RetimeCondition::Earlier => Some("LT"),
+        RetimeCondition::Always => &[],
+        RetimeCondition::NoDeadline => &["NX"],
+        RetimeCondition::HasDeadline => &["XX"],
+        RetimeCondition::Later => &["GT"],
+        RetimeCondition::Earlier => &["LT"],
+        RetimeCondition::EarlierDeadline => &["LT", "XX"],
     }
 }
 
@@ -202,7 +203,7 @@ pub(crate) fn persist_requirement(condition: RetimeCondition) -> Option<&'static
         RetimeCondition::NoDeadline => Some("persistent"),
         // "Later" than a finite deadline means none; no deadline is not later than itself.
         RetimeCondition::HasDeadline | RetimeCondition::Later => Some("volatile"),
-        RetimeCondition::Earlier => None,
+        RetimeCondition::Earlier | RetimeCondition::EarlierDeadline => None,
     }
 }
 
@@ -276,6 +277,7 @@ mod tests {
             RetimeCondition::HasDeadline,
             RetimeCondition::Later,
             RetimeCondition::Earlier,
+            RetimeCondition::EarlierDeadline,
         ];
         for condition in conditions {
             let requirement = persist_requirement(condition);
