@@ -760,21 +760,15 @@ impl Unlogged<'_> {
         let Some(keys) = &self.keys else {
             return Ok(());
         };
-        let entries = self.cache.read_back(keys, self.wrote);
-        let entries = match entries {
-            Ok(entries) => entries,
-            Err(err) => {
-                self.keys = None;
-                return Err(not_logged(err));
-            }
+        // The keys stay until the record is handed over: a drop while it
+        // waits for room in the log must still find them.
+        let recorded = match self.cache.read_back(keys, self.wrote) {
+            Ok(entries) if entries.is_empty() => Ok(()),
+            Ok(entries) => self.sink.record(entries).await,
+            Err(err) => Err(err),
         };
-        if !entries.is_empty() {
-            let recorded = self.sink.record(entries).await;
-            self.keys = None;
-            recorded.map_err(not_logged)?;
-        }
         self.keys = None;
-        Ok(())
+        recorded.map_err(not_logged)
     }
 }
 

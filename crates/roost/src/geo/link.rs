@@ -177,8 +177,12 @@ struct Puller {
     /// The identity of the peer's log `next` counts in (its
     /// [`super::serve::LOG_HEADER`]), sent back as `log=`: a peer whose log
     /// started over sends this link back to its start, however far the new
-    /// log has grown. `None` until the first answer.
+    /// log has grown. `None` until the first answer; another log's id is
+    /// taken only once its gap back to the start was applied (a stream cut
+    /// before that must ask as a reader of the old log again).
     log_id: Option<String>,
+    /// The id the current stream's answer named.
+    serving: Option<String>,
     /// Whether the current stream delivered a frame (resets the backoff).
     streamed: bool,
     /// The Seq of a refused record this link waits to apply: until it is,
@@ -233,6 +237,7 @@ impl Puller {
             next: 0,
             persisted: (persisted > 0).then_some(persisted),
             log_id: None,
+            serving: None,
             streamed: false,
             stuck: None,
             refusal_log: Throttled::new(Duration::from_secs(10)),
@@ -286,15 +291,15 @@ impl Puller {
             }
             other => return format!("the peer answered {other}"),
         }
-        // The log this stream serves; a gap first if it is not the one
-        // `next` counted in.
-        let served = response
+        // The log this stream serves; if it is not the one `next` counts
+        // in, the peer sends a gap back to its start first.
+        self.serving = response
             .headers()
             .get(LOG_HEADER)
             .and_then(|id| id.to_str().ok())
             .map(str::to_owned);
-        if served.is_some() {
-            self.log_id = served;
+        if self.next == 0 || self.log_id.is_none() {
+            self.log_id.clone_from(&self.serving);
         }
         if self.stuck.is_none() {
             self.up();
@@ -338,7 +343,12 @@ impl Puller {
             Frame::Gap {
                 first,
                 trimmed_through,
-            } => self.resync(first, trimmed_through).await,
+            } => {
+                self.resync(first, trimmed_through).await?;
+                // From here on `next` counts in the log this stream serves.
+                self.log_id.clone_from(&self.serving);
+                Ok(())
+            }
         }
     }
 
@@ -1014,6 +1024,30 @@ mod tests {
         h.puller.handle(Frame::Batch(batch)).await.unwrap();
         assert_eq!(h.value("fresh").as_deref(), Some("1"));
         assert_eq!(h.link_cursor(), 1);
+    }
+
+    /// A stream served from another log (the peer's data directory was
+    /// replaced) is that log's reader only once the gap back to its start
+    /// was applied: cut before it, the link must ask as the old log's
+    /// reader again, or the peer would resume it inside the new log.
+    #[tokio::test]
+    async fn another_logs_id_is_taken_only_with_its_gap() {
+        let mut h = harness();
+        h.puller.advance(40);
+        h.puller.log_id = Some("00000000000000aa".into());
+        h.puller.serving = Some("00000000000000bb".into());
+        let beat = Frame::Heartbeat {
+            hlc: hlc::compose(T0, 0, 1).get(),
+            last: 40,
+        };
+        h.puller.handle(beat).await.unwrap();
+        assert_eq!(h.puller.log_id.as_deref(), Some("00000000000000aa"));
+        let gap = Frame::Gap {
+            first: 1,
+            trimmed_through: 0,
+        };
+        h.puller.handle(gap).await.unwrap();
+        assert_eq!(h.puller.log_id.as_deref(), Some("00000000000000bb"));
     }
 
     #[tokio::test]
