@@ -4,9 +4,10 @@
 // staleness, and the `region` events. GET /api/regions once a second
 // (data/regions.ts). `RegionsView` draws one state and holds no transport
 // logic, so it is tested by rendering it.
-import { Alert, Card, Col, Empty, Row, Space, Statistic, Table, Tag, Tooltip, Typography } from 'antd';
+import { Card, Col, Empty, Row, Space, Statistic, Table, Tag, Tooltip, Typography } from 'antd';
 
 import type { RegionPeer, RegionsEnabled, RoostEvent } from '../api/types';
+import { pendingCard, StaleAlert } from '../components/PolledCard';
 import { TimeChart, type ChartLine } from '../components/TimeChart';
 import {
   isRegion,
@@ -23,38 +24,19 @@ import {
 import { formatAgo, formatBytes, formatClock, formatCount, formatMs, formatOps } from '../format';
 
 const TITLE = 'regions';
+const NAMES = { title: TITLE, path: '/api/regions', testId: 'regions-page', prefix: 'regions' };
 
 export function RegionsPage({ events }: { events: RoostEvent[] }) {
   return <RegionsView state={useRegions()} events={events} />;
 }
 
 export function RegionsView({ state, events }: { state: RegionsState; events: RoostEvent[] }) {
-  const { answer, missing, error } = state;
-  if (missing) {
-    return (
-      <Card size="small" title={TITLE} data-testid="regions-page">
-        <Empty description="Not available in this version (/api/regions answers 404)." data-testid="regions-missing" />
-      </Card>
-    );
+  const pending = pendingCard(state, NAMES);
+  const { answer, error } = state;
+  if (pending !== null || answer === null) {
+    return pending;
   }
-  if (answer === null) {
-    return error === null ? (
-      <Card size="small" title={TITLE} loading data-testid="regions-page" />
-    ) : (
-      <Card size="small" title={TITLE} data-testid="regions-page">
-        <Alert type="error" showIcon title={`${error.code}: ${error.message}`} data-testid="regions-error" />
-      </Card>
-    );
-  }
-  const stale = error !== null && (
-    <Alert
-      type="warning"
-      showIcon
-      style={{ marginBottom: 12 }}
-      title={`last refresh failed (${error.code}); showing the previous answer`}
-      data-testid="regions-stale"
-    />
-  );
+  const stale = <StaleAlert error={error} prefix="regions" />;
   if (!isRegion(answer)) {
     return (
       <Card size="small" title={TITLE} data-testid="regions-page" extra={<Tag data-testid="regions-state">single region</Tag>}>

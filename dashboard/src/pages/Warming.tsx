@@ -6,6 +6,7 @@
 import { Alert, Card, Col, Descriptions, Empty, Progress, Row, Space, Statistic, Table, Tag, Tooltip, Typography } from 'antd';
 
 import type { NodeWarmup, WarmingResponse, WarmingSnapshotStatus } from '../api/types';
+import { pendingCard, StaleAlert } from '../components/PolledCard';
 import {
   budgetShare,
   intervalLabel,
@@ -18,28 +19,17 @@ import {
 import { formatAgo, formatBytes, formatClock, formatCount, formatMs, formatOps, formatPercent } from '../format';
 
 const TITLE = 'cache warming';
+const NAMES = { title: TITLE, path: '/api/cache/warming', testId: 'warming-panel', prefix: 'warming' };
 
 export function WarmingPanel() {
   return <WarmingView state={useWarming()} />;
 }
 
 export function WarmingView({ state }: { state: WarmingState }) {
-  const { answer, missing, error } = state;
-  if (missing) {
-    return (
-      <Card size="small" title={TITLE} data-testid="warming-panel">
-        <Empty description="Not available in this version (/api/cache/warming answers 404)." data-testid="warming-missing" />
-      </Card>
-    );
-  }
-  if (answer === null) {
-    return error === null ? (
-      <Card size="small" title={TITLE} loading data-testid="warming-panel" />
-    ) : (
-      <Card size="small" title={TITLE} data-testid="warming-panel">
-        <Alert type="error" showIcon title={`${error.code}: ${error.message}`} data-testid="warming-error" />
-      </Card>
-    );
+  const pending = pendingCard(state, NAMES);
+  const { answer, error } = state;
+  if (pending !== null || answer === null) {
+    return pending;
   }
   return (
     <Card
@@ -57,15 +47,7 @@ export function WarmingView({ state }: { state: WarmingState }) {
         </Space>
       }
     >
-      {error !== null && (
-        <Alert
-          type="warning"
-          showIcon
-          style={{ marginBottom: 12 }}
-          title={`last refresh failed (${error.code}); showing the previous answer`}
-          data-testid="warming-stale"
-        />
-      )}
+      <StaleAlert error={error} prefix="warming" />
       {answer.enabled ? <Enabled answer={answer} nowMs={state.atMs} /> : <Off />}
     </Card>
   );
