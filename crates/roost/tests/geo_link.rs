@@ -375,6 +375,32 @@ async fn regions_listing_different_sets_refuse_each_other() {
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("0123456789abcdef"), "{message}");
     assert!(message.contains("[eu, us]"), "{message}");
+    // The identity of the log read so far must be 16 hex digits.
+    for bad in ["log=not-hex", "log=abc", "log=%2B123456789abcdef"] {
+        let response = ask(&format!("region=eu&{bad}")).await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{bad}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_request", "{bad}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("16 hex digits"),
+            "{body}"
+        );
+    }
+    // A stream names the log it serves, for the reader to send back.
+    let response = ask("region=eu").await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let served = response.headers()["roost-geo-log"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        served.len() == 16 && served.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{served}"
+    );
+    drop(response);
     assert_eq!(value_of(&us, "k").await, None, "nothing crossed");
     us.shutdown().await;
     eu.shutdown().await;

@@ -140,10 +140,14 @@ pub async fn log(
         return Err(ApiError::new(StatusCode::CONFLICT, "regions_differ", why));
     }
     let own = geo.log.identity().id;
-    let read = match query.log.as_deref().map(|id| u64::from_str_radix(id, 16)) {
+    let hex = |id: &str| {
+        let digits = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        digits.then(|| u64::from_str_radix(id, 16).ok()).flatten()
+    };
+    let read = match query.log.as_deref().map(hex) {
         None => None,
-        Some(Ok(id)) => Some(id),
-        Some(Err(_)) => {
+        Some(Some(id)) => Some(id),
+        Some(None) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
