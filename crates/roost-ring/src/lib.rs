@@ -78,5 +78,5 @@ mod successors;
 
 pub use error::RingError;
 pub use node::{Node, NodeId, DEFAULT_WEIGHT};
-pub use ring::{key_hash, Ring, MAX_POINTS, POINTS_PER_WEIGHT_UNIT};
+pub use ring::{hash_tag, key_hash, Ring, MAX_POINTS, POINTS_PER_WEIGHT_UNIT};
 pub use successors::Successors;

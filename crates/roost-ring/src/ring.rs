@@ -30,10 +30,26 @@ pub const POINTS_PER_WEIGHT_UNIT: u64 = 40;
 pub const MAX_POINTS: u64 = 1 << 22;
 
 /// The hash of a key, as used by [`Ring::locate_hash`]. Exposed so that a caller who
-/// needs both the owner and the replicas of a key hashes it only once.
+/// needs both the owner and the replicas of a key hashes it only once. Only the key's
+/// [`hash_tag`] is hashed, so keys that share a tag share their nodes, as in Redis
+/// Cluster: a command on several of them can run on one node.
 #[inline]
 pub fn key_hash(key: &[u8]) -> u64 {
-    xxh3_64(key)
+    xxh3_64(hash_tag(key))
+}
+
+/// The part of `key` that decides its placement, by Redis Cluster's rule: the bytes
+/// between the first `{` and the first `}` after it, when there are any; otherwise
+/// the whole key (`{}` and a `{` without a `}` tag nothing).
+#[inline]
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    let Some(open) = key.iter().position(|&b| b == b'{') else {
+        return key;
+    };
+    match key[open + 1..].iter().position(|&b| b == b'}') {
+        Some(len) if len > 0 => &key[open + 1..open + 1 + len],
+        _ => key,
+    }
 }
 
 /// A weighted consistent-hash ring over a set of nodes.
@@ -205,6 +221,26 @@ fn fraction_of_hash_space(hashes: u128) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hash_tags_follow_redis_cluster() {
+        use super::hash_tag;
+        assert_eq!(hash_tag(b"{user1000}.following"), b"user1000");
+        assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar", "the first tag only");
+        assert_eq!(
+            hash_tag(b"foo{}{bar}"),
+            b"foo{}{bar}",
+            "an empty tag tags nothing"
+        );
+        assert_eq!(
+            hash_tag(b"foo{{bar}}zap"),
+            b"{bar",
+            "up to the first closing brace"
+        );
+        assert_eq!(hash_tag(b"foo{bar"), b"foo{bar");
+        assert_eq!(hash_tag(b"plain"), b"plain");
+        assert_eq!(super::key_hash(b"a{t}"), super::key_hash(b"{t}b"));
+    }
+
     use super::*;
     use crate::DEFAULT_WEIGHT;
 

@@ -24,6 +24,27 @@ use crate::error::CacheError;
 /// A plain write of a batch: the key and the entry to store under it.
 pub type SetEntry = (Bytes, Stored);
 
+/// A Redis node's reply to a forwarded command, as redis-rs read it.
+pub use redis::Value as NodeReply;
+
+/// A command Roost does not interpret, forwarded to the node that holds its
+/// keys in front of Redis (hashes, lists, sets, sorted sets, streams…; see
+/// `api/resp/forward.rs` and `backend/fleet/forward.rs`).
+#[derive(Debug, Clone, Copy)]
+pub struct Forwarded<'a> {
+    /// The command's name, lower-case, as Redis names it in errors.
+    pub name: &'static str,
+    /// The whole command as the client sent it, name first.
+    pub argv: &'a [Bytes],
+    /// Its keys, by its key spec; none for OBJECT HELP and the like.
+    pub keys: &'a [&'a [u8]],
+    /// It may change its keys (flag `write`): other copies are dropped.
+    pub write: bool,
+    /// Its keys may lie on several nodes: it runs once per node on that
+    /// node's keys and the integer replies are added up (TOUCH).
+    pub sums: bool,
+}
+
 /// What a backend stores for a key: the value, its absolute deadline and its
 /// version (the embedded store's own entry type; its versions are stamped only
 /// in a region, issue 16; a Redis node's entries carry `Version::NONE`).
@@ -470,6 +491,17 @@ impl Backend {
         CacheError::Unsupported {
             operation,
             backend: self.name(),
+        }
+    }
+
+    /// Runs a forwarded command on the node that holds its keys; the embedded
+    /// store has no data types and refuses it.
+    pub async fn forward(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
+        match self {
+            Backend::Embedded(_) => Err(CacheError::NeedsRedis {
+                command: command.name,
+            }),
+            Backend::Fleet(f) => Box::pin(f.forward(command)).await,
         }
     }
 

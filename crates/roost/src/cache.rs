@@ -28,6 +28,7 @@
 mod ahead;
 mod basic;
 mod fence;
+mod forward;
 mod glob;
 mod keyspace;
 mod mget;

@@ -105,9 +105,20 @@ pub enum CacheError {
         operation: &'static str,
         backend: &'static str,
     },
+    /// A data-type command Roost forwards to Redis, sent to the embedded store.
+    #[error("'{command}' runs in front of Redis only (a Redis fleet or Redis Cluster); the embedded store keeps strings (docs/resp.md)")]
+    NeedsRedis { command: &'static str },
 }
 
 impl CacheError {
+    /// Redis Cluster's reply to a command whose keys hash to different slots,
+    /// which Roost gives for keys on different nodes of a fleet as well.
+    pub fn cross_slot() -> CacheError {
+        CacheError::Rejected {
+            reply: "CROSSSLOT Keys in request don't hash to the same slot".into(),
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             CacheError::EmptyKey
@@ -116,7 +127,8 @@ impl CacheError {
             | CacheError::NotAnInteger
             | CacheError::IncrementOverflow
             | CacheError::Rejected { .. }
-            | CacheError::Unsupported { .. } => ErrorKind::InvalidInput,
+            | CacheError::Unsupported { .. }
+            | CacheError::NeedsRedis { .. } => ErrorKind::InvalidInput,
             CacheError::KeyTooLong { .. }
             | CacheError::ValueTooLarge { .. }
             | CacheError::TooManyKeys { .. }
@@ -193,7 +205,7 @@ impl CacheError {
             CacheError::OriginOverloaded { .. } => "overloaded",
             CacheError::NotLogged { .. } => "not_logged",
             CacheError::Interrupted { .. } => "interrupted",
-            CacheError::Unsupported { .. } => "unsupported",
+            CacheError::Unsupported { .. } | CacheError::NeedsRedis { .. } => "unsupported",
         }
     }
 }

@@ -32,6 +32,8 @@ mod command;
 mod command_table;
 mod connection;
 mod dispatch;
+mod forward;
+mod forward_table;
 mod handshake;
 mod introspection;
 mod keyspace;

@@ -19,6 +19,7 @@
 
 mod changes;
 mod data_path;
+mod forward;
 mod health;
 mod journal;
 mod lease;

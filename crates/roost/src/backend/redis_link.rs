@@ -23,6 +23,7 @@ mod node_pool;
 mod scripts;
 
 pub use address::NodeAddress;
+pub(crate) use connection::key_slot;
 pub use node_info::NodeInfo;
 
 use std::future::Future;
@@ -35,7 +36,7 @@ use redis::{RedisError, RedisResult, Value};
 use roost_store::UnixMillis;
 use tokio::sync::Semaphore;
 
-use self::connection::{breaks_connection, cache_error, node_failed, Connection};
+use self::connection::{breaks_connection, cache_error, node_failed, Connection, Place};
 use self::node_pool::{Lease, NodePool};
 use self::scripts::WireExpiry;
 use crate::backend::Stored;
@@ -299,6 +300,30 @@ impl RedisLink {
     ) -> Result<(u64, Vec<(Bytes, Option<UnixMillis>)>), CacheError> {
         self.run(|mut c| async move { keyspace::scan_step(&mut c, cursor, count, now).await })
             .await
+    }
+
+    /// Sends a client's command as it came and answers Redis's reply as
+    /// redis-rs read it. On a cluster it goes to the master of `key`'s slot
+    /// (the caller checked that every key shares it); without a key, to
+    /// whichever node redis-rs picks.
+    pub async fn forward(&self, argv: &[Bytes], key: Option<&[u8]>) -> Result<Value, CacheError> {
+        let mut cmd = redis::Cmd::new();
+        for arg in argv {
+            cmd.arg(&arg[..]);
+        }
+        let cmd = &cmd;
+        self.run(|mut c| async move {
+            match key {
+                Some(key) => {
+                    cmd.query_async(&mut c.at(Place::Master {
+                        slot: key_slot(key),
+                    }))
+                    .await
+                }
+                None => cmd.query_async(&mut c).await,
+            }
+        })
+        .await
     }
 
     /// Removes everything in the link's database (every master of a cluster);

@@ -24,7 +24,7 @@ use std::ops::RangeInclusive;
 
 use bytes::Bytes;
 
-use super::command_table::{lookup, Cmd};
+use super::command_table::{forwarded_metric, lookup, lookup_forwarded, Cmd, Spec, FORWARDED};
 use super::dispatch::{integer, is};
 use super::handshake::{AclCommand, ClientCommand, Hello};
 use super::introspection::CommandQuery;
@@ -41,6 +41,31 @@ pub enum Request<'a> {
     Invalid { cmd: Option<Cmd>, error: RespError },
     /// A known command with an allowed number of arguments.
     Call(Call<'a>),
+    /// A command forwarded to the key's node in front of Redis; its arity is
+    /// checked when it runs (before authentication, as Redis does).
+    Forward(Forward<'a>),
+}
+
+/// A forwarded command (see `forward.rs`): its entry in [`FORWARDED`] and
+/// its arguments as sent.
+#[derive(Debug)]
+pub struct Forward<'a> {
+    pub index: usize,
+    pub argv: &'a [Bytes],
+}
+
+impl<'a> Forward<'a> {
+    pub fn spec(&self) -> &'static Spec {
+        &FORWARDED[self.index]
+    }
+
+    /// Its keys, by the table's key spec (as for [`Call::keys`]).
+    pub fn keys(&self) -> Keys<'a> {
+        Keys {
+            argv: self.argv,
+            positions: self.spec().key_positions(self.argv.len()),
+        }
+    }
 }
 
 /// A known command with an allowed number of arguments.
@@ -58,6 +83,9 @@ impl<'a> Request<'a> {
     /// Parses `argv`, a command as the codec returns it (name first, never empty).
     pub fn parse(argv: &'a [Bytes]) -> Request<'a> {
         let Some(cmd) = lookup(&argv[0]) else {
+            if let Some(index) = lookup_forwarded(&argv[0]) {
+                return Request::Forward(Forward { index, argv });
+            }
             let error = RespError::unknown_command(argv);
             return Request::Invalid { cmd: None, error };
         };
@@ -73,11 +101,20 @@ impl<'a> Request<'a> {
         Request::Call(Call { cmd, argv, command })
     }
 
-    /// The table entry the name found, if any.
+    /// The table entry the name found, if any, of a command Roost serves.
     pub fn cmd(&self) -> Option<Cmd> {
         match self {
             Request::Invalid { cmd, .. } => *cmd,
             Request::Call(call) => Some(call.cmd),
+            Request::Forward(_) => None,
+        }
+    }
+
+    /// Which counter of `roost_resp_commands_total` counts it (`None`: unknown).
+    pub fn metric(&self) -> Option<usize> {
+        match self {
+            Request::Forward(forward) => Some(forwarded_metric(forward.index)),
+            _ => self.cmd().map(|cmd| cmd as usize),
         }
     }
 }
@@ -447,7 +484,7 @@ mod tests {
     #[test]
     fn typed_commands_use_as_keys_the_arguments_the_table_names() {
         for spec in COMMANDS {
-            let argv = argv(sample(spec.cmd));
+            let argv = argv(sample(spec.cmd.unwrap()));
             let Request::Call(call) = Request::parse(&argv) else {
                 panic!("the sample of {} does not parse", spec.name);
             };
@@ -533,6 +570,7 @@ mod tests {
         let argv = argv(words);
         match Request::parse(&argv) {
             Request::Invalid { error, .. } => Err(format!("before auth: {error}")),
+            Request::Forward(forward) => Ok(format!("forward {}", forward.spec().name)),
             Request::Call(call) => match call.command {
                 Ok(command) => Ok(format!("{command:?}")),
                 Err(error) => Err(format!("after auth: {error}")),

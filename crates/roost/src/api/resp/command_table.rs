@@ -4,8 +4,15 @@
 //! all read it, so a command cannot be served without being described (or
 //! described without being served), and which arguments are keys is said here
 //! and nowhere else.
+//!
+//! Two parts: [`COMMANDS`], the commands Roost serves itself on every backend
+//! (each a [`Cmd`]), and [`FORWARDED`], the data-type commands it forwards to
+//! the key's node in front of Redis (`forward_table.rs`, generated from
+//! Redis's own COMMAND INFO; `forward.rs` runs them).
 
 use crate::auth::Role;
+
+pub use super::forward_table::FORWARDED;
 
 /// Every command, in table order (`COMMANDS[cmd as usize]` describes `cmd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +65,8 @@ pub enum Cmd {
 /// How Redis describes a command (the fields COMMAND INFO and DOCS report).
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
-    pub cmd: Cmd,
+    /// The command Roost serves itself; `None` for a forwarded one.
+    pub cmd: Option<Cmd>,
     /// Lower-case, as Redis names commands in replies and errors.
     pub name: &'static str,
     /// Redis's convention: `n` exactly n arguments (name included), `-n` at least n.
@@ -145,15 +153,35 @@ const fn spec(
     group: &'static str,
     summary: &'static str,
 ) -> Spec {
+    let mut spec = fwd(
+        name, arity, flags, keys, categories, group, "1.0.0", summary,
+    );
+    spec.cmd = Some(cmd);
+    spec
+}
+
+/// A forwarded command's entry, as Redis describes it (see [`FORWARDED`]);
+/// [`spec`] makes a served one's from it.
+#[allow(clippy::too_many_arguments)]
+pub const fn fwd(
+    name: &'static str,
+    arity: i64,
+    flags: &'static [&'static str],
+    keys: (i64, i64, i64),
+    categories: &'static [&'static str],
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+) -> Spec {
     Spec {
-        cmd,
+        cmd: None,
         name,
         arity,
         flags,
         keys,
         categories,
         group,
-        since: "1.0.0",
+        since,
         summary,
         role: role_of(flags),
         no_auth: has_flag(flags, "no_auth"),
@@ -246,7 +274,11 @@ pub const COMMANDS: &[Spec] = &[
 impl Cmd {
     pub fn spec(self) -> &'static Spec {
         let spec = &COMMANDS[self as usize];
-        debug_assert_eq!(spec.cmd, self, "invariant: the table is in enum order");
+        debug_assert_eq!(
+            spec.cmd,
+            Some(self),
+            "invariant: the table is in enum order"
+        );
         spec
     }
 }
@@ -256,14 +288,9 @@ const LONGEST_NAME: usize = 9;
 
 /// Finds a command by name, case-insensitively, without allocating.
 pub fn lookup(name: &[u8]) -> Option<Cmd> {
-    if name.len() > LONGEST_NAME {
-        return None;
-    }
     let mut upper = [0u8; LONGEST_NAME];
-    let upper = &mut upper[..name.len()];
-    upper.copy_from_slice(name);
-    upper.make_ascii_uppercase();
-    Some(match &*upper {
+    let upper = folded(name, &mut upper, true)?;
+    Some(match upper {
         b"PING" => C::Ping,
         b"ECHO" => C::Echo,
         b"QUIT" => C::Quit,
@@ -311,9 +338,48 @@ pub fn lookup(name: &[u8]) -> Option<Cmd> {
     })
 }
 
-/// The command names in table order, for the metric labels.
+/// `name` copied into `buf` in upper (or lower) case; `None` when it does not
+/// fit, so no name longer than the table's longest is looked at further.
+fn folded<'b>(name: &[u8], buf: &'b mut [u8], upper: bool) -> Option<&'b [u8]> {
+    let folded = buf.get_mut(..name.len())?;
+    folded.copy_from_slice(name);
+    match upper {
+        true => folded.make_ascii_uppercase(),
+        false => folded.make_ascii_lowercase(),
+    }
+    Some(folded)
+}
+
+/// The longest forwarded command name, in bytes (GEORADIUSBYMEMBER_RO).
+const LONGEST_FORWARDED: usize = 20;
+
+/// Finds a forwarded command by name, case-insensitively, without allocating:
+/// its index in [`FORWARDED`] (sorted by name).
+pub fn lookup_forwarded(name: &[u8]) -> Option<usize> {
+    let mut lower = [0u8; LONGEST_FORWARDED];
+    let lower = folded(name, &mut lower, false)?;
+    FORWARDED
+        .binary_search_by(|spec| spec.name.as_bytes().cmp(lower))
+        .ok()
+}
+
+/// Any command's entry by name: one Roost serves, else one it forwards.
+pub fn lookup_spec(name: &[u8]) -> Option<&'static Spec> {
+    match lookup(name) {
+        Some(cmd) => Some(cmd.spec()),
+        None => lookup_forwarded(name).map(|i| &FORWARDED[i]),
+    }
+}
+
+/// The metric index of the forwarded command at `index` in [`FORWARDED`]:
+/// they are counted after the commands Roost serves.
+pub fn forwarded_metric(index: usize) -> usize {
+    COMMANDS.len() + index
+}
+
+/// The command names in metric order (served, then forwarded), for the labels.
 pub fn names() -> Vec<&'static str> {
-    COMMANDS.iter().map(|s| s.name).collect()
+    COMMANDS.iter().chain(FORWARDED).map(|s| s.name).collect()
 }
 
 #[cfg(test)]
@@ -323,11 +389,43 @@ mod tests {
     #[test]
     fn table_order_matches_the_enum_and_every_name_is_found() {
         for (index, spec) in COMMANDS.iter().enumerate() {
-            assert_eq!(spec.cmd as usize, index, "{} is out of order", spec.name);
+            let cmd = spec.cmd.expect("a served command names its Cmd");
+            assert_eq!(cmd as usize, index, "{} is out of order", spec.name);
             assert!(spec.name.len() <= LONGEST_NAME);
-            assert_eq!(lookup(spec.name.as_bytes()), Some(spec.cmd));
-            assert_eq!(lookup(spec.name.to_uppercase().as_bytes()), Some(spec.cmd));
+            assert_eq!(lookup(spec.name.as_bytes()), Some(cmd));
+            assert_eq!(lookup(spec.name.to_uppercase().as_bytes()), Some(cmd));
+            assert_eq!(
+                lookup_forwarded(spec.name.as_bytes()),
+                None,
+                "{} is served, not forwarded",
+                spec.name
+            );
         }
+        for (index, spec) in FORWARDED.iter().enumerate() {
+            assert!(spec.cmd.is_none() && spec.name.len() <= LONGEST_FORWARDED);
+            assert_eq!(
+                lookup_forwarded(spec.name.as_bytes()),
+                Some(index),
+                "{} (sorted?)",
+                spec.name
+            );
+            assert_eq!(
+                lookup_forwarded(spec.name.to_uppercase().as_bytes()),
+                Some(index)
+            );
+            assert!(spec.has_keys(), "{} names its keys", spec.name);
+            assert!(!spec.no_auth());
+        }
+        assert_eq!(
+            lookup_forwarded(b"blpop"),
+            None,
+            "blocking commands are not forwarded"
+        );
+        assert_eq!(
+            lookup_forwarded(b"zunionstore"),
+            None,
+            "nor are numkeys commands"
+        );
         assert_eq!(lookup(b"nosuchcmd"), None);
         assert_eq!(lookup(b"getdelete"), None);
         assert_eq!(lookup(b""), None);
@@ -343,6 +441,13 @@ mod tests {
         assert_eq!(Cmd::Del.spec().role(), Role::Write);
         assert_eq!(Cmd::Flushall.spec().role(), Role::Admin);
         assert_eq!(Cmd::Flushdb.spec().role(), Role::Admin);
+        let forwarded =
+            |name: &str| FORWARDED[lookup_forwarded(name.as_bytes()).expect("forwarded")].role();
+        assert_eq!(forwarded("hget"), Role::Read);
+        assert_eq!(forwarded("object"), Role::Read);
+        assert_eq!(forwarded("hset"), Role::Write);
+        assert_eq!(forwarded("xgroup"), Role::Write);
+        assert_eq!(forwarded("restore"), Role::Write);
     }
 
     #[test]

@@ -13,13 +13,13 @@ use futures_util::FutureExt;
 use roost_resp::{write_null, write_simple, Protocol};
 
 use super::command::{Command, Request};
-use super::command_table::{lookup, Cmd};
+use super::command_table::{lookup, Cmd, Spec};
 use super::connection::FLUSH_AT;
 use super::output::Output;
 use super::reply::RespError;
 use super::session::Session;
 use super::writer::Wire;
-use super::{handshake, introspection, keyspace, strings, RespState};
+use super::{forward, handshake, introspection, keyspace, strings, RespState};
 use crate::cache::Cache;
 use crate::telemetry::Throttled;
 
@@ -92,7 +92,7 @@ pub async fn execute(
     wire: Option<&mut Wire>,
 ) {
     let cmd = request.cmd();
-    state.metrics.command(cmd.map(|c| c as usize)).inc();
+    state.metrics.command(request.metric()).inc();
     let mut cx = Cx {
         state,
         session,
@@ -137,18 +137,30 @@ fn panicked(state: &RespState, cmd: Option<Cmd>, panic: Box<dyn std::any::Any + 
 async fn run(cx: &mut Cx<'_>, request: Request<'_>) -> Result<(), RespError> {
     let call = match request {
         Request::Invalid { error, .. } => return Err(error),
+        Request::Forward(forwarded) => {
+            let spec = forwarded.spec();
+            if !spec.arity_allows(forwarded.argv.len()) {
+                return Err(RespError::WrongArity(spec.name));
+            }
+            authorize(cx, spec)?;
+            return forward::run(cx, forwarded).await;
+        }
         Request::Call(call) => call,
     };
-    let spec = call.cmd.spec();
+    authorize(cx, call.cmd.spec())?;
+    apply(cx, call.command?).await
+}
+
+/// NOAUTH, then NOPERM: whether this session may run `spec`.
+fn authorize(cx: &Cx<'_>, spec: &Spec) -> Result<(), RespError> {
     match cx.session.identity.as_ref() {
-        None if !spec.no_auth() => return Err(RespError::NoAuth),
+        None if !spec.no_auth() => Err(RespError::NoAuth),
         Some(who) if !who.role.allows(spec.role()) => {
             refused(cx, "the user's role does not allow it", spec.name);
-            return Err(RespError::NoPermission(spec.name));
+            Err(RespError::NoPermission(spec.name))
         }
-        _ => {}
+        _ => Ok(()),
     }
-    apply(cx, call.command?).await
 }
 
 /// Runs a typed command for a session allowed to run it: the handler call.

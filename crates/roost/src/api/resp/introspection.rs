@@ -12,7 +12,7 @@ use roost_resp::{
     write_simple, write_verbatim, Protocol,
 };
 
-use super::command_table::{lookup, Spec, COMMANDS};
+use super::command_table::{lookup, lookup_spec, Spec, COMMANDS, FORWARDED};
 use super::dispatch::{is, Cx};
 use super::handshake::REDIS_VERSION;
 use super::reply::RespError;
@@ -63,24 +63,31 @@ impl<'a> CommandQuery<'a> {
 
 pub fn command(cx: &mut Cx<'_>, query: CommandQuery<'_>) -> Result<(), RespError> {
     let protocol = cx.protocol();
+    // The forwarded commands exist only in front of Redis.
+    let forwards = cx.cache().backend().is_remote();
+    let table: Vec<&'static Spec> = match forwards {
+        true => COMMANDS.iter().chain(FORWARDED).collect(),
+        false => COMMANDS.iter().collect(),
+    };
+    let known = |name: &[u8]| match forwards {
+        true => lookup_spec(name),
+        false => lookup(name).map(|cmd| cmd.spec()),
+    };
     let out = &mut *cx.out;
     let named = |names: &[Bytes]| -> Vec<Option<&'static Spec>> {
-        names
-            .iter()
-            .map(|name| lookup(name).map(|cmd| cmd.spec()))
-            .collect()
+        names.iter().map(|name| known(name)).collect()
     };
     match query {
-        CommandQuery::Count => write_integer(out, COMMANDS.len() as i64),
+        CommandQuery::Count => write_integer(out, table.len() as i64),
         CommandQuery::List => {
-            write_array_header(out, COMMANDS.len());
-            COMMANDS
+            write_array_header(out, table.len());
+            table
                 .iter()
                 .for_each(|spec| write_bulk(out, spec.name.as_bytes()));
         }
         CommandQuery::Info([]) => {
-            write_array_header(out, COMMANDS.len());
-            COMMANDS
+            write_array_header(out, table.len());
+            table
                 .iter()
                 .for_each(|spec| write_info(out, spec, protocol));
         }
@@ -95,7 +102,7 @@ pub fn command(cx: &mut Cx<'_>, query: CommandQuery<'_>) -> Result<(), RespError
         }
         CommandQuery::Docs(names) => {
             let specs: Vec<&Spec> = match names.is_empty() {
-                true => COMMANDS.iter().collect(),
+                true => table,
                 false => named(names).into_iter().flatten().collect(),
             };
             write_map_header(out, specs.len(), protocol);
@@ -104,7 +111,7 @@ pub fn command(cx: &mut Cx<'_>, query: CommandQuery<'_>) -> Result<(), RespError
                 write_docs(out, spec, protocol);
             }
         }
-        CommandQuery::GetKeys(argv) => write_keys_of(out, argv)?,
+        CommandQuery::GetKeys(argv) => write_keys_of(out, known(&argv[0]), argv)?,
     }
     Ok(())
 }
@@ -112,10 +119,12 @@ pub fn command(cx: &mut Cx<'_>, query: CommandQuery<'_>) -> Result<(), RespError
 /// COMMAND GETKEYS: the keys `argv` would touch, from the same key spec that
 /// COMMAND INFO reports and pipeline grouping reads, with Redis's errors in
 /// Redis's order.
-fn write_keys_of(out: &mut bytes::BytesMut, argv: &[Bytes]) -> Result<(), RespError> {
-    let spec = lookup(&argv[0])
-        .ok_or(RespError::GetKeysUnknownCommand)?
-        .spec();
+fn write_keys_of(
+    out: &mut bytes::BytesMut,
+    spec: Option<&Spec>,
+    argv: &[Bytes],
+) -> Result<(), RespError> {
+    let spec = spec.ok_or(RespError::GetKeysUnknownCommand)?;
     if !spec.has_keys() {
         return Err(RespError::GetKeysNoKeys);
     }

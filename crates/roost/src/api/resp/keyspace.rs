@@ -9,7 +9,8 @@ use roost_resp::{write_array_header, write_bulk, write_integer, write_simple};
 use super::command_table::Cmd;
 use super::dispatch::{integer, is, owned, Cx};
 use super::reply::RespError;
-use crate::backend::RetimeCondition;
+use crate::backend::{Forwarded, NodeReply, RetimeCondition};
+use crate::error::CacheError;
 
 /// SCAN's page size when the client gives no COUNT, as Redis.
 const DEFAULT_SCAN_COUNT: usize = 10;
@@ -140,7 +141,29 @@ pub async fn persist(cx: &mut Cx<'_>, key: &Bytes) -> Result<(), RespError> {
 }
 
 /// TYPE: every value is a string in Roost.
+/// TYPE: in front of Redis the node's answer (a key may hold any of Redis's
+/// types there); the embedded store holds strings only.
 pub async fn key_type(cx: &mut Cx<'_>, key: &Bytes) -> Result<(), RespError> {
+    if cx.cache().backend().is_remote() {
+        let argv = [Bytes::from_static(b"TYPE"), key.clone()];
+        let keys = [&key[..]];
+        let command = Forwarded {
+            name: "type",
+            argv: &argv,
+            keys: &keys,
+            write: false,
+            sums: false,
+        };
+        return match cx.cache().forward(command).await? {
+            NodeReply::SimpleString(name) => {
+                write_simple(cx.out, name.as_bytes());
+                Ok(())
+            }
+            other => Err(RespError::Cache(CacheError::Rejected {
+                reply: format!("ERR unexpected reply to TYPE: {other:?}"),
+            })),
+        };
+    }
     let found = cx.cache().inspect(key).await?.is_some();
     write_simple(cx.out, if found { b"string" } else { b"none" });
     Ok(())

@@ -49,23 +49,37 @@ pub const MAX_GROUP: usize = 256;
 const MAX_RUN: usize = 32;
 
 /// The keys of a command that may run beside commands on other keys: a known
-/// command this session may run whose key spec names keys (`None` for
-/// everything else, and for MGET: it answers in parts, written out as it goes,
-/// so it runs alone).
+/// command this session may run whose key spec names keys, forwarded ones
+/// included (`None` for everything else, and for MGET: it answers in parts,
+/// written out as it goes, so it runs alone).
 fn groupable_keys<'a>(request: &Request<'a>, session: &Session) -> Option<Keys<'a>> {
     match request {
         Request::Call(call)
-            if call.cmd.spec().has_keys() && call.cmd != Cmd::Mget && session.may_run(call.cmd) =>
+            if call.cmd.spec().has_keys()
+                && call.cmd != Cmd::Mget
+                && session.may_run(call.cmd.spec()) =>
         {
             Some(call.keys())
+        }
+        Request::Forward(forward)
+            if forward.spec().arity_allows(forward.argv.len())
+                && session.may_run(forward.spec()) =>
+        {
+            Some(forward.keys())
         }
         _ => None,
     }
 }
 
-/// Whether a command answers with a stored value (its reply may be large).
-fn answers_a_value(cmd: Cmd) -> bool {
-    matches!(cmd, Cmd::Get | Cmd::Getdel | Cmd::Getex | Cmd::Set)
+/// Whether a command may answer with a large reply: a stored value, or
+/// anything a forwarded command returns (LRANGE, HGETALL…).
+fn answers_a_value(request: &Request<'_>) -> bool {
+    match request {
+        Request::Forward(_) => true,
+        _ => request
+            .cmd()
+            .is_some_and(|cmd| matches!(cmd, Cmd::Get | Cmd::Getdel | Cmd::Getex | Cmd::Set)),
+    }
 }
 
 /// Runs `commands` in client order semantics, appending every reply to `out`
@@ -88,7 +102,7 @@ pub async fn execute_all(
         }
         let request = dispatch::parse(state, argv);
         let keys = groupable_keys(&request, session);
-        let reads_value = keys.is_some() && request.cmd().is_some_and(answers_a_value);
+        let reads_value = keys.is_some() && answers_a_value(&request);
         let joins = keys
             .clone()
             .is_some_and(|mut ks| ks.all(|k| !group_keys.contains(&k[..])))
@@ -157,7 +171,7 @@ pub async fn execute_in_order(
         if session.closing || wire.has_failed() {
             return;
         }
-        let plain = Plain::of(&request).filter(|plain| session.may_run(plain.cmd()));
+        let plain = Plain::of(&request).filter(|plain| session.may_run(plain.cmd().spec()));
         match plain {
             Some(Plain::Get(key)) if requests.peek().is_some_and(Plain::is_get) => {
                 let keys = take_run(&mut requests, key.clone(), Plain::get_key);
@@ -362,7 +376,13 @@ mod tests {
             Some(vec!["a".into()]),
             "a bad argument is answered in its turn, inside the group"
         );
-        assert!(answers_a_value(Cmd::Get) && !answers_a_value(Cmd::Del));
+        let answers = |words: &[&str]| answers_a_value(&Request::parse(&args(words)));
+        assert!(answers(&["GET", "a"]) && answers(&["HGETALL", "h"]) && !answers(&["DEL", "a"]));
+        assert_eq!(
+            keys(session, &["SINTER", "a", "b"]),
+            Some(vec!["a".into(), "b".into()]),
+            "a forwarded command groups by its keys"
+        );
         for barrier in [
             &["AUTH", "x"][..],
             &["FLUSHALL"],

@@ -236,10 +236,10 @@ impl Session {
 
     /// Whether `cmd` may run for this session's user (false before
     /// authentication).
-    pub fn may_run(&self, cmd: super::command_table::Cmd) -> bool {
+    pub fn may_run(&self, spec: &super::command_table::Spec) -> bool {
         self.identity
             .as_ref()
-            .is_some_and(|who| who.role.allows(cmd.spec().role()))
+            .is_some_and(|who| who.role.allows(spec.role()))
     }
 
     pub fn set_protocol(&mut self, protocol: Protocol) {

@@ -403,7 +403,19 @@ impl Fleet {
         if targets.is_empty() {
             return Ok(Moved::Nothing);
         }
-        let Some(copy) = self.copy_key(node, &key, &targets).await? else {
+        let copied = match self.copy_key(node, &key, &targets).await {
+            // Not a string: a hash, list… a forwarded command made, which has
+            // one copy and is not moved (`forward.rs`). It leaves a node that
+            // no longer holds it, so no later topology can serve it stale.
+            Err(CacheError::Rejected { .. }) => {
+                if !stays {
+                    node.link.delete(&key).await?;
+                }
+                return Ok(Moved::Nothing);
+            }
+            copied => copied?,
+        };
+        let Some(copy) = copied else {
             return Ok(Moved::Nothing);
         };
         let placed = stays || copy.holders > 0;

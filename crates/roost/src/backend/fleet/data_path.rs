@@ -455,7 +455,7 @@ impl Fleet {
     }
 
     /// The up replicas of `key`; down ones get the key journaled instead.
-    fn write_targets(&self, topology: &Topology, key: &Bytes) -> Vec<Arc<FleetNode>> {
+    pub(super) fn write_targets(&self, topology: &Topology, key: &[u8]) -> Vec<Arc<FleetNode>> {
         topology
             .placement(key, self.settings.replicas)
             .iter()
@@ -520,7 +520,7 @@ impl Fleet {
     }
 
     /// Removes `key` from nodes that held it before the last topology change.
-    pub(super) async fn invalidate_former(&self, topology: &Topology, key: &Bytes) {
+    pub(super) async fn invalidate_former(&self, topology: &Topology, key: &[u8]) {
         let former = topology.former_holders(key, self.settings.replicas);
         if former.is_empty() {
             return;

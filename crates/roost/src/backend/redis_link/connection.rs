@@ -79,6 +79,11 @@ impl ConnectionLike for Placed<'_> {
     }
 }
 
+/// Redis Cluster's slot of `key`: CRC16 (XMODEM) of its hash tag, mod 16384.
+pub(crate) fn key_slot(key: &[u8]) -> u16 {
+    crc16::State::<crc16::XMODEM>::calculate(roost_ring::hash_tag(key)) % 16384
+}
+
 fn on_master(slot: u16) -> SingleNodeRoutingInfo {
     SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master))
 }
@@ -211,8 +216,18 @@ const NODE_STATE_CODES: &[&str] = &[
 /// Redis's error reply as it was sent: the code and its message.
 fn reply_text(reply: &ServerError) -> String {
     match reply.details() {
-        Some(detail) => format!("{} {detail}", reply.code()),
+        Some(detail) => format!("{} {}", reply.code(), without_script_origin(detail)),
         None => reply.code().to_string(),
+    }
+}
+
+/// An error a Lua script of Roost's raised, without the origin Redis 7 adds
+/// to it (` script: <sha1>, on @user_script:<line>.`): the client sent
+/// APPEND, not a script, and gets the reply Redis gives APPEND.
+fn without_script_origin(detail: &str) -> &str {
+    match detail.rfind(" script: ") {
+        Some(at) if detail[at..].contains(", on @user_script:") => &detail[..at],
+        _ => detail,
     }
 }
 
@@ -231,6 +246,19 @@ fn bounded(text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_script_error_reads_as_the_command_s_own() {
+        let raised = "Operation against a key holding the wrong kind of value script: 4c423f988855e003f60c0909c8721de21a686698, on @user_script:2.";
+        assert_eq!(
+            without_script_origin(raised),
+            "Operation against a key holding the wrong kind of value"
+        );
+        assert_eq!(
+            without_script_origin("value is not an integer"),
+            "value is not an integer"
+        );
+    }
 
     /// The error a node's reply `-{code} {detail}` becomes, as parsed off the wire.
     fn reply(code: &str, detail: &str) -> RedisError {

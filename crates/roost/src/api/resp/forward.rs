@@ -1,0 +1,172 @@
+//! The data-type commands Roost forwards (the `FORWARDED` table): their keys
+//! from the table's key spec, the command sent as the client wrote it to the
+//! node that holds those keys (`backend/fleet/forward.rs`), and the node's
+//! reply written back in Redis's own encoding.
+//!
+//! The node connection speaks RESP2, and redis-rs reads both of RESP2's
+//! nulls (`$-1` and `*-1`) as one `Nil`; which one Redis sent is known from
+//! the command ([`NullShape`]), so a RESP2 client gets the same bytes as from
+//! Redis. A RESP3 client gets RESP3 nulls but RESP2's shapes otherwise:
+//! HGETALL as a flat array, not a map; ZSCORE as a bulk string, not a double
+//! (docs/resp.md).
+
+use bytes::Bytes;
+use redis::Value;
+use roost_resp::{
+    write_array_header, write_bulk, write_error, write_integer, write_null, write_null_array,
+    write_simple, Protocol,
+};
+
+use super::command::Forward;
+use super::dispatch::Cx;
+use super::output::Output;
+use super::reply::RespError;
+use crate::auth::Role;
+use crate::backend::Forwarded;
+
+/// Runs a forwarded command for a session allowed to run it.
+pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError> {
+    let spec = command.spec();
+    let keys: Vec<&[u8]> = command.keys().map(|k| &k[..]).collect();
+    let forwarded = Forwarded {
+        name: spec.name,
+        argv: command.argv,
+        keys: &keys,
+        write: spec.role() != Role::Read,
+        sums: spec.name == "touch",
+    };
+    let reply = cx.cache().forward(forwarded).await?;
+    let shape = NullShape::of(spec.name, command.argv.len());
+    let protocol = cx.protocol();
+    write_reply(cx.out, reply, shape, protocol, 0);
+    Ok(())
+}
+
+/// Where Redis answers a null as a null *array* (`*-1` in RESP2) rather
+/// than a null bulk string (`$-1`): its `addReplyNullArray` calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NullShape {
+    /// Every null is `$-1`.
+    Bulk,
+    /// The reply itself, when null, is `*-1` (LPOP/RPOP with a count,
+    /// XRANGE/XREVRANGE with COUNT 0).
+    TopArray,
+    /// Nulls inside the reply are `*-1` (GEOPOS of a missing member).
+    NestedArray,
+    /// XPENDING's summary of an empty group: `[0, $-1, $-1, *-1]`.
+    LastNestedArray,
+}
+
+impl NullShape {
+    fn of(name: &str, argc: usize) -> NullShape {
+        match name {
+            "lpop" | "rpop" if argc == 3 => NullShape::TopArray,
+            "xrange" | "xrevrange" => NullShape::TopArray,
+            "geopos" => NullShape::NestedArray,
+            "xpending" if argc == 3 => NullShape::LastNestedArray,
+            _ => NullShape::Bulk,
+        }
+    }
+
+    /// Whether a null at `depth`, the `index`-th of `len` siblings, is an array.
+    fn is_array(self, depth: usize, index: usize, len: usize) -> bool {
+        match self {
+            NullShape::Bulk => false,
+            NullShape::TopArray => depth == 0,
+            NullShape::NestedArray => depth > 0,
+            NullShape::LastNestedArray => depth == 1 && index + 1 == len && len == 4,
+        }
+    }
+}
+
+/// Writes a node's reply to `value` as Redis would have written it itself.
+fn write_reply(out: &mut Output, value: Value, shape: NullShape, protocol: Protocol, depth: usize) {
+    write_value(out, value, shape, protocol, depth, (0, 1));
+}
+
+fn write_value(
+    out: &mut Output,
+    value: Value,
+    shape: NullShape,
+    protocol: Protocol,
+    depth: usize,
+    (index, len): (usize, usize),
+) {
+    match value {
+        Value::Nil if shape.is_array(depth, index, len) => write_null_array(out, protocol),
+        Value::Nil => write_null(out, protocol),
+        Value::Int(n) => write_integer(out, n),
+        Value::BulkString(bytes) => out.bulk(&Bytes::from(bytes)),
+        Value::SimpleString(text) => write_simple(out, text.as_bytes()),
+        Value::Okay => write_simple(out, b"OK"),
+        Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
+            write_array_header(out, items.len());
+            let len = items.len();
+            for (i, item) in items.into_iter().enumerate() {
+                write_value(out, item, shape, protocol, depth + 1, (i, len));
+            }
+        }
+        // Only a RESP3 node connection sends these; Roost's speak RESP2.
+        Value::Map(pairs)
+        | Value::Attribute {
+            attributes: pairs, ..
+        } => {
+            write_array_header(out, pairs.len() * 2);
+            let len = pairs.len() * 2;
+            for (i, (k, v)) in pairs.into_iter().enumerate() {
+                write_value(out, k, shape, protocol, depth + 1, (2 * i, len));
+                write_value(out, v, shape, protocol, depth + 1, (2 * i + 1, len));
+            }
+        }
+        Value::Double(d) => write_bulk(out, d.to_string().as_bytes()),
+        Value::Boolean(b) => write_integer(out, i64::from(b)),
+        Value::VerbatimString { text, .. } => write_bulk(out, text.as_bytes()),
+        Value::BigNumber(digits) => write_bulk(out, &digits),
+        Value::ServerError(err) => {
+            let text = match err.details() {
+                Some(detail) => format!("{} {detail}", err.code()),
+                None => err.code().to_string(),
+            };
+            write_error(out, text.as_bytes());
+        }
+        // `Value` is non-exhaustive: a kind a later redis-rs adds.
+        other => write_error(
+            out,
+            format!("ERR unexpected reply from the node: {other:?}").as_bytes(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(value: Value, shape: NullShape) -> String {
+        let mut out = Output::default();
+        write_reply(&mut out, value, shape, Protocol::Resp2, 0);
+        String::from_utf8(out.contiguous().expect("one buffer").to_vec()).expect("text")
+    }
+
+    #[test]
+    fn nulls_take_the_shape_redis_gives_them() {
+        assert_eq!(NullShape::of("lpop", 2), NullShape::Bulk);
+        assert_eq!(written(Value::Nil, NullShape::of("lpop", 3)), "*-1\r\n");
+        assert_eq!(written(Value::Nil, NullShape::of("hget", 3)), "$-1\r\n");
+        let geopos = Value::Array(vec![
+            Value::Array(vec![
+                Value::BulkString(b"1".to_vec()),
+                Value::BulkString(b"2".to_vec()),
+            ]),
+            Value::Nil,
+        ]);
+        assert_eq!(
+            written(geopos, NullShape::of("geopos", 4)),
+            "*2\r\n*2\r\n$1\r\n1\r\n$1\r\n2\r\n*-1\r\n"
+        );
+        let pending = Value::Array(vec![Value::Int(0), Value::Nil, Value::Nil, Value::Nil]);
+        assert_eq!(
+            written(pending, NullShape::of("xpending", 3)),
+            "*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n"
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! Redis's data types through Roost in front of Redis (issue 17, item 1): every
+//! forwarded command answers as a real redis-server 7.0 does, byte for byte,
+//! through a three-node fleet and a Redis Cluster; keys on different nodes get
+//! CROSSSLOT unless they share a hash tag; with two replicas a collection has
+//! one copy and is never served stale after its node comes back; the embedded
+//! store says clearly that it keeps strings.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::net::SocketAddr;
+
+use roost_ring::{Node, NodeId, Ring, DEFAULT_WEIGHT};
+use support::faults::FaultProxy;
+use support::fleet::{start_fleet, wait_for_state};
+use support::redis::{RedisCluster, RedisServer};
+use support::resp::RespClient;
+use support::TestServer;
+
+/// One command per line; keys that a command uses together share the hash
+/// tag `{t}`, so they live on one node of a fleet and one slot of a cluster.
+const SCRIPT: &[&[&str]] = &[
+    // Hashes, and their type errors both ways.
+    &["HSET", "h", "f1", "v1", "f2", "v2"],
+    &["HGET", "h", "f1"],
+    &["HGET", "h", "nope"],
+    &["HGETALL", "h"],
+    &["HMGET", "h", "f1", "nope"],
+    &["HINCRBY", "h", "n", "5"],
+    &["HINCRBYFLOAT", "h", "x", "1.5"],
+    &["HDEL", "h", "f2"],
+    &["HLEN", "h"],
+    &["HEXISTS", "h", "f1"],
+    &["HKEYS", "h"],
+    &["HVALS", "h"],
+    &["HSTRLEN", "h", "f1"],
+    &["HSETNX", "h", "f1", "again"],
+    &["HINCRBY", "h", "f1", "1"],
+    &["TYPE", "h"],
+    &["OBJECT", "ENCODING", "h"],
+    &["GET", "h"],
+    &["INCR", "h"],
+    &["APPEND", "h", "x"],
+    &["LPUSH", "h", "x"],
+    &["HSET", "h"],
+    // Lists.
+    &["LPUSH", "l", "a", "b", "c"],
+    &["RPUSH", "l", "d"],
+    &["LRANGE", "l", "0", "-1"],
+    &["LPOP", "l"],
+    &["RPOP", "l", "2"],
+    &["LPOP", "absent", "2"],
+    &["LPOP", "absent"],
+    &["RPUSH", "l", "a", "b", "a"],
+    &["LINDEX", "l", "0"],
+    &["LLEN", "l"],
+    &["LPOS", "l", "a", "RANK", "2"],
+    &["LINSERT", "l", "BEFORE", "a", "z"],
+    &["LSET", "l", "0", "q"],
+    &["LSET", "l", "99", "q"],
+    &["LREM", "l", "0", "a"],
+    &["LTRIM", "l", "0", "1"],
+    &["LRANGE", "l", "0", "-1"],
+    &["OBJECT", "ENCODING", "l"],
+    &["TYPE", "l"],
+    &["LMOVE", "{t}l1", "{t}l2", "LEFT", "RIGHT"],
+    &["RPUSH", "{t}l1", "one", "two"],
+    &["LMOVE", "{t}l1", "{t}l2", "LEFT", "RIGHT"],
+    &["RPOPLPUSH", "{t}l1", "{t}l2"],
+    &["LRANGE", "{t}l2", "0", "-1"],
+    // Sets.
+    &["SADD", "s", "3", "1", "2"],
+    &["SISMEMBER", "s", "1"],
+    &["SMISMEMBER", "s", "1", "9"],
+    &["SCARD", "s"],
+    &["SMEMBERS", "s"],
+    &["OBJECT", "ENCODING", "s"],
+    &["SREM", "s", "1", "9"],
+    &["SADD", "{t}s1", "a", "b"],
+    &["SADD", "{t}s2", "b", "c"],
+    &["SINTER", "{t}s1", "{t}s2"],
+    &["SINTERSTORE", "{t}d", "{t}s1", "{t}s2"],
+    &["SMOVE", "{t}s1", "{t}s2", "a"],
+    &["SCARD", "{t}s2"],
+    // Sorted sets.
+    &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+    &["ZSCORE", "z", "b"],
+    &["ZSCORE", "z", "nope"],
+    &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    &["ZRANK", "z", "c"],
+    &["ZINCRBY", "z", "1.5", "a"],
+    &["ZREVRANGE", "z", "0", "0"],
+    &["ZCOUNT", "z", "1", "2"],
+    &["ZRANGEBYSCORE", "z", "(1", "+inf", "LIMIT", "0", "1"],
+    &["ZPOPMIN", "z"],
+    &["ZMSCORE", "z", "a", "nope"],
+    &["ZREM", "z", "c"],
+    &["ZCARD", "z"],
+    &["ZADD", "z", "XX", "GT", "NX", "1", "a"],
+    &["OBJECT", "ENCODING", "z"],
+    // HyperLogLog, geo, bitmaps.
+    &["PFADD", "p", "a", "b", "c"],
+    &["PFCOUNT", "p"],
+    &["PFADD", "{t}p1", "x", "y"],
+    &["PFMERGE", "{t}pm", "{t}p1"],
+    &["PFCOUNT", "{t}pm"],
+    &[
+        "GEOADD",
+        "g",
+        "13.361389",
+        "38.115556",
+        "Palermo",
+        "15.087269",
+        "37.502669",
+        "Catania",
+    ],
+    &["GEODIST", "g", "Palermo", "Catania", "km"],
+    &["GEOPOS", "g", "Palermo", "nope"],
+    &["GEOHASH", "g", "Palermo"],
+    &[
+        "GEOSEARCH",
+        "g",
+        "FROMLONLAT",
+        "15",
+        "37",
+        "BYRADIUS",
+        "200",
+        "km",
+        "ASC",
+    ],
+    &["SETBIT", "b", "7", "1"],
+    &["GETBIT", "b", "7"],
+    &["BITCOUNT", "b"],
+    &["BITPOS", "b", "1"],
+    &["BITFIELD", "b", "GET", "u8", "0"],
+    // Streams.
+    &["XADD", "x", "1-1", "f", "v"],
+    &["XADD", "x", "2-1", "f", "w"],
+    &["XADD", "x", "1-0", "f", "old"],
+    &["XLEN", "x"],
+    &["XRANGE", "x", "-", "+"],
+    &["XRANGE", "x", "-", "+", "COUNT", "0"],
+    &["XGROUP", "CREATE", "x", "grp", "0"],
+    &["XPENDING", "x", "grp"],
+    &["XDEL", "x", "1-1"],
+    &["XTRIM", "x", "MAXLEN", "0"],
+    // The rest of the string family.
+    &["SET", "str", "hello"],
+    &["GETRANGE", "str", "0", "1"],
+    &["SETRANGE", "str", "0", "J"],
+    &["GETSET", "str", "new"],
+    &["GET", "str"],
+    &["SUBSTR", "str", "1", "2"],
+    &["INCRBYFLOAT", "f", "1.5"],
+    &["INCRBYFLOAT", "str", "1"],
+    &["LCS", "{t}a", "{t}b"],
+    &["OBJECT", "ENCODING", "str"],
+    &["OBJECT", "ENCODING", "absent"],
+    // Generic.
+    &["EXPIRETIME", "h"],
+    &["PEXPIRETIME", "absent"],
+    &["TOUCH", "h", "l", "s", "z", "absent"],
+    &["TYPE", "absent"],
+    &["RENAME", "{t}s2", "{t}r"],
+    &["RENAMENX", "{t}r", "{t}d"],
+    &["COPY", "{t}r", "{t}c"],
+    &["SCARD", "{t}c"],
+    &["SISMEMBER", "{t}c", "c"],
+    &["HGET", "s", "a"],
+    &["DEL", "h", "l", "s", "z"],
+    &["HGETALL", "h"],
+];
+
+async fn replies(addr: SocketAddr) -> Vec<String> {
+    let mut client = RespClient::connect(addr).await;
+    let mut out = Vec::new();
+    for command in SCRIPT {
+        let reply = client.cmd(command).await;
+        out.push(format!("{} -> {reply:?}", command.join(" ")));
+    }
+    // The same script as one pipeline: forwarded commands on different keys
+    // run concurrently there, and must still answer in order.
+    client.cmd(&["FLUSHALL"]).await;
+    let pipelined = client
+        .pipeline(&SCRIPT.iter().map(|c| c.to_vec()).collect::<Vec<_>>())
+        .await;
+    for (command, reply) in SCRIPT.iter().zip(pipelined) {
+        out.push(format!("pipelined {} -> {reply:?}", command.join(" ")));
+    }
+    out
+}
+
+fn assert_same(got: &[String], expected: &[String], what: &str) {
+    for (got, expected) in got.iter().zip(expected) {
+        assert_eq!(got, expected, "{what}");
+    }
+    assert_eq!(got.len(), expected.len(), "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_type_commands_answer_as_redis_does_through_a_fleet_and_a_cluster() {
+    let redis = RedisServer::start();
+    let addr: SocketAddr = format!("127.0.0.1:{}", redis.port()).parse().unwrap();
+    let expected = replies(addr).await;
+
+    let nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let fleet = start_fleet(&nodes.iter().collect::<Vec<_>>(), &[]).await;
+    assert_same(
+        &replies(fleet.resp_addr).await,
+        &expected,
+        "a fleet of three",
+    );
+    let used = nodes.iter().filter(|n| n.dbsize() > 0).count();
+    assert!(
+        used >= 2,
+        "the script's keys spread over the nodes ({used} used)"
+    );
+    fleet.shutdown().await;
+
+    let cluster = RedisCluster::start(3, 0);
+    let server = in_front_of(&cluster).await;
+    assert_same(
+        &replies(server.resp_addr).await,
+        &expected,
+        "a Redis Cluster",
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_on_different_nodes_get_crossslot_and_touch_adds_up() {
+    let nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let servers: Vec<&RedisServer> = nodes.iter().collect();
+    let fleet = start_fleet(&servers, &[]).await;
+    let ring = support::fleet::ring_of(&servers);
+    let (a, b) = (0..)
+        .map(|i| (format!("a{i}"), format!("b{i}")))
+        .find(|(a, b)| ring.locate(a.as_bytes()) != ring.locate(b.as_bytes()))
+        .unwrap();
+    let mut client = RespClient::connect(fleet.resp_addr).await;
+    assert_eq!(client.cmd(&["SADD", &a, "x"]).await, ":1\r\n");
+    assert_eq!(client.cmd(&["SADD", &b, "x"]).await, ":1\r\n");
+    let crossslot = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+    assert_eq!(client.cmd(&["SUNION", &a, &b]).await, crossslot);
+    assert_eq!(client.cmd(&["SMOVE", &a, &b, "x"]).await, crossslot);
+    assert_eq!(client.cmd(&["RENAME", &a, &b]).await, crossslot);
+    assert_eq!(
+        client.cmd(&["TOUCH", &a, &b, "absent", &a]).await,
+        ":3\r\n",
+        "TOUCH runs on each node and adds up"
+    );
+    // A hash tag puts them together, as in Redis Cluster.
+    let (ta, tb) = (format!("{{{a}}}:1"), format!("{{{a}}}:2"));
+    assert_eq!(ring.locate(ta.as_bytes()), ring.locate(a.as_bytes()));
+    assert_eq!(client.cmd(&["SADD", &ta, "y"]).await, ":1\r\n");
+    assert_eq!(client.cmd(&["SADD", &tb, "z"]).await, ":1\r\n");
+    assert_eq!(client.cmd(&["SUNIONSTORE", &ta, &ta, &tb]).await, ":2\r\n");
+    assert_eq!(
+        client
+            .cmd(&["COMMAND", "GETKEYS", "SUNIONSTORE", "d", "k1", "k2"])
+            .await,
+        "*3\r\n$1\r\nd\r\n$2\r\nk1\r\n$2\r\nk2\r\n"
+    );
+    assert_eq!(
+        client.cmd(&["HSET", "h"]).await,
+        "-ERR wrong number of arguments for 'hset' command\r\n"
+    );
+    let (status, body) = fleet.get(&format!("/api/cache/{a}")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "rejected_by_node", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("WRONGTYPE"),
+        "{body}"
+    );
+    fleet.shutdown().await;
+
+    let cluster = RedisCluster::start(3, 0);
+    let server = in_front_of(&cluster).await;
+    let mut client = RespClient::connect(server.resp_addr).await;
+    let (a, b) = (0..)
+        .map(|i| (format!("a{i}"), format!("b{i}")))
+        .find(|(a, b)| cluster.master_for_key(a) != cluster.master_for_key(b))
+        .unwrap();
+    assert_eq!(client.cmd(&["SADD", &a, "x"]).await, ":1\r\n");
+    assert_eq!(client.cmd(&["SUNION", &a, &b]).await, crossslot);
+    assert_eq!(client.cmd(&["SADD", &b, "x"]).await, ":1\r\n");
+    assert_eq!(client.cmd(&["TOUCH", &a, &b]).await, ":2\r\n");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_says_it_keeps_strings() {
+    let server = TestServer::builder().start().await;
+    let mut client = RespClient::connect(server.resp_addr).await;
+    let reply = client.cmd(&["HSET", "h", "f", "v"]).await;
+    assert!(
+        reply.starts_with("-ERR 'hset' runs in front of Redis only"),
+        "{reply}"
+    );
+    assert_eq!(client.cmd(&["GET", "h"]).await, "$-1\r\n", "nothing stored");
+    assert_eq!(client.cmd(&["TYPE", "h"]).await, "+none\r\n");
+    let count = client.cmd(&["COMMAND", "COUNT"]).await;
+    assert_eq!(count, ":43\r\n", "COMMAND lists what this backend serves");
+    server.shutdown().await;
+}
+
+/// With two replicas, a hash lives on its first replica only; while that node
+/// is cut off, writes go to the second; once it is back, its older copy is
+/// never served: the journal removes it before the node serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collection_is_never_served_stale_after_its_node_comes_back() {
+    let nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let proxies = [
+        FaultProxy::start(Some(addr_of(&nodes[0]))).await,
+        FaultProxy::start(Some(addr_of(&nodes[1]))).await,
+        FaultProxy::start(Some(addr_of(&nodes[2]))).await,
+    ];
+    let urls: Vec<String> = proxies
+        .iter()
+        .map(|p| format!("redis://{}", p.addr()))
+        .collect();
+    let ring = Ring::new(
+        proxies
+            .iter()
+            .map(|p| Node::new(NodeId::from(p.addr().to_string()), DEFAULT_WEIGHT))
+            .collect(),
+    )
+    .unwrap();
+    let key = "user:42";
+    let placement: Vec<usize> = ring.successors(key.as_bytes()).take(2).collect();
+    let (primary, second) = (placement[0], placement[1]);
+    let server = support::fleet::fleet_builder(&[], &[("ROOST_REPLICAS", "2")])
+        .env("REDIS_CLUSTER_NODES", &urls.join(","))
+        .start()
+        .await;
+    let mut client = RespClient::connect(server.resp_addr).await;
+    assert_eq!(client.cmd(&["HSET", key, "name", "Ada"]).await, ":1\r\n");
+    assert!(nodes[primary].exists(key), "on the first replica");
+    assert!(!nodes[second].exists(key), "one copy only");
+
+    proxies[primary].blackhole();
+    let primary_id = proxies[primary].addr().to_string();
+    wait_for_state(&server, &primary_id, "down").await;
+    assert_eq!(
+        client.cmd(&["HGET", key, "name"]).await,
+        "$-1\r\n",
+        "the second replica answers as for a missing key"
+    );
+    assert_eq!(client.cmd(&["HSET", key, "name", "Grace"]).await, ":1\r\n");
+    assert!(nodes[second].exists(key));
+    assert_eq!(
+        nodes[primary].cli(&["HGET", key, "name"]),
+        "Ada",
+        "the cut-off copy is still there"
+    );
+
+    proxies[primary].heal();
+    wait_for_state(&server, &primary_id, "up").await;
+    for _ in 0..20 {
+        let name = client.cmd(&["HGET", key, "name"]).await;
+        assert_ne!(name, "$3\r\nAda\r\n", "the older copy came back");
+    }
+    assert!(
+        !nodes[primary].exists(key),
+        "removed before the node served again"
+    );
+    assert_eq!(client.cmd(&["HSET", key, "name", "Edsger"]).await, ":1\r\n");
+    assert_eq!(client.cmd(&["HGET", key, "name"]).await, "$6\r\nEdsger\r\n");
+    assert!(!nodes[second].exists(key), "a write drops the other copy");
+    server.shutdown().await;
+}
+
+/// A gateway in front of `cluster`.
+async fn in_front_of(cluster: &RedisCluster) -> TestServer {
+    TestServer::builder()
+        .env("REDIS_CLUSTER_NODES", &cluster.seed_urls().join(","))
+        .start()
+        .await
+}
+
+fn addr_of(server: &RedisServer) -> SocketAddr {
+    format!("127.0.0.1:{}", server.port()).parse().unwrap()
+}
+
+/// The names in `RESP` array-of-bulk-strings `reply`, lower-case.
+fn names_in(reply: &str) -> std::collections::BTreeSet<String> {
+    reply
+        .split("\r\n")
+        .skip(1)
+        .filter(|line| !line.starts_with('$') && !line.is_empty())
+        .map(|name| name.to_lowercase())
+        .collect()
+}
+
+/// docs/resp.md's table of forwarded commands is what `COMMAND LIST` adds in
+/// front of Redis to what the embedded store serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_list_exactly_the_forwarded_commands() {
+    let embedded = TestServer::builder().start().await;
+    let served = names_in(
+        &RespClient::connect(embedded.resp_addr)
+            .await
+            .cmd(&["COMMAND", "LIST"])
+            .await,
+    );
+    embedded.shutdown().await;
+    let node = RedisServer::start();
+    let fleet = start_fleet(&[&node], &[]).await;
+    let all = names_in(
+        &RespClient::connect(fleet.resp_addr)
+            .await
+            .cmd(&["COMMAND", "LIST"])
+            .await,
+    );
+    fleet.shutdown().await;
+    let forwarded: std::collections::BTreeSet<String> = all.difference(&served).cloned().collect();
+    assert!(forwarded.len() > 100 && forwarded.contains("hset") && forwarded.contains("zadd"));
+
+    let path = format!("{}/../../docs/resp.md", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("<!-- forwarded:begin -->").expect("begin marker");
+    let end = text.find("<!-- forwarded:end -->").expect("end marker");
+    let documented: std::collections::BTreeSet<String> = text[start..end]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_lowercase)
+        .collect();
+    assert_eq!(
+        documented, forwarded,
+        "docs/resp.md is out of date: regenerate its table with tools/forward-table.py --markdown"
+    );
+}
