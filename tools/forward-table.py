@@ -10,9 +10,9 @@ it targets (7.0, Debian 12's redis-server) describes them.
 Taken from COMMAND INFO / COMMAND DOCS of that server, so arity, flags, key positions,
 categories, group, since and summary are Redis's own. Chosen: the commands of the data
 type groups (and a few generic ones) that Roost does not serve natively, whose keys the
-first/last/step key spec names exactly. Left out, with the reason the RESP door gives:
-commands that block (they need a connection of their own) and commands whose keys
-depend on their arguments (numkeys, STORE options).
+first/last/step key spec names or that `movable_keys` (command.rs) reads from their
+arguments (numkeys, STORE, STREAMS), and the blocking commands, which wait on a
+connection of their own. Left out: SORT, whose BY and GET name keys Roost cannot place.
 """
 import json
 import re
@@ -25,6 +25,14 @@ GENERIC = {"object", "expiretime", "pexpiretime", "touch", "dump", "restore", "r
 # Containers whose sub-commands name their key second (OBJECT ENCODING key, XINFO
 # STREAM key, XGROUP CREATE key ...), with the flags of their sub-commands.
 CONTAINERS = {"object": ["readonly"], "xinfo": ["readonly"], "xgroup": ["write", "denyoom"]}
+# Commands whose keys their arguments say (numkeys, STORE, STREAMS): forwarded with
+# the keys `forward.rs` (`movable_keys`) reads, as Redis's getkeys procedures do.
+MOVABLE = {"zunionstore", "zinterstore", "zdiffstore", "zunion", "zinter", "zdiff",
+           "zintercard", "sintercard", "lmpop", "zmpop", "georadius", "georadiusbymember",
+           "xread", "xreadgroup", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall",
+           "fcall_ro", "blmpop", "bzmpop"}
+# Blocking commands: each waits on a connection of its own (redis_link/blocking.rs).
+BLOCKING = {"blpop", "brpop", "bzpopmin", "bzpopmax", "blmove", "brpoplpush", "blmpop", "bzmpop"}
 NATIVE_RS = "crates/roost/src/api/resp/command_table.rs"
 
 
@@ -52,16 +60,20 @@ def main():
         name_, arity, flags, first, last, step, cats = info[name][:7]
         doc = docs.get(name, {})
         group = doc.get("group", "")
-        if name in native or "blocking" in flags or "movablekeys" in flags:
+        if name in native:
+            continue
+        if "blocking" in flags and name not in BLOCKING | {"xread", "xreadgroup"}:
+            continue
+        if "movablekeys" in flags and name not in MOVABLE:
             continue
         if "admin" in flags or "asking" in flags:
             continue
-        if not (group in GROUPS or name in GENERIC or name in CONTAINERS):
+        if not (group in GROUPS or name in GENERIC or name in CONTAINERS or name in MOVABLE):
             continue
         if name in CONTAINERS:
             flags = CONTAINERS[name]
             first, last, step = 2, 2, 1
-        elif first <= 0:
+        elif first <= 0 and name not in MOVABLE:
             continue
         groups.setdefault(group, []).append(name)
         rows.append(

@@ -43,6 +43,20 @@ pub struct Forwarded<'a> {
     /// Its keys may lie on several nodes: it runs once per node on that
     /// node's keys and the integer replies are added up (TOUCH).
     pub sums: bool,
+    /// Whether it blocks, and for how long (BLPOP, XREAD BLOCK…).
+    pub block: Block,
+}
+
+/// How long a forwarded command may wait on its node: a blocking command
+/// waits on a connection of its own (`redis_link/blocking.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// It answers at once, on the shared connections.
+    No,
+    /// It may wait this long (its timeout argument).
+    For(std::time::Duration),
+    /// A timeout of 0: as long as Redis waits.
+    Forever,
 }
 
 /// What a backend stores for a key: the value, its absolute deadline and its

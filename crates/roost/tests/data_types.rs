@@ -157,6 +157,68 @@ const SCRIPT: &[&[&str]] = &[
     &["LCS", "{t}a", "{t}b"],
     &["OBJECT", "ENCODING", "str"],
     &["OBJECT", "ENCODING", "absent"],
+    // Commands whose arguments say which are keys.
+    &["ZADD", "{t}z1", "1", "a", "2", "b"],
+    &["ZADD", "{t}z2", "3", "b", "4", "c"],
+    &[
+        "ZUNIONSTORE",
+        "{t}zu",
+        "2",
+        "{t}z1",
+        "{t}z2",
+        "WEIGHTS",
+        "1",
+        "2",
+    ],
+    &["ZRANGE", "{t}zu", "0", "-1", "WITHSCORES"],
+    &["ZINTER", "2", "{t}z1", "{t}z2", "WITHSCORES"],
+    &["ZINTERCARD", "2", "{t}z1", "{t}z2"],
+    &["ZDIFFSTORE", "{t}zd", "2", "{t}z1", "{t}z2"],
+    &["ZUNIONSTORE", "{t}zu", "0", "{t}z1"],
+    &["ZUNIONSTORE", "{t}zu", "5", "{t}z1"],
+    &["ZUNIONSTORE", "{t}zu", "x", "{t}z1"],
+    &["ZMPOP", "1", "{t}z1", "MIN", "COUNT", "1"],
+    &["ZMPOP", "1", "absent", "MIN"],
+    &["SINTERCARD", "2", "{t}s1", "{t}s2", "LIMIT", "1"],
+    &["RPUSH", "{t}m", "1", "2", "3"],
+    &["LMPOP", "2", "{t}absent", "{t}m", "LEFT", "COUNT", "2"],
+    &[
+        "EVAL",
+        "return redis.call('SET', KEYS[1], ARGV[1])",
+        "1",
+        "{t}e",
+        "v",
+    ],
+    &["EVAL", "return redis.call('GET', KEYS[1])", "1", "{t}e"],
+    &["EVAL", "return {1, 'two', ARGV[1]}", "0", "three"],
+    &["EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "{t}e"],
+    &["EVALSHA", "0000000000000000000000000000000000000000", "0"],
+    &["GEOADD", "{t}g", "13.361389", "38.115556", "Palermo"],
+    &[
+        "GEORADIUS",
+        "{t}g",
+        "15",
+        "37",
+        "200",
+        "km",
+        "STORE",
+        "{t}gd",
+    ],
+    &["ZCARD", "{t}gd"],
+    &["XREAD", "COUNT", "1", "STREAMS", "x", "0"],
+    &["XREAD", "STREAMS", "absent", "0"],
+    // Blocking commands: served at once when they can be, else they time out.
+    &["RPUSH", "{t}q", "job1", "job2"],
+    &["BLPOP", "{t}absent", "{t}q", "1"],
+    &["BRPOPLPUSH", "{t}q", "{t}done", "1"],
+    &["BLMOVE", "{t}done", "{t}q", "LEFT", "LEFT", "1"],
+    &["BLMPOP", "1", "2", "{t}absent", "{t}q", "RIGHT"],
+    &["BLPOP", "{t}absent", "0.05"],
+    &["BZPOPMIN", "{t}absent", "0.05"],
+    &["BZMPOP", "0.05", "1", "{t}absent", "MIN"],
+    &["XREAD", "BLOCK", "50", "STREAMS", "{t}absent", "$"],
+    &["BLPOP", "{t}q", "-1"],
+    &["BLPOP", "{t}q", "soon"],
     // Generic.
     &["EXPIRETIME", "h"],
     &["PEXPIRETIME", "absent"],
@@ -269,6 +331,31 @@ async fn keys_on_different_nodes_get_crossslot_and_touch_adds_up() {
             .cmd(&["COMMAND", "GETKEYS", "SUNIONSTORE", "d", "k1", "k2"])
             .await,
         "*3\r\n$1\r\nd\r\n$2\r\nk1\r\n$2\r\nk2\r\n"
+    );
+    let getkeys = [
+        "COMMAND",
+        "GETKEYS",
+        "ZUNIONSTORE",
+        "d",
+        "2",
+        "k1",
+        "k2",
+        "WEIGHTS",
+        "1",
+        "2",
+    ];
+    assert_eq!(
+        client.cmd(&getkeys).await,
+        "*3\r\n$1\r\nd\r\n$2\r\nk1\r\n$2\r\nk2\r\n"
+    );
+    assert_eq!(
+        client.cmd(&["ZUNIONSTORE", &a, "1", &b]).await,
+        crossslot,
+        "the keys numkeys counts are keys"
+    );
+    assert_eq!(
+        client.cmd(&["EVAL", "return 1", "2", &a, &b]).await,
+        crossslot
     );
     assert_eq!(
         client.cmd(&["HSET", "h"]).await,
@@ -392,6 +479,43 @@ async fn in_front_of(cluster: &RedisCluster) -> TestServer {
         .env("REDIS_CLUSTER_NODES", &cluster.seed_urls().join(","))
         .start()
         .await
+}
+
+/// A client blocked in BLPOP waits on a connection of its own: other clients'
+/// commands through the same gateway go on meanwhile, and a push from one of
+/// them serves it.
+async fn a_blocked_pop_waits_alone_and_is_served_by_a_push(addr: SocketAddr) {
+    let mut blocked = RespClient::connect(addr).await;
+    blocked.send(&[b"BLPOP", b"jobs", b"0"]).await;
+    let mut other = RespClient::connect(addr).await;
+    for i in 0..50 {
+        let key = format!("k{i}");
+        assert_eq!(other.cmd(&["SET", &key, "v"]).await, "+OK\r\n");
+        assert_eq!(other.cmd(&["GET", &key]).await, "$1\r\nv\r\n");
+        assert_eq!(
+            other.cmd(&["HSET", &key, "f", "v"]).await.chars().next(),
+            Some('-')
+        );
+    }
+    assert_eq!(other.cmd(&["RPUSH", "jobs", "job"]).await, ":1\r\n");
+    assert_eq!(
+        String::from_utf8(blocked.reply().await).unwrap(),
+        "*2\r\n$4\r\njobs\r\n$3\r\njob\r\n"
+    );
+    assert_eq!(other.cmd(&["LLEN", "jobs"]).await, ":0\r\n", "popped once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_pops_wait_on_their_own_connection() {
+    let nodes = [RedisServer::start(), RedisServer::start()];
+    let fleet = start_fleet(&nodes.iter().collect::<Vec<_>>(), &[]).await;
+    a_blocked_pop_waits_alone_and_is_served_by_a_push(fleet.resp_addr).await;
+    fleet.shutdown().await;
+
+    let cluster = RedisCluster::start(3, 0);
+    let server = in_front_of(&cluster).await;
+    a_blocked_pop_waits_alone_and_is_served_by_a_push(server.resp_addr).await;
+    server.shutdown().await;
 }
 
 fn addr_of(server: &RedisServer) -> SocketAddr {

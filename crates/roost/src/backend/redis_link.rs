@@ -15,6 +15,7 @@
 
 mod address;
 mod atomic_ops;
+mod blocking;
 mod connection;
 mod keyspace;
 mod lease;
@@ -23,6 +24,7 @@ mod node_pool;
 mod scripts;
 
 pub use address::NodeAddress;
+pub use blocking::MAX_BLOCKING;
 pub(crate) use connection::key_slot;
 pub use node_info::NodeInfo;
 
@@ -83,6 +85,8 @@ pub struct RedisLink {
     node: String,
     options: LinkOptions,
     in_flight: Semaphore,
+    /// Blocking commands waiting, each on a connection of its own (`blocking.rs`).
+    blocking: Semaphore,
     target: Target,
 }
 
@@ -129,6 +133,7 @@ impl RedisLink {
         RedisLink {
             node: address.host_port(),
             in_flight: Semaphore::new(options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
+            blocking: Semaphore::new(MAX_BLOCKING),
             address,
             options,
             target,

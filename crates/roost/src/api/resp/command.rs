@@ -59,11 +59,17 @@ impl<'a> Forward<'a> {
         &FORWARDED[self.index]
     }
 
-    /// Its keys, by the table's key spec (as for [`Call::keys`]).
+    /// Its keys: by the table's key spec (as for [`Call::keys`]), or as its
+    /// arguments say ([`movable_keys`]).
     pub fn keys(&self) -> Keys<'a> {
+        let spec = self.spec();
+        let positions = match movable_keys(spec.name, self.argv) {
+            Some(listed) => Positions::Listed(listed.into_iter()),
+            None => Positions::Spec(spec.key_positions(self.argv.len())),
+        };
         Keys {
             argv: self.argv,
-            positions: self.spec().key_positions(self.argv.len()),
+            positions,
         }
     }
 }
@@ -124,7 +130,7 @@ impl<'a> Call<'a> {
     pub fn keys(&self) -> Keys<'a> {
         Keys {
             argv: self.argv,
-            positions: self.cmd.spec().key_positions(self.argv.len()),
+            positions: Positions::Spec(self.cmd.spec().key_positions(self.argv.len())),
         }
     }
 }
@@ -133,15 +139,71 @@ impl<'a> Call<'a> {
 #[derive(Debug, Clone)]
 pub struct Keys<'a> {
     argv: &'a [Bytes],
-    positions: StepBy<RangeInclusive<usize>>,
+    positions: Positions,
+}
+
+/// Where a command's keys are: by its key spec, or listed (a command whose
+/// arguments say which are keys).
+#[derive(Debug, Clone)]
+enum Positions {
+    Spec(StepBy<RangeInclusive<usize>>),
+    Listed(std::vec::IntoIter<usize>),
 }
 
 impl<'a> Iterator for Keys<'a> {
     type Item = &'a Bytes;
 
     fn next(&mut self) -> Option<&'a Bytes> {
-        self.positions.next().and_then(|i| self.argv.get(i))
+        let next = match &mut self.positions {
+            Positions::Spec(range) => range.next(),
+            Positions::Listed(listed) => listed.next(),
+        };
+        next.and_then(|i| self.argv.get(i))
     }
+}
+
+/// The key positions of a forwarded command whose arguments say which are
+/// keys (flag `movablekeys`), read as Redis's own getkeys procedures read
+/// them; `None` for every other command. Arguments Redis will refuse (a
+/// numkeys that is not a count of the arguments there) give the fixed keys
+/// only, and Redis answers its own error wherever the command goes.
+pub fn movable_keys(name: &str, argv: &[Bytes]) -> Option<Vec<usize>> {
+    let counted = |at: usize, fixed: &[usize]| {
+        let mut keys = fixed.to_vec();
+        let count = argv.get(at).and_then(|n| integer(n).ok());
+        if let Some(count) = count.and_then(|n| usize::try_from(n).ok()) {
+            if at + count < argv.len() {
+                keys.extend(at + 1..=at + count);
+            }
+        }
+        keys
+    };
+    Some(match name {
+        "zunionstore" | "zinterstore" | "zdiffstore" => counted(2, &[1]),
+        "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
+            counted(1, &[])
+        }
+        "blmpop" | "bzmpop" => counted(2, &[]),
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => counted(2, &[]),
+        "georadius" | "georadiusbymember" => {
+            let mut keys = vec![1];
+            let store = argv
+                .iter()
+                .position(|a| is(a, "STORE") || is(a, "STOREDIST"));
+            keys.extend(store.map(|at| at + 1).filter(|&at| at < argv.len()));
+            keys
+        }
+        "xread" | "xreadgroup" => {
+            let streams = argv.iter().position(|a| is(a, "STREAMS"));
+            match streams.map(|at| (at + 1, argv.len() - at - 1)) {
+                Some((from, rest)) if rest > 0 && rest % 2 == 0 => {
+                    (from..from + rest / 2).collect()
+                }
+                _ => Vec::new(),
+            }
+        }
+        _ => return None,
+    })
 }
 
 /// What a command does, with its arguments read. Some variants serve several

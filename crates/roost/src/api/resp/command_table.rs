@@ -190,7 +190,11 @@ pub const fn fwd(
 
 /// The role a command with `flags` needs (for [`Spec::role`]), at compile time.
 const fn role_of(flags: &[&str]) -> Role {
-    match (has_flag(flags, "write"), has_flag(flags, "admin")) {
+    // A command whose keys its arguments name and that is not read-only may
+    // write them (EVAL, EVALSHA, FCALL carry neither flag).
+    let writes = has_flag(flags, "write")
+        || (has_flag(flags, "movablekeys") && !has_flag(flags, "readonly"));
+    match (writes, has_flag(flags, "admin")) {
         (true, true) => Role::Admin,
         (true, false) => Role::Write,
         _ => Role::Read,
@@ -413,18 +417,22 @@ mod tests {
                 lookup_forwarded(spec.name.to_uppercase().as_bytes()),
                 Some(index)
             );
-            assert!(spec.has_keys(), "{} names its keys", spec.name);
+            let movable = spec.flags.contains(&"movablekeys");
+            assert!(spec.has_keys() || movable, "{} names its keys", spec.name);
             assert!(!spec.no_auth());
         }
-        assert_eq!(
-            lookup_forwarded(b"blpop"),
-            None,
-            "blocking commands are not forwarded"
+        assert!(
+            lookup_forwarded(b"blpop").is_some(),
+            "blocking commands are forwarded"
+        );
+        assert!(
+            lookup_forwarded(b"zunionstore").is_some(),
+            "numkeys commands too"
         );
         assert_eq!(
-            lookup_forwarded(b"zunionstore"),
+            lookup_forwarded(b"sort"),
             None,
-            "nor are numkeys commands"
+            "SORT is not: BY and GET name keys"
         );
         assert_eq!(lookup(b"nosuchcmd"), None);
         assert_eq!(lookup(b"getdelete"), None);
@@ -448,6 +456,9 @@ mod tests {
         assert_eq!(forwarded("hset"), Role::Write);
         assert_eq!(forwarded("xgroup"), Role::Write);
         assert_eq!(forwarded("restore"), Role::Write);
+        assert_eq!(forwarded("eval"), Role::Write, "a script may write");
+        assert_eq!(forwarded("eval_ro"), Role::Read);
+        assert_eq!(forwarded("sintercard"), Role::Read);
     }
 
     #[test]

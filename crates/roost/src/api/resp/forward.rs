@@ -10,6 +10,8 @@
 //! HGETALL as a flat array, not a map; ZSCORE as a bulk string, not a double
 //! (docs/resp.md).
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use redis::Value;
 use roost_resp::{
@@ -18,11 +20,11 @@ use roost_resp::{
 };
 
 use super::command::Forward;
-use super::dispatch::Cx;
+use super::dispatch::{integer, is, Cx};
 use super::output::Output;
 use super::reply::RespError;
 use crate::auth::Role;
-use crate::backend::Forwarded;
+use crate::backend::{Block, Forwarded};
 
 /// Runs a forwarded command for a session allowed to run it.
 pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError> {
@@ -34,6 +36,7 @@ pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError>
         keys: &keys,
         write: spec.role() != Role::Read,
         sums: spec.name == "touch",
+        block: block_of(spec.name, command.argv),
     };
     let reply = cx.cache().forward(forwarded).await?;
     let shape = NullShape::of(spec.name, command.argv.len());
@@ -42,6 +45,49 @@ pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError>
     Ok(())
 }
 
+/// How long a command may block, from its timeout argument: seconds (a
+/// float) last for BLPOP and its kind, second for BLMPOP/BZMPOP, `BLOCK ms`
+/// for XREAD/XREADGROUP. 0 waits for ever; an argument Redis will refuse
+/// waits for nothing (Redis answers its error at once).
+fn block_of(name: &str, argv: &[Bytes]) -> Block {
+    let seconds = |arg: Option<&Bytes>| {
+        let secs = arg
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .and_then(|a| a.parse::<f64>().ok());
+        match secs {
+            Some(0.0) => Block::Forever,
+            Some(s) if s > 0.0 && s < MAX_BLOCK_SECS => Block::For(Duration::from_secs_f64(s)),
+            Some(s) if s >= MAX_BLOCK_SECS => Block::Forever,
+            _ => Block::For(Duration::ZERO),
+        }
+    };
+    match name {
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" | "blmove" | "brpoplpush" => {
+            seconds(argv.last())
+        }
+        "blmpop" | "bzmpop" => seconds(argv.get(1)),
+        "xread" | "xreadgroup" => {
+            let streams = argv
+                .iter()
+                .position(|a| is(a, "STREAMS"))
+                .unwrap_or(argv.len());
+            let block = argv[..streams].iter().position(|a| is(a, "BLOCK"));
+            match block.and_then(|at| argv.get(at + 1)) {
+                None => Block::No,
+                Some(ms) => match integer(ms) {
+                    Ok(0) => Block::Forever,
+                    Ok(ms) if ms > 0 => Block::For(Duration::from_millis(ms.unsigned_abs())),
+                    _ => Block::For(Duration::ZERO),
+                },
+            }
+        }
+        _ => Block::No,
+    }
+}
+
+/// A wait this long or longer is a wait for ever (and fits a `Duration`).
+const MAX_BLOCK_SECS: f64 = 1e12;
+
 /// Where Redis answers a null as a null *array* (`*-1` in RESP2) rather
 /// than a null bulk string (`$-1`): its `addReplyNullArray` calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +95,8 @@ enum NullShape {
     /// Every null is `$-1`.
     Bulk,
     /// The reply itself, when null, is `*-1` (LPOP/RPOP with a count,
-    /// XRANGE/XREVRANGE with COUNT 0).
+    /// XRANGE/XREVRANGE with COUNT 0, LMPOP/ZMPOP/XREAD finding nothing, a
+    /// blocking pop that timed out).
     TopArray,
     /// Nulls inside the reply are `*-1` (GEOPOS of a missing member).
     NestedArray,
@@ -61,7 +108,8 @@ impl NullShape {
     fn of(name: &str, argc: usize) -> NullShape {
         match name {
             "lpop" | "rpop" if argc == 3 => NullShape::TopArray,
-            "xrange" | "xrevrange" => NullShape::TopArray,
+            "xrange" | "xrevrange" | "xread" | "xreadgroup" | "lmpop" | "zmpop" | "blpop"
+            | "brpop" | "blmpop" | "bzpopmin" | "bzpopmax" | "bzmpop" => NullShape::TopArray,
             "geopos" => NullShape::NestedArray,
             "xpending" if argc == 3 => NullShape::LastNestedArray,
             _ => NullShape::Bulk,

@@ -12,6 +12,7 @@ use roost_resp::{
     write_simple, write_verbatim, Protocol,
 };
 
+use super::command::movable_keys;
 use super::command_table::{lookup, lookup_spec, Spec, COMMANDS, FORWARDED};
 use super::dispatch::{is, Cx};
 use super::handshake::REDIS_VERSION;
@@ -125,15 +126,16 @@ fn write_keys_of(
     argv: &[Bytes],
 ) -> Result<(), RespError> {
     let spec = spec.ok_or(RespError::GetKeysUnknownCommand)?;
-    if !spec.has_keys() {
+    let movable = movable_keys(spec.name, argv);
+    if !spec.has_keys() && movable.is_none() {
         return Err(RespError::GetKeysNoKeys);
     }
     if !spec.arity_allows(argv.len()) {
         return Err(RespError::GetKeysWrongArity);
     }
-    let positions = spec.key_positions(argv.len());
-    write_array_header(out, positions.clone().count());
-    positions.for_each(|i| write_bulk(out, &argv[i]));
+    let positions: Vec<usize> = movable.unwrap_or_else(|| spec.key_positions(argv.len()).collect());
+    write_array_header(out, positions.len());
+    positions.iter().for_each(|&i| write_bulk(out, &argv[i]));
     Ok(())
 }
 

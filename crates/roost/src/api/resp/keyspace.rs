@@ -9,7 +9,7 @@ use roost_resp::{write_array_header, write_bulk, write_integer, write_simple};
 use super::command_table::Cmd;
 use super::dispatch::{integer, is, owned, Cx};
 use super::reply::RespError;
-use crate::backend::{Forwarded, NodeReply, RetimeCondition};
+use crate::backend::{Block, Forwarded, NodeReply, RetimeCondition};
 use crate::error::CacheError;
 
 /// SCAN's page size when the client gives no COUNT, as Redis.
@@ -153,6 +153,7 @@ pub async fn key_type(cx: &mut Cx<'_>, key: &Bytes) -> Result<(), RespError> {
             keys: &keys,
             write: false,
             sums: false,
+            block: Block::No,
         };
         return match cx.cache().forward(command).await? {
             NodeReply::SimpleString(name) => {

@@ -21,10 +21,10 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use redis::Value;
 
-use super::topology::Topology;
+use super::topology::{FleetNode, Topology};
 use super::Fleet;
 use crate::backend::redis_link::{key_slot, RedisLink};
-use crate::backend::Forwarded;
+use crate::backend::{Block, Forwarded};
 use crate::error::CacheError;
 
 impl Fleet {
@@ -40,7 +40,7 @@ impl Fleet {
                 .iter()
                 .find(|n| n.health.is_up())
                 .ok_or(CacheError::NoNode)?;
-            return self.on_node(node, |l| l.forward(command.argv, None)).await;
+            return self.send(node, &command, None).await;
         };
         let replicas = self.settings.replicas;
         let placement = topology.placement(first, replicas);
@@ -67,9 +67,7 @@ impl Fleet {
         let Some(primary) = primary else {
             return self.forward_to_gutter(&topology, command).await;
         };
-        let reply = self
-            .on_node(primary, |l| l.forward(command.argv, None))
-            .await;
+        let reply = self.send(primary, &command, None).await;
         if command.write {
             self.near_forget_many(command.keys);
             if replicas > 1 {
@@ -99,7 +97,7 @@ impl Fleet {
                 };
             }
         }
-        let reply = self.on_node(node, |l| l.forward(command.argv, first)).await;
+        let reply = self.send(node, &command, first).await;
         if command.write {
             self.near_forget_many(command.keys);
         }
@@ -120,7 +118,7 @@ impl Fleet {
             .fallback(first, replicas)
             .cloned()
             .ok_or(CacheError::NoNode)?;
-        let reply = self.on_node(&node, |l| l.forward(command.argv, None)).await;
+        let reply = self.send(&node, &command, None).await;
         if command.write {
             let now = self.now_millis();
             for key in command.keys {
@@ -137,6 +135,25 @@ impl Fleet {
             self.near_forget_many(command.keys);
         }
         reply
+    }
+
+    /// Sends `command` to `node` (on a cluster, to the master of `key`'s
+    /// slot): on the shared connections, or on one of its own if it blocks.
+    async fn send(
+        &self,
+        node: &FleetNode,
+        command: &Forwarded<'_>,
+        key: Option<&[u8]>,
+    ) -> Result<Value, CacheError> {
+        let argv = command.argv;
+        self.on_node(node, |link| async move {
+            match command.block {
+                Block::No => link.forward(argv, key).await,
+                Block::For(wait) => link.forward_blocking(argv, key, Some(wait)).await,
+                Block::Forever => link.forward_blocking(argv, key, None).await,
+            }
+        })
+        .await
     }
 
     /// After a forwarded write on `primary`: every other replica of `keys`

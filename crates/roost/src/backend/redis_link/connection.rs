@@ -171,10 +171,17 @@ fn server_replies(err: &RedisError) -> Option<Arc<[(usize, ServerError)]>> {
 /// CROSSSLOT, and any code Roost does not know).
 fn reply_fault(reply: &ServerError) -> Option<NodeFault> {
     match reply.kind() {
+        // The request's doing, whatever a client sends (a forwarded EVALSHA
+        // of an unknown script, a command the node's ACL user may not run):
+        // relayed, and never counted toward ejecting a healthy node.
         Some(
             ServerErrorKind::ResponseError
             | ServerErrorKind::ExecAbort
-            | ServerErrorKind::CrossSlot,
+            | ServerErrorKind::CrossSlot
+            | ServerErrorKind::NoScript
+            | ServerErrorKind::NotBusy
+            | ServerErrorKind::NoSub
+            | ServerErrorKind::NoPerm,
         ) => None,
         Some(_) => Some(NodeFault::Unavailable),
         None if NODE_STATE_CODES.contains(&reply.code()) => Some(NodeFault::Unavailable),

@@ -1,0 +1,95 @@
+//! Blocking commands (BLPOP, BZPOPMIN, BLMOVE, XREAD BLOCK…) forwarded to a
+//! node: each waits on a connection of its own, opened for it and closed
+//! after, so it never stalls the multiplexed connections every other request
+//! shares (Redis answers one connection's commands in order, and a blocked
+//! command holds up everything behind it). At most [`MAX_BLOCKING`] wait on
+//! one node (a Redis Cluster: on the whole cluster) at once; one more is
+//! `CacheError::Overloaded`. The wait is bounded by the command's own
+//! timeout plus the link's request timeout; a timeout of 0 waits as long as
+//! Redis does, until the command is served or the gateway stops.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::{AsyncConnectionConfig, Client, Value};
+
+use super::connection::{cache_error, key_slot, node_failed};
+use super::{timed_out, NodeAddress, RedisLink, Target};
+use crate::error::{CacheError, NodeFault};
+
+/// Blocking commands waiting on one node (or one cluster) at once.
+pub const MAX_BLOCKING: usize = 1024;
+
+impl RedisLink {
+    /// Sends a blocking command on a connection of its own and waits for its
+    /// reply: at most `block` (the command's own timeout) plus the request
+    /// timeout, or without limit when `block` is `None` (a timeout of 0). On
+    /// a cluster it goes to the master of `key`'s slot.
+    pub async fn forward_blocking(
+        &self,
+        argv: &[Bytes],
+        key: Option<&[u8]>,
+        block: Option<Duration>,
+    ) -> Result<Value, CacheError> {
+        let _permit = self
+            .blocking
+            .try_acquire()
+            .map_err(|_| CacheError::Overloaded {
+                node: self.node.clone(),
+                limit: MAX_BLOCKING,
+            })?;
+        let address = match (&self.target, key) {
+            (Target::Cluster(_), Some(key)) => self.master_of(key_slot(key)).await?,
+            _ => self.address.clone(),
+        };
+        let node = address.host_port();
+        let timeout = self.options.timeout;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(None);
+        let client = Client::open(address.connection_info().clone())
+            .map_err(|err| node_failed(&node, NodeFault::Connect, err.to_string()))?;
+        let mut connection = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|err| cache_error(&node, err))?;
+        let mut cmd = redis::Cmd::new();
+        for arg in argv {
+            cmd.arg(&arg[..]);
+        }
+        let reply = cmd.query_async(&mut connection);
+        let reply = match block {
+            Some(block) => tokio::time::timeout(block + timeout, reply)
+                .await
+                .map_err(|_| timed_out(&node, block + timeout))?,
+            None => reply.await,
+        };
+        reply.map_err(|err| cache_error(&node, err))
+    }
+
+    /// The address of the master that serves `slot` now, from CLUSTER SLOTS
+    /// (an empty host is the seed's).
+    async fn master_of(&self, slot: u16) -> Result<NodeAddress, CacheError> {
+        let ranges = self.cluster_slots().await?;
+        let (_, _, host, port) = ranges
+            .into_iter()
+            .find(|(start, end, _, _)| (*start..=*end).contains(&slot))
+            .ok_or_else(|| {
+                node_failed(
+                    &self.node,
+                    NodeFault::Unavailable,
+                    format!("no master serves slot {slot}"),
+                )
+            })?;
+        let host = match host.is_empty() {
+            true => self
+                .address
+                .host_port()
+                .rsplit_once(':')
+                .map(|(h, _)| h.to_owned())
+                .unwrap_or_default(),
+            false => host,
+        };
+        Ok(self.address.at(&host, port))
+    }
+}
