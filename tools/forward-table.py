@@ -31,6 +31,9 @@ MOVABLE = {"zunionstore", "zinterstore", "zdiffstore", "zunion", "zinter", "zdif
            "zintercard", "sintercard", "lmpop", "zmpop", "georadius", "georadiusbymember",
            "xread", "xreadgroup", "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall",
            "fcall_ro", "blmpop", "bzmpop"}
+# Run on every node (every master of a cluster), the gateway remembering what they load
+# (backend/fleet/scripts.rs); they change what nodes run, so they need the write role.
+EVERYWHERE = {"script": ["noscript", "write"], "function": ["noscript", "write"]}
 # Blocking commands: each waits on a connection of its own (redis_link/blocking.rs).
 BLOCKING = {"blpop", "brpop", "bzpopmin", "bzpopmax", "blmove", "brpoplpush", "blmpop", "bzmpop"}
 NATIVE_RS = "crates/roost/src/api/resp/command_table.rs"
@@ -68,12 +71,15 @@ def main():
             continue
         if "admin" in flags or "asking" in flags:
             continue
-        if not (group in GROUPS or name in GENERIC or name in CONTAINERS or name in MOVABLE):
+        if not (group in GROUPS or name in GENERIC or name in CONTAINERS or name in MOVABLE
+                or name in EVERYWHERE):
             continue
-        if name in CONTAINERS:
+        if name in EVERYWHERE:
+            flags = EVERYWHERE[name]
+        elif name in CONTAINERS:
             flags = CONTAINERS[name]
             first, last, step = 2, 2, 1
-        elif first <= 0 and name not in MOVABLE:
+        elif first <= 0 and name not in MOVABLE and name not in EVERYWHERE:
             continue
         groups.setdefault(group, []).append(name)
         rows.append(

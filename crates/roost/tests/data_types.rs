@@ -481,6 +481,121 @@ async fn in_front_of(cluster: &RedisCluster) -> TestServer {
         .await
 }
 
+/// Scripts and function libraries reach every node: SCRIPT LOAD and FUNCTION
+/// LOAD run on each, and a node that lost them (flushed behind Roost's back)
+/// is given them again when an EVALSHA or FCALL needs them there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_and_functions_run_on_every_node() {
+    let nodes = [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ];
+    let servers: Vec<&RedisServer> = nodes.iter().collect();
+    let fleet = start_fleet(&servers, &[]).await;
+    let mut client = RespClient::connect(fleet.resp_addr).await;
+    let key_on = |node: usize| support::fleet::keys_on(&servers, node, "k", 1).remove(0);
+
+    let get = "return redis.call('GET', KEYS[1])";
+    let sha = client.cmd(&["SCRIPT", "LOAD", get]).await;
+    let sha = sha.split("\r\n").nth(1).unwrap().to_owned();
+    assert_eq!(sha.len(), 40);
+    for node in &nodes {
+        assert_eq!(
+            node.cli(&["SCRIPT", "EXISTS", &sha]),
+            "1",
+            "loaded on every node"
+        );
+    }
+    assert_eq!(
+        client
+            .cmd(&["SCRIPT", "EXISTS", &sha, &"0".repeat(40)])
+            .await,
+        "*2\r\n:1\r\n:0\r\n"
+    );
+    let key = key_on(1);
+    assert_eq!(client.cmd(&["SET", &key, "v"]).await, "+OK\r\n");
+    nodes[1].cli(&["SCRIPT", "FLUSH"]);
+    assert_eq!(
+        client.cmd(&["SCRIPT", "EXISTS", &sha]).await,
+        "*1\r\n:0\r\n",
+        "exists only where every node has it"
+    );
+    assert_eq!(
+        client.cmd(&["EVALSHA", &sha, "1", &key]).await,
+        "$1\r\nv\r\n",
+        "loaded again on demand"
+    );
+    assert_eq!(nodes[1].cli(&["SCRIPT", "EXISTS", &sha]), "1");
+
+    // A body first seen in EVAL is remembered too.
+    let echo = "return ARGV[1]";
+    assert_eq!(client.cmd(&["EVAL", echo, "0", "x"]).await, "$1\r\nx\r\n");
+    for node in &nodes {
+        node.cli(&["SCRIPT", "FLUSH"]);
+    }
+    let echo_sha = "11a4b8ae8bfc6e4a2d4d1a2d3a13a0c7c6e8e4bd";
+    let reply = client.cmd(&["EVALSHA", echo_sha, "0", "y"]).await;
+    assert!(
+        reply.starts_with("-NOSCRIPT"),
+        "a made-up sha stays unknown: {reply}"
+    );
+    let real = client.cmd(&["SCRIPT", "LOAD", echo]).await;
+    let real = real.split("\r\n").nth(1).unwrap().to_owned();
+    nodes.iter().for_each(|n| _ = n.cli(&["SCRIPT", "FLUSH"]));
+    assert_eq!(
+        client.cmd(&["EVALSHA", &real, "0", "y"]).await,
+        "$1\r\ny\r\n"
+    );
+
+    let library = "#!lua name=greet\nredis.register_function('hello', function(keys, args) return 'hi ' .. args[1] end)";
+    assert_eq!(
+        client.cmd(&["FUNCTION", "LOAD", library]).await,
+        "$5\r\ngreet\r\n"
+    );
+    for node in &nodes {
+        assert!(
+            node.cli(&["FUNCTION", "LIST"]).contains("greet"),
+            "on every node"
+        );
+    }
+    let key = key_on(2);
+    nodes[2].cli(&["FUNCTION", "FLUSH"]);
+    assert_eq!(
+        client.cmd(&["FCALL", "hello", "1", &key, "Ada"]).await,
+        "$6\r\nhi Ada\r\n",
+        "the library loaded again where it was missing"
+    );
+    assert_eq!(
+        client.cmd(&["FUNCTION", "DELETE", "greet"]).await,
+        "+OK\r\n"
+    );
+    let reply = client.cmd(&["FCALL", "hello", "1", &key, "Ada"]).await;
+    assert!(reply.starts_with("-ERR Function not found"), "{reply}");
+    fleet.shutdown().await;
+
+    let cluster = RedisCluster::start(3, 0);
+    let server = in_front_of(&cluster).await;
+    let mut client = RespClient::connect(server.resp_addr).await;
+    let sha = client.cmd(&["SCRIPT", "LOAD", get]).await;
+    let sha = sha.split("\r\n").nth(1).unwrap().to_owned();
+    for i in 0..3 {
+        assert_eq!(
+            cluster.node(i).cli(&["SCRIPT", "EXISTS", &sha]),
+            "1",
+            "on every master"
+        );
+    }
+    assert_eq!(client.cmd(&["SET", "a", "1"]).await, "+OK\r\n");
+    let owner = cluster.master_for_key("a");
+    cluster.node(owner).cli(&["SCRIPT", "FLUSH"]);
+    assert_eq!(
+        client.cmd(&["EVALSHA", &sha, "1", "a"]).await,
+        "$1\r\n1\r\n"
+    );
+    server.shutdown().await;
+}
+
 /// A client blocked in BLPOP waits on a connection of its own: other clients'
 /// commands through the same gateway go on meanwhile, and a push from one of
 /// them serves it.

@@ -27,6 +27,7 @@ mod near;
 mod near_reads;
 mod ops;
 mod probe;
+mod scripts;
 mod topology;
 mod warmup;
 
@@ -40,6 +41,7 @@ pub use changes::{NodeSpec, Preview, TopologyError};
 pub use health::{HealthState, Hysteresis, ProbeRecord};
 pub use lease::{lease_key, LEASE_PREFIX};
 pub use near::{weight as near_entry_weight, Admission, ENTRY_OVERHEAD as NEAR_ENTRY_OVERHEAD};
+pub use scripts::MAX_BYTES as MAX_SCRIPT_BYTES;
 pub use topology::{FleetNode, Topology, MAX_REPLICAS};
 pub use warmup::{WarmupReason, WarmupState, WarmupStatus, TREND_EVERY, WARMUP_KEYS_PER_SEC};
 
@@ -68,6 +70,8 @@ pub struct Fleet {
     near: Option<Arc<near::NearCache>>,
     /// Node warm-up and trend preload (`ROOST_WARMING`); `None`: off.
     warmer: Option<Arc<warmup::Warmer>>,
+    /// Scripts and function libraries, to load on a node that lacks one.
+    scripts: scripts::Scripts,
 }
 
 /// What both constructors hand to [`Fleet::assemble`].
@@ -118,6 +122,7 @@ impl Fleet {
             tasks: parts.tasks,
             near: None,
             warmer: None,
+            scripts: scripts::Scripts::default(),
         }
     }
 

@@ -331,6 +331,32 @@ impl RedisLink {
         .await
     }
 
+    /// Sends a client's command to the node, or to every master of a cluster,
+    /// and answers each reply (an error reply as `Err`), masters in slot order.
+    pub async fn forward_everywhere(
+        &self,
+        argv: &[Bytes],
+    ) -> Result<Vec<Result<Value, CacheError>>, CacheError> {
+        let mut cmd = redis::Cmd::new();
+        for arg in argv {
+            cmd.arg(&arg[..]);
+        }
+        let cmd = &cmd;
+        let node = &self.node;
+        self.run(|mut c| async move {
+            let mut replies = Vec::new();
+            for place in keyspace::places(&mut c).await? {
+                let reply: RedisResult<Value> = cmd.query_async(&mut c.at(place)).await;
+                match reply {
+                    Err(err) if err.is_io_error() || err.is_timeout() => return Err(err),
+                    reply => replies.push(reply.map_err(|err| cache_error(node, err))),
+                }
+            }
+            Ok(replies)
+        })
+        .await
+    }
+
     /// Removes everything in the link's database (every master of a cluster);
     /// returns how many keys were there.
     pub async fn flush(&self) -> Result<u64, CacheError> {

@@ -418,7 +418,12 @@ mod tests {
                 Some(index)
             );
             let movable = spec.flags.contains(&"movablekeys");
-            assert!(spec.has_keys() || movable, "{} names its keys", spec.name);
+            let everywhere = matches!(spec.name, "script" | "function");
+            assert!(
+                spec.has_keys() || movable || everywhere,
+                "{} names its keys",
+                spec.name
+            );
             assert!(!spec.no_auth());
         }
         assert!(
@@ -459,6 +464,11 @@ mod tests {
         assert_eq!(forwarded("eval"), Role::Write, "a script may write");
         assert_eq!(forwarded("eval_ro"), Role::Read);
         assert_eq!(forwarded("sintercard"), Role::Read);
+        assert_eq!(
+            forwarded("script"),
+            Role::Write,
+            "it changes what nodes run"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use redis::Value;
 
+use super::scripts::{is_function_not_found, is_noscript};
 use super::topology::{FleetNode, Topology};
 use super::Fleet;
 use crate::backend::redis_link::{key_slot, RedisLink};
@@ -30,6 +31,9 @@ use crate::error::CacheError;
 impl Fleet {
     /// Runs `command` where its keys live (see the module docs).
     pub async fn forward(&self, command: Forwarded<'_>) -> Result<Value, CacheError> {
+        if matches!(command.name, "script" | "function") {
+            return self.forward_everywhere(command.argv).await;
+        }
         let topology = self.topology();
         if self.cluster {
             return self.forward_to_cluster(&topology, command).await;
@@ -146,14 +150,59 @@ impl Fleet {
         key: Option<&[u8]>,
     ) -> Result<Value, CacheError> {
         let argv = command.argv;
-        self.on_node(node, |link| async move {
-            match command.block {
-                Block::No => link.forward(argv, key).await,
-                Block::For(wait) => link.forward_blocking(argv, key, Some(wait)).await,
-                Block::Forever => link.forward_blocking(argv, key, None).await,
+        let run = || {
+            self.on_node(node, |link| async move {
+                match command.block {
+                    Block::No => link.forward(argv, key).await,
+                    Block::For(wait) => link.forward_blocking(argv, key, Some(wait)).await,
+                    Block::Forever => link.forward_blocking(argv, key, None).await,
+                }
+            })
+        };
+        if matches!(command.name, "eval" | "eval_ro") {
+            self.scripts.remember_script(&argv[1]);
+        }
+        let reply = run().await;
+        // A script or library this node lacks and the gateway knows: loaded
+        // there, then run once more (`scripts.rs`).
+        let loads: Vec<Vec<Bytes>> = match command.name {
+            "evalsha" | "evalsha_ro" if is_noscript(&reply) => self
+                .scripts
+                .script(&argv[1])
+                .map(|body| {
+                    vec![
+                        Bytes::from_static(b"SCRIPT"),
+                        Bytes::from_static(b"LOAD"),
+                        body,
+                    ]
+                })
+                .into_iter()
+                .collect(),
+            // REPLACE: the gateway's copy is the latest it was given.
+            "fcall" | "fcall_ro" if is_function_not_found(&reply) => self
+                .scripts
+                .libraries()
+                .into_iter()
+                .map(|code| {
+                    let load: [&'static [u8]; 3] = [b"FUNCTION", b"LOAD", b"REPLACE"];
+                    load.map(Bytes::from_static)
+                        .into_iter()
+                        .chain([code])
+                        .collect()
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if loads.is_empty() {
+            return reply;
+        }
+        for load in &loads {
+            let loaded = self.on_node(node, |link| link.forward(load, key)).await;
+            if let Err(err) = loaded {
+                tracing::debug!(node = %node.id, error = %err, "loading a script on demand failed");
             }
-        })
-        .await
+        }
+        run().await
     }
 
     /// After a forwarded write on `primary`: every other replica of `keys`

@@ -154,7 +154,7 @@ pub(crate) async fn info(connection: &mut Connection, db: i64) -> RedisResult<No
 }
 
 /// Every place a node-wide command must run: the node, or each cluster master.
-async fn places(connection: &mut Connection) -> RedisResult<Vec<Place>> {
+pub(crate) async fn places(connection: &mut Connection) -> RedisResult<Vec<Place>> {
     match connection {
         Connection::Node(_) => Ok(vec![Place::Node]),
         Connection::Cluster(_) => masters(connection).await,
