@@ -14,6 +14,7 @@ pub mod redis_link;
 pub use embedded::Embedded;
 pub use fleet::Fleet;
 pub use lease::{LeaseGrant, LeaseHeld};
+pub use redis_link::Pinned;
 
 use bytes::Bytes;
 use roost_ring::NodeId;
@@ -516,6 +517,41 @@ impl Backend {
                 command: command.name,
             }),
             Backend::Fleet(f) => Box::pin(f.forward(command)).await,
+        }
+    }
+
+    /// Whether two keys live on the same node(s), so one transaction may name
+    /// both; the embedded store holds every key in one process.
+    pub fn colocated(&self, a: &[u8], b: &[u8]) -> bool {
+        match self {
+            Backend::Embedded(_) => true,
+            Backend::Fleet(f) => f.colocated(a, b),
+        }
+    }
+
+    /// WATCH in front of Redis (`fleet/transaction.rs`).
+    pub async fn watch(
+        &self,
+        keys: &[&[u8]],
+        pinned: Option<Pinned>,
+    ) -> Result<Pinned, CacheError> {
+        match self {
+            Backend::Embedded(_) => Err(CacheError::NeedsRedis { command: "watch" }),
+            Backend::Fleet(f) => Box::pin(f.watch(keys, pinned)).await,
+        }
+    }
+
+    /// EXEC in front of Redis (`fleet/transaction.rs`).
+    pub async fn exec(
+        &self,
+        commands: &[Vec<Bytes>],
+        keys: &[Bytes],
+        writes: bool,
+        pinned: Option<Pinned>,
+    ) -> Result<NodeReply, CacheError> {
+        match self {
+            Backend::Embedded(_) => Err(CacheError::NeedsRedis { command: "exec" }),
+            Backend::Fleet(f) => Box::pin(f.exec(commands, keys, writes, pinned)).await,
         }
     }
 

@@ -219,6 +219,32 @@ const SCRIPT: &[&[&str]] = &[
     &["XREAD", "BLOCK", "50", "STREAMS", "{t}absent", "$"],
     &["BLPOP", "{t}q", "-1"],
     &["BLPOP", "{t}q", "soon"],
+    // Transactions.
+    &["MULTI"],
+    &["SET", "{t}tx", "1"],
+    &["INCR", "{t}tx"],
+    &["HSET", "{t}txh", "f", "v"],
+    &["GET", "{t}txh"],
+    &["LPOP", "{t}absent", "2"],
+    &["SET", "{t}tx", "v", "NX", "XX"],
+    &["PING"],
+    &["EXEC"],
+    &["MULTI"],
+    &["SET", "{t}tx", "2"],
+    &["NOSUCHCMD", "x"],
+    &["GET"],
+    &["MULTI"],
+    &["WATCH", "{t}tx"],
+    &["EXEC"],
+    &["GET", "{t}tx"],
+    &["EXEC"],
+    &["DISCARD"],
+    &["MULTI"],
+    &["DISCARD"],
+    &["WATCH", "{t}tx", "{t}txh"],
+    &["UNWATCH"],
+    &["MULTI"],
+    &["EXEC"],
     // Generic.
     &["EXPIRETIME", "h"],
     &["PEXPIRETIME", "absent"],
@@ -266,11 +292,7 @@ async fn data_type_commands_answer_as_redis_does_through_a_fleet_and_a_cluster()
     let addr: SocketAddr = format!("127.0.0.1:{}", redis.port()).parse().unwrap();
     let expected = replies(addr).await;
 
-    let nodes = [
-        RedisServer::start(),
-        RedisServer::start(),
-        RedisServer::start(),
-    ];
+    let nodes = three_nodes();
     let fleet = start_fleet(&nodes.iter().collect::<Vec<_>>(), &[]).await;
     assert_same(
         &replies(fleet.resp_addr).await,
@@ -296,18 +318,11 @@ async fn data_type_commands_answer_as_redis_does_through_a_fleet_and_a_cluster()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_on_different_nodes_get_crossslot_and_touch_adds_up() {
-    let nodes = [
-        RedisServer::start(),
-        RedisServer::start(),
-        RedisServer::start(),
-    ];
+    let nodes = three_nodes();
     let servers: Vec<&RedisServer> = nodes.iter().collect();
     let fleet = start_fleet(&servers, &[]).await;
     let ring = support::fleet::ring_of(&servers);
-    let (a, b) = (0..)
-        .map(|i| (format!("a{i}"), format!("b{i}")))
-        .find(|(a, b)| ring.locate(a.as_bytes()) != ring.locate(b.as_bytes()))
-        .unwrap();
+    let (a, b) = apart(&ring);
     let mut client = RespClient::connect(fleet.resp_addr).await;
     assert_eq!(client.cmd(&["SADD", &a, "x"]).await, ":1\r\n");
     assert_eq!(client.cmd(&["SADD", &b, "x"]).await, ":1\r\n");
@@ -408,11 +423,7 @@ async fn the_embedded_store_says_it_keeps_strings() {
 /// never served: the journal removes it before the node serves again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collection_is_never_served_stale_after_its_node_comes_back() {
-    let nodes = [
-        RedisServer::start(),
-        RedisServer::start(),
-        RedisServer::start(),
-    ];
+    let nodes = three_nodes();
     let proxies = [
         FaultProxy::start(Some(addr_of(&nodes[0]))).await,
         FaultProxy::start(Some(addr_of(&nodes[1]))).await,
@@ -486,11 +497,7 @@ async fn in_front_of(cluster: &RedisCluster) -> TestServer {
 /// is given them again when an EVALSHA or FCALL needs them there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_and_functions_run_on_every_node() {
-    let nodes = [
-        RedisServer::start(),
-        RedisServer::start(),
-        RedisServer::start(),
-    ];
+    let nodes = three_nodes();
     let servers: Vec<&RedisServer> = nodes.iter().collect();
     let fleet = start_fleet(&servers, &[]).await;
     let mut client = RespClient::connect(fleet.resp_addr).await;
@@ -596,6 +603,81 @@ async fn scripts_and_functions_run_on_every_node() {
     server.shutdown().await;
 }
 
+/// WATCH holds its keys on a connection of the client's own: a change by
+/// another client between WATCH and EXEC makes EXEC answer nil and run
+/// nothing; without one it runs. A transaction's keys must live together.
+async fn watch_sees_other_clients_writes(addr: SocketAddr) {
+    let mut mine = RespClient::connect(addr).await;
+    let mut other = RespClient::connect(addr).await;
+    assert_eq!(mine.cmd(&["SET", "{acct}:a", "10"]).await, "+OK\r\n");
+    for (interfere, expected) in [(true, "*-1\r\n"), (false, "*2\r\n:11\r\n:12\r\n")] {
+        assert_eq!(
+            mine.cmd(&["WATCH", "{acct}:a", "{acct}:b"]).await,
+            "+OK\r\n"
+        );
+        assert_eq!(
+            mine.cmd(&["GET", "{acct}:a"]).await.chars().next(),
+            Some('$')
+        );
+        if interfere {
+            assert_eq!(other.cmd(&["SET", "{acct}:a", "10"]).await, "+OK\r\n");
+        }
+        assert_eq!(mine.cmd(&["MULTI"]).await, "+OK\r\n");
+        assert_eq!(mine.cmd(&["INCR", "{acct}:a"]).await, "+QUEUED\r\n");
+        assert_eq!(mine.cmd(&["INCR", "{acct}:a"]).await, "+QUEUED\r\n");
+        assert_eq!(
+            mine.cmd(&["EXEC"]).await,
+            expected,
+            "interfered: {interfere}"
+        );
+    }
+    assert_eq!(other.cmd(&["GET", "{acct}:a"]).await, "$2\r\n12\r\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_run_on_one_node_and_watch_sees_other_clients() {
+    let nodes = three_nodes();
+    let servers: Vec<&RedisServer> = nodes.iter().collect();
+    let fleet = start_fleet(&servers, &[]).await;
+    watch_sees_other_clients_writes(fleet.resp_addr).await;
+    let ring = support::fleet::ring_of(&servers);
+    let (a, b) = apart(&ring);
+    let mut client = RespClient::connect(fleet.resp_addr).await;
+    assert_eq!(client.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(client.cmd(&["SET", &a, "1"]).await, "+QUEUED\r\n");
+    assert_eq!(
+        client.cmd(&["SET", &b, "1"]).await,
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+    );
+    let reply = client.cmd(&["INFO"]).await;
+    assert!(reply.starts_with("-ERR 'info' cannot be queued"), "{reply}");
+    assert_eq!(
+        client.cmd(&["EXEC"]).await,
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(client.cmd(&["EXISTS", &a]).await, ":0\r\n", "nothing ran");
+    fleet.shutdown().await;
+
+    let cluster = RedisCluster::start(3, 0);
+    let server = in_front_of(&cluster).await;
+    watch_sees_other_clients_writes(server.resp_addr).await;
+    server.shutdown().await;
+
+    let embedded = TestServer::builder().start().await;
+    let mut client = RespClient::connect(embedded.resp_addr).await;
+    let reply = client.cmd(&["MULTI"]).await;
+    assert!(
+        reply.starts_with("-ERR 'multi' runs in front of Redis only"),
+        "{reply}"
+    );
+    assert_eq!(
+        client.cmd(&["SET", "k", "v"]).await,
+        "+OK\r\n",
+        "not queued"
+    );
+    embedded.shutdown().await;
+}
+
 /// A client blocked in BLPOP waits on a connection of its own: other clients'
 /// commands through the same gateway go on meanwhile, and a push from one of
 /// them serves it.
@@ -633,6 +715,22 @@ async fn blocking_pops_wait_on_their_own_connection() {
     server.shutdown().await;
 }
 
+fn three_nodes() -> [RedisServer; 3] {
+    [
+        RedisServer::start(),
+        RedisServer::start(),
+        RedisServer::start(),
+    ]
+}
+
+/// Two keys `ring` places on different nodes.
+fn apart(ring: &Ring) -> (String, String) {
+    (0..)
+        .map(|i| (format!("a{i}"), format!("b{i}")))
+        .find(|(a, b)| ring.locate(a.as_bytes()) != ring.locate(b.as_bytes()))
+        .unwrap()
+}
+
 fn addr_of(server: &RedisServer) -> SocketAddr {
     format!("127.0.0.1:{}", server.port()).parse().unwrap()
 }
@@ -668,7 +766,12 @@ async fn the_docs_list_exactly_the_forwarded_commands() {
             .await,
     );
     fleet.shutdown().await;
-    let forwarded: std::collections::BTreeSet<String> = all.difference(&served).cloned().collect();
+    let transactions = ["multi", "exec", "discard", "watch", "unwatch"];
+    let forwarded: std::collections::BTreeSet<String> = all
+        .difference(&served)
+        .filter(|name| !transactions.contains(&name.as_str()))
+        .cloned()
+        .collect();
     assert!(forwarded.len() > 100 && forwarded.contains("hset") && forwarded.contains("zadd"));
 
     let path = format!("{}/../../docs/resp.md", env!("CARGO_MANIFEST_DIR"));

@@ -44,6 +44,7 @@ mod session;
 mod strings;
 #[cfg(test)]
 mod testing;
+mod transaction;
 mod writer;
 
 use std::net::SocketAddr;

@@ -29,6 +29,7 @@ mod ops;
 mod probe;
 mod scripts;
 mod topology;
+mod transaction;
 mod warmup;
 
 use std::sync::Arc;

@@ -24,11 +24,12 @@ mod node_pool;
 mod scripts;
 
 pub use address::NodeAddress;
-pub use blocking::MAX_BLOCKING;
+pub use blocking::{Pinned, MAX_BLOCKING};
 pub(crate) use connection::key_slot;
 pub use node_info::NodeInfo;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -85,8 +86,8 @@ pub struct RedisLink {
     node: String,
     options: LinkOptions,
     in_flight: Semaphore,
-    /// Blocking commands waiting, each on a connection of its own (`blocking.rs`).
-    blocking: Semaphore,
+    /// Connections of a client's own: blocking commands, WATCH (`blocking.rs`).
+    dedicated: Arc<Semaphore>,
     target: Target,
 }
 
@@ -133,7 +134,7 @@ impl RedisLink {
         RedisLink {
             node: address.host_port(),
             in_flight: Semaphore::new(options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
-            blocking: Semaphore::new(MAX_BLOCKING),
+            dedicated: Arc::new(Semaphore::new(MAX_BLOCKING)),
             address,
             options,
             target,
@@ -353,6 +354,31 @@ impl RedisLink {
                 }
             }
             Ok(replies)
+        })
+        .await
+    }
+
+    /// Sends `commands` as one pipeline to the node (a cluster: to the master
+    /// of `key`'s slot) and answers every reply, error replies in place. One
+    /// pipeline is written as one request, so no other client's command comes
+    /// between its commands on the shared connection (MULTI … EXEC).
+    pub async fn forward_pipeline(
+        &self,
+        commands: &[Vec<Bytes>],
+        key: Option<&[u8]>,
+    ) -> Result<Vec<Value>, CacheError> {
+        let pipeline = &blocking::pipeline_of(commands);
+        self.run(|mut c| async move {
+            match key {
+                Some(key) => {
+                    pipeline
+                        .query_async(&mut c.at(Place::Master {
+                            slot: key_slot(key),
+                        }))
+                        .await
+                }
+                None => pipeline.query_async(&mut c).await,
+            }
         })
         .await
     }

@@ -312,6 +312,14 @@ pub enum Command<'a> {
     Keys {
         pattern: &'a Bytes,
     },
+    // Transactions (transaction.rs), in front of Redis.
+    Multi,
+    Exec,
+    Discard,
+    Watch {
+        keys: &'a [Bytes],
+    },
+    Unwatch,
 }
 
 impl<'a> Command<'a> {
@@ -418,6 +426,11 @@ impl<'a> Command<'a> {
                 key: one(),
                 value: &argv[2],
             },
+            Cmd::Multi => C::Multi,
+            Cmd::Exec => C::Exec,
+            Cmd::Discard => C::Discard,
+            Cmd::Watch => C::Watch { keys: &argv[1..] },
+            Cmd::Unwatch => C::Unwatch,
             Cmd::Strlen => C::Strlen { key: one() },
             Cmd::Del | Cmd::Unlink => C::Del { keys: &argv[1..] },
             Cmd::Exists => C::Exists { keys: &argv[1..] },
@@ -502,6 +515,11 @@ mod tests {
             Cmd::Strlen => &["strlen", "k1"],
             Cmd::Scan => &["scan", "0", "MATCH", "k*", "COUNT", "5"],
             Cmd::Keys => &["keys", "k*"],
+            Cmd::Multi => &["multi"],
+            Cmd::Exec => &["exec"],
+            Cmd::Discard => &["discard"],
+            Cmd::Watch => &["watch", "k1", "k2"],
+            Cmd::Unwatch => &["unwatch"],
         }
     }
 
@@ -523,7 +541,9 @@ mod tests {
             | C::Persist { key }
             | C::Type { key } => vec![*key],
             C::Expire(args) => vec![args.key],
-            C::Mget { keys } | C::Del { keys } | C::Exists { keys } => keys.iter().collect(),
+            C::Mget { keys } | C::Del { keys } | C::Exists { keys } | C::Watch { keys } => {
+                keys.iter().collect()
+            }
             C::Mset { pairs } | C::Msetnx { pairs } => pairs.iter().step_by(2).collect(),
             C::Ping { .. }
             | C::Echo { .. }
@@ -539,7 +559,11 @@ mod tests {
             | C::Dbsize
             | C::Flush
             | C::Scan(_)
-            | C::Keys { .. } => Vec::new(),
+            | C::Keys { .. }
+            | C::Multi
+            | C::Exec
+            | C::Discard
+            | C::Unwatch => Vec::new(),
         }
     }
 

@@ -60,6 +60,11 @@ pub enum Cmd {
     Strlen,
     Scan,
     Keys,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 /// How Redis describes a command (the fields COMMAND INFO and DOCS report).
@@ -141,6 +146,8 @@ const KEY_READ_CAT: &[&str] = &["@keyspace", "@read", "@fast"];
 const KEY_WRITE_CAT: &[&str] = &["@keyspace", "@write", "@fast"];
 const CONN_CAT: &[&str] = &["@fast", "@connection"];
 const ADMIN_CAT: &[&str] = &["@keyspace", "@write", "@slow", "@dangerous"];
+const TX: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
+const TX_CAT: &[&str] = &["@fast", "@transaction"];
 
 #[allow(clippy::too_many_arguments)]
 const fn spec(
@@ -273,6 +280,11 @@ pub const COMMANDS: &[Spec] = &[
     spec(C::Strlen, "strlen", 2, READ, ONE, READ_CAT, "string", "Returns the length of a string value."),
     spec(C::Scan, "scan", -2, SLOW_READ, NONE, &["@keyspace", "@read", "@slow"], "generic", "Iterates over the key names in the database."),
     spec(C::Keys, "keys", 2, SLOW_READ, NONE, &["@keyspace", "@read", "@slow", "@dangerous"], "generic", "Returns all key names that match a pattern."),
+    spec(C::Multi, "multi", 1, TX, NONE, TX_CAT, "transactions", "Starts a transaction (in front of Redis)."),
+    spec(C::Exec, "exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], NONE, &["@slow", "@transaction"], "transactions", "Executes all commands in a transaction."),
+    spec(C::Discard, "discard", 1, TX, NONE, TX_CAT, "transactions", "Discards a transaction."),
+    spec(C::Watch, "watch", -2, TX, ALL, TX_CAT, "transactions", "Monitors changes to keys to determine the execution of a transaction."),
+    spec(C::Unwatch, "unwatch", 1, TX, NONE, TX_CAT, "transactions", "Forgets about watched keys of a transaction."),
 ];
 
 impl Cmd {
@@ -338,6 +350,11 @@ pub fn lookup(name: &[u8]) -> Option<Cmd> {
         b"STRLEN" => C::Strlen,
         b"SCAN" => C::Scan,
         b"KEYS" => C::Keys,
+        b"MULTI" => C::Multi,
+        b"EXEC" => C::Exec,
+        b"DISCARD" => C::Discard,
+        b"WATCH" => C::Watch,
+        b"UNWATCH" => C::Unwatch,
         _ => return None,
     })
 }

@@ -19,7 +19,7 @@ use super::output::Output;
 use super::reply::RespError;
 use super::session::Session;
 use super::writer::Wire;
-use super::{forward, handshake, introspection, keyspace, strings, RespState};
+use super::{forward, handshake, introspection, keyspace, strings, transaction, RespState};
 use crate::cache::Cache;
 use crate::telemetry::Throttled;
 
@@ -135,6 +135,9 @@ fn panicked(state: &RespState, cmd: Option<Cmd>, panic: Box<dyn std::any::Any + 
 /// NOAUTH, then NOPERM, then a bad argument (also found by parsing, answered
 /// only now), then the command.
 async fn run(cx: &mut Cx<'_>, request: Request<'_>) -> Result<(), RespError> {
+    if cx.session.transaction.is_some() && !transaction::runs_at_once(&request) {
+        return transaction::queue(cx, request);
+    }
     let call = match request {
         Request::Invalid { error, .. } => return Err(error),
         Request::Forward(forwarded) => {
@@ -152,7 +155,7 @@ async fn run(cx: &mut Cx<'_>, request: Request<'_>) -> Result<(), RespError> {
 }
 
 /// NOAUTH, then NOPERM: whether this session may run `spec`.
-fn authorize(cx: &Cx<'_>, spec: &Spec) -> Result<(), RespError> {
+pub fn authorize(cx: &Cx<'_>, spec: &Spec) -> Result<(), RespError> {
     match cx.session.identity.as_ref() {
         None if !spec.no_auth() => Err(RespError::NoAuth),
         Some(who) if !who.role.allows(spec.role()) => {
@@ -208,6 +211,11 @@ pub async fn apply(cx: &mut Cx<'_>, command: Command<'_>) -> Result<(), RespErro
         C::Type { key } => keyspace::key_type(cx, key).await,
         C::Scan(args) => keyspace::scan(cx, args).await,
         C::Keys { pattern } => keyspace::keys(cx, pattern).await,
+        C::Multi => transaction::multi(cx),
+        C::Exec => transaction::exec(cx).await,
+        C::Discard => transaction::discard(cx),
+        C::Watch { keys } => transaction::watch(cx, keys).await,
+        C::Unwatch => transaction::unwatch(cx),
     }
 }
 

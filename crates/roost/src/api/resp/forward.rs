@@ -41,7 +41,7 @@ pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError>
     let reply = cx.cache().forward(forwarded).await?;
     let shape = NullShape::of(spec.name, command.argv.len());
     let protocol = cx.protocol();
-    write_reply(cx.out, reply, shape, protocol, 0);
+    write_node_reply(cx.out, reply, shape, protocol);
     Ok(())
 }
 
@@ -91,7 +91,7 @@ const MAX_BLOCK_SECS: f64 = 1e12;
 /// Where Redis answers a null as a null *array* (`*-1` in RESP2) rather
 /// than a null bulk string (`$-1`): its `addReplyNullArray` calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NullShape {
+pub enum NullShape {
     /// Every null is `$-1`.
     Bulk,
     /// The reply itself, when null, is `*-1` (LPOP/RPOP with a count,
@@ -105,7 +105,7 @@ enum NullShape {
 }
 
 impl NullShape {
-    fn of(name: &str, argc: usize) -> NullShape {
+    pub fn of(name: &str, argc: usize) -> NullShape {
         match name {
             "lpop" | "rpop" if argc == 3 => NullShape::TopArray,
             "xrange" | "xrevrange" | "xread" | "xreadgroup" | "lmpop" | "zmpop" | "blpop"
@@ -127,9 +127,9 @@ impl NullShape {
     }
 }
 
-/// Writes a node's reply to `value` as Redis would have written it itself.
-fn write_reply(out: &mut Output, value: Value, shape: NullShape, protocol: Protocol, depth: usize) {
-    write_value(out, value, shape, protocol, depth, (0, 1));
+/// Writes a node's reply to a command as Redis would have written it itself.
+pub fn write_node_reply(out: &mut Output, value: Value, shape: NullShape, protocol: Protocol) {
+    write_value(out, value, shape, protocol, 0, (0, 1));
 }
 
 fn write_value(
@@ -191,7 +191,7 @@ mod tests {
 
     fn written(value: Value, shape: NullShape) -> String {
         let mut out = Output::default();
-        write_reply(&mut out, value, shape, Protocol::Resp2, 0);
+        write_node_reply(&mut out, value, shape, Protocol::Resp2);
         String::from_utf8(out.contiguous().expect("one buffer").to_vec()).expect("text")
     }
 

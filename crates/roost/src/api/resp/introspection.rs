@@ -64,15 +64,16 @@ impl<'a> CommandQuery<'a> {
 
 pub fn command(cx: &mut Cx<'_>, query: CommandQuery<'_>) -> Result<(), RespError> {
     let protocol = cx.protocol();
-    // The forwarded commands exist only in front of Redis.
-    let forwards = cx.cache().backend().is_remote();
-    let table: Vec<&'static Spec> = match forwards {
+    // The forwarded commands and transactions exist only in front of Redis.
+    let remote = cx.cache().backend().is_remote();
+    let here = |spec: &&Spec| remote || spec.group != "transactions";
+    let table: Vec<&'static Spec> = match remote {
         true => COMMANDS.iter().chain(FORWARDED).collect(),
-        false => COMMANDS.iter().collect(),
+        false => COMMANDS.iter().filter(here).collect(),
     };
-    let known = |name: &[u8]| match forwards {
+    let known = |name: &[u8]| match remote {
         true => lookup_spec(name),
-        false => lookup(name).map(|cmd| cmd.spec()),
+        false => lookup(name).map(|cmd| cmd.spec()).filter(here),
     };
     let out = &mut *cx.out;
     let named = |names: &[Bytes]| -> Vec<Option<&'static Spec>> {

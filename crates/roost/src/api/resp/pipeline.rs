@@ -50,13 +50,20 @@ const MAX_RUN: usize = 32;
 
 /// The keys of a command that may run beside commands on other keys: a known
 /// command this session may run whose key spec names keys, forwarded ones
-/// included (`None` for everything else, and for MGET: it answers in parts,
-/// written out as it goes, so it runs alone).
+/// included (`None` for everything else; for MGET, which answers in parts,
+/// written out as it goes; for WATCH and inside MULTI, which change the
+/// session: those run alone).
 fn groupable_keys<'a>(request: &Request<'a>, session: &Session) -> Option<Keys<'a>> {
+    // Inside MULTI every command is queued on the session, in order; WATCH
+    // changes the session too.
+    if session.transaction.is_some() {
+        return None;
+    }
     match request {
         Request::Call(call)
             if call.cmd.spec().has_keys()
                 && call.cmd != Cmd::Mget
+                && call.cmd != Cmd::Watch
                 && session.may_run(call.cmd.spec()) =>
         {
             Some(call.keys())

@@ -75,6 +75,18 @@ pub enum RespError {
     ConnectionLost,
     #[error("ERR {0}")]
     NotSupported(&'static str),
+    #[error("ERR MULTI calls can not be nested")]
+    NestedMulti,
+    #[error("ERR EXEC without MULTI")]
+    ExecWithoutMulti,
+    #[error("ERR DISCARD without MULTI")]
+    DiscardWithoutMulti,
+    #[error("ERR WATCH inside MULTI is not allowed")]
+    WatchInMulti,
+    #[error("EXECABORT Transaction discarded because of previous errors.")]
+    ExecAbort,
+    #[error("ERR '{0}' cannot be queued in a transaction through Roost: it names no key")]
+    NotQueueable(&'static str),
     #[error("ERR {0}")]
     Cache(#[from] CacheError),
 }

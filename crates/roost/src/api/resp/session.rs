@@ -215,6 +215,10 @@ pub struct Session {
     pub identity: Option<Identity>,
     /// Set by QUIT: close once this batch's replies are written.
     pub closing: bool,
+    /// Between MULTI and EXEC/DISCARD: the commands queued (transaction.rs).
+    pub transaction: Option<super::transaction::Transaction>,
+    /// Keys WATCHed, on a connection of this client's own to their node.
+    pub watching: Option<super::transaction::Watching>,
 }
 
 impl Session {
@@ -227,6 +231,8 @@ impl Session {
             protocol: Protocol::Resp2,
             identity,
             closing: false,
+            transaction: None,
+            watching: None,
         }
     }
 

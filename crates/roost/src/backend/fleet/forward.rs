@@ -208,7 +208,12 @@ impl Fleet {
     /// After a forwarded write on `primary`: every other replica of `keys`
     /// has them deleted; a replica that is down, or whose delete fails, has
     /// them journaled instead.
-    async fn drop_other_copies(&self, topology: &Topology, primary: &RedisLink, keys: &[&[u8]]) {
+    pub(super) async fn drop_other_copies(
+        &self,
+        topology: &Topology,
+        primary: &RedisLink,
+        keys: &[&[u8]],
+    ) {
         for key in keys {
             let others: Vec<_> = self
                 .write_targets(topology, key)
