@@ -53,6 +53,7 @@ use crate::telemetry::{Metrics, Op, Sample};
 
 pub use ahead::AheadOutcome;
 pub use fence::LoadFence;
+pub use forward::{Collection, CollectionRead, MAX_COLLECTION_ELEMENTS};
 pub use glob::glob_match;
 pub use keyspace::{KeyInfo, ScanPage};
 pub use mget::{MgetCursor, MgetSlice, SLICE_TARGET_BYTES};

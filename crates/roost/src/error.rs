@@ -105,12 +105,24 @@ pub enum CacheError {
         operation: &'static str,
         backend: &'static str,
     },
+    /// A collection too big for the REST API to read whole.
+    #[error("the {kind} holds {len} elements; the REST API reads at most {limit}: read it over RESP (HSCAN, LRANGE, SSCAN, ZRANGE)")]
+    CollectionTooLarge {
+        kind: String,
+        len: usize,
+        limit: usize,
+    },
     /// A data-type command Roost forwards to Redis, sent to the embedded store.
     #[error("'{command}' runs in front of Redis only (a Redis fleet or Redis Cluster); the embedded store keeps strings (docs/resp.md)")]
     NeedsRedis { command: &'static str },
 }
 
 impl CacheError {
+    /// Whether this is Redis's WRONGTYPE: the key holds another type.
+    pub fn is_wrong_type(&self) -> bool {
+        matches!(self, CacheError::Rejected { reply } if reply.starts_with("WRONGTYPE"))
+    }
+
     /// Redis Cluster's reply to a command whose keys hash to different slots,
     /// which Roost gives for keys on different nodes of a fleet as well.
     pub fn cross_slot() -> CacheError {
@@ -132,7 +144,8 @@ impl CacheError {
             CacheError::KeyTooLong { .. }
             | CacheError::ValueTooLarge { .. }
             | CacheError::TooManyKeys { .. }
-            | CacheError::EntryTooLarge { .. } => ErrorKind::TooLarge,
+            | CacheError::EntryTooLarge { .. }
+            | CacheError::CollectionTooLarge { .. } => ErrorKind::TooLarge,
             CacheError::NoNode
             | CacheError::NodeFailed { .. }
             | CacheError::Overloaded { .. }
@@ -194,6 +207,7 @@ impl CacheError {
             CacheError::NoKeys => "no_keys",
             CacheError::InvalidExpireTime => "invalid_ttl",
             CacheError::EntryTooLarge { .. } => "entry_too_large",
+            CacheError::CollectionTooLarge { .. } => "collection_too_large",
             CacheError::NoNode => "no_healthy_node",
             CacheError::NodeFailed { .. } => "node_failed",
             CacheError::Rejected { .. } => "rejected_by_node",

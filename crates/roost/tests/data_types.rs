@@ -12,6 +12,7 @@ mod support;
 use std::net::SocketAddr;
 
 use roost_ring::{Node, NodeId, Ring, DEFAULT_WEIGHT};
+use serde_json::json;
 use support::faults::FaultProxy;
 use support::fleet::{start_fleet, wait_for_state};
 use support::redis::{RedisCluster, RedisServer};
@@ -376,16 +377,6 @@ async fn keys_on_different_nodes_get_crossslot_and_touch_adds_up() {
         client.cmd(&["HSET", "h"]).await,
         "-ERR wrong number of arguments for 'hset' command\r\n"
     );
-    let (status, body) = fleet.get(&format!("/api/cache/{a}")).await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["code"], "rejected_by_node", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("WRONGTYPE"),
-        "{body}"
-    );
     fleet.shutdown().await;
 
     let cluster = RedisCluster::start(3, 0);
@@ -600,6 +591,107 @@ async fn scripts_and_functions_run_on_every_node() {
         client.cmd(&["EVALSHA", &sha, "1", "a"]).await,
         "$1\r\n1\r\n"
     );
+    server.shutdown().await;
+}
+
+/// The REST API answers a key of another type `409 wrong_type` naming the
+/// type, and with `?as=json` reads a hash, list, set or sorted set whole.
+async fn rest_reads_collections(server: &TestServer) {
+    let mut client = RespClient::connect(server.resp_addr).await;
+    for command in [
+        &["HSET", "user:42", "name", "Ada", "born", "1815"][..],
+        &["RPUSH", "feed:42", "b", "a", "b"],
+        &["SADD", "tags:42", "x", "a", "m"],
+        &["ZADD", "board", "2.5", "ada", "1", "bob", "+inf", "top"],
+        &["XADD", "events", "1-1", "f", "v"],
+        &["SET", "plain", "{\"n\":1}"],
+    ] {
+        assert!(!client.cmd(command).await.starts_with('-'), "{command:?}");
+    }
+    let (status, body) = server.get("/api/cache/user:42").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &json!("wrong_type")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("holds a hash") && message.contains("?as=json"),
+        "{message}"
+    );
+    let (status, body) = server.get("/api/cache/user:42?as=json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["type"], "hash");
+    assert_eq!(body["value"], json!({"name": "Ada", "born": "1815"}));
+    assert_eq!(
+        (&body["encoding"], &body["ttl"]),
+        (&json!("utf8"), &json!(null))
+    );
+    let (_, body) = server.get("/api/cache/feed:42?as=json").await;
+    assert_eq!(
+        (&body["type"], &body["value"]),
+        (&json!("list"), &json!(["b", "a", "b"]))
+    );
+    let (_, body) = server.get("/api/cache/tags:42?as=json").await;
+    assert_eq!(body["value"], json!(["a", "m", "x"]), "a set in byte order");
+    let (_, body) = server.get("/api/cache/board?as=json").await;
+    assert_eq!(
+        body["value"],
+        json!([{"member": "bob", "score": 1.0}, {"member": "ada", "score": 2.5}, {"member": "top", "score": "inf"}])
+    );
+    client.send(&[b"SADD", b"raw", b"\xff", b"ok"]).await;
+    assert_eq!(client.reply().await, b":2\r\n");
+    let (_, body) = server.get("/api/cache/raw?as=json").await;
+    assert_eq!(body["encoding"], "base64", "{body}");
+    assert_eq!(
+        body["value"],
+        json!(["b2s=", "/w=="]),
+        "every element in base64"
+    );
+    let (status, body) = server.get("/api/cache/events?as=json").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &json!("wrong_type")),
+        "{body}"
+    );
+    let (status, body) = server.get("/api/cache/plain?as=json").await;
+    assert_eq!(
+        (status, &body["value"]),
+        (200, &json!({"n": 1})),
+        "a string reads as ever"
+    );
+    let (status, _) = server.get("/api/cache/absent?as=json").await;
+    assert_eq!(status, 404);
+    let (status, body) = server.get("/api/cache/plain?as=xml").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("invalid_request")),
+        "{body}"
+    );
+    for chunk in 0..11 {
+        let mut push = vec!["RPUSH".to_string(), "big".to_string()];
+        push.extend((0..1_000).map(|i| (chunk * 1_000 + i).to_string()));
+        let push: Vec<&str> = push.iter().map(String::as_str).collect();
+        assert!(client.cmd(&push).await.starts_with(':'));
+    }
+    let (status, body) = server.get("/api/cache/big?as=json").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (413, &json!("collection_too_large")),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_answers_wrong_type_and_reads_collections_as_json() {
+    let nodes = three_nodes();
+    let fleet = start_fleet(&nodes.iter().collect::<Vec<_>>(), &[]).await;
+    rest_reads_collections(&fleet).await;
+    fleet.shutdown().await;
+
+    let cluster = RedisCluster::start(3, 0);
+    let server = in_front_of(&cluster).await;
+    rest_reads_collections(&server).await;
     server.shutdown().await;
 }
 

@@ -9,8 +9,7 @@ use roost_resp::{write_array_header, write_bulk, write_integer, write_simple};
 use super::command_table::Cmd;
 use super::dispatch::{integer, is, owned, Cx};
 use super::reply::RespError;
-use crate::backend::{Block, Forwarded, NodeReply, RetimeCondition};
-use crate::error::CacheError;
+use crate::backend::RetimeCondition;
 
 /// SCAN's page size when the client gives no COUNT, as Redis.
 const DEFAULT_SCAN_COUNT: usize = 10;
@@ -144,29 +143,8 @@ pub async fn persist(cx: &mut Cx<'_>, key: &Bytes) -> Result<(), RespError> {
 /// TYPE: in front of Redis the node's answer (a key may hold any of Redis's
 /// types there); the embedded store holds strings only.
 pub async fn key_type(cx: &mut Cx<'_>, key: &Bytes) -> Result<(), RespError> {
-    if cx.cache().backend().is_remote() {
-        let argv = [Bytes::from_static(b"TYPE"), key.clone()];
-        let keys = [&key[..]];
-        let command = Forwarded {
-            name: "type",
-            argv: &argv,
-            keys: &keys,
-            write: false,
-            sums: false,
-            block: Block::No,
-        };
-        return match cx.cache().forward(command).await? {
-            NodeReply::SimpleString(name) => {
-                write_simple(cx.out, name.as_bytes());
-                Ok(())
-            }
-            other => Err(RespError::Cache(CacheError::Rejected {
-                reply: format!("ERR unexpected reply to TYPE: {other:?}"),
-            })),
-        };
-    }
-    let found = cx.cache().inspect(key).await?.is_some();
-    write_simple(cx.out, if found { b"string" } else { b"none" });
+    let name = cx.cache().key_type(key).await?;
+    write_simple(cx.out, name.as_bytes());
     Ok(())
 }
 

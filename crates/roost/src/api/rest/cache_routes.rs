@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::Engine;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -15,7 +17,7 @@ use serde_json::value::RawValue;
 use super::error::ApiError;
 use super::values::{value_in, ValueOut};
 use super::SharedState;
-use crate::cache::{CacheHit, Expiry, Item, MgetCursor};
+use crate::cache::{CacheHit, Collection, Expiry, Item, MgetCursor};
 use crate::config::MAX_TTL;
 use crate::error::CacheError;
 use crate::telemetry::Disconnect;
@@ -86,15 +88,118 @@ impl<'a> Found<'a> {
     }
 }
 
+/// `GET /api/cache/{key}`'s query: `as=json` reads a hash, list, set or
+/// sorted set whole, as JSON (in front of Redis). Other parameters are
+/// ignored, as before (a browser's cache-buster must not fail a read).
+#[derive(Debug, Default, Deserialize)]
+pub struct GetQuery {
+    #[serde(rename = "as")]
+    as_: Option<String>,
+}
+
 pub async fn get(
     State(state): State<SharedState>,
     key: Result<Path<String>, PathRejection>,
+    query: Result<Query<GetQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Path(key) = key?;
-    match state.cache.get(key.as_bytes()).await? {
-        Some(hit) => Ok(Json(Found::new(&key, &hit, false)).into_response()),
-        None => Err(ApiError::not_found(&key)),
+    let Query(query) =
+        query.map_err(|err| ApiError::bad_request("invalid_request", err.body_text()))?;
+    match query.as_.as_deref() {
+        None => {}
+        Some("json") => return get_as_json(&state, &key).await,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                format!("as={other:?} is not known; as=json reads a hash, list, set or sorted set"),
+            ))
+        }
     }
+    match state.cache.get(key.as_bytes()).await {
+        Ok(Some(hit)) => Ok(Json(Found::new(&key, &hit, false)).into_response()),
+        Ok(None) => Err(ApiError::not_found(&key)),
+        Err(err) if err.is_wrong_type() => Err(wrong_type(&state, &key).await),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `409 wrong_type`: the key holds another type than the read asked for.
+async fn wrong_type(state: &SharedState, key: &str) -> ApiError {
+    let kind = match state.cache.key_type(key.as_bytes()).await {
+        Ok(kind) => kind,
+        Err(err) => return err.into(),
+    };
+    let hint = match kind.as_str() {
+        "hash" | "list" | "set" | "zset" => "; read it whole with ?as=json",
+        _ => "; read it over RESP",
+    };
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "wrong_type",
+        format!("key {key:?} holds a {kind}, not a string{hint}"),
+    )
+}
+
+/// `GET /api/cache/{key}?as=json`: a string as usual; a hash as an object, a
+/// list or set as an array, a sorted set as `[{member, score}]`.
+async fn get_as_json(state: &SharedState, key: &str) -> Result<Response, ApiError> {
+    let (kind, read) = state.cache.read_collection(key.as_bytes()).await?;
+    let Some(read) = read else {
+        return match kind.as_str() {
+            "none" => Err(ApiError::not_found(key)),
+            "string" => match state.cache.get(key.as_bytes()).await? {
+                Some(hit) => Ok(Json(Found::new(key, &hit, false)).into_response()),
+                None => Err(ApiError::not_found(key)),
+            },
+            _ => Err(wrong_type(state, key).await),
+        };
+    };
+    let (value, encoding) = collection_json(&read.collection);
+    let node = state.cache.backend().owner(key.as_bytes());
+    Ok(Json(json!({
+        "key": key,
+        "type": read.collection.type_name(),
+        "value": value,
+        "encoding": encoding,
+        "ttl": read.ttl.map(|t| t.as_millis().div_ceil(1000) as u64),
+        "node": node.as_ref().map(|n| n.as_str()),
+    }))
+    .into_response())
+}
+
+/// A collection as JSON: its elements as UTF-8 strings when every one is
+/// UTF-8, else every one in base64 (the `encoding` says which).
+fn collection_json(collection: &Collection) -> (serde_json::Value, &'static str) {
+    let utf8 = collection
+        .bytes()
+        .iter()
+        .all(|b| std::str::from_utf8(b).is_ok());
+    let text = |bytes: &Bytes| -> String {
+        match utf8 {
+            true => String::from_utf8_lossy(bytes).into_owned(),
+            false => base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    };
+    let value = match collection {
+        Collection::Hash(pairs) => pairs
+            .iter()
+            .map(|(field, value)| (text(field), text(value).into()))
+            .collect::<serde_json::Map<String, serde_json::Value>>()
+            .into(),
+        Collection::List(items) | Collection::Set(items) => items.iter().map(text).collect(),
+        Collection::SortedSet(pairs) => pairs
+            .iter()
+            .map(|(member, score)| {
+                let score = std::str::from_utf8(score).unwrap_or_default();
+                let score = match score.parse::<f64>() {
+                    Ok(n) if n.is_finite() => json!(n),
+                    _ => json!(score),
+                };
+                json!({ "member": text(member), "score": score })
+            })
+            .collect(),
+    };
+    (value, if utf8 { "utf8" } else { "base64" })
 }
 
 pub async fn set(
