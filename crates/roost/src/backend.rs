@@ -41,11 +41,23 @@ pub struct Forwarded<'a> {
     pub keys: &'a [&'a [u8]],
     /// It may change its keys (flag `write`): other copies are dropped.
     pub write: bool,
-    /// Its keys may lie on several nodes: it runs once per node on that
-    /// node's keys and the integer replies are added up (TOUCH).
-    pub sums: bool,
+    /// Where it runs: where its keys live, or everywhere.
+    pub spread: Spread,
     /// Whether it blocks, and for how long (BLPOP, XREAD BLOCK…).
     pub block: Block,
+}
+
+/// Where a forwarded command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    /// On the node of its keys (keys apart: CROSSSLOT); without keys, on one
+    /// node of Roost's choice.
+    One,
+    /// Its keys may lie on several nodes: it runs once per node on that
+    /// node's keys and the integer replies are added up (TOUCH).
+    Sum,
+    /// On every node, every master of a cluster (SCRIPT, FUNCTION, CONFIG SET).
+    Everywhere,
 }
 
 /// How long a forwarded command may wait on its node: a blocking command

@@ -695,6 +695,58 @@ async fn rest_answers_wrong_type_and_reads_collections_as_json() {
     server.shutdown().await;
 }
 
+/// CONFIG SET of an encoding parameter reaches every node and changes the
+/// encoding Redis picks; CONFIG GET reads it back; other parameters stay
+/// Roost's start-up settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoding_parameters_are_set_on_every_node() {
+    let nodes = three_nodes();
+    let fleet = start_fleet(&nodes.iter().collect::<Vec<_>>(), &[]).await;
+    let mut client = RespClient::connect(fleet.resp_addr).await;
+    assert_eq!(
+        client.cmd(&["HSET", "small", "a", "1", "b", "2"]).await,
+        ":2\r\n"
+    );
+    assert_eq!(
+        client.cmd(&["OBJECT", "ENCODING", "small"]).await,
+        "$8\r\nlistpack\r\n"
+    );
+    assert_eq!(
+        client
+            .cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "1"])
+            .await,
+        "+OK\r\n"
+    );
+    for node in &nodes {
+        assert_eq!(
+            node.cli(&["CONFIG", "GET", "hash-max-listpack-entries"]),
+            "hash-max-listpack-entries\n1"
+        );
+    }
+    assert_eq!(
+        client.cmd(&["CONFIG", "GET", "hash-max-listpack-*"]).await,
+        "*4\r\n$25\r\nhash-max-listpack-entries\r\n$1\r\n1\r\n$23\r\nhash-max-listpack-value\r\n$2\r\n64\r\n"
+    );
+    assert_eq!(
+        client.cmd(&["HSET", "big", "a", "1", "b", "2"]).await,
+        ":2\r\n"
+    );
+    assert_eq!(
+        client.cmd(&["OBJECT", "ENCODING", "big"]).await,
+        "$9\r\nhashtable\r\n"
+    );
+    let refused = client.cmd(&["CONFIG", "SET", "maxmemory", "1"]).await;
+    assert!(
+        refused.starts_with("-ERR CONFIG SET of 'maxmemory' is not supported"),
+        "{refused}"
+    );
+    assert_eq!(
+        client.cmd(&["CONFIG", "GET", "port"]).await.lines().nth(4),
+        Some(fleet.resp_addr.port().to_string().as_str())
+    );
+    fleet.shutdown().await;
+}
+
 /// WATCH holds its keys on a connection of the client's own: a change by
 /// another client between WATCH and EXEC makes EXEC answer nil and run
 /// nothing; without one it runs. A transaction's keys must live together.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::Cache;
-use crate::backend::{Block, Forwarded, NodeReply};
+use crate::backend::{Block, Forwarded, NodeReply, Spread};
 use crate::error::CacheError;
 
 /// Elements a collection read whole through REST may hold.
@@ -148,7 +148,7 @@ impl Cache {
             argv: &argv,
             keys: &[key],
             write: false,
-            sums: false,
+            spread: Spread::One,
             block: Block::No,
         })
         .await

@@ -234,6 +234,10 @@ pub enum Command<'a> {
     ConfigGet {
         patterns: &'a [Bytes],
     },
+    /// CONFIG SET of Redis's encoding parameters (introspection.rs).
+    ConfigSet {
+        pairs: &'a [Bytes],
+    },
     Info {
         sections: &'a [Bytes],
     },
@@ -358,9 +362,7 @@ impl<'a> Command<'a> {
             Cmd::Client => C::Client(ClientCommand::parse(argv)?),
             Cmd::Acl => C::Acl(AclCommand::parse(argv)?),
             Cmd::Command => C::Commands(CommandQuery::parse(argv)?),
-            Cmd::Config => C::ConfigGet {
-                patterns: super::introspection::config_get_patterns(argv)?,
-            },
+            Cmd::Config => super::introspection::parse_config(argv)?,
             Cmd::Info => C::Info {
                 sections: &argv[1..],
             },
@@ -555,6 +557,7 @@ mod tests {
             | C::Acl(_)
             | C::Commands(_)
             | C::ConfigGet { .. }
+            | C::ConfigSet { .. }
             | C::Info { .. }
             | C::Dbsize
             | C::Flush

@@ -24,7 +24,7 @@ use super::dispatch::{integer, is, Cx};
 use super::output::Output;
 use super::reply::RespError;
 use crate::auth::Role;
-use crate::backend::{Block, Forwarded};
+use crate::backend::{Block, Forwarded, Spread};
 
 /// Runs a forwarded command for a session allowed to run it.
 pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError> {
@@ -35,7 +35,11 @@ pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError>
         argv: command.argv,
         keys: &keys,
         write: spec.role() != Role::Read,
-        sums: spec.name == "touch",
+        spread: match spec.name {
+            "touch" => Spread::Sum,
+            "script" | "function" => Spread::Everywhere,
+            _ => Spread::One,
+        },
         block: block_of(spec.name, command.argv),
     };
     let reply = cx.cache().forward(forwarded).await?;

@@ -13,10 +13,14 @@ use roost_resp::{
 };
 
 use super::command::movable_keys;
+use super::command::Command;
 use super::command_table::{lookup, lookup_spec, Spec, COMMANDS, FORWARDED};
 use super::dispatch::{is, Cx};
+use super::forward::{write_node_reply, NullShape};
 use super::handshake::REDIS_VERSION;
 use super::reply::RespError;
+use crate::auth::Role;
+use crate::backend::{Block, Forwarded, Spread};
 use crate::cache::glob_match;
 
 /// INFO's sections, in Redis's order.
@@ -171,14 +175,37 @@ fn write_docs(out: &mut bytes::BytesMut, spec: &Spec, protocol: Protocol) {
     write_bulk(out, spec.group.as_bytes());
 }
 
-/// CONFIG GET pattern [pattern ...]: its patterns. CONFIG SET is refused:
-/// settings are fixed at start-up.
-pub fn config_get_patterns(argv: &[Bytes]) -> Result<&[Bytes], RespError> {
+/// Redis's per-type encoding parameters: in front of Redis, CONFIG GET reads
+/// them from a node and CONFIG SET sets them on every node; the embedded
+/// store, which has no such encodings, accepts a CONFIG SET of them and
+/// changes nothing.
+pub const ENCODING_PARAMETERS: &[&str] = &[
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "hash-max-ziplist-entries",
+    "hash-max-ziplist-value",
+    "list-max-listpack-size",
+    "list-max-ziplist-size",
+    "list-compress-depth",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "zset-max-ziplist-entries",
+    "zset-max-ziplist-value",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
+    "hll-sparse-max-bytes",
+];
+
+/// CONFIG GET pattern [pattern ...] or CONFIG SET parameter value [...].
+pub fn parse_config(argv: &[Bytes]) -> Result<Command<'_>, RespError> {
     let sub = &argv[1];
     if is(sub, "SET") {
-        return Err(RespError::NotSupported(
-            "CONFIG SET is not supported: Roost is configured by ROOST_* settings at start-up",
-        ));
+        let pairs = &argv[2..];
+        if pairs.is_empty() || pairs.len() % 2 != 0 {
+            return Err(RespError::WrongArity("config|set"));
+        }
+        return Ok(Command::ConfigSet { pairs });
     }
     if !is(sub, "GET") {
         return Err(RespError::unknown_subcommand("CONFIG", sub));
@@ -186,16 +213,71 @@ pub fn config_get_patterns(argv: &[Bytes]) -> Result<&[Bytes], RespError> {
     if argv.len() < 3 {
         return Err(RespError::WrongArity("config|get"));
     }
-    Ok(&argv[2..])
+    Ok(Command::ConfigGet {
+        patterns: &argv[2..],
+    })
+}
+
+/// CONFIG SET of encoding parameters only (any other is refused: Roost is
+/// configured at start-up), by an admin: on every node in front of Redis,
+/// accepted without effect by the embedded store.
+pub async fn config_set(cx: &mut Cx<'_>, pairs: &[Bytes]) -> Result<(), RespError> {
+    if !cx
+        .session
+        .identity
+        .as_ref()
+        .is_some_and(|who| who.role.allows(Role::Admin))
+    {
+        super::dispatch::refused(cx, "CONFIG SET needs the admin role", "config|set");
+        return Err(RespError::NoPermission("config|set"));
+    }
+    for name in pairs.iter().step_by(2) {
+        let name = name.to_ascii_lowercase();
+        if !ENCODING_PARAMETERS.iter().any(|p| p.as_bytes() == name) {
+            return Err(RespError::ConfigSetRefused(
+                String::from_utf8_lossy(&name).into_owned(),
+            ));
+        }
+    }
+    if cx.cache().backend().is_remote() {
+        let mut argv = vec![Bytes::from_static(b"CONFIG"), Bytes::from_static(b"SET")];
+        argv.extend(pairs.iter().cloned());
+        let reply = cx.cache().forward(everywhere("config", &argv)).await?;
+        write_node_reply(cx.out, reply, NullShape::Bulk, cx.session.protocol);
+        return Ok(());
+    }
+    cx.ok();
+    Ok(())
+}
+
+/// A command for every node (`Fleet::forward_everywhere`).
+fn everywhere<'a>(name: &'static str, argv: &'a [Bytes]) -> Forwarded<'a> {
+    Forwarded {
+        name,
+        argv,
+        keys: &[],
+        write: true,
+        spread: Spread::Everywhere,
+        block: Block::No,
+    }
 }
 
 /// CONFIG GET: the parameters clients and redis-benchmark ask for, read-only.
-pub fn config_get(cx: &mut Cx<'_>, patterns: &[Bytes]) -> Result<(), RespError> {
-    let parameters = config_parameters(cx);
+pub async fn config_get(cx: &mut Cx<'_>, patterns: &[Bytes]) -> Result<(), RespError> {
+    let mut parameters = config_parameters(cx);
     let patterns: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+    let matches = |name: &str| patterns.iter().any(|p| glob_match(p, name.as_bytes()));
+    let encodings: Vec<&str> = ENCODING_PARAMETERS
+        .iter()
+        .copied()
+        .filter(|name| matches(name))
+        .collect();
+    if cx.cache().backend().is_remote() && !encodings.is_empty() {
+        parameters.extend(node_parameters(cx, &encodings).await?);
+    }
     let found: Vec<_> = parameters
         .iter()
-        .filter(|(name, _)| patterns.iter().any(|p| glob_match(p, name.as_bytes())))
+        .filter(|(name, _)| matches(name))
         .collect();
     write_map_header(cx.out, found.len(), cx.session.protocol);
     for (name, value) in found {
@@ -203,6 +285,39 @@ pub fn config_get(cx: &mut Cx<'_>, patterns: &[Bytes]) -> Result<(), RespError> 
         write_bulk(cx.out, value.as_bytes());
     }
     Ok(())
+}
+
+/// The encoding parameters `names` as one node has them (CONFIG GET there).
+async fn node_parameters(
+    cx: &Cx<'_>,
+    names: &[&'static str],
+) -> Result<Vec<(&'static str, String)>, RespError> {
+    let mut argv = vec![Bytes::from_static(b"CONFIG"), Bytes::from_static(b"GET")];
+    argv.extend(names.iter().map(|n| Bytes::from_static(n.as_bytes())));
+    let command = Forwarded {
+        write: false,
+        spread: Spread::One,
+        ..everywhere("config", &argv)
+    };
+    let reply = cx.cache().forward(command).await?;
+    let redis::Value::Array(items) = reply else {
+        return Ok(Vec::new());
+    };
+    let value_of = |wanted: &str| {
+        items.chunks(2).find_map(|pair| match pair {
+            [redis::Value::BulkString(name), redis::Value::BulkString(value)]
+                if name == wanted.as_bytes() =>
+            {
+                Some(String::from_utf8_lossy(value).into_owned())
+            }
+            _ => None,
+        })
+    };
+    // In the table's order, whatever order the node answered in.
+    Ok(names
+        .iter()
+        .filter_map(|name| value_of(name).map(|value| (*name, value)))
+        .collect())
 }
 
 fn config_parameters(cx: &Cx<'_>) -> Vec<(&'static str, String)> {
@@ -343,8 +458,16 @@ mod tests {
     #[tokio::test]
     async fn command_answers_from_the_table() {
         let mut h = Harness::new();
-        let count = format!(":{}\r\n", COMMANDS.len());
-        assert_eq!(h.apply(Command::Commands(CommandQuery::Count)).await, count);
+        let embedded = COMMANDS
+            .iter()
+            .filter(|s| s.group != "transactions")
+            .count();
+        let count = format!(":{embedded}\r\n");
+        assert_eq!(
+            h.apply(Command::Commands(CommandQuery::Count)).await,
+            count,
+            "the embedded store lists no transactions"
+        );
         let names = [Bytes::from_static(b"GET"), Bytes::from_static(b"nosuch")];
         let info = h.apply(Command::Commands(CommandQuery::Info(&names))).await;
         assert!(
@@ -410,9 +533,20 @@ mod tests {
             "-ERR wrong number of arguments for 'config|get' command\r\n"
         );
         assert!(h
-            .send(&["CONFIG", "SET", "x", "y"])
+            .send(&["CONFIG", "SET", "maxmemory", "1"])
             .await
-            .starts_with("-ERR CONFIG SET is not supported"));
+            .starts_with("-ERR CONFIG SET of 'maxmemory' is not supported"));
+        assert_eq!(
+            h.send(&["CONFIG", "SET", "hash-max-listpack-entries", "64"])
+                .await,
+            "+OK\r\n",
+            "an encoding parameter is accepted; the embedded store has no such encoding"
+        );
+        assert_eq!(
+            h.send(&["CONFIG", "SET", "hash-max-listpack-entries"])
+                .await,
+            "-ERR wrong number of arguments for 'config|set' command\r\n"
+        );
         let sections = [Bytes::from_static(b"clients")];
         let info = h
             .apply(Command::Info {

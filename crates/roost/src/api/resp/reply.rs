@@ -75,6 +75,8 @@ pub enum RespError {
     ConnectionLost,
     #[error("ERR {0}")]
     NotSupported(&'static str),
+    #[error("ERR CONFIG SET of '{0}' is not supported: Roost is configured by ROOST_* settings at start-up; only Redis's encoding parameters (hash-max-listpack-entries…) can be set")]
+    ConfigSetRefused(String),
     #[error("ERR MULTI calls can not be nested")]
     NestedMulti,
     #[error("ERR EXEC without MULTI")]

@@ -25,13 +25,13 @@ use super::scripts::{is_function_not_found, is_noscript};
 use super::topology::{FleetNode, Topology};
 use super::Fleet;
 use crate::backend::redis_link::{key_slot, RedisLink};
-use crate::backend::{Block, Forwarded};
+use crate::backend::{Block, Forwarded, Spread};
 use crate::error::CacheError;
 
 impl Fleet {
     /// Runs `command` where its keys live (see the module docs).
     pub async fn forward(&self, command: Forwarded<'_>) -> Result<Value, CacheError> {
-        if matches!(command.name, "script" | "function") {
+        if command.spread == Spread::Everywhere {
             return self.forward_everywhere(command.argv).await;
         }
         let topology = self.topology();
@@ -55,9 +55,9 @@ impl Fleet {
                 .eq(placement.iter())
         });
         if !together {
-            return match command.sums {
-                true => self.forward_summed(command).await,
-                false => Err(CacheError::cross_slot()),
+            return match command.spread {
+                Spread::Sum => self.forward_summed(command).await,
+                _ => Err(CacheError::cross_slot()),
             };
         }
         if command.write {
@@ -95,9 +95,9 @@ impl Fleet {
             let slot = key_slot(first);
             let apart = command.keys[1..].iter().any(|key| key_slot(key) != slot);
             if apart {
-                return match command.sums {
-                    true => self.forward_summed(command).await,
-                    false => Err(CacheError::cross_slot()),
+                return match command.spread {
+                    Spread::Sum => self.forward_summed(command).await,
+                    _ => Err(CacheError::cross_slot()),
                 };
             }
         }
@@ -265,7 +265,7 @@ impl Fleet {
             Box::pin(self.forward(Forwarded {
                 argv,
                 keys,
-                sums: false,
+                spread: Spread::One,
                 ..command
             }))
         });
