@@ -472,6 +472,28 @@ async fn a_collection_is_never_served_stale_after_its_node_comes_back() {
     assert_eq!(client.cmd(&["HSET", key, "name", "Edsger"]).await, ":1\r\n");
     assert_eq!(client.cmd(&["HGET", key, "name"]).await, "$6\r\nEdsger\r\n");
     assert!(!nodes[second].exists(key), "a write drops the other copy");
+
+    // Killed outright: the second replica takes the key's writes at once.
+    let mut nodes = nodes;
+    nodes[primary].kill();
+    wait_for_state(&server, &primary_id, "down").await;
+    assert_eq!(
+        client.cmd(&["HGET", key, "name"]).await,
+        "$-1\r\n",
+        "lost, not stale"
+    );
+    assert_eq!(
+        client.cmd(&["HSET", key, "name", "Barbara"]).await,
+        ":1\r\n"
+    );
+    assert_eq!(
+        client.cmd(&["HGET", key, "name"]).await,
+        "$7\r\nBarbara\r\n"
+    );
+    nodes[primary].restart();
+    wait_for_state(&server, &primary_id, "up").await;
+    let name = client.cmd(&["HGET", key, "name"]).await;
+    assert!(name == "$-1\r\n" || name == "$7\r\nBarbara\r\n", "{name}");
     server.shutdown().await;
 }
 
