@@ -45,6 +45,9 @@ pub struct Forwarded<'a> {
     pub spread: Spread,
     /// Whether it blocks, and for how long (BLPOP, XREAD BLOCK…).
     pub block: Block,
+    /// The client speaks RESP3: ask the node over RESP3 too, so its reply has
+    /// RESP3's shapes (maps, sets, doubles).
+    pub resp3: bool,
 }
 
 /// Where a forwarded command runs.
@@ -546,10 +549,11 @@ impl Backend {
         &self,
         keys: &[&[u8]],
         pinned: Option<Pinned>,
+        resp3: bool,
     ) -> Result<Pinned, CacheError> {
         match self {
             Backend::Embedded(_) => Err(CacheError::NeedsRedis { command: "watch" }),
-            Backend::Fleet(f) => Box::pin(f.watch(keys, pinned)).await,
+            Backend::Fleet(f) => Box::pin(f.watch(keys, pinned, resp3)).await,
         }
     }
 
@@ -560,10 +564,11 @@ impl Backend {
         keys: &[Bytes],
         writes: bool,
         pinned: Option<Pinned>,
+        resp3: bool,
     ) -> Result<NodeReply, CacheError> {
         match self {
             Backend::Embedded(_) => Err(CacheError::NeedsRedis { command: "exec" }),
-            Backend::Fleet(f) => Box::pin(f.exec(commands, keys, writes, pinned)).await,
+            Backend::Fleet(f) => Box::pin(f.exec(commands, keys, writes, pinned, resp3)).await,
         }
     }
 

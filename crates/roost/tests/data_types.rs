@@ -280,6 +280,49 @@ async fn replies(addr: SocketAddr) -> Vec<String> {
     out
 }
 
+/// Commands whose RESP3 replies differ from RESP2's: maps, sets, doubles, nulls.
+const RESP3_SCRIPT: &[&[&str]] = &[
+    &["HSET", "h3", "f1", "v1", "f2", "v2"],
+    &["HGETALL", "h3"],
+    &["HGET", "h3", "nope"],
+    &["ZADD", "z3", "1", "a", "2.5", "b", "+inf", "c"],
+    &["ZSCORE", "z3", "b"],
+    &["ZSCORE", "z3", "c"],
+    &["ZINCRBY", "z3", "1", "a"],
+    &["ZMSCORE", "z3", "a", "nope"],
+    &["ZRANGE", "z3", "0", "-1", "WITHSCORES"],
+    &["ZPOPMIN", "z3"],
+    &["SADD", "s3", "3", "1", "2"],
+    &["SMEMBERS", "s3"],
+    &["SISMEMBER", "s3", "1"],
+    &["LPOP", "absent", "2"],
+    &["GEOADD", "g3", "13.361389", "38.115556", "Palermo"],
+    &["GEODIST", "g3", "Palermo", "Palermo"],
+    &["BZPOPMIN", "absent", "0.05"],
+    &["XADD", "x3", "1-1", "f", "v"],
+    &["XRANGE", "x3", "-", "+"],
+    &["HSET", "{t}h3", "f", "v"],
+    &["ZADD", "{t}z3", "0.5", "m"],
+    &["MULTI"],
+    &["HGETALL", "{t}h3"],
+    &["ZSCORE", "{t}z3", "m"],
+    &["EXEC"],
+];
+
+/// [`RESP3_SCRIPT`]'s replies after HELLO 3 (whose own reply names the server
+/// and is left out).
+async fn resp3_replies(addr: SocketAddr) -> Vec<String> {
+    let mut client = RespClient::connect(addr).await;
+    let hello = client.cmd(&["HELLO", "3"]).await;
+    assert!(hello.starts_with('%'), "{hello}");
+    let mut out = Vec::new();
+    for command in RESP3_SCRIPT {
+        let reply = client.cmd(command).await;
+        out.push(format!("{} -> {reply:?}", command.join(" ")));
+    }
+    out
+}
+
 fn assert_same(got: &[String], expected: &[String], what: &str) {
     for (got, expected) in got.iter().zip(expected) {
         assert_eq!(got, expected, "{what}");
@@ -292,6 +335,7 @@ async fn data_type_commands_answer_as_redis_does_through_a_fleet_and_a_cluster()
     let redis = RedisServer::start();
     let addr: SocketAddr = format!("127.0.0.1:{}", redis.port()).parse().unwrap();
     let expected = replies(addr).await;
+    let expected3 = resp3_replies(addr).await;
 
     let nodes = three_nodes();
     let fleet = start_fleet(&nodes.iter().collect::<Vec<_>>(), &[]).await;
@@ -299,6 +343,11 @@ async fn data_type_commands_answer_as_redis_does_through_a_fleet_and_a_cluster()
         &replies(fleet.resp_addr).await,
         &expected,
         "a fleet of three",
+    );
+    assert_same(
+        &resp3_replies(fleet.resp_addr).await,
+        &expected3,
+        "RESP3 through a fleet",
     );
     let used = nodes.iter().filter(|n| n.dbsize() > 0).count();
     assert!(
@@ -313,6 +362,11 @@ async fn data_type_commands_answer_as_redis_does_through_a_fleet_and_a_cluster()
         &replies(server.resp_addr).await,
         &expected,
         "a Redis Cluster",
+    );
+    assert_same(
+        &resp3_replies(server.resp_addr).await,
+        &expected3,
+        "RESP3 through a Redis Cluster",
     );
     server.shutdown().await;
 }

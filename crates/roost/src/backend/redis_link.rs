@@ -89,6 +89,11 @@ pub struct RedisLink {
     /// Connections of a client's own: blocking commands, WATCH (`blocking.rs`).
     dedicated: Arc<Semaphore>,
     target: Target,
+    /// Every address a cluster was reached through (a node: its own).
+    seeds: Vec<NodeAddress>,
+    /// The same node or cluster over RESP3, made on first use by a RESP3
+    /// client's forwarded command (`forward`).
+    resp3: tokio::sync::OnceCell<Box<RedisLink>>,
 }
 
 enum Target {
@@ -102,7 +107,7 @@ impl RedisLink {
     /// failure, so a node that is down at start-up or restarts later is picked up again.
     pub fn standalone(address: NodeAddress, options: LinkOptions) -> RedisLink {
         let pool = NodePool::new(&address, options.connections, options.timeout);
-        RedisLink::new(address, options, Target::Node(Box::new(pool)))
+        RedisLink::new(vec![address], options, Target::Node(Box::new(pool)))
     }
 
     /// A Redis Cluster reached through its seed nodes (MOVED/ASK/topology handled by redis-rs).
@@ -127,12 +132,16 @@ impl RedisLink {
             .await
             .map_err(|_| timed_out(&node, options.timeout))?
             .map_err(|err| connect_failed(&node, err))?;
-        Ok(RedisLink::new(first, options, Target::Cluster(connection)))
+        Ok(RedisLink::new(seeds, options, Target::Cluster(connection)))
     }
 
-    fn new(address: NodeAddress, options: LinkOptions, target: Target) -> RedisLink {
+    /// `seeds` is not empty: the first names the link.
+    fn new(seeds: Vec<NodeAddress>, options: LinkOptions, target: Target) -> RedisLink {
+        let address = seeds[0].clone();
         RedisLink {
             node: address.host_port(),
+            seeds,
+            resp3: tokio::sync::OnceCell::new(),
             in_flight: Semaphore::new(options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
             dedicated: Arc::new(Semaphore::new(MAX_BLOCKING)),
             address,
@@ -312,7 +321,15 @@ impl RedisLink {
     /// redis-rs read it. On a cluster it goes to the master of `key`'s slot
     /// (the caller checked that every key shares it); without a key, to
     /// whichever node redis-rs picks.
-    pub async fn forward(&self, argv: &[Bytes], key: Option<&[u8]>) -> Result<Value, CacheError> {
+    pub async fn forward(
+        &self,
+        argv: &[Bytes],
+        key: Option<&[u8]>,
+        resp3: bool,
+    ) -> Result<Value, CacheError> {
+        if resp3 {
+            return Box::pin(self.over_resp3().await?.forward(argv, key, false)).await;
+        }
         let mut cmd = redis::Cmd::new();
         for arg in argv {
             cmd.arg(&arg[..]);
@@ -366,7 +383,12 @@ impl RedisLink {
         &self,
         commands: &[Vec<Bytes>],
         key: Option<&[u8]>,
+        resp3: bool,
     ) -> Result<Vec<Value>, CacheError> {
+        if resp3 {
+            let link = self.over_resp3().await?;
+            return Box::pin(link.forward_pipeline(commands, key, false)).await;
+        }
         let pipeline = &blocking::pipeline_of(commands);
         self.run(|mut c| async move {
             match key {
@@ -381,6 +403,24 @@ impl RedisLink {
             }
         })
         .await
+    }
+
+    /// This node or cluster over RESP3, connected on first use.
+    async fn over_resp3(&self) -> Result<&RedisLink, CacheError> {
+        let link = self
+            .resp3
+            .get_or_try_init(|| async {
+                let seeds: Vec<NodeAddress> = self.seeds.iter().map(NodeAddress::resp3).collect();
+                let link = match &self.target {
+                    Target::Node(_) => {
+                        RedisLink::standalone(seeds[0].clone(), self.options.clone())
+                    }
+                    Target::Cluster(_) => RedisLink::cluster(seeds, self.options.clone()).await?,
+                };
+                Ok::<_, CacheError>(Box::new(link))
+            })
+            .await?;
+        Ok(link)
     }
 
     /// Removes everything in the link's database (every master of a cluster);

@@ -150,6 +150,7 @@ impl Cache {
             write: false,
             spread: Spread::One,
             block: Block::No,
+            resp3: false,
         })
         .await
     }

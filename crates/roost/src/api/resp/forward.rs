@@ -3,20 +3,21 @@
 //! node that holds those keys (`backend/fleet/forward.rs`), and the node's
 //! reply written back in Redis's own encoding.
 //!
-//! The node connection speaks RESP2, and redis-rs reads both of RESP2's
-//! nulls (`$-1` and `*-1`) as one `Nil`; which one Redis sent is known from
-//! the command ([`NullShape`]), so a RESP2 client gets the same bytes as from
-//! Redis. A RESP3 client gets RESP3 nulls but RESP2's shapes otherwise:
-//! HGETALL as a flat array, not a map; ZSCORE as a bulk string, not a double
-//! (docs/resp.md).
+//! A RESP2 client's command is asked over RESP2, and redis-rs reads both of
+//! RESP2's nulls (`$-1` and `*-1`) as one `Nil`; which one Redis sent is
+//! known from the command ([`NullShape`]), so the client gets the same bytes
+//! as from Redis. A RESP3 client's command is asked over a RESP3 connection
+//! to the node, so its reply keeps RESP3's maps, sets, doubles and nulls.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use redis::Value;
+use redis::VerbatimFormat;
 use roost_resp::{
-    write_array_header, write_bulk, write_error, write_integer, write_null, write_null_array,
-    write_simple, Protocol,
+    write_array_header, write_big_number, write_boolean, write_double, write_error, write_integer,
+    write_map_header, write_null, write_null_array, write_set_header, write_simple, write_verbatim,
+    Protocol,
 };
 
 use super::command::Forward;
@@ -41,6 +42,7 @@ pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError>
             _ => Spread::One,
         },
         block: block_of(spec.name, command.argv),
+        resp3: cx.protocol() == Protocol::Resp3,
     };
     let reply = cx.cache().forward(forwarded).await?;
     let shape = NullShape::of(spec.name, command.argv.len());
@@ -151,29 +153,43 @@ fn write_value(
         Value::BulkString(bytes) => out.bulk(&Bytes::from(bytes)),
         Value::SimpleString(text) => write_simple(out, text.as_bytes()),
         Value::Okay => write_simple(out, b"OK"),
-        Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
+        Value::Set(items) => {
+            write_set_header(out, items.len(), protocol);
+            let len = items.len();
+            for (i, item) in items.into_iter().enumerate() {
+                write_value(out, item, shape, protocol, depth + 1, (i, len));
+            }
+        }
+        Value::Array(items) | Value::Push { data: items, .. } => {
             write_array_header(out, items.len());
             let len = items.len();
             for (i, item) in items.into_iter().enumerate() {
                 write_value(out, item, shape, protocol, depth + 1, (i, len));
             }
         }
-        // Only a RESP3 node connection sends these; Roost's speak RESP2.
+        // A RESP3 client's commands are asked over RESP3: these keep their
+        // RESP3 types (and fold to RESP2's as Redis folds them otherwise).
         Value::Map(pairs)
         | Value::Attribute {
             attributes: pairs, ..
         } => {
-            write_array_header(out, pairs.len() * 2);
+            write_map_header(out, pairs.len(), protocol);
             let len = pairs.len() * 2;
             for (i, (k, v)) in pairs.into_iter().enumerate() {
                 write_value(out, k, shape, protocol, depth + 1, (2 * i, len));
                 write_value(out, v, shape, protocol, depth + 1, (2 * i + 1, len));
             }
         }
-        Value::Double(d) => write_bulk(out, d.to_string().as_bytes()),
-        Value::Boolean(b) => write_integer(out, i64::from(b)),
-        Value::VerbatimString { text, .. } => write_bulk(out, text.as_bytes()),
-        Value::BigNumber(digits) => write_bulk(out, &digits),
+        Value::Double(d) => write_double(out, d, protocol),
+        Value::Boolean(b) => write_boolean(out, b, protocol),
+        Value::VerbatimString { format, text } => {
+            let format = match format {
+                VerbatimFormat::Markdown => *b"mkd",
+                _ => *b"txt",
+            };
+            write_verbatim(out, format, text.as_bytes(), protocol);
+        }
+        Value::BigNumber(digits) => write_big_number(out, &digits, protocol),
         Value::ServerError(err) => {
             let text = match err.details() {
                 Some(detail) => format!("{} {detail}", err.code()),

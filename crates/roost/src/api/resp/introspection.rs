@@ -259,6 +259,7 @@ fn everywhere<'a>(name: &'static str, argv: &'a [Bytes]) -> Forwarded<'a> {
         write: true,
         spread: Spread::Everywhere,
         block: Block::No,
+        resp3: false,
     }
 }
 

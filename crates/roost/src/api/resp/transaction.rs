@@ -11,7 +11,7 @@
 //! (`backend/fleet/transaction.rs`).
 
 use bytes::Bytes;
-use roost_resp::{write_array_header, write_simple};
+use roost_resp::{write_array_header, write_simple, Protocol};
 
 use super::command::Request;
 use super::dispatch::Cx;
@@ -170,6 +170,7 @@ pub async fn exec(cx: &mut Cx<'_>) -> Result<(), RespError> {
             &keys,
             transaction.writes,
             watching.map(|w| w.pinned),
+            cx.protocol() == Protocol::Resp3,
         )
         .await?;
     let protocol = cx.protocol();
@@ -203,7 +204,8 @@ pub async fn watch(cx: &mut Cx<'_>, keys: &[Bytes]) -> Result<(), RespError> {
     }
     let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
     let pinned = cx.session.watching.take().map(|w| w.pinned);
-    let pinned = cx.cache().backend().watch(&keys, pinned).await?;
+    let resp3 = cx.protocol() == Protocol::Resp3;
+    let pinned = cx.cache().backend().watch(&keys, pinned, resp3).await?;
     cx.session.watching = Some(Watching { pinned, anchor });
     cx.ok();
     Ok(())

@@ -149,13 +149,13 @@ impl Fleet {
         command: &Forwarded<'_>,
         key: Option<&[u8]>,
     ) -> Result<Value, CacheError> {
-        let argv = command.argv;
+        let (argv, resp3) = (command.argv, command.resp3);
         let run = || {
             self.on_node(node, |link| async move {
                 match command.block {
-                    Block::No => link.forward(argv, key).await,
-                    Block::For(wait) => link.forward_blocking(argv, key, Some(wait)).await,
-                    Block::Forever => link.forward_blocking(argv, key, None).await,
+                    Block::No => link.forward(argv, key, resp3).await,
+                    Block::For(wait) => link.forward_blocking(argv, key, Some(wait), resp3).await,
+                    Block::Forever => link.forward_blocking(argv, key, None, resp3).await,
                 }
             })
         };
@@ -197,7 +197,9 @@ impl Fleet {
             return reply;
         }
         for load in &loads {
-            let loaded = self.on_node(node, |link| link.forward(load, key)).await;
+            let loaded = self
+                .on_node(node, |link| link.forward(load, key, false))
+                .await;
             if let Err(err) = loaded {
                 tracing::debug!(node = %node.id, error = %err, "loading a script on demand failed");
             }

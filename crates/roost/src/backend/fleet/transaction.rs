@@ -42,13 +42,14 @@ impl Fleet {
         &self,
         keys: &[&[u8]],
         pinned: Option<Pinned>,
+        resp3: bool,
     ) -> Result<Pinned, CacheError> {
         let key = keys.first().copied();
         let mut pinned = match pinned {
             Some(pinned) => pinned,
             None => {
                 let node = self.transaction_node(&self.topology(), key)?;
-                self.on_node(&node, |link| link.pin(key)).await?
+                self.on_node(&node, |link| link.pin(key, resp3)).await?
             }
         };
         let watch: Vec<Bytes> = std::iter::once(Bytes::from_static(b"WATCH"))
@@ -72,6 +73,7 @@ impl Fleet {
         keys: &[Bytes],
         writes: bool,
         pinned: Option<Pinned>,
+        resp3: bool,
     ) -> Result<Value, CacheError> {
         let mut all = Vec::with_capacity(commands.len() + 2);
         all.push(vec![Bytes::from_static(b"MULTI")]);
@@ -83,7 +85,7 @@ impl Fleet {
         let replies = match pinned {
             Some(mut pinned) => pinned.pipeline(&all).await?,
             None => {
-                self.on_node(&node, |link| link.forward_pipeline(&all, key))
+                self.on_node(&node, |link| link.forward_pipeline(&all, key, resp3))
                     .await?
             }
         };

@@ -115,6 +115,14 @@ impl NodeAddress {
         self.info.clone().set_redis_settings(settings)
     }
 
+    /// This address for RESP3 connections (`HELLO 3`): a RESP3 client's
+    /// forwarded commands get Redis's RESP3 replies (maps, sets, doubles).
+    pub(crate) fn resp3(&self) -> NodeAddress {
+        NodeAddress {
+            info: self.resp3_connection_info(),
+        }
+    }
+
     fn host_and_port(&self) -> (&str, u16) {
         match self.info.addr() {
             ConnectionAddr::Tcp(host, port) => (host, *port),

@@ -33,8 +33,9 @@ impl RedisLink {
         argv: &[Bytes],
         key: Option<&[u8]>,
         block: Option<Duration>,
+        resp3: bool,
     ) -> Result<Value, CacheError> {
-        let mut pinned = self.pin(key).await?;
+        let mut pinned = self.pin(key, resp3).await?;
         let timeout = self.options.timeout;
         let mut cmd = redis::Cmd::new();
         for arg in argv {
@@ -53,7 +54,7 @@ impl RedisLink {
     /// A connection of its own to the node (a cluster: to the master of
     /// `key`'s slot), counted against [`MAX_BLOCKING`] while it lives: for a
     /// blocking command, or a client's WATCH … EXEC.
-    pub async fn pin(&self, key: Option<&[u8]>) -> Result<Pinned, CacheError> {
+    pub async fn pin(&self, key: Option<&[u8]>, resp3: bool) -> Result<Pinned, CacheError> {
         let permit =
             self.dedicated
                 .clone()
@@ -65,6 +66,10 @@ impl RedisLink {
         let address = match (&self.target, key) {
             (Target::Cluster(_), Some(key)) => self.master_of(key_slot(key)).await?,
             _ => self.address.clone(),
+        };
+        let address = match resp3 {
+            true => address.resp3(),
+            false => address,
         };
         let node = address.host_port();
         let timeout = self.options.timeout;
