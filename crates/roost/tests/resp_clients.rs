@@ -1,5 +1,6 @@
 //! Real Redis clients against the RESP port: redis-cli (commands and `--pipe`
-//! mass insertion), redis-py (a script in tests/python, RESP2 and RESP3) and
+//! mass insertion), redis-py (a script in tests/python, RESP2 and RESP3; its
+//! data types, transactions and WATCH in front of a Redis node) and
 //! redis-benchmark (plain and pipelined), each with no errors. `./test.sh`
 //! installs the tools; a missing tool fails the test rather than skipping it.
 
@@ -98,6 +99,20 @@ async fn redis_py_works_in_resp2_and_resp3() {
     );
     let out = run("python3", &[script, &s.resp_addr.port().to_string()]).await;
     assert!(out.contains("redis-py ok"), "{out}");
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn redis_py_reads_data_types_through_a_fleet() {
+    let node = support::redis::RedisServer::start();
+    let s = support::fleet::start_fleet(&[&node], &[]).await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/redis_py_check.py"
+    );
+    let port = s.resp_addr.port().to_string();
+    let out = run("python3", &[script, &port, "data-types"]).await;
+    assert!(out.contains("redis-py data types ok"), "{out}");
     s.shutdown().await;
 }
 
