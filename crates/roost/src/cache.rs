@@ -306,6 +306,7 @@ pub(crate) fn test_cache_versioned(
         max_value_bytes: 1024,
         max_batch_keys: 10,
         max_body_bytes: 4096,
+        rest_max_ttl: crate::config::MAX_TTL,
     };
     let metrics = Arc::new(Metrics::new());
     let embedded = crate::backend::Embedded::new(config, clock, metrics.clone(), versioning);

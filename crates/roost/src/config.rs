@@ -31,8 +31,13 @@ pub use warming::WarmingSettings;
 
 use crate::backend::redis_link::NodeAddress;
 
-/// The longest TTL a client may ask for: 30 days, as the API documents.
+/// The longest TTL a REST write may ask for by default, 30 days, and the
+/// ceiling of `CACHE_TTL` and the origin's lifetimes
+/// (`ROOST_REST_MAX_TTL` sets the REST ceiling).
 pub const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The highest `ROOST_REST_MAX_TTL`: ten years.
+pub const REST_MAX_TTL_CEILING: u64 = 10 * 365 * 24 * 3600;
 
 /// A value that failed validation, with where it came from.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +166,8 @@ pub struct Limits {
     pub max_value_bytes: usize,
     pub max_batch_keys: usize,
     pub max_body_bytes: usize,
+    /// The longest TTL a REST write may ask for (RESP follows Redis's rule).
+    pub rest_max_ttl: Duration,
 }
 
 /// The RESP front door's own settings (its address is [`Config::resp_addr`]).
@@ -185,6 +192,12 @@ impl Config {
             max_value_bytes: byte_size(layers, "max_value_bytes", 1, 512 << 20)? as usize,
             max_batch_keys: bounded_u64(layers, "max_batch_keys", 1, 100_000)? as usize,
             max_body_bytes: byte_size(layers, "max_body_bytes", 1024, 4 << 30)? as usize,
+            rest_max_ttl: Duration::from_secs(bounded_u64(
+                layers,
+                "rest_max_ttl",
+                1,
+                REST_MAX_TTL_CEILING,
+            )?),
         };
         let ttl = bounded_u64(layers, "cache_ttl", 0, MAX_TTL.as_secs())?;
         let config = Config {

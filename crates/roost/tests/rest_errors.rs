@@ -91,6 +91,22 @@ async fn keys_values_and_ttls_are_checked() {
     let (got, reply) = s.get(&format!("/api/cache/{}", "k".repeat(513))).await;
     assert_eq!((got, code(&reply)), (413, "key_too_long"));
     s.shutdown().await;
+
+    // ROOST_REST_MAX_TTL moves the ceiling: a year is fine, a year and a second not.
+    let s = TestServer::builder()
+        .env("ROOST_REST_MAX_TTL", "31536000")
+        .start()
+        .await;
+    let year = json!({"key": "k", "value": 1, "ttl": 31_536_000});
+    assert_eq!(s.post("/api/cache", year).await.0, 200);
+    let (got, reply) = s.get("/api/cache/k").await;
+    assert_eq!((got, reply["ttl"].as_u64().unwrap() > 31_535_000), (200, true));
+    let longer = json!({"key": "k", "value": 1, "ttl": 31_536_001});
+    let (got, reply) = s.post("/api/cache", longer).await;
+    assert_eq!((got, code(&reply)), (400, "invalid_ttl"));
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains("31536000 (ROOST_REST_MAX_TTL)"), "{message}");
+    s.shutdown().await;
 }
 
 #[tokio::test]

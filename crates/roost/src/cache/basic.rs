@@ -171,6 +171,7 @@ mod tests {
             max_value_bytes: 1024,
             max_batch_keys: 10,
             max_body_bytes: 4096,
+            rest_max_ttl: crate::config::MAX_TTL,
         };
         let metrics: Arc<crate::telemetry::Metrics> = Arc::default();
         let backend = Backend::Embedded(Embedded::new(config, clock, metrics.clone(), None));

@@ -216,6 +216,12 @@ pub const SETTINGS: &[Setting] = &[
         help: "most keys in one mget or mset (1 to 100000)",
     },
     Setting {
+        key: "rest_max_ttl",
+        env: "ROOST_REST_MAX_TTL",
+        default: "2592000",
+        help: "longest ttl a REST write may ask for, in seconds (1 to 315360000; RESP follows Redis: any deadline that fits)",
+    },
+    Setting {
         key: "max_body_bytes",
         env: "ROOST_MAX_BODY_BYTES",
         default: "16MiB",

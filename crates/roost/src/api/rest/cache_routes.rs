@@ -18,7 +18,6 @@ use super::error::ApiError;
 use super::values::{value_in, ValueOut};
 use super::SharedState;
 use crate::cache::{CacheHit, Collection, Expiry, Item, MgetCursor};
-use crate::config::MAX_TTL;
 use crate::error::CacheError;
 use crate::telemetry::Disconnect;
 
@@ -208,7 +207,7 @@ pub async fn set(
 ) -> Result<Response, ApiError> {
     let Json(request) = body?;
     let key = request.key.clone();
-    let write = decode_write(request)?;
+    let write = decode_write(request, state.cache.limits().rest_max_ttl)?;
     let ttl = write.expiry;
     let node = state
         .cache
@@ -372,17 +371,17 @@ pub async fn mset(
     let writes = request
         .entries
         .into_iter()
-        .map(decode_write)
+        .map(|entry| decode_write(entry, state.cache.limits().rest_max_ttl))
         .collect::<Result<Vec<_>, _>>()?;
     let stored = state.cache.mset(writes).await?;
     Ok(Json(json!({ "stored": stored })).into_response())
 }
 
-fn decode_write(request: SetRequest) -> Result<Item, ApiError> {
+fn decode_write(request: SetRequest, max_ttl: Duration) -> Result<Item, ApiError> {
     let value = value_in(&request.value, request.encoding.as_deref())?;
     let expiry = match request.ttl {
         None | Some(serde_json::Value::Null) => Expiry::Default,
-        Some(ttl) => Expiry::After(ttl_seconds(&ttl)?),
+        Some(ttl) => Expiry::After(ttl_seconds(&ttl, max_ttl)?),
     };
     Ok(Item {
         key: Bytes::from(request.key),
@@ -391,14 +390,14 @@ fn decode_write(request: SetRequest) -> Result<Item, ApiError> {
     })
 }
 
-fn ttl_seconds(ttl: &serde_json::Value) -> Result<Duration, ApiError> {
+fn ttl_seconds(ttl: &serde_json::Value, max_ttl: Duration) -> Result<Duration, ApiError> {
     match ttl.as_u64() {
-        Some(secs) if secs >= 1 && secs <= MAX_TTL.as_secs() => Ok(Duration::from_secs(secs)),
+        Some(secs) if secs >= 1 && secs <= max_ttl.as_secs() => Ok(Duration::from_secs(secs)),
         _ => Err(ApiError::bad_request(
             "invalid_ttl",
             format!(
-                "ttl must be a positive integer number of seconds up to {} (30 days), got {ttl}",
-                MAX_TTL.as_secs()
+                "ttl must be a positive integer number of seconds up to {} (ROOST_REST_MAX_TTL), got {ttl}",
+                max_ttl.as_secs()
             ),
         )),
     }
