@@ -823,6 +823,64 @@ async fn encoding_parameters_are_set_on_every_node() {
     fleet.shutdown().await;
 }
 
+/// Roles: a script can call any command on the node, so EVAL, FCALL,
+/// SCRIPT, FUNCTION and RESTORE need the admin role; a read user may read
+/// collections but not write them; COPY into another database is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_need_the_admin_role_and_copy_stays_in_one_database() {
+    let node = RedisServer::start();
+    let fleet = start_fleet(
+        &[&node],
+        &[(
+            "ROOST_API_TOKENS",
+            "reader:read:r-t0ken,app:write:w-t0ken,ops:admin:a-t0ken",
+        )],
+    )
+    .await;
+    let mut app = RespClient::connect(fleet.resp_addr).await;
+    assert_eq!(app.cmd(&["AUTH", "app", "w-t0ken"]).await, "+OK\r\n");
+    assert_eq!(app.cmd(&["HSET", "h", "f", "v"]).await, ":1\r\n");
+    for command in [
+        &["EVAL", "return redis.call('FLUSHALL')", "0"][..],
+        &["FCALL", "f", "0"],
+        &["SCRIPT", "FLUSH"],
+        &["FUNCTION", "FLUSH"],
+        &["RESTORE", "k", "0", "payload"],
+    ] {
+        let reply = app.cmd(command).await;
+        assert!(reply.starts_with("-NOPERM"), "{command:?}: {reply}");
+    }
+    assert_eq!(node.dbsize(), 1, "nothing flushed");
+    let reply = app.cmd(&["COPY", "h", "h2", "DB", "1"]).await;
+    assert!(
+        reply.starts_with("-ERR COPY … DB is not supported"),
+        "{reply}"
+    );
+    assert_eq!(app.cmd(&["COPY", "h", "h2"]).await, ":1\r\n");
+    let mut reader = RespClient::connect(fleet.resp_addr).await;
+    assert_eq!(reader.cmd(&["AUTH", "reader", "r-t0ken"]).await, "+OK\r\n");
+    assert_eq!(reader.cmd(&["HGET", "h", "f"]).await, "$1\r\nv\r\n");
+    assert!(reader
+        .cmd(&["HSET", "h", "f", "w"])
+        .await
+        .starts_with("-NOPERM"));
+    assert_eq!(
+        reader
+            .cmd(&[
+                "EVAL_RO",
+                "return redis.call('HGET', KEYS[1], 'f')",
+                "1",
+                "h"
+            ])
+            .await,
+        "$1\r\nv\r\n"
+    );
+    let mut ops = RespClient::connect(fleet.resp_addr).await;
+    assert_eq!(ops.cmd(&["AUTH", "ops", "a-t0ken"]).await, "+OK\r\n");
+    assert_eq!(ops.cmd(&["EVAL", "return 1", "0"]).await, ":1\r\n");
+    fleet.shutdown().await;
+}
+
 /// WATCH holds its keys on a connection of the client's own: a change by
 /// another client between WATCH and EXEC makes EXEC answer nil and run
 /// nothing; without one it runs. A transaction's keys must live together.

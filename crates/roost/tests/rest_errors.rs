@@ -100,12 +100,18 @@ async fn keys_values_and_ttls_are_checked() {
     let year = json!({"key": "k", "value": 1, "ttl": 31_536_000});
     assert_eq!(s.post("/api/cache", year).await.0, 200);
     let (got, reply) = s.get("/api/cache/k").await;
-    assert_eq!((got, reply["ttl"].as_u64().unwrap() > 31_535_000), (200, true));
+    assert_eq!(
+        (got, reply["ttl"].as_u64().unwrap() > 31_535_000),
+        (200, true)
+    );
     let longer = json!({"key": "k", "value": 1, "ttl": 31_536_001});
     let (got, reply) = s.post("/api/cache", longer).await;
     assert_eq!((got, code(&reply)), (400, "invalid_ttl"));
     let message = reply["error"]["message"].as_str().unwrap();
-    assert!(message.contains("31536000 (ROOST_REST_MAX_TTL)"), "{message}");
+    assert!(
+        message.contains("31536000 (ROOST_REST_MAX_TTL)"),
+        "{message}"
+    );
     s.shutdown().await;
 }
 

@@ -62,6 +62,11 @@ impl Cache {
         for key in command.keys {
             self.check_key(key)?;
         }
+        // Every argument is bounded as a value is (an HSET value, an RPUSH
+        // element, a RESTORE payload…), whatever the node would accept.
+        for arg in &command.argv[1..] {
+            self.check_value(arg)?;
+        }
         self.backend.forward(command).await
     }
 
@@ -80,44 +85,56 @@ impl Cache {
 
     /// `key`'s hash, list, set or sorted set read whole, in front of Redis;
     /// `Ok(None)` when the key holds none of those (absent, a string, a
-    /// stream…: the type says which). At most [`MAX_COLLECTION_ELEMENTS`];
-    /// the size, the elements and the TTL are read one after another, not as
-    /// one snapshot.
+    /// stream…: the type says which). One script on the key's node, so the
+    /// type, the size check, the elements and the TTL are one snapshot and a
+    /// collection over [`MAX_COLLECTION_ELEMENTS`] is never read.
     pub async fn read_collection(
         &self,
         key: &[u8],
     ) -> Result<(String, Option<CollectionRead>), CacheError> {
-        let kind = self.key_type(key).await?;
-        let (len, read): (&[u8], &[&[u8]]) = match kind.as_str() {
-            "hash" => (b"HLEN", &[b"HGETALL"]),
-            "list" => (b"LLEN", &[b"LRANGE", b"0", b"-1"]),
-            "set" => (b"SCARD", &[b"SMEMBERS"]),
-            "zset" => (b"ZCARD", &[b"ZRANGE", b"0", b"-1", b"WITHSCORES"]),
-            _ => return Ok((kind, None)),
+        if !self.backend.is_remote() {
+            return Ok((self.key_type(key).await?, None));
+        }
+        let limit = MAX_COLLECTION_ELEMENTS.to_string();
+        let argv: [&[u8]; 5] = [
+            b"EVAL",
+            READ_COLLECTION.as_bytes(),
+            b"1",
+            key,
+            limit.as_bytes(),
+        ];
+        let NodeReply::Array(reply) = self.ask(&argv, key).await? else {
+            return Err(unexpected_reply("the collection read"));
         };
-        match self.ask(&[len, key], key).await? {
-            NodeReply::Int(n) if n as usize > MAX_COLLECTION_ELEMENTS => {
+        let mut reply = reply.into_iter();
+        let kind = match reply.next() {
+            Some(NodeReply::BulkString(kind)) => String::from_utf8_lossy(&kind).into_owned(),
+            _ => return Err(unexpected_reply("the collection's type")),
+        };
+        let (len, items, pttl) = match (reply.next(), reply.next(), reply.next()) {
+            (None, ..) => return Ok((kind, None)),
+            (Some(NodeReply::Int(len)), None, _) => {
                 return Err(CacheError::CollectionTooLarge {
                     kind,
-                    len: n as usize,
+                    len: usize::try_from(len).unwrap_or(usize::MAX),
                     limit: MAX_COLLECTION_ELEMENTS,
                 })
             }
-            NodeReply::Int(_) => {}
-            other => return Err(unexpected("a length", &other)),
-        }
-        let mut argv: Vec<&[u8]> = vec![read[0], key];
-        argv.extend(&read[1..]);
-        let items = match self.ask(&argv, key).await? {
-            NodeReply::Array(items) => items
-                .into_iter()
-                .map(|item| match item {
-                    NodeReply::BulkString(bytes) => Ok(Bytes::from(bytes)),
-                    other => Err(unexpected("an element", &other)),
-                })
-                .collect::<Result<Vec<Bytes>, CacheError>>()?,
-            other => return Err(unexpected("a collection", &other)),
+            (
+                Some(NodeReply::Int(len)),
+                Some(NodeReply::Array(items)),
+                Some(NodeReply::Int(pttl)),
+            ) => (len, items, pttl),
+            _ => return Err(unexpected_reply("the collection")),
         };
+        debug_assert!(usize::try_from(len).is_ok_and(|n| n <= MAX_COLLECTION_ELEMENTS));
+        let items = items
+            .into_iter()
+            .map(|item| match item {
+                NodeReply::BulkString(bytes) => Ok(Bytes::from(bytes)),
+                _ => Err(unexpected_reply("an element")),
+            })
+            .collect::<Result<Vec<Bytes>, CacheError>>()?;
         let pairs = |items: Vec<Bytes>| {
             let mut items = items.into_iter();
             std::iter::from_fn(move || Some((items.next()?, items.next()?))).collect()
@@ -132,10 +149,7 @@ impl Cache {
             }
             _ => Collection::SortedSet(pairs(items)),
         };
-        let ttl = match self.ask(&[b"PTTL", key], key).await? {
-            NodeReply::Int(ms) if ms >= 0 => Some(Duration::from_millis(ms as u64)),
-            _ => None,
-        };
+        let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
         Ok((kind, Some(CollectionRead { collection, ttl })))
     }
 
@@ -161,3 +175,25 @@ fn unexpected(what: &str, reply: &NodeReply) -> CacheError {
         reply: format!("ERR unexpected reply for {what}: {reply:?}"),
     }
 }
+
+fn unexpected_reply(what: &str) -> CacheError {
+    CacheError::Rejected {
+        reply: format!("ERR unexpected reply for {what}"),
+    }
+}
+
+/// The key's type; for a hash, list, set or sorted set also its size and,
+/// when the size is within ARGV[1], its elements and PTTL, in one step.
+const READ_COLLECTION: &str = r"
+local kind = redis.call('TYPE', KEYS[1])['ok']
+local sizes = {hash = 'HLEN', list = 'LLEN', set = 'SCARD', zset = 'ZCARD'}
+if not sizes[kind] then return {kind} end
+local n = redis.call(sizes[kind], KEYS[1])
+if n > tonumber(ARGV[1]) then return {kind, n} end
+local items
+if kind == 'hash' then items = redis.call('HGETALL', KEYS[1])
+elseif kind == 'list' then items = redis.call('LRANGE', KEYS[1], 0, -1)
+elseif kind == 'set' then items = redis.call('SMEMBERS', KEYS[1])
+else items = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES') end
+return {kind, n, items, redis.call('PTTL', KEYS[1])}
+";

@@ -162,6 +162,42 @@ impl<'a> Iterator for Keys<'a> {
     }
 }
 
+/// XREAD's and XREADGROUP's options as Redis's xreadGetKeys and
+/// xreadCommand walk them: BLOCK and COUNT take one argument, GROUP two,
+/// NOACK none; STREAMS ends them; the last BLOCK counts.
+pub struct XreadOptions<'a> {
+    pub block: Option<&'a Bytes>,
+    /// The position of the STREAMS that starts the keys.
+    pub streams: Option<usize>,
+}
+
+pub fn xread_options(argv: &[Bytes]) -> XreadOptions<'_> {
+    let mut options = XreadOptions {
+        block: None,
+        streams: None,
+    };
+    let mut i = 1;
+    while i < argv.len() {
+        let arg = &argv[i];
+        if is(arg, "BLOCK") {
+            options.block = argv.get(i + 1);
+            i += 2;
+        } else if is(arg, "COUNT") {
+            i += 2;
+        } else if is(arg, "GROUP") {
+            i += 3;
+        } else if is(arg, "NOACK") {
+            i += 1;
+        } else {
+            if is(arg, "STREAMS") {
+                options.streams = Some(i);
+            }
+            break;
+        }
+    }
+    options
+}
+
 /// The key positions of a forwarded command whose arguments say which are
 /// keys (flag `movablekeys`), read as Redis's own getkeys procedures read
 /// them; `None` for every other command. Arguments Redis will refuse (a
@@ -172,7 +208,7 @@ pub fn movable_keys(name: &str, argv: &[Bytes]) -> Option<Vec<usize>> {
         let mut keys = fixed.to_vec();
         let count = argv.get(at).and_then(|n| integer(n).ok());
         if let Some(count) = count.and_then(|n| usize::try_from(n).ok()) {
-            if at + count < argv.len() {
+            if at.checked_add(count).is_some_and(|last| last < argv.len()) {
                 keys.extend(at + 1..=at + count);
             }
         }
@@ -185,23 +221,25 @@ pub fn movable_keys(name: &str, argv: &[Bytes]) -> Option<Vec<usize>> {
         }
         "blmpop" | "bzmpop" => counted(2, &[]),
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => counted(2, &[]),
+        // Redis's georadiusGetKeys: options from the sixth argument; the
+        // last STORE or STOREDIST names the destination.
         "georadius" | "georadiusbymember" => {
-            let mut keys = vec![1];
-            let store = argv
-                .iter()
-                .position(|a| is(a, "STORE") || is(a, "STOREDIST"));
-            keys.extend(store.map(|at| at + 1).filter(|&at| at < argv.len()));
-            keys
-        }
-        "xread" | "xreadgroup" => {
-            let streams = argv.iter().position(|a| is(a, "STREAMS"));
-            match streams.map(|at| (at + 1, argv.len() - at - 1)) {
-                Some((from, rest)) if rest > 0 && rest % 2 == 0 => {
-                    (from..from + rest / 2).collect()
+            let (mut store, mut i) = (None, 5);
+            while i < argv.len() {
+                if (is(&argv[i], "STORE") || is(&argv[i], "STOREDIST")) && i + 1 < argv.len() {
+                    store = Some(i + 1);
+                    i += 1;
                 }
-                _ => Vec::new(),
+                i += 1;
             }
+            std::iter::once(1).chain(store).collect()
         }
+        "xread" | "xreadgroup" => match xread_options(argv).streams {
+            Some(at) if argv.len() - at > 1 && (argv.len() - at - 1) % 2 == 0 => {
+                (at + 1..at + 1 + (argv.len() - at - 1) / 2).collect()
+            }
+            _ => Vec::new(),
+        },
         _ => return None,
     })
 }
@@ -568,6 +606,82 @@ mod tests {
             | C::Discard
             | C::Unwatch => Vec::new(),
         }
+    }
+
+    #[test]
+    fn movable_keys_are_read_as_redis_reads_them() {
+        let keys = |words: &[&str]| {
+            let argv = argv(words);
+            let name = words[0].to_ascii_lowercase();
+            movable_keys(&name, &argv)
+                .map(|at| at.iter().map(|&i| words[i].to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            keys(&["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"]).unwrap(),
+            ["d", "a", "b"]
+        );
+        assert_eq!(
+            keys(&["ZUNIONSTORE", "d", "9", "a"]).unwrap(),
+            ["d"],
+            "a count past the end names none"
+        );
+        assert_eq!(
+            keys(&["EVAL", "s", "18446744073709551615", "a"]).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            keys(&["EVAL", "s", "-1", "a"]).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            keys(&[
+                "GEORADIUS",
+                "src",
+                "1",
+                "2",
+                "3",
+                "km",
+                "STORE",
+                "a",
+                "STOREDIST",
+                "b"
+            ])
+            .unwrap(),
+            ["src", "b"],
+            "the last STORE wins"
+        );
+        assert_eq!(
+            keys(&["GEORADIUSBYMEMBER", "k", "STORE", "10", "km"]).unwrap(),
+            ["k"],
+            "options start after the unit"
+        );
+        assert_eq!(
+            keys(&["GEORADIUS", "k", "1", "2", "3", "km", "STORE"]).unwrap(),
+            ["k"]
+        );
+        assert_eq!(
+            keys(&["XREADGROUP", "GROUP", "STREAMS", "c", "STREAMS", "s", ">"]).unwrap(),
+            ["s"],
+            "a group named STREAMS"
+        );
+        assert_eq!(
+            keys(&["XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "0"]).unwrap(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            keys(&["XREAD", "STREAMS", "a", "b", "0"]).unwrap(),
+            Vec::<String>::new(),
+            "odd: Redis's syntax error"
+        );
+        assert_eq!(keys(&["HSET", "h", "f", "v"]), None);
+    }
+
+    #[test]
+    fn xread_takes_the_last_block() {
+        let args = argv(&["XREAD", "BLOCK", "1", "BLOCK", "0", "STREAMS", "s", "$"]);
+        let options = xread_options(&args);
+        assert_eq!(options.block.map(|b| &b[..]), Some(&b"0"[..]));
+        assert_eq!(options.streams, Some(5));
     }
 
     #[test]

@@ -167,6 +167,12 @@ const fn spec(
     spec
 }
 
+/// Forwarded commands that need the admin role whatever their flags say: a
+/// script or function may call any command on the node (FLUSHALL, SELECT…),
+/// which Roost's roles cannot see inside it, and RESTORE loads a payload the
+/// node trusts (`@dangerous`).
+const ADMIN_ONLY: &[&str] = &["eval", "evalsha", "fcall", "function", "script", "restore"];
+
 /// A forwarded command's entry, as Redis describes it (see [`FORWARDED`]);
 /// [`spec`] makes a served one's from it.
 #[allow(clippy::too_many_arguments)]
@@ -190,7 +196,10 @@ pub const fn fwd(
         group,
         since,
         summary,
-        role: role_of(flags),
+        role: match has_flag(ADMIN_ONLY, name) {
+            true => Role::Admin,
+            false => role_of(flags),
+        },
         no_auth: has_flag(flags, "no_auth"),
     }
 }
@@ -477,15 +486,21 @@ mod tests {
         assert_eq!(forwarded("object"), Role::Read);
         assert_eq!(forwarded("hset"), Role::Write);
         assert_eq!(forwarded("xgroup"), Role::Write);
-        assert_eq!(forwarded("restore"), Role::Write);
-        assert_eq!(forwarded("eval"), Role::Write, "a script may write");
-        assert_eq!(forwarded("eval_ro"), Role::Read);
-        assert_eq!(forwarded("sintercard"), Role::Read);
+        assert_eq!(forwarded("eval"), Role::Admin, "a script may call anything");
+        assert_eq!(forwarded("fcall"), Role::Admin);
         assert_eq!(
             forwarded("script"),
-            Role::Write,
+            Role::Admin,
             "it changes what nodes run"
         );
+        assert_eq!(forwarded("restore"), Role::Admin);
+        assert_eq!(
+            forwarded("eval_ro"),
+            Role::Read,
+            "Redis lets it write nothing"
+        );
+        assert_eq!(forwarded("sintercard"), Role::Read);
+        assert_eq!(forwarded("zunionstore"), Role::Write);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use roost_resp::{
     Protocol,
 };
 
-use super::command::Forward;
+use super::command::{xread_options, Forward};
 use super::dispatch::{integer, is, Cx};
 use super::output::Output;
 use super::reply::RespError;
@@ -30,6 +30,11 @@ use crate::backend::{Block, Forwarded, Spread};
 /// Runs a forwarded command for a session allowed to run it.
 pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError> {
     let spec = command.spec();
+    if spec.name == "copy" && command.argv[3..].iter().any(|arg| is(arg, "DB")) {
+        return Err(RespError::NotSupported(
+            "COPY … DB is not supported through Roost: it serves one database",
+        ));
+    }
     let keys: Vec<&[u8]> = command.keys().map(|k| &k[..]).collect();
     let forwarded = Forwarded {
         name: spec.name,
@@ -52,19 +57,19 @@ pub async fn run(cx: &mut Cx<'_>, command: Forward<'_>) -> Result<(), RespError>
 }
 
 /// How long a command may block, from its timeout argument: seconds (a
-/// float) last for BLPOP and its kind, second for BLMPOP/BZMPOP, `BLOCK ms`
-/// for XREAD/XREADGROUP. 0 waits for ever; an argument Redis will refuse
-/// waits for nothing (Redis answers its error at once).
+/// float) last for BLPOP and its kind, second for BLMPOP/BZMPOP, the last
+/// `BLOCK ms` for XREAD/XREADGROUP (read as Redis reads their options). 0
+/// waits for ever; so does an argument Roost cannot read: Redis either
+/// refuses it at once or reads it its own way (a hex float), and Roost must
+/// never give up on a command Redis still blocks.
 fn block_of(name: &str, argv: &[Bytes]) -> Block {
     let seconds = |arg: Option<&Bytes>| {
         let secs = arg
             .and_then(|a| std::str::from_utf8(a).ok())
             .and_then(|a| a.parse::<f64>().ok());
         match secs {
-            Some(0.0) => Block::Forever,
             Some(s) if s > 0.0 && s < MAX_BLOCK_SECS => Block::For(Duration::from_secs_f64(s)),
-            Some(s) if s >= MAX_BLOCK_SECS => Block::Forever,
-            _ => Block::For(Duration::ZERO),
+            _ => Block::Forever,
         }
     };
     match name {
@@ -72,21 +77,13 @@ fn block_of(name: &str, argv: &[Bytes]) -> Block {
             seconds(argv.last())
         }
         "blmpop" | "bzmpop" => seconds(argv.get(1)),
-        "xread" | "xreadgroup" => {
-            let streams = argv
-                .iter()
-                .position(|a| is(a, "STREAMS"))
-                .unwrap_or(argv.len());
-            let block = argv[..streams].iter().position(|a| is(a, "BLOCK"));
-            match block.and_then(|at| argv.get(at + 1)) {
-                None => Block::No,
-                Some(ms) => match integer(ms) {
-                    Ok(0) => Block::Forever,
-                    Ok(ms) if ms > 0 => Block::For(Duration::from_millis(ms.unsigned_abs())),
-                    _ => Block::For(Duration::ZERO),
-                },
-            }
-        }
+        "xread" | "xreadgroup" => match xread_options(argv).block {
+            None => Block::No,
+            Some(ms) => match integer(ms) {
+                Ok(ms) if ms > 0 => Block::For(Duration::from_millis(ms.unsigned_abs())),
+                _ => Block::Forever,
+            },
+        },
         _ => Block::No,
     }
 }
@@ -169,10 +166,12 @@ fn write_value(
         }
         // A RESP3 client's commands are asked over RESP3: these keep their
         // RESP3 types (and fold to RESP2's as Redis folds them otherwise).
-        Value::Map(pairs)
-        | Value::Attribute {
-            attributes: pairs, ..
-        } => {
+        // An attribute annotates the reply it comes with: the reply is what
+        // the client asked for.
+        Value::Attribute { data, .. } => {
+            write_value(out, *data, shape, protocol, depth, (index, len))
+        }
+        Value::Map(pairs) => {
             write_map_header(out, pairs.len(), protocol);
             let len = pairs.len() * 2;
             for (i, (k, v)) in pairs.into_iter().enumerate() {

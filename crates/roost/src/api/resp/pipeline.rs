@@ -68,9 +68,13 @@ fn groupable_keys<'a>(request: &Request<'a>, session: &Session) -> Option<Keys<'
         {
             Some(call.keys())
         }
+        // A forwarded command without keys (SCRIPT, FUNCTION, EVAL … 0)
+        // is a barrier: what it loads or flushes must land before what
+        // follows runs.
         Request::Forward(forward)
             if forward.spec().arity_allows(forward.argv.len())
-                && session.may_run(forward.spec()) =>
+                && session.may_run(forward.spec())
+                && forward.keys().next().is_some() =>
         {
             Some(forward.keys())
         }
@@ -390,6 +394,12 @@ mod tests {
             Some(vec!["a".into(), "b".into()]),
             "a forwarded command groups by its keys"
         );
+        assert_eq!(
+            keys(session, &["FUNCTION", "LOAD", "code"]),
+            None,
+            "keyless: a barrier"
+        );
+        assert_eq!(keys(session, &["EVAL", "return 1", "0"]), None);
         for barrier in [
             &["AUTH", "x"][..],
             &["FLUSHALL"],

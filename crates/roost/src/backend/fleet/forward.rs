@@ -159,10 +159,12 @@ impl Fleet {
                 }
             })
         };
-        if matches!(command.name, "eval" | "eval_ro") {
+        let reply = run().await;
+        // Remembered only once it ran: a body that does not compile must
+        // not take room from those that do.
+        if matches!(command.name, "eval" | "eval_ro") && reply.is_ok() {
             self.scripts.remember_script(&argv[1]);
         }
-        let reply = run().await;
         // A script or library this node lacks and the gateway knows: loaded
         // there, then run once more (`scripts.rs`).
         let loads: Vec<Vec<Bytes>> = match command.name {
@@ -178,13 +180,14 @@ impl Fleet {
                 })
                 .into_iter()
                 .collect(),
-            // REPLACE: the gateway's copy is the latest it was given.
+            // Only the libraries that name the function, and without
+            // REPLACE: a node that has a library keeps its own version.
             "fcall" | "fcall_ro" if is_function_not_found(&reply) => self
                 .scripts
-                .libraries()
+                .libraries_naming(&argv[1])
                 .into_iter()
                 .map(|code| {
-                    let load: [&'static [u8]; 3] = [b"FUNCTION", b"LOAD", b"REPLACE"];
+                    let load: [&'static [u8]; 2] = [b"FUNCTION", b"LOAD"];
                     load.map(Bytes::from_static)
                         .into_iter()
                         .chain([code])

@@ -1,10 +1,12 @@
 //! Lua scripts and function libraries in front of Redis: `SCRIPT LOAD`,
 //! `FUNCTION LOAD` and the rest of their management run on every node (every
 //! master of a Redis Cluster), and the gateway remembers each script body
-//! (also from `EVAL`) and each library, so a node that lacks one — added
-//! later, restarted, or simply never asked before — is given it on demand:
-//! an `EVALSHA` answered `NOSCRIPT`, or an `FCALL` answered `Function not
-//! found`, loads what the gateway knows on that node and runs once more.
+//! (also from an `EVAL` that ran) and each library, so a node that lacks one
+//! — added later, restarted, or simply never asked before — is given it on
+//! demand: an `EVALSHA` answered `NOSCRIPT` loads the script, an `FCALL`
+//! answered `Function not found` loads the libraries whose code names the
+//! function (without REPLACE: a node keeps the version it has), and the
+//! command runs once more.
 //!
 //! What is remembered is bounded by [`MAX_BYTES`]; past it a script still
 //! runs but is not remembered (a throttled warning says so). It lives in the
@@ -67,11 +69,14 @@ impl Scripts {
 
     fn remember_library(&self, name: String, code: &Bytes) {
         let mut known = self.known();
-        let replaced = known.libraries.get(&name).map_or(0, Bytes::len);
-        if known.bytes - replaced + code.len() > MAX_BYTES {
+        // The old code goes either way: it is no longer the library's.
+        if let Some(old) = known.libraries.remove(&name) {
+            known.bytes -= old.len();
+        }
+        if known.bytes + code.len() > MAX_BYTES {
             return full("function library");
         }
-        known.bytes = known.bytes - replaced + code.len();
+        known.bytes += code.len();
         known.libraries.insert(name, Bytes::copy_from_slice(code));
     }
 
@@ -94,8 +99,26 @@ impl Scripts {
         known.bytes -= freed;
     }
 
-    pub(super) fn libraries(&self) -> Vec<Bytes> {
-        self.known().libraries.values().cloned().collect()
+    /// The libraries whose code names `function` (quoted, as
+    /// `redis.register_function('name', …)` or `function_name='name'` do).
+    pub(super) fn libraries_naming(&self, function: &[u8]) -> Vec<Bytes> {
+        let quoted = |quote: u8| {
+            let mut q = vec![quote];
+            q.extend_from_slice(function);
+            q.push(quote);
+            q
+        };
+        let (single, double) = (quoted(b'\''), quoted(b'"'));
+        let names = |code: &Bytes| {
+            code.windows(single.len())
+                .any(|w| w == &single[..] || w == &double[..])
+        };
+        self.known()
+            .libraries
+            .values()
+            .filter(|code| names(code))
+            .cloned()
+            .collect()
     }
 }
 

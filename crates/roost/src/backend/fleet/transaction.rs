@@ -48,7 +48,7 @@ impl Fleet {
         let mut pinned = match pinned {
             Some(pinned) => pinned,
             None => {
-                let node = self.transaction_node(&self.topology(), key)?;
+                let (node, _) = self.transaction_node(&self.topology(), keys)?;
                 self.on_node(&node, |link| link.pin(key, resp3)).await?
             }
         };
@@ -80,42 +80,71 @@ impl Fleet {
         all.extend(commands.iter().cloned());
         all.push(vec![Bytes::from_static(b"EXEC")]);
         let key = keys.first().map(|k| &k[..]);
+        let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
         let topology = self.topology();
-        let node = self.transaction_node(&topology, key)?;
-        let replies = match pinned {
-            Some(mut pinned) => pinned.pipeline(&all).await?,
+        let (node, gutter, replies) = match pinned {
+            // The node the keys were watched on runs them, whatever the
+            // topology says now; it is the one that holds the fresh copy.
+            Some(mut pinned) => {
+                let node = topology.find(pinned.node()).cloned();
+                (node, false, pinned.pipeline(&all).await?)
+            }
             None => {
-                self.on_node(&node, |link| link.forward_pipeline(&all, key, resp3))
-                    .await?
+                let (node, gutter) = self.transaction_node(&topology, &keys)?;
+                let replies = self
+                    .on_node(&node, |link| link.forward_pipeline(&all, key, resp3))
+                    .await?;
+                (Some(node), gutter, replies)
             }
         };
         if writes {
-            let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
             self.near_forget_many(&keys);
-            if self.settings.replicas > 1 && !self.cluster {
-                self.drop_other_copies(&topology, &node.link, &keys).await;
+            if let (Some(node), false) = (&node, self.cluster) {
+                if gutter {
+                    let now = self.now_millis();
+                    for key in &keys {
+                        for index in topology.placement(key, self.settings.replicas).iter() {
+                            topology.nodes[index].journal.record(key);
+                        }
+                        let capped = self
+                            .cap_deadline(node, key, self.gutter_cap(now), now)
+                            .await;
+                        if let Err(err) = capped {
+                            tracing::debug!(node = %node.id, error = %err, "capping a gutter key's deadline failed");
+                        }
+                    }
+                } else if self.settings.replicas > 1 {
+                    self.drop_other_copies(&topology, &node.link, &keys).await;
+                }
             }
         }
         Ok(replies.into_iter().last().unwrap_or(Value::Nil))
     }
 
-    /// The node a transaction on `key` runs on: its acting primary, as for a
-    /// forwarded command; without a key, any up node; a cluster's one link.
+    /// The node a transaction on `keys` runs on, and whether it is the
+    /// gutter: their acting primary (the first up replica none of whose
+    /// copies is journaled stale), as for a forwarded command; with no up
+    /// replica, the next up node; without keys, any up node; a cluster's one
+    /// link.
     fn transaction_node(
         &self,
         topology: &Topology,
-        key: Option<&[u8]>,
-    ) -> Result<Arc<FleetNode>, CacheError> {
+        keys: &[&[u8]],
+    ) -> Result<(Arc<FleetNode>, bool), CacheError> {
         let up = |node: &&Arc<FleetNode>| node.health.is_up();
-        let node = match key {
-            Some(key) if !self.cluster => topology
-                .placement(key, self.settings.replicas)
+        let replicas = self.settings.replicas;
+        let found = match keys.first() {
+            Some(first) if !self.cluster => topology
+                .placement(first, replicas)
                 .iter()
                 .map(|i| &topology.nodes[i])
-                .find(|node| up(node) && !node.journal.may_be_stale(key))
-                .or_else(|| topology.fallback(key, self.settings.replicas)),
-            _ => topology.nodes.iter().find(up),
+                .find(|node| up(node) && keys.iter().all(|k| !node.journal.may_be_stale(k)))
+                .map(|node| (node, false))
+                .or_else(|| topology.fallback(first, replicas).map(|node| (node, true))),
+            _ => topology.nodes.iter().find(up).map(|node| (node, false)),
         };
-        node.cloned().ok_or(CacheError::NoNode)
+        found
+            .map(|(node, gutter)| (node.clone(), gutter))
+            .ok_or(CacheError::NoNode)
     }
 }

@@ -42,10 +42,19 @@ impl RedisLink {
             cmd.arg(&arg[..]);
         }
         let reply = cmd.query_async(&mut pinned.connection);
+        // A wait past the command's own timeout is answered as the
+        // request's failure, never counted against the node: a client's
+        // arguments decide how long Redis blocks, and must not be able to
+        // get a healthy node ejected.
         let reply = match block {
             Some(block) => tokio::time::timeout(block + timeout, reply)
                 .await
-                .map_err(|_| timed_out(&pinned.node, block + timeout))?,
+                .map_err(|_| CacheError::Rejected {
+                    reply: format!(
+                        "ERR the blocking command got no answer within its timeout plus {} ms; its connection was closed",
+                        timeout.as_millis()
+                    ),
+                })?,
             None => reply.await,
         };
         reply.map_err(|err| cache_error(&pinned.node, err))
@@ -128,6 +137,11 @@ pub struct Pinned {
 }
 
 impl Pinned {
+    /// The `host:port` it is connected to (a fleet node's id).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
     /// Sends `commands` as one pipeline and answers every reply, error
     /// replies in place (`Value::ServerError`), within the request timeout.
     pub async fn pipeline(&mut self, commands: &[Vec<Bytes>]) -> Result<Vec<Value>, CacheError> {

@@ -217,7 +217,6 @@ const NODE_STATE_CODES: &[&str] = &[
     "NOREPLICAS",
     "NOAUTH",
     "WRONGPASS",
-    "UNBLOCKED",
 ];
 
 /// Redis's error reply as it was sent: the code and its message.
