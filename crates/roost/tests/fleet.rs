@@ -696,10 +696,10 @@ async fn replies_a_request_caused_are_relayed_and_never_eject_a_node() {
         resp.cmd(&["GET", "a-hash"]).await.split(' ').next(),
         Some("-WRONGTYPE")
     );
-    // Over REST the same reply is the request's fault: a 4xx naming Redis's answer.
+    // Over REST the same reply is the request's fault: 409 naming the type.
     let (status, body) = server.get("/api/cache/a-hash").await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["code"], "rejected_by_node");
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "wrong_type");
     assert_eq!(
         node_state(&server, &node_id(&nodes[0])).await.as_deref(),
         Some("up"),
