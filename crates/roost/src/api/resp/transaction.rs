@@ -158,10 +158,10 @@ pub async fn exec(cx: &mut Cx<'_>) -> Result<(), RespError> {
     if transaction.failed {
         return Err(RespError::ExecAbort);
     }
-    let mut keys = transaction.keys;
-    if let Some(watching) = &watching {
-        keys.insert(0, watching.anchor.clone());
-    }
+    // The queued commands' keys: where the transaction runs (a watching
+    // client's pinned connection decides instead) and what it may have
+    // written; a key only watched keeps its copies.
+    let keys = transaction.keys;
     let reply = cx
         .cache()
         .backend()
