@@ -881,6 +881,42 @@ async fn scripts_need_the_admin_role_and_copy_stays_in_one_database() {
     fleet.shutdown().await;
 }
 
+/// Too much is refused with a clear error and stores nothing: a forwarded
+/// argument over the value limit, a transaction over 10,000 commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_values_and_transactions_are_bounded() {
+    let node = RedisServer::start();
+    let fleet = start_fleet(&[&node], &[("ROOST_MAX_VALUE_BYTES", "1KiB")]).await;
+    let mut client = RespClient::connect(fleet.resp_addr).await;
+    let big = "x".repeat(1025);
+    // The parser refuses an argument over the value limit before any
+    // command sees it (and closes the connection, as Redis does).
+    let reply = client.cmd(&["HSET", "h", "f", &big]).await;
+    assert!(
+        reply.starts_with("-ERR Protocol error: invalid bulk length"),
+        "{reply}"
+    );
+    assert!(!node.exists("h"), "nothing stored");
+    let mut client = RespClient::connect(fleet.resp_addr).await;
+    assert_eq!(client.cmd(&["MULTI"]).await, "+OK\r\n");
+    let queued: Vec<Vec<String>> = (0..10_001)
+        .map(|i| vec!["RPUSH".into(), "q".into(), i.to_string()])
+        .collect();
+    let replies = client.pipeline(&queued).await;
+    assert!(replies[..10_000].iter().all(|r| r == "+QUEUED\r\n"));
+    assert!(
+        replies[10_000].starts_with("-ERR a transaction through Roost queues at most"),
+        "{}",
+        replies[10_000]
+    );
+    assert_eq!(
+        client.cmd(&["EXEC"]).await,
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert!(!node.exists("q"), "nothing ran");
+    fleet.shutdown().await;
+}
+
 /// WATCH holds its keys on a connection of the client's own: a change by
 /// another client between WATCH and EXEC makes EXEC answer nil and run
 /// nothing; without one it runs. A transaction's keys must live together.

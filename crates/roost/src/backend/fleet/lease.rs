@@ -35,12 +35,10 @@ pub fn lease_key(key: &[u8]) -> Option<Vec<u8>> {
     Some(lease)
 }
 
-/// Redis Cluster's rule: a `{` and, after it, a `}` with something between.
+/// Redis Cluster's rule, as the ring applies it ([`roost_ring::hash_tag`]):
+/// a `{` and, after it, a `}` with something between.
 fn has_hash_tag(key: &[u8]) -> bool {
-    key.iter()
-        .position(|&b| b == b'{')
-        .and_then(|open| key[open + 1..].iter().position(|&b| b == b'}'))
-        .is_some_and(|len| len > 0)
+    roost_ring::hash_tag(key).len() != key.len()
 }
 
 impl Fleet {
