@@ -1,5 +1,6 @@
 //! The store's error enum. Only writes can fail, and only for a reason that the
-//! caller caused (a value too big for any shard), so nothing here is retryable.
+//! caller caused (a value too big for any shard, a key of another type), so
+//! nothing here is retryable.
 
 /// Why a write was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -12,13 +13,17 @@ pub enum StoreError {
         /// The capacity of the shard it was written to.
         shard_capacity: u64,
     },
+    /// The key holds a value of another type than the write works on (a
+    /// string where a list is pushed, a hash where a set is added to).
+    #[error("the key holds a value of another type")]
+    WrongType,
 }
 
 impl StoreError {
     /// Whether trying the same request again (here or on another node) could succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::EntryTooLarge { .. } => false,
+            StoreError::EntryTooLarge { .. } | StoreError::WrongType => false,
         }
     }
 }

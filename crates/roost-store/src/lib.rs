@@ -14,6 +14,10 @@
 //! - [`policy`]: [`PolicyKind`] and the crate-private `ShardMap` trait, one file per
 //!   implementation: `s3fifo` (`quick_cache`), `tinylfu` (`moka`), `lru` (`lru`, strict),
 //!   `adaptive` (hand-written W-TinyLFU whose window is picked by miniature simulations).
+//! - [`collection`]: hashes, lists, sets and sorted sets as native entries
+//!   ([`Collection`]), what each is charged, and the handle an entry holds
+//!   ([`Held`]); [`Shard::update_collection`] changes one in place under the
+//!   shard's write lock.
 //! - `expiry`: the per-shard index of deadlines that background sweeps walk.
 //! - `weight`: [`entry_weight`] and the measured per-entry overhead constants.
 //! - `clock`: the injected [`Clock`], [`SystemClock`] and [`ManualClock`].
@@ -27,6 +31,12 @@
 //! `max_memory_bytes` is divided evenly over the shards; each shard's policy evicts
 //! until the new entry fits, and an entry heavier than a whole shard is refused
 //! with [`StoreError::EntryTooLarge`].
+//!
+//! A hash, list, set or sorted set is charged its key, [`ENTRY_OVERHEAD_BYTES`],
+//! and its collection's charge (per element: its bytes and the measured
+//! overhead of its type; see [`collection`]). A write to a collection is refused
+//! before it runs when the most it could add would not fit the shard, so the
+//! cap holds for collections as for strings; the policy evicts whole keys.
 //!
 //! # Expiry
 //!
@@ -95,6 +105,7 @@
 //!   read without taking any map lock.
 
 mod clock;
+pub mod collection;
 mod error;
 mod expiry;
 pub mod policy;
@@ -103,6 +114,7 @@ pub mod store;
 mod weight;
 
 pub use clock::{Clock, ManualClock, SystemClock, UnixMillis};
+pub use collection::{Collection, Held, Kind};
 pub use error::StoreError;
 pub use policy::{PolicyKind, UnknownPolicy};
 pub use shard::{AbsentInserts, Entry, Mutation, ReplicaApply, Shard, Version};

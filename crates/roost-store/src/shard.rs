@@ -26,9 +26,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::RwLock;
 
+use crate::collection::{Collection, Held, Kind};
 use crate::expiry::{is_expired, ExpiryIndex};
 use crate::policy::{new_shard_map, PolicyKind, ShardMap};
-use crate::weight::stored_weight;
+use crate::weight::{stored_weight, weight_of};
 use crate::{Clock, StoreError, UnixMillis, Versioning};
 
 /// What a shard stores for a key: the value, its deadline, and its version.
@@ -38,13 +39,19 @@ use crate::{Clock, StoreError, UnixMillis, Versioning};
 ///
 /// The version and the tombstone flag share one word (the flag is its top
 /// bit), so versioning costs each entry 8 bytes, not 16.
+///
+/// A hash, list, set or sorted set is an entry whose `value` is empty and
+/// which holds its collection ([`Entry::collection`]); every copy of the
+/// entry shares the collection, which only [`Shard::update_collection`]
+/// changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The stored bytes (empty for a tombstone).
+    /// The stored bytes (empty for a tombstone and a collection).
     pub value: Bytes,
     /// When the entry expires (unix millis), if it does.
     pub expires_at: Option<UnixMillis>,
     meta: u64,
+    collection: Option<Held>,
 }
 
 /// The top bit of `Entry::meta`: the entry is a tombstone.
@@ -57,6 +64,7 @@ impl Entry {
             value,
             expires_at,
             meta: 0,
+            collection: None,
         }
     }
 
@@ -66,6 +74,7 @@ impl Entry {
             value,
             expires_at,
             meta: version.0,
+            collection: None,
         }
     }
 
@@ -75,6 +84,28 @@ impl Entry {
             value: Bytes::new(),
             expires_at,
             meta: version.0 | TOMBSTONE,
+            collection: None,
+        }
+    }
+
+    /// The hash, list, set or sorted set this entry holds; `None` for a
+    /// string (and a tombstone).
+    pub fn collection(&self) -> Option<&Held> {
+        self.collection.as_ref()
+    }
+
+    /// Redis's name for what the entry holds: `string`, or the collection's.
+    pub fn type_name(&self) -> &'static str {
+        self.collection
+            .as_ref()
+            .map_or("string", |c| c.kind().name())
+    }
+
+    /// The same entry at `version` (a tombstone stays one).
+    fn at_version(self, version: Version) -> Entry {
+        Entry {
+            meta: version.0 | (self.meta & TOMBSTONE),
+            ..self
         }
     }
 
@@ -134,6 +165,12 @@ pub enum Mutation {
     /// Remove the key (with [`Versioning`]: leave a tombstone at a fresh
     /// version, even when the key held nothing).
     Delete,
+    /// Keep what the key holds (a string or a collection) with this deadline
+    /// instead: without a version, or at a fresh one with [`Versioning`].
+    Retime {
+        /// The new deadline; `None` removes it.
+        expires_at: Option<UnixMillis>,
+    },
 }
 
 /// What [`Shard::insert_absent_many`] did with its entries.
@@ -454,7 +491,7 @@ impl Shard {
         {
             return Entry::tombstone(version, Some(self.tombstone_deadline(versioning)));
         }
-        Entry::versioned(hit.value, hit.expires_at, version)
+        hit.at_version(version)
     }
 
     /// When a tombstone made now runs out.
@@ -577,36 +614,127 @@ impl Shard {
         key: Bytes,
         f: impl FnOnce(Option<Entry>) -> (Mutation, R),
     ) -> Result<R, StoreError> {
-        let now = self.clock.now_millis();
         let mut state = self.state.write();
-        let mut current = state.map.get(&key);
-        if current
-            .as_ref()
-            .is_some_and(|hit| is_expired(hit.expires_at, now))
-        {
-            let gone = state.let_go(&self.counters, &key);
-            if gone.is_some_and(|hit| !hit.is_tombstone()) {
-                self.counters.expirations.fetch_add(1, Ordering::Relaxed);
-            }
-            current = None;
-        }
+        let current = self.resident_for_write(&mut state, &key);
         // A tombstone is no value: `f` sees the key as absent.
         let (mutation, result) = f(current.clone().filter(|hit| !hit.is_tombstone()));
         let hit = match mutation {
             Mutation::Keep => return Ok(result),
             Mutation::Put(hit) => hit,
             Mutation::Set { value, expires_at } => Entry::new(value, expires_at),
+            Mutation::Retime { expires_at } => match current.clone() {
+                Some(hit) if !hit.is_tombstone() => Entry {
+                    expires_at,
+                    ..hit.at_version(Version::NONE)
+                },
+                _ => return Ok(result),
+            },
             Mutation::Delete => {
-                if let Some(versioning) = &self.versioning {
-                    self.bury(&mut state, key, current.as_ref(), versioning);
-                } else if current.is_some() {
-                    state.take(&self.counters, &key);
-                }
+                self.remove_for_write(&mut state, key, current.as_ref());
                 return Ok(result);
             }
         };
         let hit = self.local(hit);
         self.check_fits(&key, &hit)?;
+        self.settle(&mut state, key, hit, current.as_ref());
+        Ok(result)
+    }
+
+    /// What `key` holds for a write under the held write lock, a tombstone
+    /// included, counting an access; an expired entry is removed first (an
+    /// expiration, the floor raised) and reads as absent.
+    fn resident_for_write(&self, state: &mut ShardState, key: &[u8]) -> Option<Entry> {
+        let current = state.map.get(key)?;
+        if !is_expired(current.expires_at, self.clock.now_millis()) {
+            return Some(current);
+        }
+        let gone = state.let_go(&self.counters, key);
+        if gone.is_some_and(|hit| !hit.is_tombstone()) {
+            self.counters.expirations.fetch_add(1, Ordering::Relaxed);
+        }
+        None
+    }
+
+    /// A write's delete of `key`, which holds `current`, under the held
+    /// write lock: with versioning a tombstone at a fresh version.
+    fn remove_for_write(&self, state: &mut ShardState, key: Bytes, current: Option<&Entry>) {
+        if let Some(versioning) = &self.versioning {
+            self.bury(state, key, current, versioning);
+        } else if current.is_some() {
+            state.take(&self.counters, &key);
+        }
+    }
+
+    /// Changes the `kind` collection at `key` in place: `f` runs on it under
+    /// the shard's write lock (an absent key is an empty collection), and the
+    /// entry is stored again with its new charge, its deadline kept, at a
+    /// fresh version with versioning. A collection `f` leaves empty removes
+    /// the key (or never creates it), as in Redis. Counts an access.
+    ///
+    /// Refused before `f` runs, with nothing changed: with
+    /// [`StoreError::WrongType`] when the key holds a string or another
+    /// kind, and with [`StoreError::EntryTooLarge`] when the collection's
+    /// charge plus `growth` (the most `f` may add: [`Collection::growth`] of
+    /// what it inserts) would not fit the shard. `f` must not call back into
+    /// this shard.
+    pub fn update_collection<R>(
+        &self,
+        key: Bytes,
+        kind: Kind,
+        growth: u64,
+        f: impl FnOnce(&mut Collection) -> R,
+    ) -> Result<R, StoreError> {
+        let mut state = self.state.write();
+        let current = self.resident_for_write(&mut state, &key);
+        let live = current.as_ref().filter(|hit| !hit.is_tombstone());
+        let held = match live.map(Entry::collection) {
+            None => None,
+            Some(Some(held)) if held.kind() == kind => Some(held.clone()),
+            Some(_) => return Err(StoreError::WrongType),
+        };
+        let expires_at = live.and_then(|hit| hit.expires_at);
+        let charge = held
+            .as_ref()
+            .map_or_else(|| Collection::new(kind).charge(), Held::charge);
+        let bound = weight_of(
+            key.len(),
+            0,
+            charge.saturating_add(growth),
+            expires_at.is_some(),
+        );
+        if bound > self.capacity_bytes {
+            return Err(StoreError::EntryTooLarge {
+                weight: bound,
+                shard_capacity: self.capacity_bytes,
+            });
+        }
+        let cell = held.map_or_else(
+            || Arc::new(RwLock::new(Collection::new(kind))),
+            |held| Arc::clone(held.cell()),
+        );
+        let (result, charge, empty) = {
+            let mut collection = cell.write();
+            let result = f(&mut collection);
+            (result, collection.charge(), collection.is_empty())
+        };
+        if empty {
+            if live.is_some() {
+                self.remove_for_write(&mut state, key, current.as_ref());
+            }
+            return Ok(result);
+        }
+        let hit = self.local(Entry {
+            value: Bytes::new(),
+            expires_at,
+            meta: 0,
+            collection: Some(Held::new(kind, charge, cell)),
+        });
+        if let Err(err) = self.check_fits(&key, &hit) {
+            // Only if `growth` understated the write: the collection cannot
+            // stay, and is removed rather than let the shard pass its cap.
+            self.remove_for_write(&mut state, key, current.as_ref());
+            return Err(err);
+        }
         self.settle(&mut state, key, hit, current.as_ref());
         Ok(result)
     }

@@ -27,14 +27,22 @@ pub fn entry_weight(key_len: usize, value_len: usize) -> u64 {
         .saturating_add(ENTRY_OVERHEAD_BYTES)
 }
 
-/// Bytes charged for a stored entry: [`entry_weight`] plus the expiry index slot
-/// when it has a deadline. Always at least [`ENTRY_OVERHEAD_BYTES`], never zero (a
+/// Bytes charged for a stored entry: [`entry_weight`], plus its collection's
+/// charge when it holds one, plus the expiry index slot when it has a deadline. Always at least [`ENTRY_OVERHEAD_BYTES`], never zero (a
 /// zero weight would make an entry unevictable in `quick_cache`).
 pub(crate) fn stored_weight(key: &[u8], hit: &Entry) -> u64 {
-    let base = entry_weight(key.len(), hit.value.len());
-    match hit.expires_at {
-        Some(_) => base.saturating_add(EXPIRY_OVERHEAD_BYTES),
-        None => base,
+    let charge = hit.collection().map_or(0, crate::Held::charge);
+    weight_of(key.len(), hit.value.len(), charge, hit.expires_at.is_some())
+}
+
+/// [`stored_weight`] of an entry not built yet: `value_len` bytes of string,
+/// a collection charged `charge` (0 for none), with or without a deadline.
+pub(crate) fn weight_of(key_len: usize, value_len: usize, charge: u64, deadline: bool) -> u64 {
+    let base = entry_weight(key_len, value_len).saturating_add(charge);
+    if deadline {
+        base.saturating_add(EXPIRY_OVERHEAD_BYTES)
+    } else {
+        base
     }
 }
 
