@@ -68,33 +68,6 @@ check_peers() {
   ensure_release_binaries
 }
 
-start_redis() {
-  REDIS_PORT=$(free_port)
-  local dir="$WORK_DIR/redis"
-  mkdir -p "$dir"
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$dir" --logfile "$dir/redis.log" &
-  PIDS+=($!)
-  wait_until redis-server "$!" "$dir/redis.log" redis_ping "$REDIS_PORT"
-}
-
-start_roost() {
-  ROOST_RESP_PORT=$(free_port)
-  ROOST_HTTP_PORT=$(free_port)
-  local dir="$WORK_DIR/roost"
-  mkdir -p "$dir"
-  # An empty directory, so no roost.toml or .env of the caller applies; CACHE_TTL=0
-  # and room for every key, because redis's entries neither expire nor get evicted.
-  (cd "$dir" && exec env ROOST_HTTP_ADDR="127.0.0.1:$ROOST_HTTP_PORT" \
-    ROOST_RESP_ADDR="127.0.0.1:$ROOST_RESP_PORT" ROOST_DASHBOARD_ADDR="127.0.0.1:$(free_port)" \
-    ROOST_MAX_MEMORY=4GiB CACHE_TTL=0 ROOST_LOG=warn "$ROOST_BIN" serve) >"$dir/roost.log" 2>&1 &
-  PIDS+=($!)
-  local pid=$!
-  wait_until roost "$pid" "$dir/roost.log" http_ok "http://127.0.0.1:$ROOST_HTTP_PORT/readyz"
-  READY_DEADLINE_SECONDS=5 wait_until "roost's RESP port (ROOST_RESP_ADDR)" "$pid" \
-    "$dir/roost.log" redis_ping "$ROOST_RESP_PORT"
-}
-
 start_webdis() {
   WEBDIS_PORT=$(free_port)
   local dir="$WORK_DIR/webdis"
@@ -343,7 +316,7 @@ main() {
   echo "compare: keyspace $KEYSPACE, value $VALUE_SIZE B, $CONNECTIONS connections," \
     "pipelines $PIPELINES, $REPEATS repeats; $(nproc) cores shared by clients and servers"
   start_redis
-  start_roost
+  start_roost_embedded
   start_webdis
   preload
   local repeat depth server port

@@ -160,3 +160,32 @@ wait_for_quiet_machine() {
 now_ms() {
   date +%s%3N
 }
+
+# A redis-server on a free port (REDIS_PORT), for a script comparing Roost with it.
+start_redis() {
+  REDIS_PORT=$(free_port)
+  local dir="$WORK_DIR/redis"
+  mkdir -p "$dir"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$dir" --logfile "$dir/redis.log" &
+  PIDS+=($!)
+  wait_until redis-server "$!" "$dir/redis.log" redis_ping "$REDIS_PORT"
+}
+
+# Roost on the embedded store on free ports (ROOST_RESP_PORT, ROOST_HTTP_PORT).
+start_roost_embedded() {
+  ROOST_RESP_PORT=$(free_port)
+  ROOST_HTTP_PORT=$(free_port)
+  local dir="$WORK_DIR/roost"
+  mkdir -p "$dir"
+  # An empty directory, so no roost.toml or .env of the caller applies; CACHE_TTL=0
+  # and room for every key, because redis's entries neither expire nor get evicted.
+  (cd "$dir" && exec env ROOST_HTTP_ADDR="127.0.0.1:$ROOST_HTTP_PORT" \
+    ROOST_RESP_ADDR="127.0.0.1:$ROOST_RESP_PORT" ROOST_DASHBOARD_ADDR="127.0.0.1:$(free_port)" \
+    ROOST_MAX_MEMORY=4GiB CACHE_TTL=0 ROOST_LOG=warn "$ROOST_BIN" serve) >"$dir/roost.log" 2>&1 &
+  PIDS+=($!)
+  local pid=$!
+  wait_until roost "$pid" "$dir/roost.log" http_ok "http://127.0.0.1:$ROOST_HTTP_PORT/readyz"
+  READY_DEADLINE_SECONDS=5 wait_until "roost's RESP port (ROOST_RESP_ADDR)" "$pid" \
+    "$dir/roost.log" redis_ping "$ROOST_RESP_PORT"
+}

@@ -11,7 +11,7 @@ pub mod fleet;
 mod lease;
 pub mod redis_link;
 
-pub use embedded::Embedded;
+pub use embedded::{redis_score, Embedded};
 pub use fleet::Fleet;
 pub use lease::{LeaseGrant, LeaseHeld};
 pub use redis_link::Pinned;
@@ -214,6 +214,14 @@ impl Backend {
         matches!(self, Backend::Fleet(_))
     }
 
+    /// The embedded store, when that is the backend.
+    pub fn embedded(&self) -> Option<&Embedded> {
+        match self {
+            Backend::Embedded(b) => Some(b),
+            Backend::Fleet(_) => None,
+        }
+    }
+
     pub fn now_millis(&self) -> UnixMillis {
         match self {
             Backend::Embedded(b) => b.now_millis(),
@@ -240,7 +248,7 @@ impl Backend {
 
     pub async fn get(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
-            Backend::Embedded(b) => Ok(b.get(key)),
+            Backend::Embedded(b) => b.get(key),
             // A near-cache hit is answered here, before the boxed future.
             Backend::Fleet(f) => match f.near_hit(key) {
                 Some(hit) => Ok(Some(hit)),
@@ -254,7 +262,7 @@ impl Backend {
     /// (origin read-through), which must not count a second near miss.
     pub async fn get_past_near(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
-            Backend::Embedded(b) => Ok(b.get(key)),
+            Backend::Embedded(b) => b.get(key),
             Backend::Fleet(f) => Box::pin(f.get_past_near(key)).await,
         }
     }
@@ -264,7 +272,7 @@ impl Backend {
     /// without PTTL, and its entry says "no deadline" (`expires_at: None`).
     pub async fn get_value(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
         match self {
-            Backend::Embedded(b) => Ok(b.get(key)),
+            Backend::Embedded(b) => b.get(key),
             Backend::Fleet(f) => match f.near_hit(key) {
                 Some(hit) => Ok(Some(hit)),
                 None => Box::pin(f.get_value_past_near(key)).await,
@@ -524,13 +532,12 @@ impl Backend {
         }
     }
 
-    /// Runs a forwarded command on the node that holds its keys; the embedded
-    /// store has no data types and refuses it.
+    /// Runs a forwarded command on the node that holds its keys; the
+    /// embedded store runs the hash, list, set and sorted-set commands on its
+    /// own collections and refuses the rest (`CacheError::NeedsRedis`).
     pub async fn forward(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
         match self {
-            Backend::Embedded(_) => Err(CacheError::NeedsRedis {
-                command: command.name,
-            }),
+            Backend::Embedded(b) => b.run(command),
             Backend::Fleet(f) => Box::pin(f.forward(command)).await,
         }
     }

@@ -112,12 +112,20 @@ pub enum CacheError {
         len: usize,
         limit: usize,
     },
-    /// A data-type command Roost forwards to Redis, sent to the embedded store.
-    #[error("'{command}' runs in front of Redis only (a Redis fleet or Redis Cluster); the embedded store keeps strings (docs/resp.md)")]
+    /// A data-type command Roost forwards to Redis that the embedded store
+    /// does not run (streams, geo, blocking pops, scripts…).
+    #[error("'{command}' runs in front of Redis only (a Redis fleet or Redis Cluster); the embedded store keeps strings, hashes, lists, sets and sorted sets (docs/resp.md)")]
     NeedsRedis { command: &'static str },
 }
 
 impl CacheError {
+    /// Redis's WRONGTYPE: the key holds another type than the command works on.
+    pub fn wrong_type() -> CacheError {
+        CacheError::Rejected {
+            reply: "WRONGTYPE Operation against a key holding the wrong kind of value".to_owned(),
+        }
+    }
+
     /// Whether this is Redis's WRONGTYPE: the key holds another type.
     pub fn is_wrong_type(&self) -> bool {
         matches!(self, CacheError::Rejected { reply } if reply.starts_with("WRONGTYPE"))
@@ -335,6 +343,7 @@ impl From<roost_store::StoreError> for CacheError {
                 weight,
                 shard_capacity,
             },
+            roost_store::StoreError::WrongType => CacheError::wrong_type(),
         }
     }
 }

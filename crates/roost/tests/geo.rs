@@ -158,6 +158,54 @@ async fn invalidate_a_write_drops_the_key_elsewhere_and_an_older_one_drops_nothi
     assert_eq!(regions.get(EU, "late").await, None);
 }
 
+/// Collections are invalidated across regions, never replicated (issue 17,
+/// item 5): a hash written in one region drops the key in the others, and a
+/// string written later replaces the hash everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collection_write_drops_the_key_in_the_other_regions() {
+    let regions = three("replicate").await;
+    let mut ap = regions_resp(&regions, AP).await;
+    let mut eu = regions_resp(&regions, EU).await;
+    regions.set(US, "h", "a string from us").await;
+    regions
+        .wait_for(AP, "h", "us's write", holds("a string from us"))
+        .await;
+    regions
+        .wait_for(EU, "h", "us's write", holds("a string from us"))
+        .await;
+
+    // ap overwrites the string with a hash: the others drop their string.
+    assert_eq!(ap.cmd(&["DEL", "h"]).await, ":1\r\n");
+    assert_eq!(ap.cmd(&["HSET", "h", "f", "ap"]).await, ":1\r\n");
+    for r in [EU, US] {
+        regions.wait_for(r, "h", "nothing", absent).await;
+    }
+    assert_eq!(ap.cmd(&["HGET", "h", "f"]).await, "$2\r\nap\r\n");
+
+    // eu builds its own hash: ap's is dropped, not merged.
+    assert_eq!(eu.cmd(&["HSET", "h", "f", "eu"]).await, ":1\r\n");
+    let what = "ap's hash dropped by eu's newer write";
+    support::eventually(DEADLINE, what, || async {
+        let mut ap = regions_resp(&regions, AP).await;
+        ap.cmd(&["EXISTS", "h"]).await == ":0\r\n"
+    })
+    .await;
+    assert_eq!(eu.cmd(&["HGET", "h", "f"]).await, "$2\r\neu\r\n");
+
+    // A string written later replaces the hash everywhere.
+    regions.set(AP, "h", "a string again").await;
+    support::eventually(DEADLINE, "ap's string replaces eu's hash", || async {
+        let mut eu = regions_resp(&regions, EU).await;
+        // REST stores the JSON text: the quotes are part of the value.
+        eu.cmd(&["GET", "h"]).await == "$16\r\n\"a string again\"\r\n"
+    })
+    .await;
+    regions
+        .wait_for(US, "h", "ap's string", holds("a string again"))
+        .await;
+    assert_eq!(eu.cmd(&["TYPE", "h"]).await, "+string\r\n");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_of_a_key_absent_here_still_removes_it_everywhere() {
     let regions = three("replicate").await;

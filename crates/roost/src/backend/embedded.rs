@@ -5,6 +5,9 @@
 
 mod placement;
 mod scan;
+mod types;
+
+pub use types::redis_score;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,7 +81,13 @@ impl Embedded {
         self.placement.ring().nodes()[index].id.clone()
     }
 
-    pub fn get(&self, key: &[u8]) -> Option<Stored> {
+    /// The string at `key`; WRONGTYPE when it holds a collection.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        string(self.shard(key).get(key))
+    }
+
+    /// Whatever `key` holds, a collection included, counting an access.
+    pub fn get_any(&self, key: &[u8]) -> Option<Stored> {
         self.shard(key).get(key)
     }
 
@@ -98,8 +107,12 @@ impl Embedded {
             .iter()
             .map(|key| self.placement.shard_of(key))
             .collect();
+        // A collection reads as absent here, as MGET answers nil for it.
         self.per_shard(shards, keys.to_vec(), |shard, keys| {
-            shard.get_many(keys).into_iter().map(Ok).collect()
+            let strings = shard.get_many(keys).into_iter();
+            strings
+                .map(|hit| Ok(hit.filter(|hit| hit.collection().is_none())))
+                .collect()
         })
     }
 
@@ -194,10 +207,11 @@ impl Embedded {
     }
 
     pub fn take(&self, key: Bytes) -> Result<Option<Stored>, CacheError> {
-        let taken = self
-            .shard(&key)
-            .update(key, |current| (Mutation::Delete, current))?;
-        Ok(taken)
+        self.shard(&key)
+            .update(key, |current| match string(current) {
+                Ok(current) => (Mutation::Delete, Ok(current)),
+                Err(err) => (Mutation::Keep, Err(err)),
+            })?
     }
 
     pub fn get_and_retime(
@@ -205,17 +219,17 @@ impl Embedded {
         key: Bytes,
         deadline: Option<UnixMillis>,
     ) -> Result<Option<Stored>, CacheError> {
-        let found = self.shard(&key).update(key, |current| match current {
-            None => (Mutation::Keep, None),
-            Some(hit) => (
-                Mutation::Set {
-                    value: hit.value.clone(),
-                    expires_at: deadline,
-                },
-                Some(hit),
-            ),
-        })?;
-        Ok(found)
+        self.shard(&key)
+            .update(key, |current| match string(current) {
+                Ok(None) => (Mutation::Keep, Ok(None)),
+                Ok(Some(hit)) => (
+                    Mutation::Retime {
+                        expires_at: deadline,
+                    },
+                    Ok(Some(hit)),
+                ),
+                Err(err) => (Mutation::Keep, Err(err)),
+            })?
     }
 
     pub fn retime(
@@ -226,8 +240,7 @@ impl Embedded {
     ) -> Result<bool, CacheError> {
         let changed = self.shard(&key).update(key, |current| match current {
             Some(hit) if condition.allows(hit.expires_at, deadline) => (
-                Mutation::Set {
-                    value: hit.value,
+                Mutation::Retime {
                     expires_at: deadline,
                 },
                 true,
@@ -239,6 +252,10 @@ impl Embedded {
 
     pub fn incr_by(&self, key: Bytes, delta: i64) -> Result<i64, CacheError> {
         self.shard(&key).update(key, |current| {
+            let current = match string(current) {
+                Ok(current) => current,
+                Err(err) => return (Mutation::Keep, Err(err)),
+            };
             let (base, expires_at) = match &current {
                 None => (Some(0), None),
                 Some(hit) => (parse_i64(&hit.value), hit.expires_at),
@@ -256,6 +273,10 @@ impl Embedded {
 
     pub fn append(&self, key: Bytes, suffix: &[u8], max_len: usize) -> Result<usize, CacheError> {
         self.shard(&key).update(key, |current| {
+            let current = match string(current) {
+                Ok(current) => current,
+                Err(err) => return (Mutation::Keep, Err(err)),
+            };
             let (old, expires_at) = match &current {
                 None => (&b""[..], None),
                 Some(hit) => (&hit.value[..], hit.expires_at),
@@ -456,5 +477,14 @@ impl Embedded {
                 tracing::debug!(removed, "expired entries swept");
             }
         }
+    }
+}
+
+/// A string entry as it is; a collection is Redis's WRONGTYPE for a
+/// command on strings.
+fn string(found: Option<Stored>) -> Result<Option<Stored>, CacheError> {
+    match found {
+        Some(hit) if hit.collection().is_some() => Err(CacheError::wrong_type()),
+        found => Ok(found),
     }
 }

@@ -56,7 +56,7 @@ impl Backend {
         lease: &[u8],
     ) -> Result<(Option<Stored>, bool), CacheError> {
         match self {
-            Backend::Embedded(b) => Ok((b.get(key), false)),
+            Backend::Embedded(b) => Ok((b.get(key)?, false)),
             Backend::Fleet(f) => Box::pin(f.lease_wait_step(key, lease)).await,
         }
     }

@@ -48,6 +48,35 @@ impl Collection {
     }
 }
 
+/// An embedded collection read whole for REST; refused above
+/// [`MAX_COLLECTION_ELEMENTS`], as in front of Redis. Sorted-set scores are
+/// written as Redis 7.0 writes them (`%.17g`).
+fn read_whole(held: &roost_store::Collection) -> Result<Collection, CacheError> {
+    use roost_store::Collection as Held;
+    if held.len() > MAX_COLLECTION_ELEMENTS {
+        return Err(CacheError::CollectionTooLarge {
+            kind: held.kind().name().to_owned(),
+            len: held.len(),
+            limit: MAX_COLLECTION_ELEMENTS,
+        });
+    }
+    let copy = |bytes: &[u8]| Bytes::copy_from_slice(bytes);
+    Ok(match held {
+        Held::Hash(h) => Collection::Hash(h.iter().map(|(f, v)| (copy(f), copy(v))).collect()),
+        Held::List(l) => Collection::List(l.iter().map(copy).collect()),
+        Held::Set(s) => {
+            let mut members: Vec<Bytes> = s.iter().map(copy).collect();
+            members.sort();
+            Collection::Set(members)
+        }
+        Held::SortedSet(z) => Collection::SortedSet(
+            z.iter()
+                .map(|(m, s)| (copy(m), Bytes::from(crate::backend::redis_score(s))))
+                .collect(),
+        ),
+    })
+}
+
 /// A collection with the time it has left.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionRead {
@@ -56,21 +85,45 @@ pub struct CollectionRead {
 }
 
 impl Cache {
-    /// Runs `command` on the node that holds its keys; the embedded store
-    /// refuses it (`CacheError::NeedsRedis`).
+    /// Runs `command` on the node that holds its keys, or on the embedded
+    /// store's own collections (which refuses what it does not run:
+    /// `CacheError::NeedsRedis`). In a region, a write's keys go to the
+    /// change log like any write's: a collection is recorded as a
+    /// tombstone, so the other regions drop their copy of the key
+    /// (collections are invalidated across regions, not replicated).
     pub async fn forward(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
         for key in command.keys {
             self.check_key(key)?;
         }
-        self.backend.forward(command).await
+        let mut unlogged = match (&self.sink, command.write && !command.keys.is_empty()) {
+            (Some(sink), true) => Some(super::write::Unlogged::new(
+                self,
+                sink,
+                command
+                    .keys
+                    .iter()
+                    .map(|k| Bytes::copy_from_slice(k))
+                    .collect(),
+            )),
+            _ => None,
+        };
+        let reply = self.backend.forward(command).await;
+        match (reply, unlogged.as_mut()) {
+            (Ok(reply), Some(unlogged)) => unlogged.log().await.map(|()| reply),
+            (reply, Some(unlogged)) => {
+                unlogged.forget();
+                reply
+            }
+            (reply, None) => reply,
+        }
     }
 
     /// `key`'s type as Redis names it (`none` when absent): asked of the
-    /// node in front of Redis; the embedded store holds strings only.
+    /// node in front of Redis, read from the entry in the embedded store.
     pub async fn key_type(&self, key: &[u8]) -> Result<String, CacheError> {
-        if !self.backend.is_remote() {
-            let found = self.inspect(key).await?.is_some();
-            return Ok(if found { "string" } else { "none" }.to_owned());
+        if let Some(embedded) = self.backend.embedded() {
+            self.check_key(key)?;
+            return Ok(embedded.type_of(key).to_owned());
         }
         match self.ask(&[b"TYPE", key], key).await? {
             NodeReply::SimpleString(name) => Ok(name),
@@ -87,8 +140,23 @@ impl Cache {
         &self,
         key: &[u8],
     ) -> Result<(String, Option<CollectionRead>), CacheError> {
-        if !self.backend.is_remote() {
-            return Ok((self.key_type(key).await?, None));
+        if let Some(embedded) = self.backend.embedded() {
+            self.check_key(key)?;
+            let Some(hit) = embedded.collection_of(key) else {
+                return Ok((embedded.type_of(key).to_owned(), None));
+            };
+            let ttl = self.ttl_of(hit.expires_at);
+            let held = hit
+                .collection()
+                .expect("invariant: collection_of answers collections");
+            let read = read_whole(&held.read())?;
+            return Ok((
+                held.kind().name().to_owned(),
+                Some(CollectionRead {
+                    collection: read,
+                    ttl,
+                }),
+            ));
         }
         let limit = MAX_COLLECTION_ELEMENTS.to_string();
         let argv: [&[u8]; 5] = [

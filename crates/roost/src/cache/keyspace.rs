@@ -16,8 +16,10 @@ use crate::telemetry::Op;
 pub struct KeyInfo {
     /// Time left; `None` when it never expires.
     pub ttl: Option<Duration>,
-    /// Length of the value in bytes.
+    /// Length of the value in bytes (0 for a collection).
     pub len: usize,
+    /// The key holds a hash, list, set or sorted set, not a string.
+    pub collection: bool,
 }
 
 /// One page of a SCAN: the cursor to continue from (0 when done) and the keys.
@@ -59,6 +61,7 @@ impl Cache {
             Ok(found.map(|s| KeyInfo {
                 ttl: self.ttl_of(s.expires_at),
                 len: s.value.len(),
+                collection: s.collection().is_some(),
             }))
         })
         .await

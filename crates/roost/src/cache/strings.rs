@@ -93,7 +93,10 @@ impl Cache {
 
     /// Length of the value at `key`; 0 when missing (STRLEN).
     pub async fn strlen(&self, key: &[u8]) -> Result<usize, CacheError> {
-        Ok(self.inspect(key).await?.map_or(0, |info| info.len))
+        match self.inspect(key).await? {
+            Some(info) if info.collection => Err(CacheError::wrong_type()),
+            found => Ok(found.map_or(0, |info| info.len)),
+        }
     }
 
     /// Writes every entry only if none of the keys exists (MSETNX); `true` when

@@ -411,6 +411,11 @@ impl Cache {
             .zip(held)
             .filter_map(|(key, entry)| {
                 let entry = entry.or_else(|| wrote.then(|| self.backend.fresh_tombstone())?)?;
+                // A collection is not replicated: the other regions drop the key.
+                let entry = match entry.collection() {
+                    Some(_) => self.backend.fresh_tombstone()?,
+                    None => entry,
+                };
                 Some((key.clone(), entry))
             })
             .collect())
@@ -737,7 +742,7 @@ mod tests;
 /// back and hands the record over detached
 /// ([`ChangeSink::record_detached`]), so no applied write is left out of
 /// the log because its client went away.
-struct Unlogged<'a> {
+pub(super) struct Unlogged<'a> {
     cache: &'a Cache,
     sink: &'a Arc<dyn ChangeSink>,
     /// Whether the write stored a value (see [`Cache::read_back`]); assumed
@@ -747,10 +752,26 @@ struct Unlogged<'a> {
     keys: Option<Vec<Bytes>>,
 }
 
-impl Unlogged<'_> {
+impl<'a> Unlogged<'a> {
+    /// A write to `keys` that stores no string value (a collection command):
+    /// what it leaves is read back and recorded after it ran.
+    pub(super) fn new(cache: &'a Cache, sink: &'a Arc<dyn ChangeSink>, keys: Vec<Bytes>) -> Self {
+        Unlogged {
+            cache,
+            sink,
+            wrote: false,
+            keys: Some(keys),
+        }
+    }
+
+    /// A failed write is answered as failed and not logged.
+    pub(super) fn forget(&mut self) {
+        self.keys = None;
+    }
+
     /// Waits for the change log to hold the write. Any failure is
     /// [`CacheError::NotLogged`]: the write stays applied here.
-    async fn log(&mut self) -> Result<(), CacheError> {
+    pub(super) async fn log(&mut self) -> Result<(), CacheError> {
         let not_logged = |err: CacheError| match err {
             CacheError::NotLogged { .. } => err,
             other => CacheError::NotLogged {

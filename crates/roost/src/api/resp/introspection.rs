@@ -14,7 +14,7 @@ use roost_resp::{
 
 use super::command::movable_keys;
 use super::command::Command;
-use super::command_table::{lookup, lookup_spec, Spec, COMMANDS, FORWARDED};
+use super::command_table::{lookup_spec, Spec, COMMANDS, FORWARDED};
 use super::dispatch::{is, Cx};
 use super::forward::{write_node_reply, NullShape};
 use super::handshake::REDIS_VERSION;
@@ -68,17 +68,16 @@ impl<'a> CommandQuery<'a> {
 
 pub fn command(cx: &mut Cx<'_>, query: CommandQuery<'_>) -> Result<(), RespError> {
     let protocol = cx.protocol();
-    // The forwarded commands and transactions exist only in front of Redis.
+    // In front of Redis every command is here; the embedded store has no
+    // transactions and runs the forwarded commands of its collections only.
     let remote = cx.cache().backend().is_remote();
-    let here = |spec: &&Spec| remote || spec.group != "transactions";
-    let table: Vec<&'static Spec> = match remote {
-        true => COMMANDS.iter().chain(FORWARDED).collect(),
-        false => COMMANDS.iter().filter(here).collect(),
+    let here = |spec: &&Spec| match (remote, spec.cmd) {
+        (true, _) => true,
+        (false, Some(_)) => spec.group != "transactions",
+        (false, None) => crate::backend::Embedded::runs(spec.name),
     };
-    let known = |name: &[u8]| match remote {
-        true => lookup_spec(name),
-        false => lookup(name).map(|cmd| cmd.spec()).filter(here),
-    };
+    let table: Vec<&'static Spec> = COMMANDS.iter().chain(FORWARDED).filter(here).collect();
+    let known = |name: &[u8]| lookup_spec(name).filter(here);
     let out = &mut *cx.out;
     let named = |names: &[Bytes]| -> Vec<Option<&'static Spec>> {
         names.iter().map(|name| known(name)).collect()
@@ -463,11 +462,16 @@ mod tests {
             .iter()
             .filter(|s| s.group != "transactions")
             .count();
-        let count = format!(":{embedded}\r\n");
+        let collections = FORWARDED
+            .iter()
+            .filter(|s| crate::backend::Embedded::runs(s.name))
+            .count();
+        assert_eq!(collections, 67, "the collection commands the store runs");
+        let count = format!(":{}\r\n", embedded + collections);
         assert_eq!(
             h.apply(Command::Commands(CommandQuery::Count)).await,
             count,
-            "the embedded store lists no transactions"
+            "the embedded store lists no transactions, and its collections' commands"
         );
         let names = [Bytes::from_static(b"GET"), Bytes::from_static(b"nosuch")];
         let info = h.apply(Command::Commands(CommandQuery::Info(&names))).await;

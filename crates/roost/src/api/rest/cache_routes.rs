@@ -88,7 +88,7 @@ impl<'a> Found<'a> {
 }
 
 /// `GET /api/cache/{key}`'s query: `as=json` reads a hash, list, set or
-/// sorted set whole, as JSON (in front of Redis). Other parameters are
+/// sorted set whole, as JSON. Other parameters are
 /// ignored, as before (a browser's cache-buster must not fail a read).
 #[derive(Debug, Default, Deserialize)]
 pub struct GetQuery {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Redis's collection commands on Roost's embedded store against a redis-server in
+# the same run (issue 17, item 2): redis-benchmark -t
+# hset,lpush,rpush,lpop,rpop,sadd,spop,zadd,lrange_100, plus HGET and ZRANGE by
+# rank, one test per run, at each pipeline depth in PIPELINES, the two servers in
+# alternating order, REPEATS times; prints the median requests/s of each and
+# Roost/redis-server. Both are single processes on this machine's cores with
+# redis-benchmark: read ratios, not absolute numbers.
+#
+# Environment (defaults): REPEATS (3)  REQUESTS (100000)  CONNECTIONS (50)
+#   PIPELINES ("1 16")  KEYSPACE (100000)  ROOST_BIN (target/release/roost)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOST_BIN=${ROOST_BIN:-$ROOT/target/release/roost}
+ROOST_BENCH_BIN=${ROOST_BENCH_BIN:-$ROOT/target/release/roost-bench}
+REPEATS=${REPEATS:-3}
+REQUESTS=${REQUESTS:-100000}
+CONNECTIONS=${CONNECTIONS:-50}
+PIPELINES=${PIPELINES:-1 16}
+KEYSPACE=${KEYSPACE:-100000}
+READY_DEADLINE_SECONDS=${READY_DEADLINE_SECONDS:-60}
+WORK_DIR=$(mktemp -d)
+PIDS=()
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+stop_started_on_exit
+
+require_tools "redis-server redis-tools" redis-server redis-cli redis-benchmark
+ensure_release_binaries
+start_redis
+start_roost_embedded
+
+TESTS=(lpush rpush lpop rpop sadd hset spop zadd lrange_100 "HGET" "ZRANGE")
+
+# bench PORT TEST P: requests/s of one redis-benchmark run.
+bench() {
+  local port=$1 test=$2 pipeline=$3
+  local args=(-p "$port" -c "$CONNECTIONS" -P "$pipeline" -n "$REQUESTS" -r "$KEYSPACE" --csv)
+  case $test in
+    HGET) redis-benchmark "${args[@]}" HGET myhash "element:__rand_int__" ;;
+    ZRANGE) redis-benchmark "${args[@]}" ZRANGE myzset 0 9 ;;
+    *) redis-benchmark "${args[@]}" -t "$test" ;;
+  esac | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
+}
+
+declare -A RESULTS
+for p in $PIPELINES; do
+  for ((run = 1; run <= REPEATS; run++)); do
+    order=(redis roost)
+    ((run % 2 == 0)) && order=(roost redis)
+    for server in "${order[@]}"; do
+      port=$REDIS_PORT
+      [[ $server == roost ]] && port=$ROOST_RESP_PORT
+      redis-cli -p "$port" FLUSHALL >/dev/null
+      for test in "${TESTS[@]}"; do
+        RESULTS["$server|$test|$p"]+="$(bench "$port" "$test" "$p") "
+      done
+    done
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+echo "| command | P | redis-server req/s | Roost embedded req/s | Roost / redis-server |"
+echo "|---|---|---|---|---|"
+for p in $PIPELINES; do
+  for test in "${TESTS[@]}"; do
+    redis=$(median <<<"${RESULTS["redis|$test|$p"]}")
+    roost=$(median <<<"${RESULTS["roost|$test|$p"]}")
+    ratio=$(python3 -c "print(f'{$roost / $redis:.2f}')")
+    echo "| ${test^^} | $p | $redis | $roost | $ratio |"
+  done
+done

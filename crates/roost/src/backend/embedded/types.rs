@@ -1,0 +1,252 @@
+//! Redis's hashes, lists, sets and sorted sets on the embedded store (issue
+//! 17, item 2): the commands Roost forwards to a node in front of Redis are
+//! run here on the store's native collections (`roost_store::collection`),
+//! and answer as a redis-server 7.0 does. One file per type; `args.rs` reads
+//! arguments and writes numbers as Redis does.
+//!
+//! Each command reads its key's collection, or changes it in place under the
+//! shard's write lock ([`roost_store::Shard::update_collection`]), which
+//! refuses a key of another type (`WRONGTYPE`) and a write whose growth would
+//! not fit the shard before anything changes. A command on several keys
+//! reads each in turn (SINTER, SUNION, SDIFF, and their cardinality): it is
+//! not one snapshot of all its keys, as in Redis, when another client writes
+//! them meanwhile. Not run here (they answer that they need Redis, and why
+//! in docs/resp.md): blocking pops, commands that write several keys
+//! (LMOVE, SMOVE, *STORE), streams, geo, HyperLogLog, bitmaps, scripts, and
+//! the string family beyond the strings door's own commands.
+
+mod args;
+mod hashes;
+mod lists;
+mod sets;
+mod zsets;
+
+use bytes::Bytes;
+use roost_store::collection::{Hash, List, Set, SortedSet};
+use roost_store::{Collection, Kind};
+
+use super::Embedded;
+use crate::backend::{Forwarded, NodeReply};
+use crate::error::CacheError;
+
+/// One collection type, as the commands reach it inside a [`Collection`].
+trait Typed: Sized {
+    const KIND: Kind;
+    fn of(collection: &Collection) -> Option<&Self>;
+    fn of_mut(collection: &mut Collection) -> Option<&mut Self>;
+}
+
+macro_rules! typed {
+    ($type:ty, $variant:ident) => {
+        impl Typed for $type {
+            const KIND: Kind = Kind::$variant;
+            fn of(collection: &Collection) -> Option<&Self> {
+                match collection {
+                    Collection::$variant(inner) => Some(inner),
+                    _ => None,
+                }
+            }
+            fn of_mut(collection: &mut Collection) -> Option<&mut Self> {
+                match collection {
+                    Collection::$variant(inner) => Some(inner),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+typed!(Hash, Hash);
+typed!(List, List);
+typed!(Set, Set);
+typed!(SortedSet, SortedSet);
+
+/// A score as Redis 7.0 writes it in a RESP2 reply (`%.17g`).
+pub fn redis_score(value: f64) -> String {
+    args::g17(value)
+}
+
+fn wrong_type() -> CacheError {
+    CacheError::wrong_type()
+}
+
+/// A command being run: its arguments (name first) and the client's protocol.
+struct Call<'a> {
+    db: &'a Embedded,
+    argv: &'a [Bytes],
+    resp3: bool,
+}
+
+impl Call<'_> {
+    /// The first key (every command here names one at argv[1]).
+    fn key(&self) -> &Bytes {
+        &self.argv[1]
+    }
+
+    /// `f` on `key`'s collection of type `T`; `Ok(None)` when the key is
+    /// absent, WRONGTYPE when it holds something else. Counts an access.
+    fn read<T: Typed, R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<Option<R>, CacheError> {
+        let Some(hit) = self.db.shard(key).get(key) else {
+            return Ok(None);
+        };
+        match hit.collection() {
+            Some(held) if held.kind() == T::KIND => {
+                let collection = held.read();
+                let typed =
+                    T::of(&collection).expect("invariant: the held kind is the collection's");
+                Ok(Some(f(typed)))
+            }
+            _ => Err(wrong_type()),
+        }
+    }
+
+    /// `f` on `key`'s collection of type `T`, changed in place (an absent
+    /// key is an empty one; left empty, the key is removed). `growth` is the
+    /// most `f` adds ([`Collection::growth`]).
+    fn write<T: Typed, R>(
+        &self,
+        key: &[u8],
+        growth: u64,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, CacheError> {
+        let shard = self.db.shard(key);
+        let key = Bytes::copy_from_slice(key);
+        shard
+            .update_collection(key, T::KIND, growth, |collection| {
+                f(T::of_mut(collection)
+                    .expect("invariant: the shard made the collection of the kind asked"))
+            })
+            .map_err(CacheError::from)
+    }
+
+    /// [`Collection::growth`] of the arguments from `from` on, every one an
+    /// element of `T`.
+    fn growth_of<T: Typed>(&self, from: usize) -> u64 {
+        let args = &self.argv[from.min(self.argv.len())..];
+        let bytes = args.iter().map(Bytes::len).sum();
+        Collection::growth(T::KIND, args.len(), bytes)
+    }
+}
+
+impl Embedded {
+    /// Runs a data-type command on the store and answers as Redis 7.0 does;
+    /// [`CacheError::NeedsRedis`] for the commands the embedded store does
+    /// not run (see the module docs).
+    pub fn run(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
+        let call = Call {
+            db: self,
+            argv: command.argv,
+            resp3: command.resp3,
+        };
+        let name = command.name;
+        let run = if hashes::NAMES.contains(&name) {
+            hashes::run
+        } else if lists::NAMES.contains(&name) {
+            lists::run
+        } else if sets::NAMES.contains(&name) {
+            sets::run
+        } else if zsets::NAMES.contains(&name) {
+            zsets::run
+        } else {
+            generic
+        };
+        run(&call, name)
+    }
+
+    /// Whether [`Embedded::run`] runs `command` (lower-case) here.
+    pub fn runs(command: &str) -> bool {
+        [
+            hashes::NAMES,
+            lists::NAMES,
+            sets::NAMES,
+            zsets::NAMES,
+            GENERIC,
+        ]
+        .iter()
+        .any(|names| names.contains(&command))
+    }
+
+    /// Redis's name for what `key` holds (`none` when absent), without
+    /// counting an access.
+    pub fn type_of(&self, key: &[u8]) -> &'static str {
+        self.peek_quietly(key).map_or("none", |hit| hit.type_name())
+    }
+
+    /// `key`'s collection, without counting an access; `None` for an
+    /// absent key or a string.
+    pub fn collection_of(&self, key: &[u8]) -> Option<roost_store::Entry> {
+        self.peek_quietly(key)
+            .filter(|hit| hit.collection().is_some())
+    }
+}
+
+/// The key-space commands Roost forwards that the embedded store answers for
+/// any type: OBJECT ENCODING, EXPIRETIME, PEXPIRETIME, TOUCH.
+const GENERIC: &[&str] = &["object", "expiretime", "pexpiretime", "touch"];
+
+fn generic(call: &Call<'_>, name: &'static str) -> Result<NodeReply, CacheError> {
+    match name {
+        "object" => object(call),
+        "expiretime" | "pexpiretime" => {
+            let Some(hit) = call.db.peek(call.key()) else {
+                return Ok(NodeReply::Int(-2));
+            };
+            let Some(at) = hit.expires_at else {
+                return Ok(NodeReply::Int(-1));
+            };
+            let at = i64::try_from(at).unwrap_or(i64::MAX);
+            Ok(NodeReply::Int(if name == "expiretime" {
+                at / 1000
+            } else {
+                at
+            }))
+        }
+        "touch" => {
+            let found = call.argv[1..]
+                .iter()
+                .filter(|key| call.db.get_any(key).is_some())
+                .count();
+            Ok(args::int_reply(found))
+        }
+        _ => Err(CacheError::NeedsRedis { command: name }),
+    }
+}
+
+/// OBJECT ENCODING of any key; the other subcommands need Redis's own
+/// bookkeeping (idle time, frequency, refcount) and say so.
+fn object(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let sub = &call.argv[1];
+    if !args::is(sub, "encoding") {
+        return Err(CacheError::NeedsRedis { command: "object" });
+    }
+    if call.argv.len() != 3 {
+        return Err(args::err(
+            "ERR unknown subcommand or wrong number of arguments for 'encoding'. Try OBJECT HELP.",
+        ));
+    }
+    let Some(hit) = call.db.peek(&call.argv[2]) else {
+        return Ok(NodeReply::Nil);
+    };
+    let encoding = match hit.collection() {
+        Some(held) => held.read().encoding(),
+        None => string_encoding(&hit.value),
+    };
+    Ok(NodeReply::BulkString(encoding.as_bytes().to_vec()))
+}
+
+/// What Redis calls a string's encoding: `int` for an integer it would keep
+/// as one, `embstr` up to 44 bytes, `raw` above.
+fn string_encoding(value: &[u8]) -> &'static str {
+    let integer = value.len() <= 20 && crate::integer::parse_i64(value).is_some();
+    if integer {
+        "int"
+    } else if value.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
+    }
+}

@@ -1,0 +1,241 @@
+//! List commands: LPUSH … LPOS.
+
+use roost_store::collection::List;
+
+use super::args::{self, bulk, bulks, err, int_reply};
+use super::Call;
+use crate::backend::NodeReply;
+use crate::error::CacheError;
+
+/// The commands this file runs.
+pub(super) const NAMES: &[&str] = &[
+    "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lindex", "lrange", "lset",
+    "lrem", "ltrim", "linsert", "lpos",
+];
+
+pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, CacheError> {
+    let key = call.key();
+    let argv = call.argv;
+    match name {
+        "lpush" | "rpush" | "lpushx" | "rpushx" => {
+            let front = name.starts_with('l');
+            let only_existing = name.ends_with('x');
+            call.write(key, call.growth_of::<List>(2), |l: &mut List| {
+                if only_existing && l.is_empty() {
+                    return 0;
+                }
+                for item in &argv[2..] {
+                    if front {
+                        l.push_front(item);
+                    } else {
+                        l.push_back(item);
+                    }
+                }
+                l.len()
+            })
+            .map(int_reply)
+        }
+        "lpop" | "rpop" => pop(call, name == "lpop"),
+        "llen" => Ok(int_reply(call.read(key, |l: &List| l.len())?.unwrap_or(0))),
+        "lindex" => lindex(call),
+        "lrange" => lrange(call),
+        "lset" => lset(call),
+        "lrem" => lrem(call),
+        "ltrim" => ltrim(call),
+        "linsert" => linsert(call),
+        "lpos" => lpos(call),
+        _ => Err(CacheError::NeedsRedis { command: name }),
+    }
+}
+
+fn pop(call: &Call<'_>, front: bool) -> Result<NodeReply, CacheError> {
+    let count = match call.argv.get(2) {
+        None => None,
+        Some(arg) => Some(args::count(arg)?),
+    };
+    let take = |l: &mut List| if front { l.pop_front() } else { l.pop_back() };
+    // An absent key is not created: it reads as empty, and a write to an
+    // empty collection stores nothing.
+    let exists = call.read(call.key(), |_: &List| ())?.is_some();
+    if !exists {
+        return Ok(NodeReply::Nil);
+    }
+    call.write(call.key(), 0, |l: &mut List| match count {
+        None => take(l).map_or(NodeReply::Nil, |item| bulk(&item)),
+        Some(n) => {
+            let items: Vec<NodeReply> = std::iter::from_fn(|| take(l))
+                .take(n)
+                .map(|item| bulk(&item))
+                .collect();
+            NodeReply::Array(items)
+        }
+    })
+}
+
+fn lindex(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let index = args::int(&call.argv[2])?;
+    let found = call.read(call.key(), |l: &List| {
+        resolve(index, l.len())
+            .and_then(|i| l.get(i))
+            .map_or(NodeReply::Nil, bulk)
+    })?;
+    Ok(found.unwrap_or(NodeReply::Nil))
+}
+
+/// A Redis index (negative from the end) as a position within `len`.
+fn resolve(index: i64, len: usize) -> Option<usize> {
+    let len = i64::try_from(len).ok()?;
+    let at = if index < 0 { len + index } else { index };
+    (0..len).contains(&at).then(|| usize::try_from(at).ok())?
+}
+
+fn lrange(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let (start, stop) = (args::int(&call.argv[2])?, args::int(&call.argv[3])?);
+    let items = call.read(call.key(), |l: &List| {
+        match args::index_range(start, stop, l.len()) {
+            Some((from, to)) => bulks(l.range(from, to)),
+            None => NodeReply::Array(Vec::new()),
+        }
+    })?;
+    Ok(items.unwrap_or(NodeReply::Array(Vec::new())))
+}
+
+fn lset(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let index = args::int(&call.argv[2])?;
+    if call.read(call.key(), |_: &List| ())?.is_none() {
+        return Err(err("ERR no such key"));
+    }
+    let growth = call.growth_of::<List>(3);
+    call.write(call.key(), growth, |l: &mut List| {
+        match resolve(index, l.len()) {
+            Some(at) if l.set(at, &call.argv[3]) => Ok(NodeReply::Okay),
+            _ => Err(err("ERR index out of range")),
+        }
+    })?
+}
+
+fn lrem(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let count = args::int(&call.argv[2])?;
+    let element = &call.argv[3][..];
+    let removed = call.write(call.key(), 0, |l: &mut List| {
+        let len = l.len();
+        let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        let limit = if count == 0 { usize::MAX } else { limit };
+        // Which positions go: the first `limit` matches from the head, or
+        // from the tail for a negative count.
+        let mut matches: Vec<usize> = Vec::new();
+        let positions: Box<dyn Iterator<Item = (usize, &[u8])>> = if count < 0 {
+            Box::new(l.iter().enumerate().rev())
+        } else {
+            Box::new(l.iter().enumerate())
+        };
+        for (at, item) in positions {
+            if matches.len() == limit {
+                break;
+            }
+            if item == element {
+                matches.push(at);
+            }
+        }
+        matches.sort_unstable();
+        let removed = matches.len();
+        if removed > 0 {
+            l.retain_indexed(|at, _| matches.binary_search(&at).is_err());
+        }
+        debug_assert!(l.len() + removed == len);
+        removed
+    })?;
+    Ok(int_reply(removed))
+}
+
+fn ltrim(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let (start, stop) = (args::int(&call.argv[2])?, args::int(&call.argv[3])?);
+    call.write(call.key(), 0, |l: &mut List| {
+        match args::index_range(start, stop, l.len()) {
+            Some((from, to)) => l.keep_range(from, to),
+            None => l.keep_range(0, 0),
+        }
+    })?;
+    Ok(NodeReply::Okay)
+}
+
+fn linsert(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let argv = call.argv;
+    let after = if args::is(&argv[2], "after") {
+        true
+    } else if args::is(&argv[2], "before") {
+        false
+    } else {
+        return Err(args::syntax());
+    };
+    if call.read(call.key(), |_: &List| ())?.is_none() {
+        return Ok(NodeReply::Int(0));
+    }
+    let growth = call.growth_of::<List>(4);
+    let len = call.write(call.key(), growth, |l: &mut List| {
+        let Some(pivot) = l.iter().position(|item| item == &argv[3][..]) else {
+            return -1;
+        };
+        l.insert(pivot + usize::from(after), &argv[4]);
+        i64::try_from(l.len()).unwrap_or(i64::MAX)
+    })?;
+    Ok(NodeReply::Int(len))
+}
+
+fn lpos(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let argv = call.argv;
+    let (mut rank, mut count, mut maxlen) = (1i64, None, 0usize);
+    let mut at = 3;
+    while at < argv.len() {
+        let Some(value) = argv.get(at + 1) else {
+            return Err(args::syntax());
+        };
+        if args::is(&argv[at], "rank") {
+            rank = args::int(value)?;
+            if rank == 0 {
+                return Err(err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+            }
+            if rank == i64::MIN {
+                return Err(err("ERR value is out of range"));
+            }
+        } else if args::is(&argv[at], "count") {
+            let n = args::int(value)?;
+            count = Some(usize::try_from(n).map_err(|_| err("ERR COUNT can't be negative"))?);
+        } else if args::is(&argv[at], "maxlen") {
+            let n = args::int(value)?;
+            maxlen = usize::try_from(n).map_err(|_| err("ERR MAXLEN can't be negative"))?;
+        } else {
+            return Err(args::syntax());
+        }
+        at += 2;
+    }
+    let element = &argv[2][..];
+    let found = call.read(call.key(), |l: &List| {
+        let wanted = match count {
+            Some(0) => usize::MAX,
+            Some(n) => n,
+            None => 1,
+        };
+        let skip = usize::try_from(rank.unsigned_abs() - 1).unwrap_or(usize::MAX);
+        let limit = if maxlen == 0 { usize::MAX } else { maxlen };
+        let positions: Box<dyn Iterator<Item = (usize, &[u8])>> = if rank < 0 {
+            Box::new(l.iter().enumerate().rev().take(limit))
+        } else {
+            Box::new(l.iter().enumerate().take(limit))
+        };
+        let hits: Vec<NodeReply> = positions
+            .filter(|(_, item)| *item == element)
+            .skip(skip)
+            .take(wanted)
+            .map(|(at, _)| int_reply(at))
+            .collect();
+        match count {
+            Some(_) => NodeReply::Array(hits),
+            None => hits.into_iter().next().unwrap_or(NodeReply::Nil),
+        }
+    })?;
+    Ok(found.unwrap_or(match count {
+        Some(_) => NodeReply::Array(Vec::new()),
+        None => NodeReply::Nil,
+    }))
+}
