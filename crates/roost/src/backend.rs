@@ -353,15 +353,21 @@ impl Backend {
     }
 
     /// Writes `value` if `condition` holds, atomically with reading what was there.
+    /// With `returns_previous` (SET … GET) the embedded store refuses a key
+    /// that holds a collection with WRONGTYPE, writing nothing; a Redis node
+    /// answers WRONGTYPE itself.
     pub async fn set_conditional(
         &self,
         key: Bytes,
         value: Bytes,
         condition: Condition,
         deadline: Deadline,
+        returns_previous: bool,
     ) -> Result<SetOutcome, CacheError> {
         match self {
-            Backend::Embedded(b) => b.set_conditional(key, value, condition, deadline),
+            Backend::Embedded(b) => {
+                b.set_conditional(key, value, condition, deadline, returns_previous)
+            }
             Backend::Fleet(f) => Box::pin(f.set_conditional(key, value, condition, deadline)).await,
         }
     }

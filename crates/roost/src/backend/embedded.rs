@@ -181,8 +181,12 @@ impl Embedded {
         value: Bytes,
         condition: Condition,
         deadline: Deadline,
+        returns_previous: bool,
     ) -> Result<SetOutcome, CacheError> {
         let outcome = self.shard(&key).update(key, |current| {
+            if returns_previous && current.as_ref().is_some_and(|c| c.collection().is_some()) {
+                return (Mutation::Keep, Err(CacheError::wrong_type()));
+            }
             let allowed = match condition {
                 Condition::Always => true,
                 Condition::IfAbsent => current.is_none(),
@@ -201,9 +205,9 @@ impl Embedded {
                 written: allowed,
                 previous: current,
             };
-            (mutation, outcome)
+            (mutation, Ok(outcome))
         })?;
-        Ok(outcome)
+        outcome
     }
 
     pub fn take(&self, key: Bytes) -> Result<Option<Stored>, CacheError> {

@@ -113,7 +113,8 @@ impl Backend {
                 } else {
                     Condition::IfAbsent
                 };
-                let outcome = Box::pin(self.set_conditional(key, value, condition, deadline));
+                let outcome =
+                    Box::pin(self.set_conditional(key, value, condition, deadline, false));
                 Ok(outcome.await?.written)
             }
         }

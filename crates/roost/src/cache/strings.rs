@@ -18,6 +18,9 @@ pub struct SetOptions {
     pub expiry: Expiry,
     /// Keep the current entry's deadline (Redis's KEEPTTL); `expiry` is ignored.
     pub keep_ttl: bool,
+    /// SET's GET: the old value is answered, so it must be a string; a key
+    /// holding a collection answers WRONGTYPE and is left as it is.
+    pub returns_previous: bool,
 }
 
 /// What a conditional SET did.

@@ -156,6 +156,7 @@ mod tests {
             condition: SetCondition::IfAbsent,
             expiry: ttl,
             keep_ttl: false,
+            returns_previous: false,
         };
         cache.set_with(b("c"), b("3"), options).await.unwrap();
         cache.put_many(vec![(b("d"), b("4"), Expiry::Never)]).await;

@@ -578,7 +578,13 @@ impl Cache {
         };
         let outcome = self
             .backend
-            .set_conditional(key, value, options.condition, deadline)
+            .set_conditional(
+                key,
+                value,
+                options.condition,
+                deadline,
+                options.returns_previous,
+            )
             .await?;
         Ok(Applied::Set(SetResult {
             written: outcome.written,
@@ -643,6 +649,7 @@ impl Cache {
                     entry.value,
                     Condition::IfAbsent,
                     Deadline::Set(deadline),
+                    false,
                 )
                 .await?;
             if !outcome.written {

@@ -30,6 +30,7 @@ pub const PLAIN_SET: SetOptions = SetOptions {
     condition: SetCondition::Always,
     expiry: Expiry::Never,
     keep_ttl: false,
+    returns_previous: false,
 };
 
 /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
@@ -62,6 +63,7 @@ pub fn parse_set(argv: &[Bytes]) -> Result<Command<'_>, RespError> {
     if let Some((value, unit)) = expire {
         options.expiry = unit.expiry(value, "set")?;
     }
+    options.returns_previous = get_previous;
     Ok(Command::Set {
         key: &argv[1],
         value: &argv[2],

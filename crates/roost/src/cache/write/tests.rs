@@ -139,6 +139,7 @@ async fn every_client_change_records_what_it_left_with_its_version() {
             condition: SetCondition::IfPresent,
             expiry: Expiry::After(Duration::from_secs(60)),
             keep_ttl: false,
+            returns_previous: false,
         },
     };
     assert_eq!(logged(&cache, &sink, set).await, pairs(&[("a", Some("2"))]));
@@ -494,6 +495,7 @@ async fn a_written_value_gone_before_its_read_back_is_logged_as_a_fresh_tombston
         condition: SetCondition::IfPresent,
         expiry: Expiry::Never,
         keep_ttl: false,
+        returns_previous: false,
     };
     let outcome = cache.set_with(b("absent"), b("v"), options).await.unwrap();
     assert!(!outcome.written);

@@ -54,13 +54,10 @@ fn pop(call: &Call<'_>, front: bool) -> Result<NodeReply, CacheError> {
         Some(arg) => Some(args::count(arg)?),
     };
     let take = |l: &mut List| if front { l.pop_front() } else { l.pop_back() };
-    // An absent key is not created: it reads as empty, and a write to an
-    // empty collection stores nothing.
-    let exists = call.read(call.key(), |_: &List| ())?.is_some();
-    if !exists {
-        return Ok(NodeReply::Nil);
-    }
+    // A stored collection is never empty: an empty one here is an absent
+    // key, which the write does not create.
     call.write(call.key(), 0, |l: &mut List| match count {
+        _ if l.is_empty() => NodeReply::Nil,
         None => take(l).map_or(NodeReply::Nil, |item| bulk(&item)),
         Some(n) => {
             let items: Vec<NodeReply> = std::iter::from_fn(|| take(l))
@@ -102,11 +99,11 @@ fn lrange(call: &Call<'_>) -> Result<NodeReply, CacheError> {
 
 fn lset(call: &Call<'_>) -> Result<NodeReply, CacheError> {
     let index = args::int(&call.argv[2])?;
-    if call.read(call.key(), |_: &List| ())?.is_none() {
-        return Err(err("ERR no such key"));
-    }
     let growth = call.growth_of::<List>(3);
     call.write(call.key(), growth, |l: &mut List| {
+        if l.is_empty() {
+            return Err(err("ERR no such key"));
+        }
         match resolve(index, l.len()) {
             Some(at) if l.set(at, &call.argv[3]) => Ok(NodeReply::Okay),
             _ => Err(err("ERR index out of range")),
@@ -168,11 +165,11 @@ fn linsert(call: &Call<'_>) -> Result<NodeReply, CacheError> {
     } else {
         return Err(args::syntax());
     };
-    if call.read(call.key(), |_: &List| ())?.is_none() {
-        return Ok(NodeReply::Int(0));
-    }
     let growth = call.growth_of::<List>(4);
     let len = call.write(call.key(), growth, |l: &mut List| {
+        if l.is_empty() {
+            return 0;
+        }
         let Some(pivot) = l.iter().position(|item| item == &argv[3][..]) else {
             return -1;
         };

@@ -109,13 +109,9 @@ fn spop(call: &Call<'_>) -> Result<NodeReply, CacheError> {
     if call.argv.len() > 3 {
         return Err(args::syntax());
     }
-    if call.read(call.key(), |_: &Set| ())?.is_none() {
-        return Ok(match count {
-            None => NodeReply::Nil,
-            Some(_) => set_reply(Vec::new(), call.resp3),
-        });
-    }
     call.write(call.key(), 0, |s: &mut Set| match count {
+        // An absent key (a stored set is never empty).
+        None if s.is_empty() => NodeReply::Nil,
         None => {
             let at = fastrand::usize(..s.len().max(1));
             s.take_index(at).map_or(NodeReply::Nil, |m| bulk(&m))

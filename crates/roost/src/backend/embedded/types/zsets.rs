@@ -145,8 +145,8 @@ fn zadd(call: &Call<'_>) -> Result<NodeReply, CacheError> {
         .chunks_exact(2)
         .map(|pair| args::float(&pair[0]))
         .collect::<Result<Vec<f64>, CacheError>>()?;
-    let exists = call.read(call.key(), |_: &SortedSet| ())?.is_some();
-    if xx && !exists {
+    // XX on an absent key answers at once; the write would store nothing.
+    if xx && call.read(call.key(), |_: &SortedSet| ())?.is_none() {
         return Ok(if incr {
             NodeReply::Nil
         } else {
@@ -455,9 +455,6 @@ fn range(call: &Call<'_>, request: Result<Range, CacheError>) -> Result<NodeRepl
 
 fn remove_range(call: &Call<'_>, by: By) -> Result<NodeReply, CacheError> {
     let bounds = Bounds::parse(by, &call.argv[2], &call.argv[3])?;
-    if call.read(call.key(), |_: &SortedSet| ())?.is_none() {
-        return Ok(NodeReply::Int(0));
-    }
     let removed = call.write(call.key(), 0, |z: &mut SortedSet| {
         let (from, to) = bounds.positions(z);
         let doomed: Vec<Vec<u8>> = z.range(from, to).map(|(m, _)| m.to_vec()).collect();
@@ -476,9 +473,6 @@ fn zpop(call: &Call<'_>, min: bool) -> Result<NodeReply, CacheError> {
     };
     if call.argv.len() > 3 {
         return Err(args::syntax());
-    }
-    if call.read(call.key(), |_: &SortedSet| ())?.is_none() {
-        return Ok(NodeReply::Array(Vec::new()));
     }
     call.write(call.key(), 0, |z: &mut SortedSet| {
         let popped: Vec<_> = std::iter::from_fn(|| if min { z.pop_first() } else { z.pop_last() })
