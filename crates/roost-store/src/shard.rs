@@ -16,6 +16,7 @@
 //! running out, a clear) raises the shard's *forgotten floor*. Applying another
 //! region's entries against those versions is `replica.rs`.
 
+mod collections;
 mod replica;
 
 pub use replica::ReplicaApply;
@@ -26,10 +27,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::RwLock;
 
-use crate::collection::{Collection, Held, Kind};
+use crate::collection::Held;
 use crate::expiry::{is_expired, ExpiryIndex};
 use crate::policy::{new_shard_map, PolicyKind, ShardMap};
-use crate::weight::{stored_weight, weight_of};
+use crate::weight::stored_weight;
 use crate::{Clock, StoreError, UnixMillis, Versioning};
 
 /// What a shard stores for a key: the value, its deadline, and its version.
@@ -663,80 +664,6 @@ impl Shard {
         } else if current.is_some() {
             state.take(&self.counters, &key);
         }
-    }
-
-    /// Changes the `kind` collection at `key` in place: `f` runs on it under
-    /// the shard's write lock (an absent key is an empty collection), and the
-    /// entry is stored again with its new charge, its deadline kept, at a
-    /// fresh version with versioning. A collection `f` leaves empty removes
-    /// the key (or never creates it), as in Redis. Counts an access.
-    ///
-    /// Refused before `f` runs, with nothing changed: with
-    /// [`StoreError::WrongType`] when the key holds a string or another
-    /// kind, and with [`StoreError::EntryTooLarge`] when the collection's
-    /// charge plus `growth` (the most `f` may add: [`Collection::growth`] of
-    /// what it inserts) would not fit the shard. `f` must not call back into
-    /// this shard.
-    pub fn update_collection<R>(
-        &self,
-        key: Bytes,
-        kind: Kind,
-        growth: u64,
-        f: impl FnOnce(&mut Collection) -> R,
-    ) -> Result<R, StoreError> {
-        let mut state = self.state.write();
-        let current = self.resident_for_write(&mut state, &key);
-        let live = current.as_ref().filter(|hit| !hit.is_tombstone());
-        let held = match live.map(Entry::collection) {
-            None => None,
-            Some(Some(held)) if held.kind() == kind => Some(held.clone()),
-            Some(_) => return Err(StoreError::WrongType),
-        };
-        let expires_at = live.and_then(|hit| hit.expires_at);
-        let charge = held
-            .as_ref()
-            .map_or_else(|| Collection::new(kind).charge(), Held::charge);
-        let bound = weight_of(
-            key.len(),
-            0,
-            charge.saturating_add(growth),
-            expires_at.is_some(),
-        );
-        if bound > self.capacity_bytes {
-            return Err(StoreError::EntryTooLarge {
-                weight: bound,
-                shard_capacity: self.capacity_bytes,
-            });
-        }
-        let cell = held.map_or_else(
-            || Arc::new(RwLock::new(Collection::new(kind))),
-            |held| Arc::clone(held.cell()),
-        );
-        let (result, charge, empty) = {
-            let mut collection = cell.write();
-            let result = f(&mut collection);
-            (result, collection.charge(), collection.is_empty())
-        };
-        if empty {
-            if live.is_some() {
-                self.remove_for_write(&mut state, key, current.as_ref());
-            }
-            return Ok(result);
-        }
-        let hit = self.local(Entry {
-            value: Bytes::new(),
-            expires_at,
-            meta: 0,
-            collection: Some(Held::new(kind, charge, cell)),
-        });
-        if let Err(err) = self.check_fits(&key, &hit) {
-            // Only if `growth` understated the write: the collection cannot
-            // stay, and is removed rather than let the shard pass its cap.
-            self.remove_for_write(&mut state, key, current.as_ref());
-            return Err(err);
-        }
-        self.settle(&mut state, key, hit, current.as_ref());
-        Ok(result)
     }
 
     /// Entries held (including expired ones not yet removed, and tombstones).

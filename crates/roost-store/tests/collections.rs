@@ -149,3 +149,70 @@ fn deadlines_are_kept_across_writes_and_retimed_by_expire() {
         "a new list, not the old one"
     );
 }
+
+/// Sum of what the resident entries weigh (none has a deadline here).
+fn resident_weight(shard: &Shard) -> u64 {
+    let mut total = 0;
+    shard.keys(|key, hit| {
+        total +=
+            entry_weight(key.len(), hit.value.len()) + hit.collection().map_or(0, |c| c.charge());
+    });
+    total
+}
+
+#[test]
+fn pairs_move_together_and_the_books_balance_under_eviction() {
+    let capacity = 16 * 1024;
+    let (shard, _) = shard(capacity);
+    let mut moves = 0;
+    for round in 0..300u32 {
+        let (from, to) = (format!("l{}", round % 7), format!("l{}", (round + 3) % 7));
+        push(
+            &shard,
+            &from,
+            &[format!("item-{round}").as_bytes(), b"filler-filler"],
+        )
+        .unwrap();
+        let growth = Collection::growth(Kind::List, 1, 64);
+        let moved = shard
+            .update_collection_pair((key(&from), key(&to)), Kind::List, growth, |a, b| {
+                let (Collection::List(a), Collection::List(b)) = (a, b) else {
+                    unreachable!()
+                };
+                let item = a.pop_front()?;
+                b.push_back(&item);
+                Some(item)
+            })
+            .unwrap();
+        // The policy may have evicted the source at once: nothing to move.
+        moves += u32::from(moved.is_some());
+        assert!(shard.used_bytes() <= capacity, "round {round}");
+        assert_eq!(shard.used_bytes(), resident_weight(&shard), "round {round}");
+    }
+    assert!(shard.evictions() > 0, "the cap was reached");
+    assert!(moves > 200, "{moves} moves");
+    let refused = shard.update_collection_pair((key("l0"), key("s")), Kind::List, 0, |_, _| ());
+    shard.set(key("s"), key("string"), None).unwrap();
+    let wrong = shard.update_collection_pair((key("l0"), key("s")), Kind::List, 0, |_, _| ());
+    assert!(refused.is_ok());
+    assert_eq!(wrong, Err(StoreError::WrongType));
+}
+
+#[test]
+fn put_collection_replaces_any_type_and_an_empty_one_removes_the_key() {
+    let (shard, _) = shard(1 << 20);
+    shard.set(key("k"), key("string"), Some(9_000)).unwrap();
+    let mut set = roost_store::collection::Set::default();
+    set.insert(b"a");
+    shard
+        .put_collection(key("k"), Collection::Set(set))
+        .unwrap();
+    let hit = shard.get(b"k").unwrap();
+    assert_eq!((hit.type_name(), hit.expires_at), ("set", None));
+    assert_eq!(shard.used_bytes(), resident_weight(&shard));
+    shard
+        .put_collection(key("k"), Collection::new(Kind::Set))
+        .unwrap();
+    assert!(shard.get(b"k").is_none());
+    assert_eq!((shard.len(), shard.used_bytes()), (0, 0));
+}

@@ -12,6 +12,7 @@ mod support;
 
 use std::net::SocketAddr;
 
+use roost_ring::{Node, NodeId, Ring, DEFAULT_WEIGHT};
 use support::redis::RedisServer;
 use support::resp::RespClient;
 use support::TestServer;
@@ -235,6 +236,47 @@ const SCRIPT: &[&[&str]] = &[
     &["ZADD", "zone", "7", "m"],
     &["ZRANDMEMBER", "zone", "-2", "WITHSCORES"],
     &["OBJECT", "ENCODING", "z"],
+    // Commands on several keys: one shard (a hash tag), moved together.
+    &["RPUSH", "{t}src", "a", "b", "c"],
+    &["LMOVE", "{t}src", "{t}dst", "LEFT", "RIGHT"],
+    &["LMOVE", "{t}src", "{t}dst", "RIGHT", "LEFT"],
+    &["RPOPLPUSH", "{t}src", "{t}dst"],
+    &["LMOVE", "{t}src", "{t}dst", "LEFT", "LEFT"],
+    &["EXISTS", "{t}src"],
+    &["LRANGE", "{t}dst", "0", "-1"],
+    &["LMOVE", "{t}dst", "{t}dst", "LEFT", "RIGHT"],
+    &["LRANGE", "{t}dst", "0", "-1"],
+    &["LMOVE", "{t}dst", "{t}dst", "UP", "RIGHT"],
+    &["SET", "{t}str", "x"],
+    &["LMOVE", "{t}absent", "{t}str", "LEFT", "LEFT"],
+    &["LMOVE", "{t}dst", "{t}str", "LEFT", "LEFT"],
+    &["LMPOP", "2", "{t}absent", "{t}dst", "RIGHT", "COUNT", "2"],
+    &["LMPOP", "1", "{t}absent", "LEFT"],
+    &["LMPOP", "0", "{t}dst", "LEFT"],
+    &["LMPOP", "1", "{t}dst", "LEFT", "COUNT", "0"],
+    &["LMPOP", "1", "{t}dst", "MIDDLE"],
+    &["LMPOP", "2", "{t}str", "{t}dst", "LEFT"],
+    &["SADD", "{t}s1", "a", "b"],
+    &["SADD", "{t}s2", "b", "c"],
+    &["SMOVE", "{t}s1", "{t}s2", "a"],
+    &["SMOVE", "{t}s1", "{t}s2", "nope"],
+    &["SMOVE", "{t}absent", "{t}str", "a"],
+    &["SMOVE", "{t}s1", "{t}str", "b"],
+    &["SMOVE", "{t}s1", "{t}s1", "b"],
+    &["SCARD", "{t}s2"],
+    &["SINTERSTORE", "{t}out", "{t}s1", "{t}s2"],
+    &["SMEMBERS", "{t}out"],
+    &["SUNIONSTORE", "{t}str", "{t}s1", "{t}s2"],
+    &["TYPE", "{t}str"],
+    &["SDIFFSTORE", "{t}out", "{t}s2", "{t}s1"],
+    &["SINTERSTORE", "{t}out", "{t}s1", "{t}absent"],
+    &["EXISTS", "{t}out"],
+    &["SINTERSTORE", "{t}out", "{t}s1", "{t}dst"],
+    &["ZADD", "{t}z", "1", "a", "2", "b", "3", "c"],
+    &["ZMPOP", "2", "{t}absent", "{t}z", "MAX", "COUNT", "2"],
+    &["ZMPOP", "1", "{t}z", "MIN"],
+    &["ZMPOP", "1", "{t}z", "MIN"],
+    &["ZMPOP", "1", "{t}z", "SIDEWAYS"],
     // Key space over collections.
     &["EXPIRE", "h", "100"],
     &["TTL", "h"],
@@ -291,6 +333,8 @@ const RESP3_SCRIPT: &[&[&str]] = &[
     &["SISMEMBER", "s3", "1"],
     &["SADD", "single3", "x"],
     &["SPOP", "single3", "1"],
+    &["ZADD", "{t}z3", "1", "a", "2", "b"],
+    &["ZMPOP", "1", "{t}z3", "MIN", "COUNT", "2"],
     &["LPOP", "absent", "2"],
     &["LPOP", "absent"],
 ];
@@ -373,4 +417,41 @@ fn field(info: &str, name: &str) -> u64 {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// LMOVE and SMOVE change two keys under one shard's lock; keys on different
+/// shards answer CROSSSLOT, as in front of a Redis Cluster, and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_between_shards_answer_crossslot() {
+    let server = TestServer::builder().shards(4).start().await;
+    let nodes = (0..4)
+        .map(|i| Node::new(NodeId::from(format!("shard-{i}")), DEFAULT_WEIGHT))
+        .collect();
+    let ring = Ring::new(nodes).unwrap();
+    let (a, b) = (0..)
+        .map(|i| (format!("a{i}"), format!("b{i}")))
+        .find(|(a, b)| ring.locate(a.as_bytes()) != ring.locate(b.as_bytes()))
+        .unwrap();
+    let mut client = RespClient::connect(server.resp_addr).await;
+    let crossslot = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+    assert_eq!(client.cmd(&["RPUSH", &a, "x"]).await, ":1\r\n");
+    assert_eq!(
+        client.cmd(&["LMOVE", &a, &b, "LEFT", "LEFT"]).await,
+        crossslot
+    );
+    assert_eq!(client.cmd(&["RPOPLPUSH", &a, &b]).await, crossslot);
+    assert_eq!(client.cmd(&["LLEN", &a]).await, ":1\r\n", "nothing moved");
+    let (sa, sb) = (format!("{a}s"), format!("{b}s"));
+    if ring.locate(sa.as_bytes()) != ring.locate(sb.as_bytes()) {
+        assert_eq!(client.cmd(&["SADD", &sa, "m"]).await, ":1\r\n");
+        assert_eq!(client.cmd(&["SMOVE", &sa, &sb, "m"]).await, crossslot);
+    }
+    // One hash tag: one shard, whatever the rest of the names.
+    let (ta, tb) = (format!("{{{a}}}:from"), format!("{{{a}}}:to"));
+    assert_eq!(client.cmd(&["RPUSH", &ta, "y"]).await, ":1\r\n");
+    assert_eq!(
+        client.cmd(&["LMOVE", &ta, &tb, "LEFT", "LEFT"]).await,
+        "$1\r\ny\r\n"
+    );
+    server.shutdown().await;
 }

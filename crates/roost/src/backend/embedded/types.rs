@@ -66,6 +66,11 @@ pub fn redis_score(value: f64) -> String {
     args::g17(value)
 }
 
+/// A collection the shard made of `T`'s kind, as `T`.
+fn typed<T: Typed>(collection: &mut Collection) -> &mut T {
+    T::of_mut(collection).expect("invariant: the shard made the collection of the kind asked")
+}
+
 fn wrong_type() -> CacheError {
     CacheError::wrong_type()
 }
@@ -121,6 +126,38 @@ impl Call<'_> {
                     .expect("invariant: the shard made the collection of the kind asked"))
             })
             .map_err(CacheError::from)
+    }
+
+    /// `f` on the collections of type `T` at two different keys, changed
+    /// together under one hold of their shard's lock; keys on different
+    /// shards answer CROSSSLOT (hash tags `{…}` put keys on one shard), as
+    /// they do in front of a Redis Cluster.
+    fn write_pair<T: Typed, R>(
+        &self,
+        (first, second): (&[u8], &[u8]),
+        growth: u64,
+        f: impl FnOnce(&mut T, &mut T) -> R,
+    ) -> Result<R, CacheError> {
+        let shard = self.db.placement.shard_of(first);
+        if self.db.placement.shard_of(second) != shard {
+            return Err(CacheError::cross_slot());
+        }
+        let keys = (
+            Bytes::copy_from_slice(first),
+            Bytes::copy_from_slice(second),
+        );
+        self.db
+            .shard(first)
+            .update_collection_pair(keys, T::KIND, growth, |a, b| {
+                f(typed::<T>(a), typed::<T>(b))
+            })
+            .map_err(CacheError::from)
+    }
+
+    /// Replaces whatever `key` holds with `collection` (none: removes it).
+    fn put(&self, key: &[u8], collection: Collection) -> Result<(), CacheError> {
+        let shard = self.db.shard(key);
+        Ok(shard.put_collection(Bytes::copy_from_slice(key), collection)?)
     }
 
     /// [`Collection::growth`] of the arguments from `from` on, every one an

@@ -9,8 +9,23 @@ use crate::error::CacheError;
 
 /// The commands this file runs.
 pub(super) const NAMES: &[&str] = &[
-    "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lindex", "lrange", "lset",
-    "lrem", "ltrim", "linsert", "lpos",
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "lpop",
+    "rpop",
+    "llen",
+    "lindex",
+    "lrange",
+    "lset",
+    "lrem",
+    "ltrim",
+    "linsert",
+    "lpos",
+    "lmove",
+    "rpoplpush",
+    "lmpop",
 ];
 
 pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, CacheError> {
@@ -44,6 +59,8 @@ pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, Cach
         "ltrim" => ltrim(call),
         "linsert" => linsert(call),
         "lpos" => lpos(call),
+        "lmove" | "rpoplpush" => lmove(call, name),
+        "lmpop" => lmpop(call),
         _ => Err(CacheError::NeedsRedis { command: name }),
     }
 }
@@ -235,4 +252,126 @@ fn lpos(call: &Call<'_>) -> Result<NodeReply, CacheError> {
         Some(_) => NodeReply::Array(Vec::new()),
         None => NodeReply::Nil,
     }))
+}
+
+/// LEFT or RIGHT: true for LEFT.
+fn side(arg: &[u8]) -> Result<bool, CacheError> {
+    if args::is(arg, "left") {
+        Ok(true)
+    } else if args::is(arg, "right") {
+        Ok(false)
+    } else {
+        Err(args::syntax())
+    }
+}
+
+/// LMOVE source destination LEFT|RIGHT LEFT|RIGHT, and RPOPLPUSH (RIGHT LEFT).
+/// Both keys on one shard, moved under one hold of its lock.
+fn lmove(call: &Call<'_>, name: &str) -> Result<NodeReply, CacheError> {
+    let argv = call.argv;
+    let (source, destination) = (&argv[1][..], &argv[2][..]);
+    let (from_left, to_left) = if name == "rpoplpush" {
+        (false, true)
+    } else {
+        (side(&argv[3])?, side(&argv[4])?)
+    };
+    let pop = move |l: &mut List| {
+        if from_left {
+            l.pop_front()
+        } else {
+            l.pop_back()
+        }
+    };
+    let push = move |l: &mut List, item: &[u8]| {
+        if to_left {
+            l.push_front(item);
+        } else {
+            l.push_back(item);
+        }
+    };
+    // As in Redis, an absent source answers nil before the destination's type
+    // is looked at. Its bytes bound what the move can add to the destination.
+    let Some(source_bytes) = call.read(source, |l: &List| l.bytes())? else {
+        return Ok(NodeReply::Nil);
+    };
+    if source == destination {
+        return call
+            .write(source, 0, |l: &mut List| {
+                let item = pop(l)?;
+                push(l, &item);
+                Some(bulk(&item))
+            })
+            .map(|moved| moved.unwrap_or(NodeReply::Nil));
+    }
+    let growth = roost_store::Collection::growth(
+        roost_store::Kind::List,
+        1,
+        usize::try_from(source_bytes).unwrap_or(usize::MAX),
+    );
+    call.write_pair(
+        (source, destination),
+        growth,
+        |from: &mut List, to: &mut List| {
+            let item = pop(from)?;
+            if item.len() as u64 > source_bytes {
+                // The source grew since its size was read: put the element back
+                // rather than pass the destination's checked bound.
+                if from_left {
+                    from.push_front(&item);
+                } else {
+                    from.push_back(&item);
+                }
+                return Some(Err(err(
+                    "ERR the source list changed during the move; try again",
+                )));
+            }
+            push(to, &item);
+            Some(Ok(bulk(&item)))
+        },
+    )?
+    .unwrap_or(Ok(NodeReply::Nil))
+}
+
+/// LMPOP numkeys key [key …] LEFT|RIGHT [COUNT count]: pops from the first
+/// key that holds a non-empty list; each key's pop is one write.
+fn lmpop(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let (keys, direction, count) = mpop_args(call.argv)?;
+    let front = side(direction)?;
+    for key in keys {
+        let popped = call.write(key, 0, |l: &mut List| {
+            let items: Vec<NodeReply> =
+                std::iter::from_fn(|| if front { l.pop_front() } else { l.pop_back() })
+                    .take(count)
+                    .map(|item| bulk(&item))
+                    .collect();
+            (!items.is_empty()).then_some(items)
+        })?;
+        if let Some(items) = popped {
+            return Ok(NodeReply::Array(vec![bulk(key), NodeReply::Array(items)]));
+        }
+    }
+    Ok(NodeReply::Nil)
+}
+
+/// LMPOP's and ZMPOP's `numkeys key [key …] <where> [COUNT count]`: the
+/// keys, the word after them, and the count (1 by default).
+pub(super) fn mpop_args(
+    argv: &[bytes::Bytes],
+) -> Result<(&[bytes::Bytes], &[u8], usize), CacheError> {
+    let numkeys = crate::integer::parse_i64(&argv[1])
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .ok_or_else(|| err("ERR numkeys should be greater than 0"))?;
+    let Some(direction) = argv.get(2 + numkeys) else {
+        return Err(args::syntax());
+    };
+    let count = match &argv[3 + numkeys..] {
+        [] => 1,
+        [word, n] if args::is(word, "count") => crate::integer::parse_i64(n)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| err("ERR count should be greater than 0"))?,
+        _ => return Err(args::syntax()),
+    };
+    Ok((&argv[2..2 + numkeys], direction, count))
 }

@@ -22,6 +22,10 @@ pub(super) const NAMES: &[&str] = &[
     "sunion",
     "sdiff",
     "sintercard",
+    "smove",
+    "sinterstore",
+    "sunionstore",
+    "sdiffstore",
 ];
 
 pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, CacheError> {
@@ -63,6 +67,18 @@ pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, Cach
         "sinter" | "sunion" | "sdiff" => combine(call, name, &argv[1..], None)
             .map(|members| set_reply(members.iter().map(|m| bulk(m)).collect(), call.resp3)),
         "sintercard" => sintercard(call),
+        "smove" => smove(call),
+        "sinterstore" | "sunionstore" | "sdiffstore" => {
+            let op = name.trim_end_matches("store");
+            let members = combine(call, op, &argv[2..], None)?;
+            let mut set = Set::default();
+            for member in &members {
+                set.insert(member);
+            }
+            let card = set.len();
+            call.put(&argv[1], roost_store::Collection::Set(set))?;
+            Ok(int_reply(card))
+        }
         _ => Err(CacheError::NeedsRedis { command: name }),
     }
 }
@@ -218,4 +234,31 @@ fn sintercard(call: &Call<'_>) -> Result<NodeReply, CacheError> {
     }
     let members = combine(call, "sinter", &argv[2..2 + numkeys], Some(limit))?;
     Ok(int_reply(members.len()))
+}
+
+/// SMOVE source destination member: both keys on one shard, moved under one
+/// hold of its lock; as in Redis, an absent source answers 0 before the
+/// destination's type is looked at.
+fn smove(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let argv = call.argv;
+    let (source, destination, member) = (&argv[1][..], &argv[2][..], &argv[3][..]);
+    let Some(present) = call.read(source, |s: &Set| s.contains(member))? else {
+        return Ok(NodeReply::Int(0));
+    };
+    if source == destination {
+        return Ok(NodeReply::Int(present.into()));
+    }
+    let growth = call.growth_of::<Set>(3);
+    let moved = call.write_pair(
+        (source, destination),
+        growth,
+        |from: &mut Set, to: &mut Set| {
+            let moved = from.remove(member);
+            if moved {
+                to.insert(member);
+            }
+            moved
+        },
+    )?;
+    Ok(NodeReply::Int(moved.into()))
 }

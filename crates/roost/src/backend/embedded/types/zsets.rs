@@ -31,6 +31,7 @@ pub(super) const NAMES: &[&str] = &[
     "zpopmin",
     "zpopmax",
     "zrandmember",
+    "zmpop",
 ];
 
 pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, CacheError> {
@@ -100,6 +101,7 @@ pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, Cach
         }
         "zpopmin" | "zpopmax" => zpop(call, name == "zpopmin"),
         "zrandmember" => zrandmember(call),
+        "zmpop" => zmpop(call),
         _ => Err(CacheError::NeedsRedis { command: name }),
     }
 }
@@ -509,4 +511,32 @@ fn zrandmember(call: &Call<'_>) -> Result<NodeReply, CacheError> {
         members_reply(items, with_scores, call.resp3)
     })?;
     Ok(picked.unwrap_or(NodeReply::Array(Vec::new())))
+}
+
+/// ZMPOP numkeys key [key …] MIN|MAX [COUNT count]: pops from the first key
+/// that holds a non-empty sorted set; each key's pop is one write. Members
+/// come as [member, score] pairs in RESP2 too.
+fn zmpop(call: &Call<'_>) -> Result<NodeReply, CacheError> {
+    let (keys, direction, count) = super::lists::mpop_args(call.argv)?;
+    let min = if args::is(direction, "min") {
+        true
+    } else if args::is(direction, "max") {
+        false
+    } else {
+        return Err(args::syntax());
+    };
+    for key in keys {
+        let popped = call.write(key, 0, |z: &mut SortedSet| {
+            let pairs: Vec<NodeReply> =
+                std::iter::from_fn(|| if min { z.pop_first() } else { z.pop_last() })
+                    .take(count)
+                    .map(|(m, s)| NodeReply::Array(vec![bulk(&m), score(s, call.resp3)]))
+                    .collect();
+            (!pairs.is_empty()).then_some(pairs)
+        })?;
+        if let Some(pairs) = popped {
+            return Ok(NodeReply::Array(vec![bulk(key), NodeReply::Array(pairs)]));
+        }
+    }
+    Ok(NodeReply::Nil)
 }
