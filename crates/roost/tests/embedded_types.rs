@@ -12,6 +12,7 @@ mod support;
 
 use std::net::SocketAddr;
 
+use roost_resp::Frame;
 use roost_ring::{Node, NodeId, Ring, DEFAULT_WEIGHT};
 use support::redis::RedisServer;
 use support::resp::RespClient;
@@ -236,6 +237,16 @@ const SCRIPT: &[&[&str]] = &[
     &["ZADD", "zone", "7", "m"],
     &["ZRANDMEMBER", "zone", "-2", "WITHSCORES"],
     &["OBJECT", "ENCODING", "z"],
+    // Scans of small collections: whole, in their order, cursor 0.
+    &["HSCAN", "h", "0"],
+    &["HSCAN", "h", "0", "MATCH", "f*", "COUNT", "1"],
+    &["HSCAN", "h", "x"],
+    &["HSCAN", "h", "0", "COUNT", "0"],
+    &["HSCAN", "h", "0", "MATCH"],
+    &["HSCAN", "absent", "0"],
+    &["SSCAN", "s", "0"],
+    &["ZSCAN", "z", "0"],
+    &["SSCAN", "str", "0"],
     // Commands on several keys: one shard (a hash tag), moved together.
     &["RPUSH", "{t}src", "a", "b", "c"],
     &["LMOVE", "{t}src", "{t}dst", "LEFT", "RIGHT"],
@@ -335,6 +346,8 @@ const RESP3_SCRIPT: &[&[&str]] = &[
     &["SPOP", "single3", "1"],
     &["ZADD", "{t}z3", "1", "a", "2", "b"],
     &["ZMPOP", "1", "{t}z3", "MIN", "COUNT", "2"],
+    &["ZADD", "zs3", "1.5", "a"],
+    &["ZSCAN", "zs3", "0"],
     &["LPOP", "absent", "2"],
     &["LPOP", "absent"],
 ];
@@ -453,5 +466,77 @@ async fn moves_between_shards_answer_crossslot() {
         client.cmd(&["LMOVE", &ta, &tb, "LEFT", "LEFT"]).await,
         "$1\r\ny\r\n"
     );
+    server.shutdown().await;
+}
+
+/// A scan of a large collection walks it in pages, and every element present
+/// from the first call to the last comes back at least once, however many
+/// others are removed or added meanwhile (SCAN's promise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_of_large_collections_return_every_element_present_throughout() {
+    let server = TestServer::builder().start().await;
+    let mut client = RespClient::connect(server.resp_addr).await;
+    for (scan, add, remove) in [
+        ("HSCAN", "HSET", "HDEL"),
+        ("SSCAN", "SADD", "SREM"),
+        ("ZSCAN", "ZADD", "ZREM"),
+    ] {
+        let key = format!("big-{scan}");
+        let element = |i: usize| format!("e{i}");
+        for i in 0..1_000 {
+            let reply = match add {
+                "SADD" => client.cmd(&[add, &key, &element(i)]).await,
+                "HSET" => client.cmd(&[add, &key, &element(i), "v"]).await,
+                _ => client.cmd(&[add, &key, &i.to_string(), &element(i)]).await,
+            };
+            assert!(reply.starts_with(':'), "{reply}");
+        }
+        let (mut seen, mut cursor, mut calls) =
+            (std::collections::HashSet::new(), "0".to_string(), 0);
+        loop {
+            let Frame::Array(reply) = client
+                .frame(&[
+                    scan.as_bytes(),
+                    key.as_bytes(),
+                    cursor.as_bytes(),
+                    b"COUNT",
+                    b"50",
+                ])
+                .await
+            else {
+                panic!("{scan}: not an array")
+            };
+            let (Frame::Bulk(next), Frame::Array(items)) = (&reply[0], &reply[1]) else {
+                panic!("{scan}: {reply:?}")
+            };
+            let step = if scan == "SSCAN" { 1 } else { 2 };
+            for item in items.iter().step_by(step) {
+                let Frame::Bulk(name) = item else { panic!() };
+                seen.insert(String::from_utf8(name.to_vec()).unwrap());
+            }
+            // Between pages: remove the odd elements a page at a time, add new ones.
+            for i in (calls * 40..(calls + 1) * 40).filter(|i| i % 2 == 1) {
+                client.cmd(&[remove, &key, &element(i)]).await;
+            }
+            for i in 0..5 {
+                let new = format!("new-{calls}-{i}");
+                match add {
+                    "SADD" => client.cmd(&[add, &key, &new]).await,
+                    "HSET" => client.cmd(&[add, &key, &new, "v"]).await,
+                    _ => client.cmd(&[add, &key, "7", &new]).await,
+                };
+            }
+            calls += 1;
+            cursor = String::from_utf8(next.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+            assert!(calls < 200, "{scan} never ends");
+        }
+        assert!(calls > 10, "{scan} came in pages ({calls})");
+        for i in (0..1_000).filter(|i| i % 2 == 0) {
+            assert!(seen.contains(&element(i)), "{scan} missed {}", element(i));
+        }
+    }
     server.shutdown().await;
 }

@@ -1,18 +1,19 @@
-//! A sorted set: member to score in a hash map, and (score, member) in
+//! A sorted set: member to score in an `IndexMap`, and (score, member) in
 //! `indexset`'s order-statistic B-tree, which answers ranks and positions in
 //! O(log n) — what ZRANK and ZRANGE by index need — where a `BTreeSet` would
 //! walk. A member's bytes are allocated once and shared by both (`Arc<[u8]>`).
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Bytes a member costs beyond its bytes: its map slot (handle and score)
-/// and tree slot (score and handle), the shared allocation with its counts,
-/// measured by `examples/collection_overhead.rs` (600 to 2,100 members of 8
-/// and 16 bytes: 99.3 .. 122.9 bytes counted), plus 16 for the allocation's
-/// malloc header; the worst point rounded up.
-pub(crate) const MEMBER_OVERHEAD_BYTES: u64 = 144;
+use indexmap::IndexMap;
+
+/// Bytes a member costs beyond its bytes: its map slot and index (handle and
+/// score) and tree slot (score and handle), the shared allocation with its
+/// counts, measured by `examples/collection_overhead.rs` (600 to 2,100
+/// members of 8 and 16 bytes: 115.3 .. 150.2 bytes counted), plus 16 for the
+/// allocation's malloc header; the worst point rounded up.
+pub(crate) const MEMBER_OVERHEAD_BYTES: u64 = 168;
 
 /// A score, ordered as Redis orders them. A sorted set never holds NaN (the
 /// commands refuse it), so the order is total; -0 and 0 are equal, as in
@@ -50,7 +51,8 @@ const NODE_SIZE: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct SortedSet {
-    scores: HashMap<Member, f64, foldhash::fast::RandomState>,
+    /// Member to score; an `IndexMap`, so ZSCAN can walk it by position.
+    scores: IndexMap<Member, f64, foldhash::fast::RandomState>,
     order: indexset::BTreeSet<(Score, Member)>,
     bytes: u64,
 }
@@ -58,7 +60,7 @@ pub struct SortedSet {
 impl Default for SortedSet {
     fn default() -> SortedSet {
         SortedSet {
-            scores: HashMap::default(),
+            scores: IndexMap::default(),
             order: indexset::BTreeSet::with_maximum_node_size(NODE_SIZE),
             bytes: 0,
         }
@@ -104,7 +106,7 @@ impl SortedSet {
 
     /// Removes `member`; answers its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let (shared, score) = self.scores.remove_entry(member)?;
+        let (shared, score) = self.scores.swap_remove_entry(member)?;
         self.order.remove(&(Score(score), shared));
         self.bytes -= member.len() as u64;
         Some(score)
@@ -159,16 +161,22 @@ impl SortedSet {
 
     pub fn pop_first(&mut self) -> Option<(Member, f64)> {
         let (score, member) = self.order.pop_first()?;
-        self.scores.remove(&member);
+        self.scores.swap_remove(&member);
         self.bytes -= member.len() as u64;
         Some((member, score.0))
     }
 
     pub fn pop_last(&mut self) -> Option<(Member, f64)> {
         let (score, member) = self.order.pop_last()?;
-        self.scores.remove(&member);
+        self.scores.swap_remove(&member);
         self.bytes -= member.len() as u64;
         Some((member, score.0))
+    }
+
+    /// The member and score at `index` in the score map's own order (ZSCAN's
+    /// walk; a removal moves the last member into the hole).
+    pub fn get_unordered(&self, index: usize) -> Option<(&[u8], f64)> {
+        self.scores.get_index(index).map(|(m, &s)| (&m[..], s))
     }
 
     /// Members and scores, lowest first.

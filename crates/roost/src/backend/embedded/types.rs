@@ -18,6 +18,7 @@
 mod args;
 mod hashes;
 mod lists;
+mod scan;
 mod sets;
 mod zsets;
 
@@ -188,6 +189,8 @@ impl Embedded {
             sets::run
         } else if zsets::NAMES.contains(&name) {
             zsets::run
+        } else if scan::NAMES.contains(&name) {
+            scan::run
         } else {
             generic
         };
@@ -201,6 +204,7 @@ impl Embedded {
             lists::NAMES,
             sets::NAMES,
             zsets::NAMES,
+            scan::NAMES,
             GENERIC,
         ]
         .iter()
