@@ -543,7 +543,7 @@ impl Backend {
     /// own collections and refuses the rest (`CacheError::NeedsRedis`).
     pub async fn forward(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
         match self {
-            Backend::Embedded(b) => b.run(command),
+            Backend::Embedded(b) => b.forward(command).await,
             Backend::Fleet(f) => Box::pin(f.forward(command)).await,
         }
     }

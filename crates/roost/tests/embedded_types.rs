@@ -237,6 +237,26 @@ const SCRIPT: &[&[&str]] = &[
     &["ZADD", "zone", "7", "m"],
     &["ZRANDMEMBER", "zone", "-2", "WITHSCORES"],
     &["OBJECT", "ENCODING", "z"],
+    // Blocking pops: served at once when they can be, else they time out.
+    &["RPUSH", "{t}q", "job1", "job2"],
+    &["BLPOP", "{t}absent", "{t}q", "1"],
+    &["BRPOPLPUSH", "{t}q", "{t}done", "1"],
+    &["BLMOVE", "{t}done", "{t}q", "LEFT", "LEFT", "1"],
+    &["BLMPOP", "1", "2", "{t}absent", "{t}q", "RIGHT"],
+    &["BLPOP", "{t}absent", "0.05"],
+    &["BRPOP", "{t}absent", "0.05"],
+    &["BLMOVE", "{t}absent", "{t}q", "LEFT", "LEFT", "0.05"],
+    &["BRPOPLPUSH", "{t}absent", "{t}q", "0.05"],
+    &["BLMPOP", "0.05", "1", "{t}absent", "LEFT"],
+    &["ZADD", "{t}bz", "1", "a", "2", "b"],
+    &["BZPOPMIN", "{t}absent", "{t}bz", "1"],
+    &["BZPOPMAX", "{t}bz", "1"],
+    &["BZPOPMIN", "{t}absent", "0.05"],
+    &["BZMPOP", "0.05", "1", "{t}absent", "MIN"],
+    &["BLPOP", "{t}q", "-1"],
+    &["BLPOP", "{t}q", "soon"],
+    &["BLPOP", "str", "1"],
+    &["BLMOVE", "{t}q", "{t}q", "UP", "LEFT", "1"],
     // Scans of small collections: whole, in their order, cursor 0.
     &["HSCAN", "h", "0"],
     &["HSCAN", "h", "0", "MATCH", "f*", "COUNT", "1"],
@@ -539,4 +559,21 @@ async fn scans_of_large_collections_return_every_element_present_throughout() {
         }
     }
     server.shutdown().await;
+}
+
+/// A client blocked with no timeout does not hold shutdown up: its wait ends
+/// with a null, as a timeout's would, and the drain (30 s by default) is not
+/// spent waiting for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_a_blocked_pop() {
+    let server = TestServer::builder().start().await;
+    let mut blocked = RespClient::connect(server.resp_addr).await;
+    blocked.send(&[b"BLPOP", b"never", b"0"]).await;
+    // The pop is waiting: a push from another client would serve it.
+    let mut other = RespClient::connect(server.resp_addr).await;
+    assert_eq!(other.cmd(&["LLEN", "never"]).await, ":0\r\n");
+    tokio::time::timeout(std::time::Duration::from_secs(10), server.shutdown())
+        .await
+        .expect("shutdown did not wait for the blocked client");
+    assert_eq!(blocked.reply().await, b"*-1\r\n");
 }

@@ -6,6 +6,7 @@
 mod placement;
 mod scan;
 mod types;
+mod waiters;
 
 pub use types::redis_score;
 
@@ -38,6 +39,11 @@ pub struct Embedded {
     placement: Placement,
     /// Where each shard's operations are counted (`roost_node_operations_total`).
     metrics: Arc<Metrics>,
+    /// Clients blocked on keys (BLPOP …), woken by writes to them.
+    waiters: waiters::Waiters,
+    /// Cancelled at shutdown (the background task's token, kept when it
+    /// starts): ends the waits of blocked clients.
+    stopping: std::sync::OnceLock<CancellationToken>,
 }
 
 impl Embedded {
@@ -61,7 +67,15 @@ impl Embedded {
             store: Arc::new(Store::with_versioning(config, clock, versioning)),
             placement,
             metrics,
+            waiters: waiters::Waiters::default(),
+            stopping: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The shutdown token blocked clients watch (never cancelled before the
+    /// background task started).
+    fn stopping(&self) -> CancellationToken {
+        self.stopping.get().cloned().unwrap_or_default()
     }
 
     pub fn now_millis(&self) -> UnixMillis {
@@ -463,7 +477,10 @@ impl Embedded {
 
     /// Removes expired entries every `interval` until `cancel` fires. Runs on
     /// the blocking pool's terms: each sweep is bounded per shard.
+    /// `cancel` also ends the waits of clients blocked on keys at shutdown.
     pub async fn sweep_expired(&self, interval: Duration, cancel: CancellationToken) {
+        // Set once: the store has one background task.
+        let _ = self.stopping.set(cancel.clone());
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -112,7 +112,9 @@ impl NullShape {
         match name {
             "lpop" | "rpop" if argc == 3 => NullShape::TopArray,
             "xrange" | "xrevrange" | "xread" | "xreadgroup" | "lmpop" | "zmpop" | "blpop"
-            | "brpop" | "blmpop" | "bzpopmin" | "bzpopmax" | "bzmpop" => NullShape::TopArray,
+            | "brpop" | "blmpop" | "bzpopmin" | "bzpopmax" | "bzmpop" | "blmove" | "brpoplpush" => {
+                NullShape::TopArray
+            }
             "geopos" => NullShape::NestedArray,
             "xpending" if argc == 3 => NullShape::LastNestedArray,
             _ => NullShape::Bulk,

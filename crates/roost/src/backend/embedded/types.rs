@@ -16,6 +16,7 @@
 //! the string family beyond the strings door's own commands.
 
 mod args;
+mod blocking;
 mod hashes;
 mod lists;
 mod scan;
@@ -120,13 +121,18 @@ impl Call<'_> {
         f: impl FnOnce(&mut T) -> R,
     ) -> Result<R, CacheError> {
         let shard = self.db.shard(key);
-        let key = Bytes::copy_from_slice(key);
+        let owned = Bytes::copy_from_slice(key);
         shard
-            .update_collection(key, T::KIND, growth, |collection| {
-                f(T::of_mut(collection)
-                    .expect("invariant: the shard made the collection of the kind asked"))
+            .update_collection(owned, T::KIND, growth, |collection| {
+                f(typed::<T>(collection))
             })
             .map_err(CacheError::from)
+    }
+
+    /// Wakes the clients blocked on `key` after a write added to its list or
+    /// sorted set (never after a pop: a waiter's own attempt must not wake it).
+    fn added_to(&self, key: &[u8]) {
+        self.db.waiters.wake(key);
     }
 
     /// `f` on the collections of type `T` at two different keys, changed
@@ -147,12 +153,18 @@ impl Call<'_> {
             Bytes::copy_from_slice(first),
             Bytes::copy_from_slice(second),
         );
-        self.db
+        let result = self
+            .db
             .shard(first)
             .update_collection_pair(keys, T::KIND, growth, |a, b| {
                 f(typed::<T>(a), typed::<T>(b))
             })
-            .map_err(CacheError::from)
+            .map_err(CacheError::from);
+        if result.is_ok() {
+            // The second key is the one a move adds to.
+            self.added_to(second);
+        }
+        result
     }
 
     /// Replaces whatever `key` holds with `collection` (none: removes it).
@@ -197,7 +209,16 @@ impl Embedded {
         run(&call, name)
     }
 
-    /// Whether [`Embedded::run`] runs `command` (lower-case) here.
+    /// Runs a data-type command: a blocking pop may wait
+    /// ([`Embedded::run_blocking`]), the others answer at once.
+    pub async fn forward(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
+        if blocking::NAMES.contains(&command.name) {
+            return self.run_blocking(command).await;
+        }
+        self.run(command)
+    }
+
+    /// Whether [`Embedded::forward`] runs `command` (lower-case) here.
     pub fn runs(command: &str) -> bool {
         [
             hashes::NAMES,
@@ -205,6 +226,7 @@ impl Embedded {
             sets::NAMES,
             zsets::NAMES,
             scan::NAMES,
+            blocking::NAMES,
             GENERIC,
         ]
         .iter()

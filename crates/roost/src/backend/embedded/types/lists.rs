@@ -35,7 +35,7 @@ pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, Cach
         "lpush" | "rpush" | "lpushx" | "rpushx" => {
             let front = name.starts_with('l');
             let only_existing = name.ends_with('x');
-            call.write(key, call.growth_of::<List>(2), |l: &mut List| {
+            let len = call.write(key, call.growth_of::<List>(2), |l: &mut List| {
                 if only_existing && l.is_empty() {
                     return 0;
                 }
@@ -47,8 +47,11 @@ pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, Cach
                     }
                 }
                 l.len()
-            })
-            .map(int_reply)
+            })?;
+            if len > 0 {
+                call.added_to(key);
+            }
+            Ok(int_reply(len))
         }
         "lpop" | "rpop" => pop(call, name == "lpop"),
         "llen" => Ok(int_reply(call.read(key, |l: &List| l.len())?.unwrap_or(0))),
@@ -193,6 +196,9 @@ fn linsert(call: &Call<'_>) -> Result<NodeReply, CacheError> {
         l.insert(pivot + usize::from(after), &argv[4]);
         i64::try_from(l.len()).unwrap_or(i64::MAX)
     })?;
+    if len > 0 {
+        call.added_to(call.key());
+    }
     Ok(NodeReply::Int(len))
 }
 

@@ -38,8 +38,17 @@ pub(super) fn run(call: &Call<'_>, name: &'static str) -> Result<NodeReply, Cach
     let key = call.key();
     let argv = call.argv;
     match name {
-        "zadd" => zadd(call),
-        "zincrby" => zincrby(call),
+        "zadd" | "zincrby" => {
+            let reply = if name == "zadd" {
+                zadd(call)
+            } else {
+                zincrby(call)
+            };
+            if reply.is_ok() {
+                call.added_to(key);
+            }
+            reply
+        }
         "zrem" => call
             .write(key, 0, |z: &mut SortedSet| {
                 argv[2..].iter().filter(|m| z.remove(m).is_some()).count()
