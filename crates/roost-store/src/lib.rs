@@ -81,7 +81,7 @@
 //! glimpse (under them at 250..1000), and within 0.4 points of strict LRU on
 //! scarab-recs at 50k..100k entries (a hit on main moves into a window just grown, so
 //! the switch to a 100 % window is strict LRU at once), but its get hit costs more
-//! than s3fifo's and it is charged more than it costs per entry (202 vs 184 bytes),
+//! than s3fifo's and it is charged more than it costs per entry (213 vs 192 bytes),
 //! so s3fifo stays the default (docs/benchmarks.md has the 40-point table). s3fifo
 //! keeps 24-49 % on the cyclic `loop` trace where LRU gets 0 %; it loses by up to 3.6
 //! points where recency dominates (`sprite` at 1000, `orm-busy` at

@@ -575,7 +575,7 @@ async fn the_hottest_keys_go_first_and_the_budget_is_kept() {
     )
     .await;
     let written = write_now(&server).await;
-    // 8 KiB of entry weight (key + value + 184 each): about 40 entries.
+    // 8 KiB of entry weight (key + value + 192 each): about 40 entries.
     assert!(written.entries < 50, "{written:?}");
     let file = fs::read(dir.path().join(FILE_NAME)).unwrap();
     let mut reader = roost::snapshot::SnapshotReader::new(&file[..], file.len() as u64).unwrap();

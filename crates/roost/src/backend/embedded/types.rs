@@ -7,13 +7,15 @@
 //! Each command reads its key's collection, or changes it in place under the
 //! shard's write lock ([`roost_store::Shard::update_collection`]), which
 //! refuses a key of another type (`WRONGTYPE`) and a write whose growth would
-//! not fit the shard before anything changes. A command on several keys
-//! reads each in turn (SINTER, SUNION, SDIFF, and their cardinality): it is
-//! not one snapshot of all its keys, as in Redis, when another client writes
-//! them meanwhile. Not run here (they answer that they need Redis, and why
-//! in docs/resp.md): blocking pops, commands that write several keys
-//! (LMOVE, SMOVE, *STORE), streams, geo, HyperLogLog, bitmaps, scripts, and
-//! the string family beyond the strings door's own commands.
+//! not fit the shard before anything changes. A move (LMOVE, SMOVE) changes
+//! its two keys under one shard's lock, and answers CROSSSLOT for keys on
+//! different shards. A read of several keys (SINTER, SUNION, SDIFF, their
+//! cardinality and *STORE forms) reads each in turn: it is not one snapshot
+//! of all its keys, as in Redis, when another client writes them meanwhile.
+//! Blocking pops wait in `blocking.rs`. Not run here (they answer that they
+//! need Redis, and why in docs/resp.md): ZUNION/ZINTER/ZDIFF and their
+//! *STORE forms, streams, geo, HyperLogLog, bitmaps, scripts, and the string
+//! family beyond the strings door's own commands.
 
 mod args;
 mod blocking;
@@ -185,8 +187,9 @@ impl Call<'_> {
 impl Embedded {
     /// Runs a data-type command on the store and answers as Redis 7.0 does;
     /// [`CacheError::NeedsRedis`] for the commands the embedded store does
-    /// not run (see the module docs).
-    pub fn run(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
+    /// not run (see the module docs). Blocking pops go through
+    /// [`Embedded::forward`].
+    fn run(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
         let call = Call {
             db: self,
             argv: command.argv,
