@@ -541,9 +541,15 @@ impl Backend {
     /// Runs a forwarded command on the node that holds its keys; the
     /// embedded store runs the hash, list, set and sorted-set commands on its
     /// own collections and refuses the rest (`CacheError::NeedsRedis`).
-    pub async fn forward(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
+    /// `max_value` bounds the string values the embedded store's string
+    /// commands may leave (`ROOST_MAX_VALUE_BYTES`).
+    pub async fn forward(
+        &self,
+        command: Forwarded<'_>,
+        max_value: usize,
+    ) -> Result<NodeReply, CacheError> {
         match self {
-            Backend::Embedded(b) => b.forward(command).await,
+            Backend::Embedded(b) => b.forward(command, max_value).await,
             Backend::Fleet(f) => Box::pin(f.forward(command)).await,
         }
     }

@@ -237,6 +237,49 @@ const SCRIPT: &[&[&str]] = &[
     &["ZADD", "zone", "7", "m"],
     &["ZRANDMEMBER", "zone", "-2", "WITHSCORES"],
     &["OBJECT", "ENCODING", "z"],
+    // The rest of the string family.
+    &["GETRANGE", "nokey", "0", "-1"],
+    &["SETRANGE", "sr", "-1", "x"],
+    &["SETRANGE", "sr", "3", "abc"],
+    &["GET", "sr"],
+    &["SETRANGE", "sr", "0", ""],
+    &["SETRANGE", "nosr", "0", ""],
+    &["EXISTS", "nosr"],
+    &["GETRANGE", "sr", "-3", "-1"],
+    &["GETRANGE", "sr", "5", "2"],
+    &["GETRANGE", "sr", "-1", "-5"],
+    &["GETRANGE", "sr", "0", "100"],
+    &["SUBSTR", "sr", "1", "4"],
+    &["GETRANGE", "sr", "x", "1"],
+    &["SETBIT", "bits", "7", "1"],
+    &["SETBIT", "bits", "7", "2"],
+    &["SETBIT", "bits", "-1", "1"],
+    &["SETBIT", "bits", "20", "1"],
+    &["GETBIT", "bits", "7"],
+    &["GETBIT", "bits", "100"],
+    &["GET", "bits"],
+    &["BITCOUNT", "bits"],
+    &["BITCOUNT", "bits", "0"],
+    &["BITCOUNT", "bits", "1", "-1"],
+    &["BITCOUNT", "bits", "5", "30", "BIT"],
+    &["BITCOUNT", "bits", "0", "-1", "BYTE"],
+    &["BITCOUNT", "bits", "0", "-1", "FOO"],
+    &["BITCOUNT", "nobits"],
+    &["INCRBYFLOAT", "fl", "0.1"],
+    &["INCRBYFLOAT", "fl", "10.5"],
+    &["INCRBYFLOAT", "fl", "-3"],
+    &["INCRBYFLOAT", "fl", "x"],
+    &["INCRBYFLOAT", "sr", "1"],
+    &["INCRBYFLOAT", "fl", "inf"],
+    &["SET", "ttl", "1", "EX", "100"],
+    &["INCRBYFLOAT", "ttl", "1.5"],
+    &["TTL", "ttl"],
+    &["GETSET", "ttl", "new"],
+    &["TTL", "ttl"],
+    &["GETSET", "nokey2", "v"],
+    &["GETRANGE", "h", "0", "1"],
+    &["GETSET", "h", "v"],
+    &["SETBIT", "h", "1", "1"],
     // Blocking pops: served at once when they can be, else they time out.
     &["RPUSH", "{t}q", "job1", "job2"],
     &["BLPOP", "{t}absent", "{t}q", "1"],
@@ -576,4 +619,38 @@ async fn shutdown_ends_a_blocked_pop() {
         .await
         .expect("shutdown did not wait for the blocked client");
     assert_eq!(blocked.reply().await, b"*-1\r\n");
+}
+
+/// SETRANGE and SETBIT leave no string longer than
+/// `ROOST_MAX_VALUE_BYTES`, as APPEND does, and change nothing when refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_writes_stay_within_the_value_size() {
+    let server = TestServer::builder()
+        .env("ROOST_MAX_VALUE_BYTES", "1024")
+        .start()
+        .await;
+    let mut client = RespClient::connect(server.resp_addr).await;
+    assert_eq!(client.cmd(&["SET", "k", "abc"]).await, "+OK\r\n");
+    // (A longer argument is refused by the RESP parser itself.)
+    for command in [
+        &["SETRANGE", "k", "1022", "xyz"][..],
+        &["SETBIT", "k", "8192", "1"],
+    ] {
+        let reply = client.cmd(command).await;
+        assert!(
+            reply.starts_with('-') && reply.contains("1024"),
+            "{command:?}: {reply}"
+        );
+        assert_eq!(
+            client.cmd(&["GET", "k"]).await,
+            "$3\r\nabc\r\n",
+            "{command:?}"
+        );
+    }
+    assert_eq!(
+        client.cmd(&["SETRANGE", "k", "1021", "xyz"]).await,
+        ":1024\r\n"
+    );
+    assert_eq!(client.cmd(&["SETBIT", "k", "8191", "1"]).await, ":0\r\n");
+    server.shutdown().await;
 }

@@ -107,7 +107,10 @@ impl Cache {
             )),
             _ => None,
         };
-        let reply = self.backend.forward(command).await;
+        let reply = self
+            .backend
+            .forward(command, self.limits.max_value_bytes)
+            .await;
         match (reply, unlogged.as_mut()) {
             (Ok(reply), Some(unlogged)) => unlogged.log().await.map(|()| reply),
             (reply, Some(unlogged)) => {

@@ -14,8 +14,8 @@
 //! of all its keys, as in Redis, when another client writes them meanwhile.
 //! Blocking pops wait in `blocking.rs`. Not run here (they answer that they
 //! need Redis, and why in docs/resp.md): ZUNION/ZINTER/ZDIFF and their
-//! *STORE forms, streams, geo, HyperLogLog, bitmaps, scripts, and the string
-//! family beyond the strings door's own commands.
+//! *STORE forms, BITPOS, BITFIELD, BITOP, LCS, streams, geo, HyperLogLog,
+//! scripts. `strings.rs` runs the rest of the string family.
 
 mod args;
 mod blocking;
@@ -23,6 +23,7 @@ mod hashes;
 mod lists;
 mod scan;
 mod sets;
+mod strings;
 mod zsets;
 
 use bytes::Bytes;
@@ -84,6 +85,8 @@ struct Call<'a> {
     db: &'a Embedded,
     argv: &'a [Bytes],
     resp3: bool,
+    /// The longest string value allowed (`ROOST_MAX_VALUE_BYTES`).
+    max_value: usize,
 }
 
 impl Call<'_> {
@@ -175,6 +178,18 @@ impl Call<'_> {
         Ok(shard.put_collection(Bytes::copy_from_slice(key), collection)?)
     }
 
+    /// Refuses a string value of `len` bytes longer than the configured
+    /// value size, as APPEND does.
+    fn fits(&self, len: usize) -> Result<(), CacheError> {
+        if len > self.max_value {
+            return Err(CacheError::ValueTooLarge {
+                len,
+                max: self.max_value,
+            });
+        }
+        Ok(())
+    }
+
     /// [`Collection::growth`] of the arguments from `from` on, every one an
     /// element of `T`.
     fn growth_of<T: Typed>(&self, from: usize) -> u64 {
@@ -189,11 +204,12 @@ impl Embedded {
     /// [`CacheError::NeedsRedis`] for the commands the embedded store does
     /// not run (see the module docs). Blocking pops go through
     /// [`Embedded::forward`].
-    fn run(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
+    fn run(&self, command: Forwarded<'_>, max_value: usize) -> Result<NodeReply, CacheError> {
         let call = Call {
             db: self,
             argv: command.argv,
             resp3: command.resp3,
+            max_value,
         };
         let name = command.name;
         let run = if hashes::NAMES.contains(&name) {
@@ -206,6 +222,8 @@ impl Embedded {
             zsets::run
         } else if scan::NAMES.contains(&name) {
             scan::run
+        } else if strings::NAMES.contains(&name) {
+            strings::run
         } else {
             generic
         };
@@ -214,11 +232,17 @@ impl Embedded {
 
     /// Runs a data-type command: a blocking pop may wait
     /// ([`Embedded::run_blocking`]), the others answer at once.
-    pub async fn forward(&self, command: Forwarded<'_>) -> Result<NodeReply, CacheError> {
+    /// `max_value` is the longest string value a command may leave
+    /// (`ROOST_MAX_VALUE_BYTES`).
+    pub async fn forward(
+        &self,
+        command: Forwarded<'_>,
+        max_value: usize,
+    ) -> Result<NodeReply, CacheError> {
         if blocking::NAMES.contains(&command.name) {
             return self.run_blocking(command).await;
         }
-        self.run(command)
+        self.run(command, max_value)
     }
 
     /// Whether [`Embedded::forward`] runs `command` (lower-case) here.
@@ -229,6 +253,7 @@ impl Embedded {
             sets::NAMES,
             zsets::NAMES,
             scan::NAMES,
+            strings::NAMES,
             blocking::NAMES,
             GENERIC,
         ]

@@ -103,6 +103,22 @@ pub fn g17(value: f64) -> String {
     trim_fraction(&format!("{value:.decimals$}")).to_owned()
 }
 
+/// A float as Redis writes an incremented one: fixed-point, no exponent,
+/// no trailing zeros. Redis adds in `long double` and prints 17 decimals
+/// (`%.17Lf`); Roost adds in `f64` and prints the shortest decimal that
+/// reads back as the same `f64`, which gives what Redis prints for the
+/// usual sums (0.1 is `0.1`, 10.5 + 0.1 is `10.6`), and can differ in the
+/// last digits where `f64` and `long double` do (0.1 + 0.2 is
+/// `0.30000000000000004` here, `0.3` there).
+pub fn human(value: f64) -> String {
+    let text = format!("{value}");
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text
+    }
+}
+
 /// `1.500` → `1.5`, `2.000` → `2`; text without a point is left alone.
 fn trim_fraction(text: &str) -> &str {
     if !text.contains('.') {
@@ -157,6 +173,16 @@ mod tests {
         ] {
             assert_eq!(g17(value), text, "{value}");
         }
+    }
+
+    #[test]
+    fn incremented_floats_read_as_redis_writes_them() {
+        assert_eq!(human(10.5), "10.5");
+        assert_eq!(human(3.0), "3");
+        assert_eq!(human(1e20), "100000000000000000000");
+        assert_eq!(human(-0.0), "0");
+        assert_eq!(human(0.1), "0.1");
+        assert_eq!(human(10.5 + 0.1), "10.6");
     }
 
     #[test]

@@ -71,10 +71,12 @@ impl Embedded {
         resp3: bool,
     ) -> Result<Option<NodeReply>, CacheError> {
         let run = |plain: &'static str, plain_argv: Vec<Bytes>| {
+            // A pop leaves no longer string than it found.
             let call = Call {
                 db: self,
                 argv: &plain_argv,
                 resp3,
+                max_value: usize::MAX,
             };
             match plain {
                 "lpop" | "rpop" | "rpoplpush" | "lmove" | "lmpop" => lists::run(&call, plain),

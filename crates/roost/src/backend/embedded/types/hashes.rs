@@ -143,23 +143,10 @@ fn hincrbyfloat(call: &Call<'_>) -> Result<NodeReply, CacheError> {
         if !sum.is_finite() {
             return Err(err("ERR increment would produce NaN or Infinity"));
         }
-        let text = human(sum);
+        let text = args::human(sum);
         h.insert(&argv[2], text.as_bytes());
         Ok(NodeReply::BulkString(text.into_bytes()))
     })?
-}
-
-/// A float as Redis writes an incremented one (`%.17Lf`, trailing zeros
-/// dropped). Redis adds in `long double`, Roost in `f64`: the last digits
-/// may differ (0.1 + 0.2 is `0.30000000000000004` here, `0.3` there).
-fn human(value: f64) -> String {
-    let text = format!("{value:.17}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" {
-        "0".to_owned()
-    } else {
-        text.to_owned()
-    }
 }
 
 fn hrandfield(call: &Call<'_>) -> Result<NodeReply, CacheError> {
@@ -194,17 +181,4 @@ fn hrandfield(call: &Call<'_>) -> Result<NodeReply, CacheError> {
         }
     })?;
     Ok(picked.unwrap_or(NodeReply::Array(Vec::new())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human;
-
-    #[test]
-    fn incremented_floats_read_as_redis_writes_them() {
-        assert_eq!(human(10.5), "10.5");
-        assert_eq!(human(3.0), "3");
-        assert_eq!(human(1e20), "100000000000000000000");
-        assert_eq!(human(-0.0), "0");
-    }
 }
