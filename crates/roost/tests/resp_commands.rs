@@ -362,7 +362,7 @@ async fn introspection_answers_what_clients_ask() {
     let s = TestServer::builder().start().await;
     let mut c = s.resp().await;
     let count = c.cmd(&["COMMAND", "COUNT"]).await;
-    assert_eq!(count, ":137\r\n", "43 of its own and 94 of its data types");
+    assert_eq!(count, ":145\r\n", "43 of its own and 102 of its data types");
     let Frame::Array(info) = c.frame(&[b"COMMAND", b"INFO", b"get", b"nosuch"]).await else {
         panic!()
     };

@@ -466,7 +466,7 @@ mod tests {
             .iter()
             .filter(|s| crate::backend::Embedded::runs(s.name))
             .count();
-        assert_eq!(collections, 94, "the data-type commands the store runs");
+        assert_eq!(collections, 102, "the data-type commands the store runs");
         let count = format!(":{}\r\n", embedded + collections);
         assert_eq!(
             h.apply(Command::Commands(CommandQuery::Count)).await,

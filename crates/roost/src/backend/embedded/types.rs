@@ -9,13 +9,13 @@
 //! refuses a key of another type (`WRONGTYPE`) and a write whose growth would
 //! not fit the shard before anything changes. A move (LMOVE, SMOVE) changes
 //! its two keys under one shard's lock, and answers CROSSSLOT for keys on
-//! different shards. A read of several keys (SINTER, SUNION, SDIFF, their
-//! cardinality and *STORE forms) reads each in turn: it is not one snapshot
+//! different shards. A read of several keys (SINTER, SUNION, SDIFF, ZUNION,
+//! ZINTER, ZDIFF, their cardinality and *STORE forms) reads each in turn: it is not one snapshot
 //! of all its keys, as in Redis, when another client writes them meanwhile.
 //! Blocking pops wait in `blocking.rs`. Not run here (they answer that they
-//! need Redis, and why in docs/resp.md): ZUNION/ZINTER/ZDIFF and their
-//! *STORE forms, BITPOS, BITFIELD, BITOP, LCS, streams, geo, HyperLogLog,
-//! scripts. `strings.rs` runs the rest of the string family.
+//! need Redis, and why in docs/resp.md): BITPOS, BITFIELD, BITOP, LCS,
+//! streams, geo, HyperLogLog, scripts. `strings.rs` runs the rest of the
+//! string family, `zalgebra.rs` ZUNION, ZINTER, ZDIFF and their STORE forms.
 
 mod args;
 mod blocking;
@@ -24,6 +24,7 @@ mod lists;
 mod scan;
 mod sets;
 mod strings;
+mod zalgebra;
 mod zsets;
 
 use bytes::Bytes;
@@ -224,6 +225,8 @@ impl Embedded {
             scan::run
         } else if strings::NAMES.contains(&name) {
             strings::run
+        } else if zalgebra::NAMES.contains(&name) {
+            zalgebra::run
         } else {
             generic
         };
@@ -254,6 +257,7 @@ impl Embedded {
             zsets::NAMES,
             scan::NAMES,
             strings::NAMES,
+            zalgebra::NAMES,
             blocking::NAMES,
             GENERIC,
         ]

@@ -325,16 +325,16 @@ impl Bounds {
 
 /// A ZRANGE-family request.
 #[derive(Debug, Clone)]
-struct Range {
+pub(super) struct Range {
     bounds: Bounds,
     rev: bool,
     limit: Option<(i64, i64)>,
-    with_scores: bool,
+    pub(super) with_scores: bool,
 }
 
 impl Range {
     /// ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES].
-    fn parse_zrange(argv: &[bytes::Bytes]) -> Result<Range, CacheError> {
+    pub(super) fn parse_zrange(argv: &[bytes::Bytes]) -> Result<Range, CacheError> {
         let (mut by, mut rev, mut limit, mut with_scores) = (By::Rank, false, None, false);
         let mut at = 4;
         while let Some(word) = argv.get(at) {
@@ -407,7 +407,7 @@ impl Range {
     }
 
     /// The selected positions in reply order (reversed for REV, after LIMIT).
-    fn select(&self, z: &SortedSet) -> Vec<usize> {
+    pub(super) fn select(&self, z: &SortedSet) -> Vec<usize> {
         let (from, to) = match &self.bounds {
             Bounds::Rank(start, stop) if self.rev => {
                 // Ranks from the highest score: rank r is position len-1-r.
@@ -436,7 +436,7 @@ impl Range {
 }
 
 /// Members, with their scores when asked: flat for RESP2, pairs for RESP3.
-fn members_reply<'a>(
+pub(super) fn members_reply<'a>(
     items: impl Iterator<Item = (&'a [u8], f64)>,
     with_scores: bool,
     resp3: bool,
