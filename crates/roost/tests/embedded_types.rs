@@ -573,6 +573,12 @@ async fn moves_between_shards_answer_crossslot() {
         .unwrap();
     let mut client = RespClient::connect(server.resp_addr).await;
     let crossslot = "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+    // Checked before the keys are read, as in a Redis Cluster: an absent
+    // source does not answer nil.
+    assert_eq!(
+        client.cmd(&["LMOVE", &a, &b, "LEFT", "LEFT"]).await,
+        crossslot
+    );
     assert_eq!(client.cmd(&["RPUSH", &a, "x"]).await, ":1\r\n");
     assert_eq!(
         client.cmd(&["LMOVE", &a, &b, "LEFT", "LEFT"]).await,

@@ -151,10 +151,7 @@ impl Call<'_> {
         growth: u64,
         f: impl FnOnce(&mut T, &mut T) -> R,
     ) -> Result<R, CacheError> {
-        let shard = self.db.placement.shard_of(first);
-        if self.db.placement.shard_of(second) != shard {
-            return Err(CacheError::cross_slot());
-        }
+        self.one_shard(first, second)?;
         let keys = (
             Bytes::copy_from_slice(first),
             Bytes::copy_from_slice(second),
@@ -171,6 +168,16 @@ impl Call<'_> {
             self.added_to(second);
         }
         result
+    }
+
+    /// CROSSSLOT unless both keys live on one shard: checked before anything
+    /// is read, as Redis Cluster checks a command's slots.
+    fn one_shard(&self, first: &[u8], second: &[u8]) -> Result<(), CacheError> {
+        let shard = self.db.placement.shard_of(first);
+        if self.db.placement.shard_of(second) != shard {
+            return Err(CacheError::cross_slot());
+        }
+        Ok(())
     }
 
     /// Replaces whatever `key` holds with `collection` (none: removes it).

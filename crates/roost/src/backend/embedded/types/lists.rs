@@ -295,6 +295,7 @@ fn lmove(call: &Call<'_>, name: &str) -> Result<NodeReply, CacheError> {
             l.push_back(item);
         }
     };
+    call.one_shard(source, destination)?;
     // As in Redis, an absent source answers nil before the destination's type
     // is looked at. Its bytes bound what the move can add to the destination.
     let Some(source_bytes) = call.read(source, |l: &List| l.bytes())? else {

@@ -242,6 +242,7 @@ fn sintercard(call: &Call<'_>) -> Result<NodeReply, CacheError> {
 fn smove(call: &Call<'_>) -> Result<NodeReply, CacheError> {
     let argv = call.argv;
     let (source, destination, member) = (&argv[1][..], &argv[2][..], &argv[3][..]);
+    call.one_shard(source, destination)?;
     let Some(present) = call.read(source, |s: &Set| s.contains(member))? else {
         return Ok(NodeReply::Int(0));
     };
