@@ -11,9 +11,10 @@
 //! - `list`: a `VecDeque`: O(1) pushes and pops at both ends, O(1) indexing.
 //! - `set`: an `IndexSet`: O(1) membership, and O(1) access by position, which
 //!   is what SPOP and SRANDMEMBER need to pick a member at random.
-//! - `zset`: member to score in a hash map beside `indexset`'s order-statistic
-//!   B-tree of (score, member): O(log n) inserts, removals, ranks (ZRANK) and
-//!   positions (ZRANGE by index), ordered walks for ranges by score and by lex.
+//! - `zset`: member to score in an `IndexMap` (ZSCAN walks it by position)
+//!   beside `indexset`'s order-statistic B-tree of (score, member): O(log n)
+//!   inserts, removals, ranks (ZRANK) and positions (ZRANGE by index), ordered
+//!   walks for ranges by score and by lex.
 //!
 //! Every element is copied into an allocation of its own when stored, so a
 //! stored element never pins the buffer it was parsed from.

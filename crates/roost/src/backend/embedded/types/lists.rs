@@ -1,4 +1,4 @@
-//! List commands: LPUSH … LPOS.
+//! List commands: LPUSH … LPOS, the moves (LMOVE, RPOPLPUSH) and LMPOP.
 
 use roost_store::collection::List;
 

@@ -1,4 +1,4 @@
-//! Set commands: SADD … SINTERCARD.
+//! Set commands: SADD … SINTERCARD, SMOVE and the *STORE forms.
 
 use indexmap::IndexSet;
 use roost_store::collection::Set;

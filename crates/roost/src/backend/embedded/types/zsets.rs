@@ -1,4 +1,4 @@
-//! Sorted-set commands: ZADD … ZRANDMEMBER, ranges by rank, score and lex.
+//! Sorted-set commands: ZADD … ZRANDMEMBER and ZMPOP, ranges by rank, score and lex.
 
 use roost_store::collection::SortedSet;
 
