@@ -27,7 +27,11 @@ mod strings;
 mod zalgebra;
 mod zsets;
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use bytes::Bytes;
+use indexmap::IndexSet;
 use roost_store::collection::{Hash, List, Set, SortedSet};
 use roost_store::{Collection, Kind};
 
@@ -77,10 +81,6 @@ fn typed<T: Typed>(collection: &mut Collection) -> &mut T {
     T::of_mut(collection).expect("invariant: the shard made the collection of the kind asked")
 }
 
-fn wrong_type() -> CacheError {
-    CacheError::wrong_type()
-}
-
 /// A command being run: its arguments (name first) and the client's protocol.
 struct Call<'a> {
     db: &'a Embedded,
@@ -113,7 +113,7 @@ impl Call<'_> {
                     T::of(&collection).expect("invariant: the held kind is the collection's");
                 Ok(Some(f(typed)))
             }
-            _ => Err(wrong_type()),
+            _ => Err(CacheError::wrong_type()),
         }
     }
 
@@ -207,69 +207,137 @@ impl Call<'_> {
     }
 }
 
+/// How one family's file runs its commands.
+type Runner = fn(&Call<'_>, &'static str) -> Result<NodeReply, CacheError>;
+
+/// Where a command the embedded store runs goes.
+#[derive(Clone, Copy)]
+enum Route {
+    /// Answers at once.
+    Now(Runner),
+    /// A blocking pop: may wait (`blocking.rs`).
+    Blocking,
+}
+
+/// Every command the embedded store runs, by lower-case name, built once
+/// from the families' `NAMES`: one lookup per command on the request path.
+fn routes() -> &'static HashMap<&'static str, Route> {
+    static ROUTES: OnceLock<HashMap<&'static str, Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        let families: [(&[&'static str], Route); 9] = [
+            (hashes::NAMES, Route::Now(hashes::run)),
+            (lists::NAMES, Route::Now(lists::run)),
+            (sets::NAMES, Route::Now(sets::run)),
+            (zsets::NAMES, Route::Now(zsets::run)),
+            (scan::NAMES, Route::Now(scan::run)),
+            (strings::NAMES, Route::Now(strings::run)),
+            (zalgebra::NAMES, Route::Now(zalgebra::run)),
+            (GENERIC, Route::Now(generic)),
+            (blocking::NAMES, Route::Blocking),
+        ];
+        families
+            .into_iter()
+            .flat_map(|(names, route)| names.iter().map(move |&name| (name, route)))
+            .collect()
+    })
+}
+
+/// The most elements a random pick with repeats (a negative count) may
+/// return: unlike every other reply its size is not bounded by the data, so
+/// a client could otherwise ask for 2^63 picks.
+const MAX_RANDOM_REPEATS: u64 = 1_000_000;
+
+/// HRANDFIELD's, SRANDMEMBER's and ZRANDMEMBER's `[count [<word>]]`: the
+/// count and whether `word` (WITHVALUES, WITHSCORES) was given; `None`
+/// without a count. A negative count may ask for at most
+/// [`MAX_RANDOM_REPEATS`] picks.
+fn random_args(argv: &[Bytes], word: Option<&str>) -> Result<Option<(i64, bool)>, CacheError> {
+    let Some(count) = argv.get(2) else {
+        return Ok(None);
+    };
+    let count = args::int(count)?;
+    if count < 0 && count.unsigned_abs() > MAX_RANDOM_REPEATS {
+        return Err(args::err(&format!(
+            "ERR value is out of range: a negative count picks at most {MAX_RANDOM_REPEATS} elements"
+        )));
+    }
+    let with = match (argv.get(3), word) {
+        (None, _) => false,
+        (Some(given), Some(word)) if args::is(given, word) && argv.len() == 4 => true,
+        (Some(_), _) => return Err(args::syntax()),
+    };
+    Ok(Some((count, with)))
+}
+
+/// Positions to pick from a collection of `len` elements, as Redis's random
+/// picks go: `count` distinct ones (at most `len`) for a positive count,
+/// `-count` with repeats for a negative one.
+fn pick(len: usize, count: i64) -> Vec<usize> {
+    if len == 0 || count == 0 {
+        return Vec::new();
+    }
+    let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+    if count < 0 {
+        // `random_args` bounded the repeats.
+        return (0..wanted).map(|_| fastrand::usize(..len)).collect();
+    }
+    if wanted >= len {
+        return (0..len).collect();
+    }
+    // Floyd's sample: `wanted` distinct positions in O(wanted).
+    let mut chosen = IndexSet::with_capacity(wanted);
+    for top in len - wanted..len {
+        let candidate = fastrand::usize(..=top);
+        if !chosen.insert(candidate) {
+            chosen.insert(top);
+        }
+    }
+    chosen.into_iter().collect()
+}
+
+/// Pairs (field and value, member and score): flat for RESP2, each pair an
+/// array of its own for RESP3; the first of each alone without `second`.
+fn pairs_reply(
+    items: impl Iterator<Item = (NodeReply, NodeReply)>,
+    second: bool,
+    resp3: bool,
+) -> NodeReply {
+    NodeReply::Array(match (second, resp3) {
+        (false, _) => items.map(|(first, _)| first).collect(),
+        (true, false) => items.flat_map(|(a, b)| [a, b]).collect(),
+        (true, true) => items.map(|(a, b)| NodeReply::Array(vec![a, b])).collect(),
+    })
+}
+
 impl Embedded {
-    /// Runs a data-type command on the store and answers as Redis 7.0 does;
+    /// Runs a data-type command on the store and answers as Redis 7.0 does
+    /// (a blocking pop may wait first: [`Embedded::run_blocking`]);
     /// [`CacheError::NeedsRedis`] for the commands the embedded store does
-    /// not run (see the module docs). Blocking pops go through
-    /// [`Embedded::forward`].
-    fn run(&self, command: Forwarded<'_>, max_value: usize) -> Result<NodeReply, CacheError> {
+    /// not run (see the module docs). `max_value` is the longest string value
+    /// a command may leave (`ROOST_MAX_VALUE_BYTES`).
+    pub async fn forward(
+        &self,
+        command: Forwarded<'_>,
+        max_value: usize,
+    ) -> Result<NodeReply, CacheError> {
+        let name = command.name;
+        let run = match routes().get(name) {
+            None => return Err(CacheError::NeedsRedis { command: name }),
+            Some(Route::Blocking) => return self.run_blocking(command).await,
+            Some(Route::Now(run)) => run,
+        };
         let call = Call {
             db: self,
             argv: command.argv,
             resp3: command.resp3,
             max_value,
         };
-        let name = command.name;
-        let run = if hashes::NAMES.contains(&name) {
-            hashes::run
-        } else if lists::NAMES.contains(&name) {
-            lists::run
-        } else if sets::NAMES.contains(&name) {
-            sets::run
-        } else if zsets::NAMES.contains(&name) {
-            zsets::run
-        } else if scan::NAMES.contains(&name) {
-            scan::run
-        } else if strings::NAMES.contains(&name) {
-            strings::run
-        } else if zalgebra::NAMES.contains(&name) {
-            zalgebra::run
-        } else {
-            generic
-        };
         run(&call, name)
-    }
-
-    /// Runs a data-type command: a blocking pop may wait
-    /// ([`Embedded::run_blocking`]), the others answer at once.
-    /// `max_value` is the longest string value a command may leave
-    /// (`ROOST_MAX_VALUE_BYTES`).
-    pub async fn forward(
-        &self,
-        command: Forwarded<'_>,
-        max_value: usize,
-    ) -> Result<NodeReply, CacheError> {
-        if blocking::NAMES.contains(&command.name) {
-            return self.run_blocking(command).await;
-        }
-        self.run(command, max_value)
     }
 
     /// Whether [`Embedded::forward`] runs `command` (lower-case) here.
     pub fn runs(command: &str) -> bool {
-        [
-            hashes::NAMES,
-            lists::NAMES,
-            sets::NAMES,
-            zsets::NAMES,
-            scan::NAMES,
-            strings::NAMES,
-            zalgebra::NAMES,
-            blocking::NAMES,
-            GENERIC,
-        ]
-        .iter()
-        .any(|names| names.contains(&command))
+        routes().contains_key(command)
     }
 
     /// Redis's name for what `key` holds (`none` when absent), without

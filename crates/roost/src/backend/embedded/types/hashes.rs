@@ -3,7 +3,7 @@
 use roost_store::collection::Hash;
 
 use super::args::{self, bulk, bulks, err, int_reply};
-use super::Call;
+use super::{pairs_reply, pick, random_args, Call};
 use crate::backend::NodeReply;
 use crate::error::CacheError;
 
@@ -150,35 +150,22 @@ fn hincrbyfloat(call: &Call<'_>) -> Result<NodeReply, CacheError> {
 }
 
 fn hrandfield(call: &Call<'_>) -> Result<NodeReply, CacheError> {
-    let argv = call.argv;
-    let Some(count_arg) = argv.get(2) else {
+    let Some((count, with_values)) = random_args(call.argv, Some("withvalues"))? else {
         let one = call.read(call.key(), |h: &Hash| {
             h.get_index(fastrand::usize(..h.len().max(1)))
                 .map_or(NodeReply::Nil, |(f, _)| bulk(f))
         })?;
         return Ok(one.unwrap_or(NodeReply::Nil));
     };
-    let count = args::int(count_arg)?;
-    let with_values = match argv.get(3) {
-        None => false,
-        Some(word) if args::is(word, "withvalues") && argv.len() == 4 => true,
-        Some(_) => return Err(args::syntax()),
-    };
     let picked = call.read(call.key(), |h: &Hash| {
-        let indexes = super::sets::pick(h.len(), count);
-        let chosen = indexes.into_iter().filter_map(|i| h.get_index(i));
-        if !with_values {
-            return bulks(chosen.map(|(f, _)| f));
-        }
-        if call.resp3 {
-            NodeReply::Array(
-                chosen
-                    .map(|(f, v)| NodeReply::Array(vec![bulk(f), bulk(v)]))
-                    .collect(),
-            )
-        } else {
-            NodeReply::Array(chosen.flat_map(|(f, v)| [bulk(f), bulk(v)]).collect())
-        }
+        let chosen = pick(h.len(), count)
+            .into_iter()
+            .filter_map(|i| h.get_index(i));
+        pairs_reply(
+            chosen.map(|(f, v)| (bulk(f), bulk(v))),
+            with_values,
+            call.resp3,
+        )
     })?;
     Ok(picked.unwrap_or(NodeReply::Array(Vec::new())))
 }

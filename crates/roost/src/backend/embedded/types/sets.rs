@@ -4,7 +4,7 @@ use indexmap::IndexSet;
 use roost_store::collection::Set;
 
 use super::args::{self, bulk, err, int_reply};
-use super::Call;
+use super::{pick, random_args, Call};
 use crate::backend::NodeReply;
 use crate::error::CacheError;
 
@@ -92,31 +92,6 @@ fn set_reply(members: Vec<NodeReply>, resp3: bool) -> NodeReply {
     }
 }
 
-/// Positions to pick from a collection of `len` elements, as Redis's random
-/// picks go: `count` distinct ones (at most `len`) for a positive count,
-/// `-count` with repeats for a negative one.
-pub(super) fn pick(len: usize, count: i64) -> Vec<usize> {
-    if len == 0 || count == 0 {
-        return Vec::new();
-    }
-    let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
-    if count < 0 {
-        return (0..wanted).map(|_| fastrand::usize(..len)).collect();
-    }
-    if wanted >= len {
-        return (0..len).collect();
-    }
-    // Floyd's sample: `wanted` distinct positions in O(wanted).
-    let mut chosen = IndexSet::with_capacity(wanted);
-    for top in len - wanted..len {
-        let candidate = fastrand::usize(..=top);
-        if !chosen.insert(candidate) {
-            chosen.insert(top);
-        }
-    }
-    chosen.into_iter().collect()
-}
-
 fn spop(call: &Call<'_>) -> Result<NodeReply, CacheError> {
     let count = match call.argv.get(2) {
         None => None,
@@ -146,14 +121,13 @@ fn spop(call: &Call<'_>) -> Result<NodeReply, CacheError> {
 }
 
 fn srandmember(call: &Call<'_>) -> Result<NodeReply, CacheError> {
-    let Some(count) = call.argv.get(2) else {
+    let Some((count, _)) = random_args(call.argv, None)? else {
         let one = call.read(call.key(), |s: &Set| {
             s.get_index(fastrand::usize(..s.len().max(1)))
                 .map_or(NodeReply::Nil, bulk)
         })?;
         return Ok(one.unwrap_or(NodeReply::Nil));
     };
-    let count = args::int(count)?;
     let picked = call.read(call.key(), |s: &Set| {
         let members = pick(s.len(), count)
             .into_iter()

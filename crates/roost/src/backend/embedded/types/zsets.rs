@@ -3,7 +3,7 @@
 use roost_store::collection::SortedSet;
 
 use super::args::{self, bulk, err, int_reply, score};
-use super::Call;
+use super::{pairs_reply, pick, random_args, Call};
 use crate::backend::NodeReply;
 use crate::error::CacheError;
 
@@ -364,6 +364,18 @@ impl Range {
                 "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
             ));
         }
+        Range::new(argv, by, rev, limit, with_scores)
+    }
+
+    /// The request with `argv[2..4]`'s bounds; reversed ranges by score and
+    /// by lex name their max first.
+    fn new(
+        argv: &[bytes::Bytes],
+        by: By,
+        rev: bool,
+        limit: Option<(i64, i64)>,
+        with_scores: bool,
+    ) -> Result<Range, CacheError> {
         let (min, max) = if rev && by != By::Rank {
             (&argv[3], &argv[2])
         } else {
@@ -393,17 +405,7 @@ impl Range {
             }
             at += 1;
         }
-        let (min, max) = if rev && by != By::Rank {
-            (&argv[3], &argv[2])
-        } else {
-            (&argv[2], &argv[3])
-        };
-        Ok(Range {
-            bounds: Bounds::parse(by, min, max)?,
-            rev,
-            limit,
-            with_scores,
-        })
+        Range::new(argv, by, rev, limit, with_scores)
     }
 
     /// The selected positions in reply order (reversed for REV, after LIMIT).
@@ -441,15 +443,11 @@ pub(super) fn members_reply<'a>(
     with_scores: bool,
     resp3: bool,
 ) -> NodeReply {
-    NodeReply::Array(match (with_scores, resp3) {
-        (false, _) => items.map(|(m, _)| bulk(m)).collect(),
-        (true, false) => items
-            .flat_map(|(m, s)| [bulk(m), score(s, false)])
-            .collect(),
-        (true, true) => items
-            .map(|(m, s)| NodeReply::Array(vec![bulk(m), score(s, true)]))
-            .collect(),
-    })
+    pairs_reply(
+        items.map(|(m, s)| (bulk(m), score(s, resp3))),
+        with_scores,
+        resp3,
+    )
 }
 
 fn range(call: &Call<'_>, request: Result<Range, CacheError>) -> Result<NodeReply, CacheError> {
@@ -499,22 +497,15 @@ fn zpop(call: &Call<'_>, min: bool) -> Result<NodeReply, CacheError> {
 }
 
 fn zrandmember(call: &Call<'_>) -> Result<NodeReply, CacheError> {
-    let argv = call.argv;
-    let Some(count) = argv.get(2) else {
+    let Some((count, with_scores)) = random_args(call.argv, Some("withscores"))? else {
         let one = call.read(call.key(), |z: &SortedSet| {
             z.get_index(fastrand::usize(..z.len().max(1)))
                 .map_or(NodeReply::Nil, |(m, _)| bulk(m))
         })?;
         return Ok(one.unwrap_or(NodeReply::Nil));
     };
-    let count = args::int(count)?;
-    let with_scores = match argv.get(3) {
-        None => false,
-        Some(word) if args::is(word, "withscores") && argv.len() == 4 => true,
-        Some(_) => return Err(args::syntax()),
-    };
     let picked = call.read(call.key(), |z: &SortedSet| {
-        let items = super::sets::pick(z.len(), count)
+        let items = pick(z.len(), count)
             .into_iter()
             .filter_map(|at| z.get_index(at));
         members_reply(items, with_scores, call.resp3)
