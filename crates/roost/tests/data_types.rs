@@ -17,7 +17,7 @@ use serde_json::json;
 use support::faults::FaultProxy;
 use support::fleet::{start_fleet, wait_for_state};
 use support::redis::{RedisCluster, RedisServer};
-use support::resp::RespClient;
+use support::resp::{assert_same_replies, resp3_script_replies, script_replies, RespClient};
 use support::TestServer;
 
 /// One command per line; keys that a command uses together share the hash
@@ -265,11 +265,7 @@ const SCRIPT: &[&[&str]] = &[
 
 async fn replies(addr: SocketAddr) -> Vec<String> {
     let mut client = RespClient::connect(addr).await;
-    let mut out = Vec::new();
-    for command in SCRIPT {
-        let reply = client.cmd(command).await;
-        out.push(format!("{} -> {reply:?}", command.join(" ")));
-    }
+    let mut out = script_replies(&mut client, SCRIPT).await;
     // The same script as one pipeline: forwarded commands on different keys
     // run concurrently there, and must still answer in order.
     client.cmd(&["FLUSHALL"]).await;
@@ -314,22 +310,7 @@ const RESP3_SCRIPT: &[&[&str]] = &[
 /// [`RESP3_SCRIPT`]'s replies after HELLO 3 (whose own reply names the server
 /// and is left out).
 async fn resp3_replies(addr: SocketAddr) -> Vec<String> {
-    let mut client = RespClient::connect(addr).await;
-    let hello = client.cmd(&["HELLO", "3"]).await;
-    assert!(hello.starts_with('%'), "{hello}");
-    let mut out = Vec::new();
-    for command in RESP3_SCRIPT {
-        let reply = client.cmd(command).await;
-        out.push(format!("{} -> {reply:?}", command.join(" ")));
-    }
-    out
-}
-
-fn assert_same(got: &[String], expected: &[String], what: &str) {
-    for (got, expected) in got.iter().zip(expected) {
-        assert_eq!(got, expected, "{what}");
-    }
-    assert_eq!(got.len(), expected.len(), "{what}");
+    resp3_script_replies(addr, RESP3_SCRIPT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,12 +322,12 @@ async fn data_type_commands_answer_as_redis_does_through_a_fleet_and_a_cluster()
 
     let nodes = three_nodes();
     let fleet = start_fleet(&nodes.iter().collect::<Vec<_>>(), &[]).await;
-    assert_same(
+    assert_same_replies(
         &replies(fleet.resp_addr).await,
         &expected,
         "a fleet of three",
     );
-    assert_same(
+    assert_same_replies(
         &resp3_replies(fleet.resp_addr).await,
         &expected3,
         "RESP3 through a fleet",
@@ -360,12 +341,12 @@ async fn data_type_commands_answer_as_redis_does_through_a_fleet_and_a_cluster()
 
     let cluster = RedisCluster::start(3, 0);
     let server = in_front_of(&cluster).await;
-    assert_same(
+    assert_same_replies(
         &replies(server.resp_addr).await,
         &expected,
         "a Redis Cluster",
     );
-    assert_same(
+    assert_same_replies(
         &resp3_replies(server.resp_addr).await,
         &expected3,
         "RESP3 through a Redis Cluster",

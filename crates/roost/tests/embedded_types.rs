@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use roost_resp::Frame;
 use roost_ring::{Node, NodeId, Ring, DEFAULT_WEIGHT};
 use support::redis::RedisServer;
-use support::resp::RespClient;
+use support::resp::{assert_same_replies, resp3_script_replies, script_replies, RespClient};
 use support::TestServer;
 
 /// One command per line. Replies whose order Redis does not promise are
@@ -141,6 +141,7 @@ const SCRIPT: &[&[&str]] = &[
     &["SRANDMEMBER", "s", "10"],
     &["SRANDMEMBER", "absent"],
     &["SRANDMEMBER", "absent", "3"],
+    &["SRANDMEMBER", "s", "1", "extra"],
     &["SADD", "s1", "a", "b"],
     &["SADD", "s2", "b", "c"],
     &["SINTER", "s1", "s2"],
@@ -434,15 +435,11 @@ const SCRIPT: &[&[&str]] = &[
     &["DBSIZE"],
 ];
 
+/// [`SCRIPT`]'s replies on an emptied server.
 async fn replies(addr: SocketAddr) -> Vec<String> {
     let mut client = RespClient::connect(addr).await;
     client.cmd(&["FLUSHALL"]).await;
-    let mut out = Vec::new();
-    for command in SCRIPT {
-        let reply = client.cmd(command).await;
-        out.push(format!("{} -> {reply:?}", command.join(" ")));
-    }
-    out
+    script_replies(&mut client, SCRIPT).await
 }
 
 /// Commands whose RESP3 replies differ from RESP2's: maps, sets, doubles,
@@ -478,28 +475,10 @@ const RESP3_SCRIPT: &[&[&str]] = &[
     &["LPOP", "absent"],
 ];
 
+/// [`RESP3_SCRIPT`]'s replies on an emptied server.
 async fn resp3_replies(addr: SocketAddr) -> Vec<String> {
-    let mut client = RespClient::connect(addr).await;
-    client.cmd(&["FLUSHALL"]).await;
-    let hello = client.cmd(&["HELLO", "3"]).await;
-    assert!(hello.starts_with('%'), "{hello}");
-    let mut out = Vec::new();
-    for command in RESP3_SCRIPT {
-        let reply = client.cmd(command).await;
-        out.push(format!("{} -> {reply:?}", command.join(" ")));
-    }
-    out
-}
-
-fn assert_same(got: &[String], expected: &[String], what: &str) {
-    let mismatches: Vec<String> = got
-        .iter()
-        .zip(expected)
-        .filter(|(g, e)| g != e)
-        .map(|(g, e)| format!("  got      {g}\n  expected {e}"))
-        .collect();
-    assert!(mismatches.is_empty(), "{what}:\n{}", mismatches.join("\n"));
-    assert_eq!(got.len(), expected.len(), "{what}");
+    RespClient::connect(addr).await.cmd(&["FLUSHALL"]).await;
+    resp3_script_replies(addr, RESP3_SCRIPT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -510,8 +489,8 @@ async fn collection_commands_answer_as_redis_does_in_the_embedded_store() {
     let expected3 = resp3_replies(addr).await;
 
     let server = TestServer::builder().start().await;
-    assert_same(&replies(server.resp_addr).await, &expected, "RESP2");
-    assert_same(&resp3_replies(server.resp_addr).await, &expected3, "RESP3");
+    assert_same_replies(&replies(server.resp_addr).await, &expected, "RESP2");
+    assert_same_replies(&resp3_replies(server.resp_addr).await, &expected3, "RESP3");
     server.shutdown().await;
 }
 
@@ -721,5 +700,30 @@ async fn string_writes_stay_within_the_value_size() {
         ":1024\r\n"
     );
     assert_eq!(client.cmd(&["SETBIT", "k", "8191", "1"]).await, ":0\r\n");
+    server.shutdown().await;
+}
+
+/// A random pick with repeats (a negative count) is the one reply whose size
+/// the data does not bound: past a million picks it is refused, not built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_picks_with_repeats_are_bounded() {
+    let server = TestServer::builder().start().await;
+    let mut client = RespClient::connect(server.resp_addr).await;
+    client.cmd(&["HSET", "h", "f", "v"]).await;
+    client.cmd(&["SADD", "s", "m"]).await;
+    client.cmd(&["ZADD", "z", "1", "m"]).await;
+    for command in [
+        &["HRANDFIELD", "h", "-9223372036854775807"][..],
+        &["SRANDMEMBER", "s", "-1000001"],
+        &["ZRANDMEMBER", "z", "-1000001", "WITHSCORES"],
+    ] {
+        let reply = client.cmd(command).await;
+        assert!(
+            reply.starts_with("-ERR value is out of range: a negative count picks at most 1000000"),
+            "{command:?}: {reply}"
+        );
+    }
+    let reply = client.cmd(&["SRANDMEMBER", "s", "-3"]).await;
+    assert_eq!(reply, "*3\r\n$1\r\nm\r\n$1\r\nm\r\n$1\r\nm\r\n");
     server.shutdown().await;
 }

@@ -101,3 +101,35 @@ impl RespClient {
         .unwrap_or(false)
     }
 }
+
+/// Runs `script` one command at a time on `client`, each reply recorded as
+/// `<command> -> <raw reply>`, for comparing two servers byte for byte.
+pub async fn script_replies(client: &mut RespClient, script: &[&[&str]]) -> Vec<String> {
+    let mut out = Vec::with_capacity(script.len());
+    for command in script {
+        let reply = client.cmd(command).await;
+        out.push(format!("{} -> {reply:?}", command.join(" ")));
+    }
+    out
+}
+
+/// [`script_replies`] on a new connection switched to RESP3 (`HELLO 3`).
+pub async fn resp3_script_replies(addr: SocketAddr, script: &[&[&str]]) -> Vec<String> {
+    let mut client = RespClient::connect(addr).await;
+    let hello = client.cmd(&["HELLO", "3"]).await;
+    assert!(hello.starts_with('%'), "{hello}");
+    script_replies(&mut client, script).await
+}
+
+/// Asserts two servers' [`script_replies`] are the same, listing every
+/// command whose reply differs.
+pub fn assert_same_replies(got: &[String], expected: &[String], what: &str) {
+    let mismatches: Vec<String> = got
+        .iter()
+        .zip(expected)
+        .filter(|(g, e)| g != e)
+        .map(|(g, e)| format!("  got      {g}\n  expected {e}"))
+        .collect();
+    assert!(mismatches.is_empty(), "{what}:\n{}", mismatches.join("\n"));
+    assert_eq!(got.len(), expected.len(), "{what}");
+}
