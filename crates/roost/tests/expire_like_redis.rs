@@ -19,13 +19,10 @@ use support::TestServer;
 
 /// Every command with its reply from each server; the TTLs asked for are
 /// whole seconds far from a rounding edge, so the clocks of the three
-/// servers need not agree to the millisecond.
-async fn replies(addr: SocketAddr) -> Vec<String> {
-    let now_s = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let forty_days_on = (now_s + 40 * 24 * 3600).to_string();
+/// servers need not agree to the millisecond. `forty_days_on` is one
+/// absolute deadline shared by every run: computed per run, it differed
+/// between runs whenever a second ticked over in between.
+async fn replies(addr: SocketAddr, forty_days_on: &str) -> Vec<String> {
     let too_far = (i64::MAX / 1000 - 1).to_string();
     let script: Vec<Vec<&str>> = vec![
         vec!["SET", "k", "v"],
@@ -44,8 +41,8 @@ async fn replies(addr: SocketAddr) -> Vec<String> {
         vec!["TTL", "k"],
         vec!["SET", "s", "v", "EX", "94608000"],
         vec!["TTL", "s"],
-        vec!["EXPIREAT", "s", &forty_days_on],
-        vec!["EXPIREAT", "s", &forty_days_on, "NX"],
+        vec!["EXPIREAT", "s", forty_days_on],
+        vec!["EXPIREAT", "s", forty_days_on, "NX"],
         vec!["EXPIRE", "k", &too_far],
         vec!["EXPIRE", "k", "10", "NX", "XX"],
         vec!["EXPIRE", "k", "10", "GT", "LT"],
@@ -64,13 +61,18 @@ async fn replies(addr: SocketAddr) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_expire_family_answers_as_redis_does() {
+    let now_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let forty_days_on = (now_s + 40 * 24 * 3600).to_string();
     let redis = RedisServer::start();
     let addr: SocketAddr = format!("127.0.0.1:{}", redis.port()).parse().unwrap();
-    let expected = replies(addr).await;
+    let expected = replies(addr, &forty_days_on).await;
 
     let embedded = TestServer::builder().start().await;
     assert_eq!(
-        replies(embedded.resp_addr).await,
+        replies(embedded.resp_addr, &forty_days_on).await,
         expected,
         "embedded store"
     );
@@ -78,6 +80,10 @@ async fn the_expire_family_answers_as_redis_does() {
 
     let node = RedisServer::start();
     let fleet = start_fleet(&[&node], &[]).await;
-    assert_eq!(replies(fleet.resp_addr).await, expected, "a Redis fleet");
+    assert_eq!(
+        replies(fleet.resp_addr, &forty_days_on).await,
+        expected,
+        "a Redis fleet"
+    );
     fleet.shutdown().await;
 }
