@@ -210,11 +210,22 @@ impl ChangeLog {
             durable,
         });
         let (requests, queued) = mpsc::channel(QUEUED_APPENDS);
+        // Past the records, the file may hold the zeros a writer prepared
+        // before the log was last closed uncleanly.
+        let prepared = recovered
+            .active
+            .metadata()
+            .map_err(|source| LogError::Io {
+                path: path.display().to_string(),
+                source,
+            })?
+            .len();
         let writer = Writer {
             shared: shared.clone(),
             requests: queued,
             clock: clock.clone(),
             file: recovered.active,
+            prepared,
             path,
             segment_bytes: limits.segment_bytes,
             failed: None,

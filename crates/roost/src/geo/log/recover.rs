@@ -1,6 +1,10 @@
 //! Opening the log: finds the segments, finishes a trim a crash interrupted,
 //! checks every record, and cuts a torn tail.
 //!
+//! A segment's records may be followed by zeros the writer prepared
+//! (`writer.rs`): an all-zero header with nothing but zeros after it ends
+//! the records, in any segment, and is not damage.
+//!
 //! Only the newest segment can end in a torn record: records are written to
 //! it alone, and a segment is closed (a new one started) only after a group
 //! commit fsynced it whole. So the first record of the newest segment that
@@ -19,7 +23,6 @@
 //! the peers then resynchronise from a new, empty log).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::retention::{self, Trimmed};
@@ -32,7 +35,8 @@ pub struct Recovered {
     /// At least one; the last is the active segment.
     pub segments: Vec<Segment>,
     pub trimmed: Trimmed,
-    /// The active segment, open for writing at its durable end.
+    /// The active segment, open for writing (the writer writes at offsets:
+    /// its records end at the last segment's `len`).
     pub active: File,
 }
 
@@ -45,16 +49,11 @@ pub fn recover(dir: &Path) -> Result<Recovered, LogError> {
     let found = finish_trim(found, &trimmed)?;
     let mut segments = scan_all(&found)?;
     let active = match segments.last() {
-        Some(last) => {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&last.path)
-                .map_err(|source| io(&last.path, source))?;
-            file.seek(SeekFrom::Start(last.len))
-                .map_err(|source| io(&last.path, source))?;
-            file
-        }
+        Some(last) => OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&last.path)
+            .map_err(|source| io(&last.path, source))?,
         None => {
             let base = trimmed.through_seq + 1;
             let (file, path) = segment::create(dir, base)

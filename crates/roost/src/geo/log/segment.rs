@@ -160,6 +160,15 @@ pub fn scan(path: &Path, base: Seq) -> io::Result<(Segment, Option<Damage>)> {
         }
         let mut head = [0; HEADER_BYTES];
         reader.read_exact(&mut head)?;
+        if head == [0; HEADER_BYTES] {
+            // The writer's prepared zeros: the records end here, unless
+            // something other than zeros follows (a write torn by a crash).
+            if only_zeros(&mut reader, left - HEADER_BYTES as u64)? {
+                return Ok((segment, None));
+            }
+            let reason = "a zero-filled header followed by bytes that are not zeros".to_owned();
+            return Ok((segment, Some(damage(reason))));
+        }
         let header = Header::decode(&head);
         if header.frame_bytes() > left {
             let reason = format!(
@@ -177,6 +186,21 @@ pub fn scan(path: &Path, base: Seq) -> io::Result<(Segment, Option<Damage>)> {
         offset += header.frame_bytes();
     }
     Ok((segment, None))
+}
+
+/// Whether the next `len` bytes of `reader` are all zeros.
+fn only_zeros(reader: &mut impl Read, len: u64) -> io::Result<bool> {
+    let mut chunk = vec![0; 64 << 10];
+    let mut left = len;
+    while left > 0 {
+        let take = usize::try_from(left).unwrap_or(usize::MAX).min(chunk.len());
+        reader.read_exact(&mut chunk[..take])?;
+        if chunk[..take].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        left -= take as u64;
+    }
+    Ok(true)
 }
 
 /// Cuts the segment at `path` to `len` bytes, durably.

@@ -106,13 +106,17 @@ async fn appends_read_back_in_order_and_survive_a_reopen() {
     assert_eq!((stats.first, stats.last, stats.appended), (1, 30, 30));
     assert_eq!(stats.bytes, 30 * RECORD_BYTES);
     assert_eq!(stats.segments, 3);
-    assert_eq!(segment_paths(dir.path()).len(), 3);
-    let on_disk: u64 = segment_paths(dir.path())
-        .iter()
-        .map(|path| std::fs::metadata(path).unwrap().len())
-        .sum();
-    assert_eq!(on_disk, stats.bytes);
+    let paths = segment_paths(dir.path());
+    assert_eq!(paths.len(), 3);
+    // Closed segments are cut back to their records; the active one is
+    // zero-filled to the next prepared boundary, and cut back at close.
+    let file_len = |path: &std::path::PathBuf| std::fs::metadata(path).unwrap().len();
+    assert_eq!(file_len(&paths[0]), 10 * RECORD_BYTES);
+    assert_eq!(file_len(&paths[1]), 10 * RECORD_BYTES);
+    assert_eq!(file_len(&paths[2]), writer::PREPARE_BYTES);
     drop(log);
+    let on_disk: u64 = paths.iter().map(file_len).sum();
+    assert_eq!(on_disk, stats.bytes);
 
     let log = open_plain(dir.path(), 10);
     assert_eq!(records(&log, 1, 100, usize::MAX).await, expected(1..=30));
@@ -208,6 +212,93 @@ async fn subscribers_see_every_commit() {
     drop(log);
     let log = open_plain(dir.path(), 10);
     assert_eq!(*log.subscribe().borrow(), 3);
+}
+
+/// A copy of `from`'s files as they are on disk while its log is open, as a
+/// `kill -9` would leave them (every append was answered, so fsynced).
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn commits_write_into_prepared_zeros_which_end_the_records_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_plain(dir.path(), 1_000);
+    append_each(&log, 1..=1).await;
+    let path = segment_paths(dir.path()).remove(0);
+    // The first commit prepared a stretch; the next ones only overwrite it,
+    // so the file's size (metadata a commit would otherwise flush) stays.
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        writer::PREPARE_BYTES
+    );
+    append_each(&log, 2..=20).await;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        writer::PREPARE_BYTES
+    );
+
+    let crashed = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), crashed.path());
+    let reopened = open_plain(crashed.path(), 1_000);
+    let copy = segment_paths(crashed.path()).remove(0);
+    assert_eq!(
+        records(&reopened, 0, 100, usize::MAX).await,
+        expected(1..=20)
+    );
+    // Nothing was cut: the zeros are not a torn record.
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().len(),
+        writer::PREPARE_BYTES
+    );
+    append_each(&reopened, 21..=22).await;
+    drop(reopened);
+    assert_eq!(std::fs::metadata(&copy).unwrap().len(), 22 * RECORD_BYTES);
+    let reopened = open_plain(crashed.path(), 1_000);
+    assert_eq!(
+        records(&reopened, 0, 100, usize::MAX).await,
+        expected(1..=22)
+    );
+}
+
+#[tokio::test]
+async fn bytes_in_the_prepared_zeros_are_a_torn_tail_and_cut() {
+    let end = 20 * RECORD_BYTES;
+    // A torn batch that left its first header zero but later bytes written,
+    // and one that left part of its first header.
+    for at in [end + 100, end + 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open_plain(dir.path(), 1_000);
+        append_each(&log, 1..=20).await;
+        let crashed = tempfile::tempdir().unwrap();
+        copy_dir(dir.path(), crashed.path());
+        drop(log);
+        let path = segment_paths(crashed.path()).remove(0);
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, b"torn", at).unwrap();
+
+        let reopened = open_plain(crashed.path(), 1_000);
+        assert_eq!(
+            records(&reopened, 0, 100, usize::MAX).await,
+            expected(1..=20),
+            "bytes at {at}"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            end,
+            "bytes at {at}"
+        );
+        append_each(&reopened, 21..=21).await;
+        assert_eq!(
+            records(&reopened, 21, 100, usize::MAX).await,
+            expected(21..=21)
+        );
+    }
 }
 
 /// Ten records in one segment, then the log closed: the file to damage.
