@@ -1,7 +1,9 @@
 //! Reading durable records from a Seq: a plan made under the state lock
 //! (which segments, from which indexed offset, up to which durable record),
 //! then file reads outside it. Records past the durable extent the plan
-//! captured — written but not yet fsynced — are never read.
+//! captured — written but not yet fsynced — are never read, and neither is
+//! anything past its durable bytes (the writer's prepared zeros): a read at
+//! the tail costs the records it returns, not a buffer's worth of zeros.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -35,6 +37,8 @@ pub struct Stretch {
     seq: Seq,
     /// The first Seq past the durable records.
     end: Seq,
+    /// The end of the durable records' bytes.
+    len: u64,
 }
 
 /// Why a planned read did not complete.
@@ -45,7 +49,9 @@ pub enum ReadFailure {
     Failed(LogError),
 }
 
-pub fn plan(state: &State, from: Seq) -> Planned {
+/// What a read from `from` must do; records the in-memory tail holds are
+/// the answer at once.
+pub fn plan(state: &State, from: Seq, max_records: usize, max_bytes: usize) -> Planned {
     let trimmed = state.trimmed;
     if from != 0 && from <= trimmed.through_seq {
         return Planned::Done(LogRead::Gap {
@@ -56,6 +62,9 @@ pub fn plan(state: &State, from: Seq) -> Planned {
     let from = from.max(trimmed.through_seq + 1);
     if from >= state.next_seq() {
         return Planned::Done(LogRead::Records(Vec::new()));
+    }
+    if let Some(records) = state.tail.read(from, max_records, max_bytes) {
+        return Planned::Done(LogRead::Records(records));
     }
     let first = state
         .segments
@@ -71,6 +80,7 @@ pub fn plan(state: &State, from: Seq) -> Planned {
                 offset,
                 seq,
                 end: segment.next_seq(),
+                len: segment.len,
             }
         })
         .collect();
@@ -88,17 +98,17 @@ pub fn read(
     let mut out = Vec::new();
     let mut bytes = 0;
     for stretch in stretches {
-        let file = match File::open(&stretch.path) {
+        let mut file = match File::open(&stretch.path) {
             Ok(file) => file,
             // Retention removed it after the plan: only the oldest can go, so
             // nothing was read yet.
             Err(e) if segment::is_gone(&e) && out.is_empty() => return Err(ReadFailure::Gone),
             Err(source) => return Err(failed(stretch, source)),
         };
-        let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
-        reader
-            .seek(SeekFrom::Start(stretch.offset))
+        file.seek(SeekFrom::Start(stretch.offset))
             .map_err(|source| failed(stretch, source))?;
+        let durable = stretch.len.saturating_sub(stretch.offset);
+        let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file.take(durable));
         let mut seq = stretch.seq;
         let mut offset = stretch.offset;
         while seq < stretch.end {
@@ -111,9 +121,13 @@ pub fn read(
                 .map_err(|source| failed(stretch, source))?;
             let header = Header::decode(&head);
             if seq < from {
-                reader
-                    .seek_relative(i64::from(header.len))
+                let len = u64::from(header.len);
+                let skipped = io::copy(&mut (&mut reader).take(len), &mut io::sink())
                     .map_err(|source| failed(stretch, source))?;
+                if skipped != len {
+                    let source = io::Error::from(io::ErrorKind::UnexpectedEof);
+                    return Err(failed(stretch, source));
+                }
             } else {
                 let len = header.len as usize;
                 if !out.is_empty() && bytes + len > max_bytes {

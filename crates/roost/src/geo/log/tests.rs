@@ -23,7 +23,8 @@ fn payload(i: u64) -> Bytes {
     Bytes::from(format!("record-{i:05}"))
 }
 
-/// A log whose segments close after `per_segment` records.
+/// A log whose segments close after `per_segment` records, without the
+/// in-memory tail (so every read goes to the files these tests examine).
 fn open(
     dir: &Path,
     per_segment: u64,
@@ -31,10 +32,22 @@ fn open(
     max_age: Duration,
     clock: &Arc<ManualClock>,
 ) -> ChangeLog {
+    open_with_tail(dir, per_segment, max_bytes, max_age, clock, 0)
+}
+
+fn open_with_tail(
+    dir: &Path,
+    per_segment: u64,
+    max_bytes: u64,
+    max_age: Duration,
+    clock: &Arc<ManualClock>,
+    tail_bytes: usize,
+) -> ChangeLog {
     let limits = Limits {
         max_bytes,
         max_age,
         segment_bytes: per_segment * RECORD_BYTES,
+        tail_bytes,
     };
     ChangeLog::open_with(dir, limits, clock.clone()).unwrap()
 }
@@ -127,9 +140,19 @@ async fn appends_read_back_in_order_and_survive_a_reopen() {
 
 #[tokio::test]
 async fn reads_start_anywhere_and_keep_to_their_limits() {
+    // From the files alone, and with the newest 100 records (12 bytes of
+    // payload each) in memory too: the answers are the same.
+    for tail_bytes in [0, 1_200] {
+        reads_from_anywhere(tail_bytes).await;
+    }
+}
+
+async fn reads_from_anywhere(tail_bytes: usize) {
     let dir = tempfile::tempdir().unwrap();
     // 150 records a segment: the sparse index (every 64th) matters.
-    let log = open_plain(dir.path(), 150);
+    let clock = Arc::new(ManualClock::new(T0));
+    let day = Duration::from_secs(86_400);
+    let log = open_with_tail(dir.path(), 150, u64::MAX, day, &clock, tail_bytes);
     for start in (1..=400).step_by(10) {
         let batch = (start..start + 10).map(|i| (i, payload(i))).collect();
         log.append(batch).await.unwrap();
@@ -158,6 +181,39 @@ async fn reads_start_anywhere_and_keep_to_their_limits() {
     // Past the end: nothing yet.
     assert_eq!(records(&log, 401, 10, usize::MAX).await, Vec::new());
     assert_eq!(records(&log, 5_000, 10, usize::MAX).await, Vec::new());
+    // Within the tail, and the same limits there.
+    assert_eq!(records(&log, 390, 100, 36).await, expected(390..=392));
+    assert_eq!(records(&log, 395, 100, 1).await, expected(395..=395));
+    assert_eq!(records(&log, 399, 0, usize::MAX).await, Vec::new());
+    assert_eq!(
+        records(&log, 290, 200, usize::MAX).await,
+        expected(290..=400)
+    );
+}
+
+#[tokio::test]
+async fn reads_at_the_head_are_answered_from_memory_older_ones_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let day = Duration::from_secs(86_400);
+    // The newest 10 records (12 bytes of payload each) in memory.
+    let log = open_with_tail(dir.path(), 1_000, u64::MAX, day, &clock, 120);
+    append_each(&log, 1..=30).await;
+    // Damage on disk in a record the tail holds (25) and in one it does
+    // not (15): only a read that goes to the file sees it.
+    let path = segment_paths(dir.path()).remove(0);
+    flip_byte(&path, 24 * RECORD_BYTES + 30);
+    flip_byte(&path, 14 * RECORD_BYTES + 30);
+    assert_eq!(records(&log, 21, 100, usize::MAX).await, expected(21..=30));
+    let error = log.read(20, 100, usize::MAX).await.unwrap_err();
+    assert!(error.to_string().contains("record 25"), "{error}");
+    let error = log.read(11, 100, usize::MAX).await.unwrap_err();
+    assert!(error.to_string().contains("record 15"), "{error}");
+    // The tail follows the head.
+    append_each(&log, 31..=35).await;
+    assert_eq!(records(&log, 26, 100, usize::MAX).await, expected(26..=35));
+    let error = log.read(25, 100, usize::MAX).await.unwrap_err();
+    assert!(error.to_string().contains("record 25"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::frame::{self, Header, HEADER_BYTES, MAX_PAYLOAD_BYTES};
 use super::segment::{self, Segment};
-use super::{LogError, Seq, Shared};
+use super::{LogError, Seq, Shared, State};
 
 /// A batch takes queued appends until it holds this many bytes.
 const MAX_BATCH_BYTES: usize = 8 << 20;
@@ -148,7 +148,7 @@ impl Writer {
             tracing::error!(path = %self.path.display(), error = %e, "change log: fsync failed; every later append fails until a restart");
             return self.fail(batch, e.kind(), &why);
         }
-        let last = self.publish(&headers);
+        let last = self.publish(&headers, &batch);
         answer(batch, last);
     }
 
@@ -210,13 +210,16 @@ impl Writer {
         }
     }
 
-    /// Counts the batch's records as durable and wakes the readers; answers
-    /// the last Seq.
-    fn publish(&self, headers: &[(u64, Header)]) -> Seq {
+    /// Counts the batch's records as durable (in the active segment and the
+    /// in-memory tail) and wakes the readers; answers the last Seq.
+    fn publish(&self, headers: &[(u64, Header)], batch: &[Request]) -> Seq {
         let last = {
             let mut state = self.shared.state.lock();
-            if let Some(active) = state.segments.last_mut() {
-                for (offset, header) in headers {
+            let State { segments, tail, .. } = &mut *state;
+            if let Some(active) = segments.last_mut() {
+                let payloads = batch.iter().flat_map(|request| &request.records);
+                for ((offset, header), (_, payload)) in headers.iter().zip(payloads) {
+                    tail.push(active.next_seq(), payload);
                     active.push(*offset, header);
                 }
             }
