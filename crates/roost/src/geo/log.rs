@@ -174,17 +174,35 @@ impl Tail {
         }
     }
 
-    /// Keeps the record just made durable at `seq`, dropping the oldest
-    /// past the budget.
-    fn push(&mut self, seq: Seq, payload: &Bytes) {
-        if payload.len() > self.max_bytes {
-            // Too large to keep: the tail must stay consecutive.
-            self.records.clear();
-            self.bytes = 0;
+    /// Keeps the records just made durable, the first at `first`, dropping
+    /// the oldest past the budget. Only the newest that fit are looked at,
+    /// so a large commit costs the budget's worth of work under the lock,
+    /// not its own size.
+    fn extend(&mut self, first: Seq, payloads: &[&Bytes]) {
+        if self.max_bytes == 0 {
             return;
         }
-        self.records.push_back((seq, payload.clone()));
-        self.bytes += payload.len();
+        let mut kept = 0;
+        let mut fitting = 0;
+        for payload in payloads.iter().rev() {
+            if kept + payload.len() > self.max_bytes {
+                break;
+            }
+            kept += payload.len();
+            fitting += 1;
+        }
+        let skipped = payloads.len() - fitting;
+        if skipped > 0 {
+            // The commit alone fills the budget (or its newest record is
+            // too large to keep): the tail must stay consecutive.
+            self.records.clear();
+            self.bytes = 0;
+        }
+        for (i, payload) in payloads.iter().enumerate().skip(skipped) {
+            self.records
+                .push_back((first + i as Seq, Bytes::clone(payload)));
+            self.bytes += payload.len();
+        }
         while self.bytes > self.max_bytes {
             match self.records.pop_front() {
                 Some((_, dropped)) => self.bytes -= dropped.len(),

@@ -49,11 +49,19 @@ pub fn recover(dir: &Path) -> Result<Recovered, LogError> {
     let found = finish_trim(found, &trimmed)?;
     let mut segments = scan_all(&found)?;
     let active = match segments.last() {
-        Some(last) => OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&last.path)
-            .map_err(|source| io(&last.path, source))?,
+        Some(last) => {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&last.path)
+                .map_err(|source| io(&last.path, source))?;
+            // After a process crash the scan read the page cache: the last
+            // commit's records may be there without its fsync having run.
+            // Durable before any of them is served or numbered after, so a
+            // power loss now cannot take back records peers were sent.
+            file.sync_all().map_err(|source| io(&last.path, source))?;
+            file
+        }
         None => {
             let base = trimmed.through_seq + 1;
             let (file, path) = segment::create(dir, base)

@@ -150,23 +150,22 @@ pub fn scan(path: &Path, base: Seq) -> io::Result<(Segment, Option<Damage>)> {
             file_len,
             reason,
         };
-        if left < HEADER_BYTES as u64 {
-            return Ok((
-                segment,
-                Some(damage(format!(
-                    "a torn header ({left} of {HEADER_BYTES} bytes)"
-                ))),
-            ));
-        }
         let mut head = [0; HEADER_BYTES];
-        reader.read_exact(&mut head)?;
-        if head == [0; HEADER_BYTES] {
-            // The writer's prepared zeros: the records end here, unless
-            // something other than zeros follows (a write torn by a crash).
-            if only_zeros(&mut reader, left - HEADER_BYTES as u64)? {
+        let got = usize::try_from(left).map_or(HEADER_BYTES, |left| left.min(HEADER_BYTES));
+        reader.read_exact(&mut head[..got])?;
+        if head[..got].iter().all(|&b| b == 0) {
+            // The writer's prepared zeros (fewer than a header's worth when
+            // the records end just short of a prepared boundary): the
+            // records end here, unless something other than zeros follows
+            // (a write torn by a crash).
+            if only_zeros(&mut reader, left - got as u64)? {
                 return Ok((segment, None));
             }
-            let reason = "a zero-filled header followed by bytes that are not zeros".to_owned();
+            let reason = "zeros followed by bytes that are not zeros".to_owned();
+            return Ok((segment, Some(damage(reason))));
+        }
+        if got < HEADER_BYTES {
+            let reason = format!("a torn header ({left} of {HEADER_BYTES} bytes)");
             return Ok((segment, Some(damage(reason))));
         }
         let header = Header::decode(&head);

@@ -214,6 +214,21 @@ async fn reads_at_the_head_are_answered_from_memory_older_ones_from_the_files() 
     assert_eq!(records(&log, 26, 100, usize::MAX).await, expected(26..=35));
     let error = log.read(25, 100, usize::MAX).await.unwrap_err();
     assert!(error.to_string().contains("record 25"), "{error}");
+    // One commit larger than the tail: its newest records are kept.
+    let batch = (36..=50).map(|i| (10 * i, payload(i))).collect();
+    assert_eq!(log.append(batch).await.unwrap(), 50);
+    flip_byte(&path, 44 * RECORD_BYTES + 30);
+    assert_eq!(records(&log, 41, 100, usize::MAX).await, expected(41..=50));
+    let error = log.read(40, 100, usize::MAX).await.unwrap_err();
+    assert!(error.to_string().contains("record 45"), "{error}");
+    // A record larger than the tail empties it; the next ones fill it again.
+    let large = Bytes::from(vec![b'x'; 200]);
+    assert_eq!(log.append(vec![(510, large.clone())]).await.unwrap(), 51);
+    flip_byte(&path, 50 * RECORD_BYTES + 30);
+    let error = log.read(51, 100, usize::MAX).await.unwrap_err();
+    assert!(error.to_string().contains("record 51"), "{error}");
+    append_each(&log, 52..=52).await;
+    assert_eq!(records(&log, 52, 100, usize::MAX).await, expected(52..=52));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,6 +335,30 @@ async fn commits_write_into_prepared_zeros_which_end_the_records_after_a_crash()
         records(&reopened, 0, 100, usize::MAX).await,
         expected(1..=22)
     );
+}
+
+#[tokio::test]
+async fn fewer_zeros_than_a_header_end_the_records_too() {
+    // Records that end just short of a prepared boundary leave less than
+    // a header's worth of zeros.
+    let dir = tempfile::tempdir().unwrap();
+    let path = ten_records(dir.path()).await;
+    let end = 10 * RECORD_BYTES;
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(end + 10).unwrap();
+    let log = open_plain(dir.path(), 100);
+    assert_eq!(records(&log, 0, 100, usize::MAX).await, expected(1..=10));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), end + 10);
+    append_each(&log, 11..=11).await;
+    assert_eq!(records(&log, 11, 100, usize::MAX).await, expected(11..=11));
+    drop(log);
+    // And a byte that is not zero in them is a torn tail, cut.
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(11 * RECORD_BYTES + 10).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, b"x", 11 * RECORD_BYTES + 5).unwrap();
+    let log = open_plain(dir.path(), 100);
+    assert_eq!(records(&log, 0, 100, usize::MAX).await, expected(1..=11));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 11 * RECORD_BYTES);
 }
 
 #[tokio::test]

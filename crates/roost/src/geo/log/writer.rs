@@ -131,13 +131,22 @@ impl Writer {
                 headers.push((offset, header));
             }
         }
-        let end = start + buf.len() as u64;
+        let records_len = buf.len();
+        let end = start + records_len as u64;
         if end > self.prepared {
             // This commit writes the zeros of the next stretch with its records.
             let padded = end.next_multiple_of(PREPARE_BYTES);
-            buf.resize(buf.len() + (padded - end) as usize, 0);
+            buf.resize(records_len + (padded - end) as usize, 0);
         }
-        if let Err(e) = self.file.write_all_at(buf, start) {
+        let mut written = self.file.write_all_at(buf, start);
+        if written.is_err() && buf.len() > records_len {
+            // No room for the zeros (a full disk) need not refuse the
+            // records: try them alone, as an unprepared append.
+            self.undo(start);
+            buf.truncate(records_len);
+            written = self.file.write_all_at(buf, start);
+        }
+        if let Err(e) = written {
             self.undo(start);
             return self.fail(batch, e.kind(), &format!("write: {e}"));
         }
@@ -187,12 +196,18 @@ impl Writer {
         Ok(())
     }
 
-    /// Cuts the active segment's prepared zeros off, durably.
+    /// Cuts the active segment's prepared zeros off, durably. A failed
+    /// fsync here is final, as after a commit.
     fn cut_to_records(&mut self) -> io::Result<()> {
         let len = self.shared.state.lock().active_len();
         if self.prepared > len {
             self.file.set_len(len)?;
-            self.file.sync_all()?;
+            if let Err(e) = self.file.sync_all() {
+                let why = format!("fsync after cutting the prepared zeros: {e}");
+                tracing::error!(path = %self.path.display(), error = %e, "change log: {why}; every later append fails until a restart");
+                self.failed = Some(why);
+                return Err(e);
+            }
             self.prepared = len;
         }
         Ok(())
@@ -213,15 +228,20 @@ impl Writer {
     /// Counts the batch's records as durable (in the active segment and the
     /// in-memory tail) and wakes the readers; answers the last Seq.
     fn publish(&self, headers: &[(u64, Header)], batch: &[Request]) -> Seq {
+        let payloads: Vec<&Bytes> = batch
+            .iter()
+            .flat_map(|request| &request.records)
+            .map(|(_, payload)| payload)
+            .collect();
         let last = {
             let mut state = self.shared.state.lock();
             let State { segments, tail, .. } = &mut *state;
             if let Some(active) = segments.last_mut() {
-                let payloads = batch.iter().flat_map(|request| &request.records);
-                for ((offset, header), (_, payload)) in headers.iter().zip(payloads) {
-                    tail.push(active.next_seq(), payload);
+                let first = active.next_seq();
+                for (offset, header) in headers {
                     active.push(*offset, header);
                 }
+                tail.extend(first, &payloads);
             }
             state.appended += headers.len() as u64;
             state.commits += 1;
