@@ -218,7 +218,7 @@ impl Tail {
         let skip = usize::try_from(from.checked_sub(*first)?).ok()?;
         let mut out = Vec::new();
         let mut bytes = 0;
-        for (seq, payload) in self.records.iter().skip(skip) {
+        for (seq, payload) in self.records.range(skip.min(self.records.len())..) {
             if out.len() >= max_records || (!out.is_empty() && bytes + payload.len() > max_bytes) {
                 break;
             }

@@ -2,8 +2,9 @@
 //! checks every record, and cuts a torn tail.
 //!
 //! A segment's records may be followed by zeros the writer prepared
-//! (`writer.rs`): an all-zero header with nothing but zeros after it ends
-//! the records, in any segment, and is not damage.
+//! (`writer.rs`): where nothing but zeros follows the last record (even
+//! fewer than a header's worth), the records end, in any segment; that is
+//! not damage.
 //!
 //! Only the newest segment can end in a torn record: records are written to
 //! it alone, and a segment is closed (a new one started) only after a group

@@ -10,10 +10,10 @@
 //! each batch into those zeros. A commit that only overwrites blocks the
 //! file already has changes no file metadata, so on ext4 its `fdatasync`
 //! flushes the data alone instead of also committing the journal for the
-//! new size and blocks: about 200 µs instead of 390 µs on this project's
-//! test machine (`docs/benchmarks.md`). One commit in every megabyte pays
-//! for the next megabyte. The zeros are not records: recovery ends a
-//! segment's records at an all-zero header followed by nothing but zeros
+//! new size and blocks: 113 µs instead of 190 µs on this project's test
+//! machine (`bench/log-fsync.py`, docs/benchmarks.md). One commit in every
+//! megabyte pays for the next megabyte. The zeros are not records: recovery
+//! ends a segment's records where nothing but zeros follows
 //! (`segment::scan`), and a segment is cut back to its records when it is
 //! closed and when the log is dropped.
 //!
