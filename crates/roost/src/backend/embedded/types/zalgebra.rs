@@ -181,6 +181,14 @@ fn aggregate(into: &mut f64, value: f64, how: Aggregate) {
     };
 }
 
+/// Each of `sources` as a map from member to score, for lookups by member.
+fn by_member(sources: &[Scored]) -> Vec<HashMap<&[u8], f64>> {
+    sources
+        .iter()
+        .map(|source| source.iter().map(|(m, v)| (&m[..], *v)).collect())
+        .collect()
+}
+
 /// The union, intersection or difference of `keys`' members with their
 /// aggregated scores, in no particular order.
 fn combine(
@@ -210,10 +218,7 @@ fn combine(
             }
         }
         Op::Inter => {
-            let others: Vec<HashMap<&[u8], f64>> = sources[1..]
-                .iter()
-                .map(|s| s.iter().map(|(m, v)| (&m[..], *v)).collect())
-                .collect();
+            let others = by_member(&sources[1..]);
             'members: for (member, score) in &sources[0] {
                 let mut value = weighted(*score, weights[0]);
                 for (other, &weight) in others.iter().zip(&weights[1..]) {
@@ -226,10 +231,7 @@ fn combine(
             }
         }
         Op::Diff => {
-            let others: Vec<HashMap<&[u8], f64>> = sources[1..]
-                .iter()
-                .map(|s| s.iter().map(|(m, v)| (&m[..], *v)).collect())
-                .collect();
+            let others = by_member(&sources[1..]);
             for (member, score) in &sources[0] {
                 if !others.iter().any(|other| other.contains_key(&member[..])) {
                     result.insert(member.clone(), *score);
