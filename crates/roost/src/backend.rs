@@ -477,24 +477,42 @@ impl Backend {
     pub fn is_versioned(&self) -> bool {
         match self {
             Backend::Embedded(b) => b.is_versioned(),
-            Backend::Fleet(_) => false,
+            Backend::Fleet(f) => f.is_versioned(),
         }
     }
 
     /// Another region's entries (values and tombstones at their versions),
     /// each stored only if newer than what its key holds; one outcome per
-    /// entry, in order. The embedded store only: a Redis fleet answers
-    /// [`CacheError::Unsupported`] (a region refuses a Redis backend at start).
-    pub fn apply_versioned(&self, entries: Vec<SetEntry>) -> Result<Vec<ReplicaApply>, CacheError> {
+    /// entry, in order. Outside a region a Redis fleet answers
+    /// [`CacheError::Unsupported`].
+    pub async fn apply_versioned(
+        &self,
+        entries: Vec<SetEntry>,
+    ) -> Result<Vec<ReplicaApply>, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.apply_versioned(entries)),
-            Backend::Fleet(_) => Err(self.unsupported("applying another region's changes")),
+            Backend::Fleet(f) => Box::pin(f.apply_versioned(entries)).await,
+        }
+    }
+
+    /// What each key holds, tombstones included, with versions and
+    /// deadlines: reading back what a write stored, for a region's change
+    /// log (a Redis key of another type than a string reads as a tombstone
+    /// at a fresh version). Not an access for the eviction policy.
+    pub async fn versioned_entries(
+        &self,
+        keys: &[Bytes],
+    ) -> Result<Vec<Option<Stored>>, CacheError> {
+        match self {
+            Backend::Embedded(b) => Ok(b.peek_entries(keys)),
+            Backend::Fleet(f) => Box::pin(f.peek_entries(keys)).await,
         }
     }
 
     /// What each key holds, tombstones included, with versions and deadlines:
     /// reading back what a write stored, for a region's change log. Not an
-    /// access for the eviction policy. The embedded store only.
+    /// access for the eviction policy. The embedded store only; see
+    /// [`Backend::versioned_entries`] for both.
     pub fn peek_entries(&self, keys: &[Bytes]) -> Result<Vec<Option<Stored>>, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.peek_entries(keys)),
@@ -504,26 +522,27 @@ impl Backend {
 
     /// A tombstone at a fresh version, for a versioned write whose value was
     /// gone (evicted, expired) before it could be read back; `None` outside
-    /// a region and for a Redis fleet.
+    /// a region.
     pub fn fresh_tombstone(&self) -> Option<Stored> {
         match self {
             Backend::Embedded(b) => b.fresh_tombstone(),
-            Backend::Fleet(_) => None,
+            Backend::Fleet(f) => f.fresh_tombstone(),
         }
     }
 
     /// A fresh version from the region's clock, newer than everything
     /// stamped or observed so far: what a read-through miss takes before
-    /// asking the origin. `None` outside a region and for a Redis fleet.
+    /// asking the origin. `None` outside a region.
     pub fn stamp(&self) -> Option<Version> {
         match self {
             Backend::Embedded(b) => b.stamp(),
-            Backend::Fleet(_) => None,
+            Backend::Fleet(f) => f.stamp(),
         }
     }
 
     /// Removes every value and tombstone older than `version` (a resync);
-    /// answers how many were removed. The embedded store only.
+    /// answers how many were removed. The embedded store only (it runs on
+    /// the blocking pool); a fleet's is `Fleet::drop_older_than`.
     pub fn drop_older_than(&self, version: Version) -> Result<u64, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.drop_older_than(version)),

@@ -222,7 +222,8 @@ impl Cache {
         CacheHit {
             ttl: self.ttl_of(stored.expires_at),
             node: self.owner(key),
-            version: self.versioned.then(|| stored.version()),
+            // None for a read that does not carry it (a fleet's batch read).
+            version: Some(stored.version()).filter(|v| self.versioned && !v.is_none()),
             value: stored.value,
         }
     }

@@ -247,8 +247,9 @@ impl Config {
         Ok(config)
     }
 
-    /// A region keeps its change log and cursors in `ROOST_DATA_DIR`, and runs
-    /// on the embedded store (docs/regions.md says what a Redis backend lacks).
+    /// A region keeps its change log and cursors in `ROOST_DATA_DIR`; on a
+    /// Redis backend it keeps one copy per key and no near cache, since each
+    /// key's version lives on the key's one node (docs/regions.md).
     fn check_geo(&self, layers: &Layers) -> Result<(), ConfigError> {
         if self.geo.is_none() {
             return Ok(());
@@ -259,11 +260,19 @@ impl Config {
                 "a region needs ROOST_DATA_DIR: its change log is written there before each write is acknowledged".into(),
             ));
         }
-        if !matches!(self.backend, BackendConfig::Embedded { .. }) {
-            return Err(layers.invalid(
-                "region",
-                "geographic coherence runs on the embedded store in this release; versions and the change log are not yet kept in a Redis fleet or Redis Cluster (docs/regions.md)".into(),
-            ));
+        if let BackendConfig::Redis { fleet, .. } = &self.backend {
+            if fleet.replicas > 1 {
+                return Err(layers.invalid(
+                    "replicas",
+                    "a region on Redis keeps each key's version on its one node: set ROOST_REPLICAS=1 (Redis's own replicas, or a Redis Cluster's, still fail over)".into(),
+                ));
+            }
+            if fleet.near_cache_bytes > 0 {
+                return Err(layers.invalid(
+                    "near_cache_bytes",
+                    "a region on Redis serves every read from Redis, where versions are checked: set ROOST_NEAR_CACHE_BYTES=0".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -453,6 +462,29 @@ mod tests {
             .collect();
         let layers = Layers::defaults().with_env(&env);
         Config::from_layers(&layers)
+    }
+
+    #[test]
+    fn a_region_on_redis_needs_one_copy_per_key_and_no_near_cache() {
+        let region = [
+            ("ROOST_REGION", "us"),
+            ("ROOST_REGION_PEERS", "eu=http://127.0.0.1:8001"),
+            ("ROOST_REGION_SECRET", "0123456789abcdef"),
+            ("ROOST_DATA_DIR", "/tmp/roost-config-test"),
+            ("ROOST_BACKEND", "redis"),
+            ("REDIS_CLUSTER_NODES", "redis://127.0.0.1:7000,redis://127.0.0.1:7001"),
+        ];
+        let config = with_env(&region).unwrap();
+        assert!(config.geo.is_some());
+        for (key, value, named) in [
+            ("ROOST_REPLICAS", "2", "ROOST_REPLICAS=1"),
+            ("ROOST_NEAR_CACHE_BYTES", "64MiB", "ROOST_NEAR_CACHE_BYTES=0"),
+        ] {
+            let mut env = region.to_vec();
+            env.push((key, value));
+            let err = with_env(&env).unwrap_err().to_string();
+            assert!(err.contains(named), "{key}={value}: {err}");
+        }
     }
 
     #[test]

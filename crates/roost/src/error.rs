@@ -116,6 +116,10 @@ pub enum CacheError {
     /// does not run (streams, geo, blocking pops, scripts…).
     #[error("'{command}' runs in front of Redis only (a Redis fleet or Redis Cluster); the embedded store keeps strings, hashes, lists, sets and sorted sets (docs/resp.md)")]
     NeedsRedis { command: &'static str },
+    /// In a region on a Redis Cluster, a key whose version key cannot share
+    /// its slot (`backend/fleet/versions.rs`).
+    #[error("in a region on a Redis Cluster, a key with '}}' and no hash tag cannot keep its version in its slot; give the key a hash tag, e.g. {{name}}")]
+    Unversionable,
 }
 
 impl CacheError {
@@ -148,7 +152,8 @@ impl CacheError {
             | CacheError::IncrementOverflow
             | CacheError::Rejected { .. }
             | CacheError::Unsupported { .. }
-            | CacheError::NeedsRedis { .. } => ErrorKind::InvalidInput,
+            | CacheError::NeedsRedis { .. }
+            | CacheError::Unversionable => ErrorKind::InvalidInput,
             CacheError::KeyTooLong { .. }
             | CacheError::ValueTooLarge { .. }
             | CacheError::TooManyKeys { .. }
@@ -228,6 +233,7 @@ impl CacheError {
             CacheError::NotLogged { .. } => "not_logged",
             CacheError::Interrupted { .. } => "interrupted",
             CacheError::Unsupported { .. } | CacheError::NeedsRedis { .. } => "unsupported",
+            CacheError::Unversionable => "unversionable_key",
         }
     }
 }

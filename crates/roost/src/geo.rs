@@ -152,6 +152,13 @@ impl Geo {
         }
     }
 
+    /// What a Redis fleet or Redis Cluster stamps its writes with and keeps
+    /// its tombstones for (`backend/fleet/versions.rs`).
+    pub fn fleet_versions(&self) -> crate::backend::fleet::Versions {
+        let ttl_ms = u64::try_from(self.settings.tombstone_ttl.as_millis()).unwrap_or(u64::MAX);
+        crate::backend::fleet::Versions::new(self.hlc.clone(), ttl_ms)
+    }
+
     /// What the Cache hands each acknowledged client write to.
     pub fn sink(&self, tasks: &Tasks) -> Arc<dyn ChangeSink> {
         Arc::new(LogSink::new(

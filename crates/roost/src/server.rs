@@ -94,6 +94,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         tasks: tasks.clone(),
         hot: hot.clone(),
         versioning: geo.as_ref().map(|geo| geo.versioning()),
+        fleet_versions: geo.as_ref().map(|geo| geo.fleet_versions()),
     };
     let backend = build::build_backend(&config, parts).await?;
     let budget = OutputBudget::new(

@@ -29,8 +29,9 @@ use support::checker::{
 };
 use support::eventually;
 use support::origin::{Behaviour, TestOrigin};
+use support::redis::{RedisCluster, RedisServer};
 use support::regions::{
-    held_of, metric_sum, version_in, Addrs, Regions, SharedAddrs, DEADLINE, SECRET,
+    held_of, metric_sum, version_in, Addrs, Regions, RegionsBuilder, SharedAddrs, DEADLINE, SECRET,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -47,6 +48,36 @@ fn holds(value: &'static str) -> impl Fn(&Option<Held>) -> bool {
 
 fn absent(held: &Option<Held>) -> bool {
     held.is_none()
+}
+
+/// The Redis servers regions on the Redis backends run on: `eu` on a fleet
+/// of two standalone servers, `us` on a Redis Cluster of three masters;
+/// `ap` stays on the embedded store. Kept for the test's length.
+struct RedisBackends {
+    fleet: Vec<RedisServer>,
+    cluster: RedisCluster,
+}
+
+impl RedisBackends {
+    fn start() -> RedisBackends {
+        RedisBackends {
+            fleet: vec![RedisServer::start(), RedisServer::start()],
+            cluster: RedisCluster::start(3, 0),
+        }
+    }
+
+    fn apply(&self, builder: RegionsBuilder) -> RegionsBuilder {
+        let fleet: Vec<String> = self.fleet.iter().map(RedisServer::url).collect();
+        builder
+            .env_for(NAMES[EU], "ROOST_BACKEND", "redis")
+            .env_for(NAMES[EU], "REDIS_CLUSTER_NODES", &fleet.join(","))
+            .env_for(NAMES[US], "ROOST_BACKEND", "redis-cluster")
+            .env_for(
+                NAMES[US],
+                "REDIS_CLUSTER_NODES",
+                &self.cluster.seed_urls().join(","),
+            )
+    }
 }
 
 async fn three(mode: &str) -> Regions {
@@ -228,6 +259,102 @@ async fn a_delete_of_a_key_absent_here_still_removes_it_everywhere() {
     for r in [AP, EU, US] {
         assert_eq!(regions.get(r, "k").await, None, "{}", NAMES[r]);
     }
+}
+
+/// One region on each backend: versions, tombstones and conflicts behave
+/// the same whether a region keeps its keys in its own store, in a fleet of
+/// Redis servers or in a Redis Cluster, and Redis holds no version keys a
+/// client can see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regions_on_the_embedded_store_a_redis_fleet_and_a_redis_cluster_agree() {
+    let backends = RedisBackends::start();
+    let builder = Regions::builder(&NAMES).mode("replicate");
+    let regions = backends.apply(builder).start().await;
+    regions.wait_links_up().await;
+    for (writer, value) in [(AP, "from ap"), (EU, "from eu"), (US, "from us")] {
+        let key = format!("k-{}", NAMES[writer]);
+        let from = now_ms();
+        regions.set(writer, &key, value).await;
+        let to = now_ms();
+        let mine = regions.get(writer, &key).await.expect("read-your-writes");
+        assert_stamped(&regions, &mine, writer, from, to);
+        for (r, name) in NAMES.iter().enumerate() {
+            let held = regions.wait_for(r, &key, value, holds(value)).await;
+            assert_eq!(held.as_ref(), Some(&mine), "{name} holds another version",);
+        }
+    }
+    // A delete in the fleet region, over RESP, and a key absent there.
+    let mut resp = regions_resp(&regions, EU).await;
+    assert_eq!(resp.cmd(&["DEL", "k-ap", "never-set"]).await, ":1\r\n");
+    for r in [AP, US] {
+        regions.wait_for(r, "k-ap", "nothing", absent).await;
+    }
+    // INCR and APPEND on the cluster region are versioned writes too.
+    let mut resp = regions_resp(&regions, US).await;
+    assert_eq!(resp.cmd(&["INCRBY", "{t}n", "5"]).await, ":5\r\n");
+    assert_eq!(resp.cmd(&["APPEND", "{t}n", "0"]).await, ":2\r\n");
+    for r in [AP, EU] {
+        regions.wait_for(r, "{t}n", "50", holds("50")).await;
+    }
+    // A key a Redis Cluster cannot keep a version for is refused there.
+    let refused = resp.cmd(&["SET", "a}b", "v"]).await;
+    assert!(
+        refused.starts_with("-ERR in a region on a Redis Cluster"),
+        "{refused}"
+    );
+    // Forwarded writes are versioned too; a blocking one is refused.
+    let refused = resp.cmd(&["BLPOP", "{t}l", "1"]).await;
+    assert!(refused.starts_with("-ERR 'blpop' blocks"), "{refused}");
+    assert_eq!(resp.cmd(&["RPUSH", "{t}l", "a", "b"]).await, ":2\r\n");
+    assert_eq!(
+        resp.cmd(&["LMOVE", "{t}l", "{t}m", "LEFT", "RIGHT"]).await,
+        "$1\r\na\r\n"
+    );
+
+    // A hash written in the fleet's region, which has not heard of ap's
+    // string yet, drops the string elsewhere.
+    regions.link(EU, AP).blackhole();
+    regions.set(AP, "h", "a string").await;
+    regions
+        .wait_for(US, "h", "a string", holds("a string"))
+        .await;
+    let mut resp = regions_resp(&regions, EU).await;
+    assert_eq!(resp.cmd(&["HSET", "h", "f", "v"]).await, ":1\r\n");
+    for r in [AP, US] {
+        regions.wait_for(r, "h", "nothing", absent).await;
+    }
+    regions.heal_all();
+    regions.quiesce(DEADLINE).await;
+    assert_eq!(
+        resp.cmd(&["HGET", "h", "f"]).await,
+        "$1\r\nv\r\n",
+        "the older string lost"
+    );
+
+    // A late older write from the embedded region loses to the fleet's delete.
+    regions.link(EU, AP).blackhole();
+    regions.link(US, AP).blackhole();
+    regions.set(AP, "k-eu", "late").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(regions.del(EU, "k-eu").await, 200);
+    regions.wait_for(US, "k-eu", "nothing", absent).await;
+    regions.heal_all();
+    regions.quiesce(DEADLINE).await;
+    for (r, name) in NAMES.iter().enumerate() {
+        assert_eq!(regions.get(r, "k-eu").await, None, "{name} resurrected",);
+    }
+    // Version keys stay out of SCAN and KEYS.
+    for region in [EU, US] {
+        let mut resp = regions_resp(&regions, region).await;
+        let keys = resp.cmd(&["KEYS", "*"]).await;
+        assert!(!keys.contains("roost:v"), "{}: {keys}", NAMES[region]);
+        assert!(keys.contains("k-us"), "{}: {keys}", NAMES[region]);
+    }
+    let raw = backends.fleet[0].cli(&["--scan"]) + &backends.fleet[1].cli(&["--scan"]);
+    assert!(
+        raw.contains("roost:vk:{k-us}"),
+        "the fleet keeps versions: {raw}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -701,7 +828,31 @@ async fn checker_concurrent_writes_through_a_partition_and_a_kill_converge() {
         } else {
             "invalidate"
         };
-        checker_run(seed.wrapping_add(run), mode, run).await;
+        checker_run(seed.wrapping_add(run), mode, run, None).await;
+    }
+}
+
+/// The checker with one region on each backend (see [`RedisBackends`]):
+/// the fleet's and the cluster's regions keep their versions in Redis, and
+/// a `kill -9` of their gateway leaves Redis's data in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checker_on_mixed_backends_converges() {
+    let runs: u64 = std::env::var("GEO_CHECKER_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let seed: u64 = std::env::var("GEO_CHECKER_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| now_ms() ^ u64::from(std::process::id()) << 32);
+    for run in 0..runs {
+        let mode = if run % 2 == 0 {
+            "replicate"
+        } else {
+            "invalidate"
+        };
+        let backends = RedisBackends::start();
+        checker_run(seed.wrapping_add(run), mode, run, Some(&backends)).await;
     }
 }
 
@@ -718,12 +869,17 @@ struct Workload {
     ops: Mutex<Vec<Op>>,
 }
 
-async fn checker_run(seed: u64, mode: &str, run: u64) {
+async fn checker_run(seed: u64, mode: &str, run: u64, backends: Option<&RedisBackends>) {
     println!(
-        "checker run {run}: seed {seed} (GEO_CHECKER_SEED={seed} replays its choices), mode {mode}"
+        "checker run {run}: seed {seed} (GEO_CHECKER_SEED={seed} replays its choices), mode {mode}{}",
+        if backends.is_some() { ", mixed backends" } else { "" }
     );
     let mut rng = Rng::new(seed);
-    let mut regions = Regions::builder(&NAMES).mode(mode).start().await;
+    let mut builder = Regions::builder(&NAMES).mode(mode);
+    if let Some(backends) = backends {
+        builder = backends.apply(builder);
+    }
+    let mut regions = builder.start().await;
     regions.wait_links_up().await;
     let work = Arc::new(Workload {
         names: regions.names.clone(),

@@ -30,6 +30,7 @@ mod probe;
 mod scripts;
 mod topology;
 mod transaction;
+mod versions;
 mod warmup;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub use lease::{lease_key, LEASE_PREFIX};
 pub use near::{weight as near_entry_weight, Admission, ENTRY_OVERHEAD as NEAR_ENTRY_OVERHEAD};
 pub use scripts::MAX_BYTES as MAX_SCRIPT_BYTES;
 pub use topology::{FleetNode, Topology, MAX_REPLICAS};
+pub use versions::{is_version_key, Versions};
 pub use warmup::{WarmupReason, WarmupState, WarmupStatus, TREND_EVERY, WARMUP_KEYS_PER_SEC};
 
 use roost_ring::{NodeId, DEFAULT_WEIGHT};
@@ -73,6 +75,8 @@ pub struct Fleet {
     warmer: Option<Arc<warmup::Warmer>>,
     /// Scripts and function libraries, to load on a node that lacks one.
     scripts: scripts::Scripts,
+    /// A region's versions and tombstones (`versions.rs`); `None`: a single region.
+    versions: Option<Arc<versions::Versions>>,
 }
 
 /// What both constructors hand to [`Fleet::assemble`].
@@ -124,6 +128,7 @@ impl Fleet {
             near: None,
             warmer: None,
             scripts: scripts::Scripts::default(),
+            versions: None,
         }
     }
 

@@ -102,6 +102,18 @@ impl Backend {
             (Backend::Embedded(b), _, Some(since)) => {
                 Ok(b.fill_newer(key, value, expires_at, since, replace))
             }
+            // In a region the version orders the fill after client writes;
+            // the lease, if one was taken, is given back either way.
+            (Backend::Fleet(f), lease, Some(since)) if f.is_versioned() => {
+                let stored = Box::pin(f.fill_versioned(&key, value, expires_at, since, replace));
+                let stored = stored.await;
+                if let Some(held) = lease {
+                    if let Err(error) = self.lease_release(&key, held).await {
+                        tracing::debug!(%error, "releasing a fill's lease failed");
+                    }
+                }
+                stored
+            }
             (Backend::Fleet(f), Some(held), _) => {
                 let fill = f.lease_fill(key, &held.lease, &held.token, value, expires_at, replace);
                 Box::pin(fill).await

@@ -22,6 +22,7 @@ mod lease;
 mod node_info;
 mod node_pool;
 mod scripts;
+pub mod versioned;
 
 pub use address::NodeAddress;
 pub use blocking::{Pinned, MAX_BLOCKING};

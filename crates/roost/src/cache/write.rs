@@ -24,7 +24,7 @@ use roost_store::{AbsentInserts, ReplicaApply, UnixMillis};
 use super::strings::{SetOptions, SetResult};
 use super::taps::ChangeSink;
 use super::{Cache, Expiry, Found, Item};
-use crate::backend::{Condition, Deadline, LeaseHeld, RetimeCondition, SetEntry, Stored};
+use crate::backend::{Backend, Condition, Deadline, LeaseHeld, RetimeCondition, SetEntry, Stored};
 use crate::error::{CacheError, Cause};
 use crate::telemetry::Op;
 
@@ -404,21 +404,41 @@ impl Cache {
     /// stored a value there (`wrote`): then the value was evicted or expired
     /// before the read-back, and a tombstone at a fresh version stands in,
     /// so the other regions drop their older value as this one did.
-    fn read_back(&self, keys: &[Bytes], wrote: bool) -> Result<Vec<SetEntry>, CacheError> {
+    async fn read_back(&self, keys: &[Bytes], wrote: bool) -> Result<Vec<SetEntry>, CacheError> {
+        let held = self.backend.versioned_entries(keys).await?;
+        Ok(self.left_behind(keys, held, wrote))
+    }
+
+    /// [`Cache::read_back`] without waiting: the embedded store only (a
+    /// request dropped mid-write, see [`Unlogged`]'s `Drop`).
+    fn read_back_now(&self, keys: &[Bytes], wrote: bool) -> Result<Vec<SetEntry>, CacheError> {
         let held = self.backend.peek_entries(keys)?;
-        Ok(keys
-            .iter()
+        Ok(self.left_behind(keys, held, wrote))
+    }
+
+    /// The entries to log for `keys`, given what each holds (see
+    /// [`Cache::read_back`]).
+    fn left_behind(&self, keys: &[Bytes], held: Vec<Option<Stored>>, wrote: bool) -> Vec<SetEntry> {
+        keys.iter()
             .zip(held)
             .filter_map(|(key, entry)| {
                 let entry = entry.or_else(|| wrote.then(|| self.backend.fresh_tombstone())?)?;
-                // A collection is not replicated: the other regions drop the key.
+                // A collection is not replicated: the other regions drop the
+                // key, at the collection's version (a change between the two
+                // is then ordered the same way everywhere).
                 let entry = match entry.collection() {
-                    Some(_) => self.backend.fresh_tombstone()?,
+                    Some(_) => {
+                        let fresh = self.backend.fresh_tombstone()?;
+                        match entry.version() {
+                            version if version.is_none() => fresh,
+                            version => Stored::tombstone(version, fresh.expires_at),
+                        }
+                    }
                     None => entry,
                 };
                 Some((key.clone(), entry))
             })
-            .collect())
+            .collect()
     }
 
     async fn perform(&self, change: Change, origin: Origin) -> Result<Applied, CacheError> {
@@ -514,10 +534,13 @@ impl Cache {
                 done.too_large += refused;
                 Ok(Applied::Restored(done))
             }
-            Change::Replicate(entries) => self.replicate(entries),
+            Change::Replicate(entries) => self.replicate(entries).await,
             Change::DropOlder(version) => {
                 // One pass over every shard under its write lock: on the
                 // blocking pool, not on a worker serving requests.
+                if let Backend::Fleet(fleet) = &*self.backend {
+                    return Ok(Applied::Count(fleet.drop_older_than(version).await?));
+                }
                 let backend = self.backend.clone();
                 let dropped =
                     crate::tasks::Tasks::run_blocking(move || backend.drop_older_than(version))
@@ -547,13 +570,13 @@ impl Cache {
 
     /// Another region's entries, each stored only if newer than what its key
     /// holds; entries over the key or value limits are refused unapplied.
-    fn replicate(&self, entries: Vec<SetEntry>) -> Result<Applied, CacheError> {
+    async fn replicate(&self, entries: Vec<SetEntry>) -> Result<Applied, CacheError> {
         let (valid, refused) = self.within_limits(entries);
         let mut done = Replicated {
             refused,
             ..Replicated::default()
         };
-        for outcome in self.backend.apply_versioned(valid)? {
+        for outcome in self.backend.apply_versioned(valid).await? {
             match outcome {
                 ReplicaApply::Applied => done.applied += 1,
                 ReplicaApply::Older => done.older += 1,
@@ -790,7 +813,7 @@ impl<'a> Unlogged<'a> {
         };
         // The keys stay until the record is handed over: a drop while it
         // waits for room in the log must still find them.
-        let recorded = match self.cache.read_back(keys, self.wrote) {
+        let recorded = match self.cache.read_back(keys, self.wrote).await {
             Ok(entries) if entries.is_empty() => Ok(()),
             Ok(entries) => self.sink.record(entries).await,
             Err(err) => Err(err),
@@ -810,15 +833,34 @@ impl Drop for Unlogged<'_> {
             tracing::error!(keys = keys.len(), "a write panicked; not logged");
             return;
         }
-        match self.cache.read_back(&keys, self.wrote) {
+        if self.cache.backend.is_remote() {
+            // Reading back from Redis waits: on a task of its own.
+            let (cache, sink, wrote) = (self.cache.clone(), self.sink.clone(), self.wrote);
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return not_read_back(&CacheError::NoNode, keys.len());
+            };
+            runtime.spawn(async move {
+                match cache.read_back(&keys, wrote).await {
+                    Ok(entries) if entries.is_empty() => {}
+                    Ok(entries) => sink.record_detached(entries),
+                    Err(error) => not_read_back(&error, keys.len()),
+                }
+            });
+            return;
+        }
+        match self.cache.read_back_now(&keys, self.wrote) {
             Ok(entries) if entries.is_empty() => {}
             Ok(entries) => self.sink.record_detached(entries),
-            Err(error) => tracing::error!(
-                %error,
-                keys = keys.len(),
-                "a dropped request's write could not be read back for the change log; \
-                 the other regions will not get it"
-            ),
+            Err(error) => not_read_back(&error, keys.len()),
         }
     }
+}
+
+fn not_read_back(error: &CacheError, keys: usize) {
+    tracing::error!(
+        %error,
+        keys,
+        "a dropped request's write could not be read back for the change log; \
+         the other regions will not get it"
+    );
 }

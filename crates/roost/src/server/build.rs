@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use roost_store::{Clock, StoreConfig, Versioning};
 
-use crate::backend::fleet::NodeSpec;
+use crate::backend::fleet::{NodeSpec, Versions};
 use crate::backend::redis_link::NodeAddress;
 use crate::backend::{Backend, Embedded, Fleet};
 use crate::config::{BackendConfig, Config, RedisKind};
@@ -27,6 +27,8 @@ pub(super) struct Parts {
     /// A region's versions and tombstones (`crate::geo`), for the embedded
     /// store; `None` for a single region.
     pub versioning: Option<Versioning>,
+    /// The same for a Redis fleet or Redis Cluster.
+    pub fleet_versions: Option<Versions>,
 }
 
 pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Result<Backend> {
@@ -37,6 +39,7 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
         tasks,
         hot,
         versioning,
+        fleet_versions,
     } = parts;
     match &config.backend {
         BackendConfig::Embedded {
@@ -77,6 +80,12 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
                 Fleet::new(specs, *fleet, clock, events, tasks)?
             };
             let mut backend = backend;
+            if let Some(versions) = fleet_versions {
+                // A region: versions in Redis, one copy per key, no near
+                // cache (the configuration check made sure of both).
+                tracing::info!("versions and tombstones kept in Redis for the region");
+                backend.enable_versions(versions);
+            }
             backend.enable_near(hot.clone(), metrics.near().clone());
             if config.warming.enabled {
                 backend.enable_warmup(hot, config.hot_keys.capacity, &metrics);
@@ -164,6 +173,7 @@ mod tests {
             metrics: metrics.clone(),
             hot: crate::hot::HotKeys::new(crate::hot::HotKeysConfig::default(), &metrics),
             versioning: None,
+            fleet_versions: None,
         };
         build_backend(&config, parts).await.unwrap()
     }

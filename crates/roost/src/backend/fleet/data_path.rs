@@ -581,6 +581,11 @@ impl Fleet {
         {
             return Ok((node.clone(), None));
         }
+        if self.versions.is_some() {
+            // A region keeps each key's version on its node: no other
+            // node may take the write (`versions.rs`).
+            return Err(CacheError::NoNode);
+        }
         for index in placement.iter() {
             topology.nodes[index].journal.record(key);
         }

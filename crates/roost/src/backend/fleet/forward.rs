@@ -34,6 +34,11 @@ impl Fleet {
         if command.spread == Spread::Everywhere {
             return self.forward_everywhere(command.argv).await;
         }
+        if let (Some(versions), true) = (&self.versions, command.write) {
+            if !command.keys.is_empty() {
+                return self.forward_versioned(versions, command).await;
+            }
+        }
         let topology = self.topology();
         if self.cluster {
             return self.forward_to_cluster(&topology, command).await;

@@ -8,8 +8,12 @@ use roost_store::UnixMillis;
 
 use std::sync::Arc;
 
+use futures_util::future::join_all;
+
 use super::topology::FleetNode;
+use super::versions::is_version_key;
 use super::Fleet;
+use crate::backend::redis_link::versioned::VersionedOp;
 use crate::backend::redis_link::LinkWrite;
 use crate::backend::{Condition, Deadline, RetimeCondition, SetEntry, SetOutcome, Stored};
 use crate::error::{CacheError, Cause, NodeFault};
@@ -29,6 +33,9 @@ impl Fleet {
 
     /// [`Fleet::get`] after [`Fleet::near_hit`] missed.
     pub async fn get_past_near(&self, key: &[u8]) -> Result<Option<Stored>, CacheError> {
+        if self.versions.is_some() {
+            return self.get_versioned(key).await;
+        }
         self.read_past_near(key, true).await
     }
 
@@ -58,6 +65,17 @@ impl Fleet {
     /// Plain sets of a batch, one pipelined request per node; see
     /// [`Fleet::write_many`].
     pub async fn set_many(&self, entries: &[SetEntry]) -> Vec<Result<(), CacheError>> {
+        if let Some(versions) = self.versions.clone() {
+            let sets = entries.iter().map(|(key, entry)| {
+                let op = VersionedOp::Set {
+                    value: &entry.value,
+                    expires_at: entry.expires_at,
+                };
+                let versions = &versions;
+                async move { self.write_versioned(versions, key, op).await.map(|_| ()) }
+            });
+            return join_all(sets).await;
+        }
         let writes: Vec<(&Bytes, LinkWrite<'_>)> = entries
             .iter()
             .map(|(key, entry)| {
@@ -82,6 +100,13 @@ impl Fleet {
         value: Bytes,
         expires_at: Option<UnixMillis>,
     ) -> Result<(), CacheError> {
+        if let Some(versions) = &self.versions {
+            let op = VersionedOp::Set {
+                value: &value,
+                expires_at,
+            };
+            return self.write_versioned(versions, &key, op).await.map(|_| ());
+        }
         let write = LinkWrite::Set {
             value: &value,
             expires_at,
@@ -92,6 +117,13 @@ impl Fleet {
     }
 
     pub async fn delete(&self, key: &[u8]) -> Result<bool, CacheError> {
+        if let Some(versions) = &self.versions {
+            let key = Bytes::copy_from_slice(key);
+            let answer = self
+                .write_versioned(versions, &key, VersionedOp::Delete)
+                .await?;
+            return answer.removed();
+        }
         let result = self
             .write(&Bytes::copy_from_slice(key), LinkWrite::Delete)
             .await;
@@ -102,6 +134,9 @@ impl Fleet {
     /// Deletes of a batch, one pipelined request per node; see
     /// [`Fleet::write_many`]. `true` for each key that existed.
     pub async fn delete_many(&self, keys: &[Bytes]) -> Vec<Result<bool, CacheError>> {
+        if self.versions.is_some() {
+            return join_all(keys.iter().map(|key| self.delete(key))).await;
+        }
         let writes: Vec<(&Bytes, LinkWrite<'_>)> =
             keys.iter().map(|key| (key, LinkWrite::Delete)).collect();
         let results = self.write_many(&writes).await;
@@ -116,6 +151,14 @@ impl Fleet {
         condition: Condition,
         deadline: Deadline,
     ) -> Result<SetOutcome, CacheError> {
+        if let Some(versions) = &self.versions {
+            let op = VersionedOp::SetIf {
+                value: &value,
+                condition,
+                deadline,
+            };
+            return self.write_versioned(versions, &key, op).await?.set_if();
+        }
         let (k, v) = (&key[..], &value[..]);
         self.modify(&key, |node, now| async move {
             node.link
@@ -126,6 +169,12 @@ impl Fleet {
     }
 
     pub async fn take(&self, key: Bytes) -> Result<Option<Stored>, CacheError> {
+        if let Some(versions) = &self.versions {
+            return self
+                .write_versioned(versions, &key, VersionedOp::Take)
+                .await?
+                .entry();
+        }
         let k = &key[..];
         self.modify(
             &key,
@@ -139,6 +188,10 @@ impl Fleet {
         key: Bytes,
         deadline: Option<UnixMillis>,
     ) -> Result<Option<Stored>, CacheError> {
+        if let Some(versions) = &self.versions {
+            let op = VersionedOp::GetAndRetime { deadline };
+            return self.write_versioned(versions, &key, op).await?.entry();
+        }
         let k = &key[..];
         self.modify(&key, |node, now| async move {
             node.link.get_and_retime(k, deadline, now).await
@@ -152,6 +205,13 @@ impl Fleet {
         deadline: Option<UnixMillis>,
         condition: RetimeCondition,
     ) -> Result<bool, CacheError> {
+        if let Some(versions) = &self.versions {
+            let op = VersionedOp::Retime {
+                deadline,
+                condition,
+            };
+            return self.write_versioned(versions, &key, op).await?.changed();
+        }
         let k = &key[..];
         self.modify(&key, |node, now| async move {
             node.link.retime(k, deadline, condition, now).await
@@ -160,6 +220,10 @@ impl Fleet {
     }
 
     pub async fn incr_by(&self, key: Bytes, delta: i64) -> Result<i64, CacheError> {
+        if let Some(versions) = &self.versions {
+            let op = VersionedOp::IncrBy(delta);
+            return self.write_versioned(versions, &key, op).await?.integer();
+        }
         let k = &key[..];
         self.modify(
             &key,
@@ -174,6 +238,11 @@ impl Fleet {
         suffix: &[u8],
         max_len: usize,
     ) -> Result<usize, CacheError> {
+        if let Some(versions) = &self.versions {
+            let op = VersionedOp::Append { suffix, max_len };
+            let appended = self.write_versioned(versions, &key, op).await?.appended()?;
+            return appended.map_err(|len| CacheError::ValueTooLarge { len, max: max_len });
+        }
         let k = &key[..];
         self.modify(&key, |node, _| async move {
             node.link.append(k, suffix, max_len).await
@@ -279,7 +348,9 @@ impl Fleet {
                     .on_node(node, |link| link.scan(cursor, 1000, now))
                     .await?;
                 for (key, expires_at) in &keys {
-                    if topology.first_up(key, self.settings().replicas) == Some(index) {
+                    if topology.first_up(key, self.settings().replicas) == Some(index)
+                        && !is_version_key(key)
+                    {
                         visit(key, *expires_at);
                     }
                 }
@@ -307,7 +378,8 @@ impl Fleet {
         if self.cluster {
             let node = &topology.nodes[0];
             let (next, found) = self.on_node(node, |l| l.scan(cursor, count, now)).await?;
-            return Ok((next, found.into_iter().map(|(k, _)| k).collect()));
+            let keys = found.into_iter().map(|(k, _)| k);
+            return Ok((next, keys.filter(|k| !is_version_key(k)).collect()));
         }
         let (mut index, mut inner) = ((cursor >> NODE_SHIFT) as usize, cursor & INNER_MASK);
         let mut keys = Vec::new();
@@ -320,7 +392,8 @@ impl Fleet {
                     found
                         .into_iter()
                         .map(|(k, _)| k)
-                        .filter(|key| topology.first_up(key, replicas) == Some(index)),
+                        .filter(|key| topology.first_up(key, replicas) == Some(index))
+                        .filter(|key| !is_version_key(key)),
                 );
                 if next > INNER_MASK {
                     return Err(CacheError::NodeFailed {
@@ -350,6 +423,7 @@ impl Fleet {
     /// counted once.
     pub async fn flush(&self) -> Result<u64, CacheError> {
         let result = self.flush_nodes().await;
+        self.forget_all();
         self.near_forget_all();
         result
     }
