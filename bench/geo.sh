@@ -33,7 +33,8 @@
 #   RESULTS_DIR (bench/results) RUNS (3) PARTS ("staleness throughput partition")
 #   DELAYS ("0 50 100") RATES ("1000 5000") STALENESS_DURATION (15s) KEYSPACE (100000)
 #   VALUE_SIZE (100) GEO_MODE (replicate) THROUGHPUT_DURATION (10s) THROUGHPUT_CONNS (32)
-#   THROUGHPUT_PIPELINE (8) PARTITION_RATE (1000) PARTITION_SECONDS (60)
+#   THROUGHPUT_PIPELINE (8) THROUGHPUT_MODES ("off alone peered") PARTITION_RATE (1000)
+#   GEO_BACKEND (embedded; redis: every Roost on a fresh redis-server of its own) PARTITION_SECONDS (60)
 #   CONVERGE_TIMEOUT (120) EXTRA_ENV ("VAR=VALUE ...", given to every Roost started)
 #   CPU_SAMPLE (0; 1: in the throughput part, CPU seconds of each process and thread
 #   name, and the writer's log appends and fsyncs, over each load; bench/geo_cpu.py)
@@ -58,6 +59,8 @@ GEO_MODE=${GEO_MODE:-replicate}
 THROUGHPUT_DURATION=${THROUGHPUT_DURATION:-10s}
 THROUGHPUT_CONNS=${THROUGHPUT_CONNS:-32}
 THROUGHPUT_PIPELINE=${THROUGHPUT_PIPELINE:-8}
+THROUGHPUT_MODES=${THROUGHPUT_MODES:-off alone peered}
+GEO_BACKEND=${GEO_BACKEND:-embedded}
 PARTITION_RATE=${PARTITION_RATE:-1000}
 PARTITION_SECONDS=${PARTITION_SECONDS:-60}
 CONVERGE_TIMEOUT=${CONVERGE_TIMEOUT:-120}
@@ -97,13 +100,25 @@ start_proxy() {
   wait_until "proxy $name" "$!" "$log" http_ok "$PROXY_CONTROL/stats"
 }
 
-# start_roost NAME HTTP RESP [VAR=VALUE...]: an embedded roost in $WORK_DIR/NAME; sets
+# start_roost NAME HTTP RESP [VAR=VALUE...]: a roost in $WORK_DIR/NAME, on the embedded
+# store or (GEO_BACKEND=redis) on a fresh redis-server of its own (REDIS_PID); sets
 # ROOST_PID once /readyz and its RESP port answer.
 start_roost() {
-  local name=$1 http=$2 resp=$3 dir="$WORK_DIR/$1"
+  local name=$1 http=$2 resp=$3 dir="$WORK_DIR/$1" backend=(ROOST_BACKEND=embedded)
   shift 3
   mkdir -p "$dir"
-  (cd "$dir" && exec env ROOST_BACKEND=embedded ROOST_HTTP_ADDR="127.0.0.1:$http" \
+  REDIS_PID=
+  if [[ "$GEO_BACKEND" == redis ]]; then
+    local redis_port
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+      >"$dir/redis.log" 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    wait_until "redis-server ($name)" "$REDIS_PID" "$dir/redis.log" redis_ping "$redis_port"
+    backend=(ROOST_BACKEND=redis REDIS_CLUSTER_NODES="redis://127.0.0.1:$redis_port")
+  fi
+  (cd "$dir" && exec env "${backend[@]}" ROOST_HTTP_ADDR="127.0.0.1:$http" \
     ROOST_RESP_ADDR="127.0.0.1:$resp" ROOST_DASHBOARD_ADDR="127.0.0.1:$(free_port)" \
     ROOST_LOG=warn ROOST_SHUTDOWN_GRACE=0 "$@" "${EXTRA_ENV[@]}" "$ROOST_BIN" serve) \
     >>"$dir/roost.log" 2>&1 &
@@ -133,9 +148,12 @@ start_pair() {
   start_roost "$tag-a" "$A_HTTP" "$A_RESP" ROOST_REGION=a ROOST_REGION_PEERS="$a_peer" \
     ROOST_DATA_DIR="$WORK_DIR/$tag-a/data" "${common[@]}"
   PAIR_PIDS+=("$ROOST_PID")
+  A_REDIS_PID=$REDIS_PID
   start_roost "$tag-b" "$B_HTTP" "$B_RESP" ROOST_REGION=b ROOST_REGION_PEERS="$b_peer" \
     ROOST_DATA_DIR="$WORK_DIR/$tag-b/data" "${common[@]}"
   PAIR_PIDS+=("$ROOST_PID")
+  B_REDIS_PID=$REDIS_PID
+  if [[ -n "$A_REDIS_PID" ]]; then PAIR_PIDS+=("$A_REDIS_PID" "$B_REDIS_PID"); fi
   python3 "$PROBE" quiesce --timeout 30 "http://127.0.0.1:$A_HTTP" "http://127.0.0.1:$B_HTTP" \
     >"$WORK_DIR/$tag-up.json" || die "links of $tag not up in 30 s: $(cat "$WORK_DIR/$tag-up.json")"
 }
@@ -215,15 +233,17 @@ run_throughput() {
     off)
       http=$(free_port) resp=$(free_port)
       start_roost "$tag" "$http" "$resp"
-      pids=("$ROOST_PID")
+      pids=("$ROOST_PID" $REDIS_PID)
       sample=(--pid "a=$ROOST_PID")
+      [[ -n "$REDIS_PID" ]] && sample+=(--pid "redis-a=$REDIS_PID")
       ;;
     alone)
       http=$(free_port) resp=$(free_port)
       mkdir -p "$WORK_DIR/$tag/data"
       start_roost "$tag" "$http" "$resp" ROOST_REGION=a ROOST_DATA_DIR="$WORK_DIR/$tag/data"
-      pids=("$ROOST_PID")
+      pids=("$ROOST_PID" $REDIS_PID)
       sample=(--pid "a=$ROOST_PID")
+      [[ -n "$REDIS_PID" ]] && sample+=(--pid "redis-a=$REDIS_PID")
       log_url=(--log "http://127.0.0.1:$http=$ROOST_PID")
       ;;
     peered)
@@ -233,6 +253,7 @@ run_throughput() {
       # PAIR_PIDS: proxy b pulls a through, proxy a pulls b through, a, b.
       sample=(--pid "proxy-b-pulls-a=${PAIR_PIDS[0]}" --pid "proxy-a-pulls-b=${PAIR_PIDS[1]}"
         --pid "a=${PAIR_PIDS[2]}" --pid "b=${PAIR_PIDS[3]}")
+      [[ -n "$A_REDIS_PID" ]] && sample+=(--pid "redis-a=$A_REDIS_PID" --pid "redis-b=$B_REDIS_PID")
       log_url=(--log "http://127.0.0.1:$A_HTTP=${PAIR_PIDS[2]}")
       ;;
   esac
@@ -341,7 +362,9 @@ for part in "${PARTS[@]}"; do
           2) modes=(peered off alone) ;;
           0) modes=(alone peered off) ;;
         esac
-        for mode in "${modes[@]}"; do run_throughput "$mode" "$run"; done
+        for mode in "${modes[@]}"; do
+          [[ " $THROUGHPUT_MODES " == *" $mode "* ]] && run_throughput "$mode" "$run"
+        done
       done
       ;;
     partition)

@@ -498,14 +498,16 @@ impl Backend {
     /// What each key holds, tombstones included, with versions and
     /// deadlines: reading back what a write stored, for a region's change
     /// log (a Redis key of another type than a string reads as a tombstone
-    /// at a fresh version). Not an access for the eviction policy.
+    /// at its version). Not an access for the eviction policy. A Redis key
+    /// in `receipts` is not read again (see [`fleet::Receipts`]).
     pub async fn versioned_entries(
         &self,
         keys: &[Bytes],
+        receipts: Option<&fleet::Receipts>,
     ) -> Result<Vec<Option<Stored>>, CacheError> {
         match self {
             Backend::Embedded(b) => Ok(b.peek_entries(keys)),
-            Backend::Fleet(f) => Box::pin(f.peek_entries(keys)).await,
+            Backend::Fleet(f) => Box::pin(f.peek_entries(keys, receipts)).await,
         }
     }
 

@@ -472,13 +472,20 @@ mod tests {
             ("ROOST_REGION_SECRET", "0123456789abcdef"),
             ("ROOST_DATA_DIR", "/tmp/roost-config-test"),
             ("ROOST_BACKEND", "redis"),
-            ("REDIS_CLUSTER_NODES", "redis://127.0.0.1:7000,redis://127.0.0.1:7001"),
+            (
+                "REDIS_CLUSTER_NODES",
+                "redis://127.0.0.1:7000,redis://127.0.0.1:7001",
+            ),
         ];
         let config = with_env(&region).unwrap();
         assert!(config.geo.is_some());
         for (key, value, named) in [
             ("ROOST_REPLICAS", "2", "ROOST_REPLICAS=1"),
-            ("ROOST_NEAR_CACHE_BYTES", "64MiB", "ROOST_NEAR_CACHE_BYTES=0"),
+            (
+                "ROOST_NEAR_CACHE_BYTES",
+                "64MiB",
+                "ROOST_NEAR_CACHE_BYTES=0",
+            ),
         ] {
             let mut env = region.to_vec();
             env.push((key, value));

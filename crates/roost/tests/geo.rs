@@ -355,6 +355,18 @@ async fn regions_on_the_embedded_store_a_redis_fleet_and_a_redis_cluster_agree()
         raw.contains("roost:vk:{k-us}"),
         "the fleet keeps versions: {raw}"
     );
+
+    // Moving keys would leave their versions behind: refused in a region.
+    let added = regions
+        .http
+        .post(format!("{}/api/cluster/nodes", regions.base(EU)))
+        .json(&json!({ "address": backends.fleet[0].url(), "id": "again" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status().as_u16(), 409);
+    let body: Value = added.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "in_region", "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,7 +45,7 @@ pub use lease::{lease_key, LEASE_PREFIX};
 pub use near::{weight as near_entry_weight, Admission, ENTRY_OVERHEAD as NEAR_ENTRY_OVERHEAD};
 pub use scripts::MAX_BYTES as MAX_SCRIPT_BYTES;
 pub use topology::{FleetNode, Topology, MAX_REPLICAS};
-pub use versions::{is_version_key, Versions};
+pub use versions::{is_version_key, Receipts, Versions};
 pub use warmup::{WarmupReason, WarmupState, WarmupStatus, TREND_EVERY, WARMUP_KEYS_PER_SEC};
 
 use roost_ring::{NodeId, DEFAULT_WEIGHT};

@@ -24,6 +24,7 @@ use roost_store::{AbsentInserts, ReplicaApply, UnixMillis};
 use super::strings::{SetOptions, SetResult};
 use super::taps::ChangeSink;
 use super::{Cache, Expiry, Found, Item};
+use crate::backend::fleet::Receipts;
 use crate::backend::{Backend, Condition, Deadline, LeaseHeld, RetimeCondition, SetEntry, Stored};
 use crate::error::{CacheError, Cause};
 use crate::telemetry::Op;
@@ -373,10 +374,15 @@ impl Cache {
                 sink,
                 wrote: change.creates_values(),
                 keys: Some(keys),
+                receipts: self.backend.is_remote().then(Arc::default),
             }),
             _ => None,
         };
-        let result = self.perform(change, origin).await;
+        let receipts = unlogged.as_ref().and_then(|u| u.receipts.clone());
+        let result = match receipts {
+            Some(receipts) => receipts.gather(self.perform(change, origin)).await,
+            None => self.perform(change, origin).await,
+        };
         // The taps see what the write did here, logged or not.
         if let Some(write) = watched {
             self.taps.write(&write, result.as_ref());
@@ -404,8 +410,14 @@ impl Cache {
     /// stored a value there (`wrote`): then the value was evicted or expired
     /// before the read-back, and a tombstone at a fresh version stands in,
     /// so the other regions drop their older value as this one did.
-    async fn read_back(&self, keys: &[Bytes], wrote: bool) -> Result<Vec<SetEntry>, CacheError> {
-        let held = self.backend.versioned_entries(keys).await?;
+    /// `receipts`: what the write's own scripts answered, in front of Redis.
+    async fn read_back(
+        &self,
+        keys: &[Bytes],
+        wrote: bool,
+        receipts: Option<&Receipts>,
+    ) -> Result<Vec<SetEntry>, CacheError> {
+        let held = self.backend.versioned_entries(keys, receipts).await?;
         Ok(self.left_behind(keys, held, wrote))
     }
 
@@ -780,6 +792,8 @@ pub(super) struct Unlogged<'a> {
     wrote: bool,
     /// The keys to record; `None` once recorded, or for a failed write.
     keys: Option<Vec<Bytes>>,
+    /// In front of Redis: what the write's scripts said they left.
+    receipts: Option<Arc<Receipts>>,
 }
 
 impl<'a> Unlogged<'a> {
@@ -791,6 +805,7 @@ impl<'a> Unlogged<'a> {
             sink,
             wrote: false,
             keys: Some(keys),
+            receipts: None,
         }
     }
 
@@ -813,7 +828,8 @@ impl<'a> Unlogged<'a> {
         };
         // The keys stay until the record is handed over: a drop while it
         // waits for room in the log must still find them.
-        let recorded = match self.cache.read_back(keys, self.wrote).await {
+        let receipts = self.receipts.as_deref();
+        let recorded = match self.cache.read_back(keys, self.wrote, receipts).await {
             Ok(entries) if entries.is_empty() => Ok(()),
             Ok(entries) => self.sink.record(entries).await,
             Err(err) => Err(err),
@@ -840,7 +856,7 @@ impl Drop for Unlogged<'_> {
                 return not_read_back(&CacheError::NoNode, keys.len());
             };
             runtime.spawn(async move {
-                match cache.read_back(&keys, wrote).await {
+                match cache.read_back(&keys, wrote, None).await {
                     Ok(entries) if entries.is_empty() => {}
                     Ok(entries) => sink.record_detached(entries),
                     Err(error) => not_read_back(&error, keys.len()),

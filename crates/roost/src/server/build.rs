@@ -80,14 +80,18 @@ pub(super) async fn build_backend(config: &Config, parts: Parts) -> anyhow::Resu
                 Fleet::new(specs, *fleet, clock, events, tasks)?
             };
             let mut backend = backend;
+            let region = fleet_versions.is_some();
             if let Some(versions) = fleet_versions {
                 // A region: versions in Redis, one copy per key, no near
-                // cache (the configuration check made sure of both).
-                tracing::info!("versions and tombstones kept in Redis for the region");
+                // cache (the configuration check made sure of both), and
+                // no node warm-up, whose copies would carry no version.
+                tracing::info!(
+                    "versions and tombstones kept in Redis for the region; node warm-up off"
+                );
                 backend.enable_versions(versions);
             }
             backend.enable_near(hot.clone(), metrics.near().clone());
-            if config.warming.enabled {
+            if config.warming.enabled && !region {
                 backend.enable_warmup(hot, config.hot_keys.capacity, &metrics);
             }
             let fleet = Arc::new(backend);

@@ -70,6 +70,7 @@ impl From<TopologyError> for ApiError {
             TopologyError::TooFewNodes { .. } => (StatusCode::CONFLICT, "too_few_nodes"),
             TopologyError::Busy => (StatusCode::CONFLICT, "change_in_progress"),
             TopologyError::ClusterManaged => (StatusCode::CONFLICT, "cluster_managed"),
+            TopologyError::InRegion => (StatusCode::CONFLICT, "in_region"),
             TopologyError::Ring(_) => (StatusCode::BAD_REQUEST, "invalid_node"),
         };
         ApiError::new(status, code, err.to_string())

@@ -86,6 +86,8 @@ pub enum TopologyError {
     InvalidWeight,
     #[error("a Redis Cluster manages its own nodes; change it with redis-cli --cluster (add-node, del-node, reshard) and Roost follows")]
     ClusterManaged,
+    #[error("in a region each key's version lives on its node, and moving keys would leave their versions behind; change the nodes with the region stopped (or drained of traffic), then restart it")]
+    InRegion,
     #[error("ring: {0}")]
     Ring(RingError),
 }
@@ -184,6 +186,9 @@ impl Fleet {
     ) -> Result<Preview, TopologyError> {
         if self.cluster {
             return Err(TopologyError::ClusterManaged);
+        }
+        if self.versions.is_some() {
+            return Err(TopologyError::InRegion);
         }
         let _changing = self.changing.lock().await;
         let current = self.topology();

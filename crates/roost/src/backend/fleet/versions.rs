@@ -83,6 +83,46 @@ pub fn versioned_key(version_key: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// What one request's versioned writes left at their keys, as their scripts
+/// answered: `Cache::apply` gathers them around a client write in a region
+/// ([`Receipts::gather`]), so reading back what the write left for the
+/// change log costs no second round trip. Each is the key's state right
+/// after that write, at that write's version.
+#[derive(Debug, Default)]
+pub struct Receipts(Mutex<Vec<(Bytes, Option<Stored>)>>);
+
+tokio::task_local! {
+    static RECEIPTS: Arc<Receipts>;
+}
+
+impl Receipts {
+    /// Runs `work`, keeping the receipts of the versioned writes it makes.
+    pub async fn gather<F: std::future::Future>(self: &Arc<Self>, work: F) -> F::Output {
+        RECEIPTS.scope(self.clone(), work).await
+    }
+
+    /// Keeps `entry` for `key` when a request gathers receipts.
+    fn record(key: &Bytes, entry: Option<Stored>) {
+        let _ = RECEIPTS.try_with(|receipts| receipts.lock().push((key.clone(), entry)));
+    }
+
+    /// The last receipt for `key`: `Some(None)` when the key held nothing
+    /// after the write.
+    fn last(&self, key: &[u8]) -> Option<Option<Stored>> {
+        let held = self.lock();
+        held.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, e)| e.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Bytes, Option<Stored>)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The region's clock and tombstone lifetime, and the forgotten floor.
 #[derive(Debug)]
 pub struct Versions {
@@ -175,7 +215,13 @@ impl Fleet {
                 })
                 .await?;
             match done {
-                Versioned::Done(answer) => return Ok(answer),
+                Versioned::Done(answer, state) => {
+                    if let Some(state) = state {
+                        let entry = self.entry_of(versions, state);
+                        Receipts::record(key, entry);
+                    }
+                    return Ok(answer);
+                }
                 // Held by this region before a restart, or by another
                 // region's change: either way later stamps must pass it.
                 Versioned::Newer(held) => versions.hlc.resume(held),
@@ -330,9 +376,20 @@ impl Fleet {
     /// what a client write left, for the change log. A hash, list, set or
     /// sorted set reads as a tombstone at a fresh version (collections are
     /// not replicated: the other regions drop the key).
-    pub async fn peek_entries(&self, keys: &[Bytes]) -> Result<Vec<Option<Stored>>, CacheError> {
+    /// A key with a receipt (`receipts`: what this request's own writes
+    /// left, as their scripts answered) is not read again.
+    pub async fn peek_entries(
+        &self,
+        keys: &[Bytes],
+        receipts: Option<&Receipts>,
+    ) -> Result<Vec<Option<Stored>>, CacheError> {
         let versions = self.versions()?;
-        let peeks = keys.iter().map(|key| self.peek_one(versions, key));
+        let peeks = keys.iter().map(|key| async move {
+            match receipts.and_then(|r| r.last(key)) {
+                Some(entry) => Ok(entry),
+                None => self.peek_one(versions, key).await,
+            }
+        });
         join_all(peeks).await.into_iter().collect()
     }
 
@@ -349,15 +406,22 @@ impl Fleet {
         let peeked = self
             .on_node(&node, |link| link.peek_versioned(key, &version_key, now))
             .await?;
-        let until = now.saturating_add(versions.tombstone_ms);
-        Ok(match peeked {
+        Ok(self.entry_of(versions, peeked))
+    }
+
+    /// What a key's state is logged as: a value, or a tombstone (a hash,
+    /// list, set or sorted set is logged as the key's removal, at its own
+    /// version when it has one).
+    fn entry_of(&self, versions: &Versions, peeked: Peeked) -> Option<Stored> {
+        let until = self.now_millis().saturating_add(versions.tombstone_ms);
+        match peeked {
             Peeked::Value(entry) => Some(entry),
-            Peeked::Absent(Some(version)) => Some(Stored::tombstone(version, Some(until))),
+            Peeked::Absent(Some(version)) | Peeked::Other(Some(version)) => {
+                Some(Stored::tombstone(version, Some(until)))
+            }
             Peeked::Absent(None) => None,
-            // Logged as the key's removal at the collection's version.
-            Peeked::Other(Some(version)) => Some(Stored::tombstone(version, Some(until))),
             Peeked::Other(None) => self.fresh_tombstone(),
-        })
+        }
     }
 
     /// A read in a region: the string at `key` with its version (what a

@@ -33,9 +33,11 @@ use crate::error::CacheError;
 /// A client's write under a version. KEYS[1] key, KEYS[2] its version key;
 /// ARGV[1] version (hex), ARGV[2] tombstone ms, ARGV[3] the operation,
 /// ARGV[4..] its arguments. Answers `{0, held}` when the key holds this
-/// version or a newer one (nothing done), else `{1, result}`; the version
-/// is stamped only when the operation changed the key (a delete always: a
-/// tombstone even for an absent key).
+/// version or a newer one (nothing done), else `{1, result, kind, value,
+/// pttl, version}`: the operation's answer and what the key holds after it
+/// (as [`PEEK`] reads it), so the change log needs no second round trip. The
+/// version is stamped only when the operation changed the key (a delete
+/// always: a tombstone even for an absent key).
 static WRITE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -51,7 +53,15 @@ local function set_with(mode, value, ms)
   else redis.call('DEL', key) end
 end
 if op == 'set' then
+  -- The hot path, three calls: what the key holds after it is known.
   set_with(ARGV[5], ARGV[4], ARGV[6])
+  if ARGV[5] == 'persist' then
+    redis.call('SET', vkey, ver, 'PX', ttl)
+    return {1, 1, 1, ARGV[4], -1, ver}
+  elseif ARGV[5] == 'px' then
+    redis.call('SET', vkey, ver, 'PX', tonumber(ARGV[6]) + ttl)
+    return {1, 1, 1, ARGV[4], tonumber(ARGV[6]), ver}
+  end
   result = 1
 elseif op == 'setif' then
   local old = redis.call('GET', key)
@@ -103,12 +113,18 @@ elseif op == 'append' then
 else
   return redis.error_reply('ERR unknown versioned operation ' .. op)
 end
+local kind = redis.call('TYPE', key)['ok']
+local pttl = -2
+if kind ~= 'none' then pttl = redis.call('PTTL', key) end
 if wrote then
-  local pttl = redis.call('PTTL', key)
   if pttl > 0 then redis.call('SET', vkey, ver, 'PX', pttl + ttl)
   else redis.call('SET', vkey, ver, 'PX', ttl) end
+  held = ver
 end
-return {1, result}
+if kind == 'none' then return {1, result, 0, false, pttl, held} end
+if kind ~= 'string' then return {1, result, 2, false, pttl, held} end
+if op == 'set' then return {1, result, 1, ARGV[4], pttl, held} end
+return {1, result, 1, redis.call('GET', key), pttl, held}
 ",
     )
 });
@@ -269,8 +285,9 @@ pub enum VersionedOp<'a> {
 /// What a versioned write did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Versioned {
-    /// Done; the operation's own answer, as [`Answer`] reads it.
-    Done(Answer),
+    /// Done; the operation's own answer, as [`Answer`] reads it, and what the
+    /// key holds after it (`None`: nothing was run).
+    Done(Answer, Option<Peeked>),
     /// The key holds this version, not older than the one offered: nothing
     /// was done. Ask again with a newer one.
     Newer(Version),
@@ -426,7 +443,7 @@ impl RedisLink {
             } => match scripts::persist_requirement(condition) {
                 Some(requirement) => invocation.arg("persistif").arg(requirement),
                 // Nothing is later than no deadline: nothing to do or stamp.
-                None => return Ok(Versioned::Done(Answer::Changed(false))),
+                None => return Ok(Versioned::Done(Answer::Changed(false), None)),
             },
             VersionedOp::IncrBy(delta) => invocation.arg("incrby").arg(delta),
             VersionedOp::Append { suffix, max_len } => {
@@ -434,9 +451,12 @@ impl RedisLink {
             }
         };
         let invocation = &invocation;
-        let (done, reply): (i64, Value) = self
+        let replies: Vec<Value> = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
+        let mut replies = replies.into_iter();
+        let done: i64 = from_reply(&replies.next().unwrap_or(Value::Nil))?;
+        let reply = replies.next().unwrap_or(Value::Nil);
         if done == 0 {
             let held: Vec<u8> = from_reply(&reply)?;
             return parse_version(&held)
@@ -465,7 +485,9 @@ impl RedisLink {
                 Answer::Appended(if appended == 1 { Ok(len) } else { Err(len) })
             }
         };
-        Ok(Versioned::Done(answer))
+        let state: (i64, Option<Vec<u8>>, i64, Option<Vec<u8>>) =
+            from_reply(&Value::Array(replies.collect()))?;
+        Ok(Versioned::Done(answer, Some(peeked(state, now))))
     }
 
     /// A forwarded command that writes, run under `version` with every key
@@ -577,19 +599,10 @@ impl RedisLink {
         version_key: &[u8],
         now: UnixMillis,
     ) -> Result<Peeked, CacheError> {
-        let (kind, value, pttl, held): (i64, Option<Vec<u8>>, i64, Option<Vec<u8>>) = self
+        let state = self
             .run(|mut c| async move { PEEK.key(key).key(version_key).invoke_async(&mut c).await })
             .await?;
-        let version = held.as_deref().and_then(parse_version);
-        Ok(match (kind, value) {
-            (1, Some(value)) => {
-                let deadline = scripts::deadline_from_pttl(pttl, now);
-                let version = version.unwrap_or(Version::NONE);
-                Peeked::Value(Stored::versioned(Bytes::from(value), deadline, version))
-            }
-            (2, _) => Peeked::Other(version),
-            _ => Peeked::Absent(version),
-        })
+        Ok(peeked(state, now))
     }
 
     /// Removes `key` and its version key unless its version is at least
@@ -613,6 +626,23 @@ impl RedisLink {
             })
             .await?;
         Ok(dropped == 1)
+    }
+}
+
+/// `{kind, value, pttl, version}` as [`PEEK`] and [`WRITE`] answer it.
+fn peeked(
+    (kind, value, pttl, held): (i64, Option<Vec<u8>>, i64, Option<Vec<u8>>),
+    now: UnixMillis,
+) -> Peeked {
+    let version = held.as_deref().and_then(parse_version);
+    match (kind, value) {
+        (1, Some(value)) => {
+            let deadline = scripts::deadline_from_pttl(pttl, now);
+            let version = version.unwrap_or(Version::NONE);
+            Peeked::Value(Stored::versioned(Bytes::from(value), deadline, version))
+        }
+        (2, _) => Peeked::Other(version),
+        _ => Peeked::Absent(version),
     }
 }
 

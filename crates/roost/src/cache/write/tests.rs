@@ -483,7 +483,7 @@ async fn a_written_value_gone_before_its_read_back_is_logged_as_a_fresh_tombston
     let (cache, sink, _clock) = region();
     // "gone" was never stored here: as if another write evicted it, or it
     // expired, between the write and the read-back.
-    let read = cache.read_back(&[b("gone")], true).await.unwrap();
+    let read = cache.read_back(&[b("gone")], true, None).await.unwrap();
     assert_eq!(read.len(), 1);
     let (key, entry) = &read[0];
     assert_eq!(key, &b("gone"));
@@ -491,7 +491,7 @@ async fn a_written_value_gone_before_its_read_back_is_logged_as_a_fresh_tombston
     assert!(entry.version() >= v(FIRST_STAMP));
     // A change that stored no value (an XX SET on an absent key) records nothing.
     assert!(cache
-        .read_back(&[b("gone")], false)
+        .read_back(&[b("gone")], false, None)
         .await
         .unwrap()
         .is_empty());
