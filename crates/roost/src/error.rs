@@ -120,6 +120,12 @@ pub enum CacheError {
     /// its slot (`backend/fleet/versions.rs`).
     #[error("in a region on a Redis Cluster, a key with '}}' and no hash tag cannot keep its version in its slot; give the key a hash tag, e.g. {{name}}")]
     Unversionable,
+    /// A command a region on Redis cannot version (`backend/fleet/versions.rs`).
+    #[error("'{command}' is not available in a region on Redis: {reason} (docs/regions.md, \"Backends\")")]
+    NotInRegion {
+        command: String,
+        reason: &'static str,
+    },
 }
 
 impl CacheError {
@@ -153,7 +159,8 @@ impl CacheError {
             | CacheError::Rejected { .. }
             | CacheError::Unsupported { .. }
             | CacheError::NeedsRedis { .. }
-            | CacheError::Unversionable => ErrorKind::InvalidInput,
+            | CacheError::Unversionable
+            | CacheError::NotInRegion { .. } => ErrorKind::InvalidInput,
             CacheError::KeyTooLong { .. }
             | CacheError::ValueTooLarge { .. }
             | CacheError::TooManyKeys { .. }
@@ -234,6 +241,7 @@ impl CacheError {
             CacheError::Interrupted { .. } => "interrupted",
             CacheError::Unsupported { .. } | CacheError::NeedsRedis { .. } => "unsupported",
             CacheError::Unversionable => "unversionable_key",
+            CacheError::NotInRegion { .. } => "not_in_region",
         }
     }
 }

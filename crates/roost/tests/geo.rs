@@ -304,7 +304,26 @@ async fn regions_on_the_embedded_store_a_redis_fleet_and_a_redis_cluster_agree()
     );
     // Forwarded writes are versioned too; a blocking one is refused.
     let refused = resp.cmd(&["BLPOP", "{t}l", "1"]).await;
-    assert!(refused.starts_with("-ERR 'blpop' blocks"), "{refused}");
+    assert!(
+        refused.starts_with("-ERR 'blpop' is not available in a region on Redis"),
+        "{refused}"
+    );
+    let refused = resp
+        .cmd(&[
+            "EVAL",
+            "return redis.call('SET', KEYS[1], 'x')",
+            "1",
+            "{t}e",
+        ])
+        .await;
+    assert!(
+        refused.starts_with("-ERR 'eval' is not available"),
+        "{refused}"
+    );
+    assert_eq!(resp.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(resp.cmd(&["SET", "{t}x", "1"]).await, "+QUEUED\r\n");
+    let refused = resp.cmd(&["EXEC"]).await;
+    assert!(refused.contains("'exec' is not available"), "{refused}");
     assert_eq!(resp.cmd(&["RPUSH", "{t}l", "a", "b"]).await, ":2\r\n");
     assert_eq!(
         resp.cmd(&["LMOVE", "{t}l", "{t}m", "LEFT", "RIGHT"]).await,

@@ -442,6 +442,13 @@ impl RedisLink {
         Ok(keyspace::slot_ranges(&reply))
     }
 
+    /// INFO stats' `evicted_keys` (a cluster: summed over its masters): a
+    /// cheaper INFO than [`RedisLink::info`], for a region's forgotten floor.
+    pub async fn evicted_keys(&self) -> Result<u64, CacheError> {
+        self.run(|mut c| async move { keyspace::evicted_keys(&mut c).await })
+            .await
+    }
+
     /// INFO of the node (a cluster: summed over its masters).
     pub async fn info(&self) -> Result<NodeInfo, CacheError> {
         let db = self.address.db();

@@ -34,6 +34,7 @@ impl Fleet {
         if command.spread == Spread::Everywhere {
             return self.forward_everywhere(command.argv).await;
         }
+        self.refuse_unversioned(command.name)?;
         if let (Some(versions), true) = (&self.versions, command.write) {
             if !command.keys.is_empty() {
                 return self.forward_versioned(versions, command).await;

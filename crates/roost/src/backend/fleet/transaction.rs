@@ -75,6 +75,9 @@ impl Fleet {
         pinned: Option<Pinned>,
         resp3: bool,
     ) -> Result<Value, CacheError> {
+        if writes {
+            self.refuse_unversioned("exec")?;
+        }
         let mut all = Vec::with_capacity(commands.len() + 2);
         all.push(vec![Bytes::from_static(b"MULTI")]);
         all.extend(commands.iter().cloned());

@@ -32,6 +32,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::future::join_all;
+use futures_util::StreamExt;
+use indexmap::IndexMap;
 use redis::Value;
 use roost_store::{ReplicaApply, UnixMillis, Version};
 
@@ -52,6 +54,8 @@ const STANDALONE: &[u8] = b"roost:vs:";
 const MAX_ATTEMPTS: usize = 8;
 /// Keys a resync drops concurrently.
 const DROP_CONCURRENCY: usize = 64;
+/// Keys of a batch of changes applied concurrently.
+const APPLY_CONCURRENCY: usize = 128;
 
 /// Whether `key` is a version key (hidden from SCAN and KEYS).
 pub fn is_version_key(key: &[u8]) -> bool {
@@ -246,11 +250,9 @@ impl Fleet {
         command: Forwarded<'_>,
     ) -> Result<Value, CacheError> {
         if command.block != Block::No {
-            return Err(CacheError::Rejected {
-                reply: format!(
-                    "ERR '{}' blocks, which a region on Redis cannot version: use its non-blocking form",
-                    command.name
-                ),
+            return Err(CacheError::NotInRegion {
+                command: command.name.to_owned(),
+                reason: "it would wait holding a version older than what lands meanwhile; use its non-blocking form",
             });
         }
         let topology = self.topology();
@@ -302,6 +304,26 @@ impl Fleet {
         })
     }
 
+    /// Refuses what would write in Redis without a version in a region:
+    /// scripts and functions (their writes are their own, unseen here) and
+    /// transactions that write.
+    pub(super) fn refuse_unversioned(&self, command: &str) -> Result<(), CacheError> {
+        if self.versions.is_none() {
+            return Ok(());
+        }
+        let reason = match command {
+            "eval" | "evalsha" | "fcall" => {
+                "a script's writes could not be versioned or logged; the read-only forms (EVAL_RO, FCALL_RO) run"
+            }
+            "exec" => "a transaction's writes could not be versioned or logged; send its commands on their own",
+            _ => return Ok(()),
+        };
+        Err(CacheError::NotInRegion {
+            command: command.to_owned(),
+            reason,
+        })
+    }
+
     /// Another region's entries (values and tombstones at their versions),
     /// each stored only if newer than what its key holds.
     pub async fn apply_versioned(
@@ -311,20 +333,49 @@ impl Fleet {
         let versions = self.versions()?;
         self.refresh_floor(versions).await;
         let floor = versions.floor();
-        let mut outcomes = Vec::with_capacity(entries.len());
-        // In order: two changes of one key must land oldest first (the
-        // newer wins either way, but the counts would differ).
-        for (key, entry) in &entries {
+        // Keys apart are applied concurrently (one pipelined script each on
+        // the node's connections); a key's own changes in order, oldest
+        // first (the newer wins either way, but the counts would differ).
+        let mut by_key: IndexMap<&Bytes, Vec<usize>> = IndexMap::new();
+        for (i, (key, _)) in entries.iter().enumerate() {
+            by_key.entry(key).or_default().push(i);
+        }
+        let mut chains = Vec::with_capacity(by_key.len());
+        for (key, positions) in by_key {
+            chains.push(self.apply_chain(versions, key, positions, &entries, floor));
+        }
+        let mut outcomes = vec![ReplicaApply::Older; entries.len()];
+        let mut applied = futures_util::stream::iter(chains).buffer_unordered(APPLY_CONCURRENCY);
+        while let Some(chain) = applied.next().await {
+            for (i, outcome) in chain? {
+                outcomes[i] = outcome;
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// One key's changes of a batch, in order (see [`Fleet::apply_versioned`]).
+    async fn apply_chain(
+        &self,
+        versions: &Versions,
+        key: &Bytes,
+        positions: Vec<usize>,
+        entries: &[SetEntry],
+        floor: Version,
+    ) -> Result<Vec<(usize, ReplicaApply)>, CacheError> {
+        let mut outcomes = Vec::with_capacity(positions.len());
+        for i in positions {
             let incoming = Incoming {
-                entry,
+                entry: &entries[i].1,
                 fill: false,
                 floor,
             };
-            outcomes.push(match self.apply_one(versions, key, incoming).await? {
+            let outcome = match self.apply_one(versions, key, incoming).await? {
                 ApplyOutcome::Applied => ReplicaApply::Applied,
                 ApplyOutcome::Older => ReplicaApply::Older,
                 ApplyOutcome::Forgotten | ApplyOutcome::Unproven => ReplicaApply::Forgotten,
-            });
+            };
+            outcomes.push((i, outcome));
         }
         Ok(outcomes)
     }
@@ -503,9 +554,9 @@ impl Fleet {
     async fn refresh_floor(&self, versions: &Versions) {
         let topology = self.topology();
         let looks = topology.nodes.iter().map(|node| async move {
-            let info = self.on_node(node, |link| link.info()).await;
-            match info {
-                Ok(info) => versions.evicted_more(node.id.as_str(), info.evicted_keys),
+            let evicted = self.on_node(node, |link| link.evicted_keys()).await;
+            match evicted {
+                Ok(evicted) => versions.evicted_more(node.id.as_str(), evicted),
                 Err(_) => true,
             }
         });

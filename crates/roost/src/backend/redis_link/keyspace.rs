@@ -134,6 +134,22 @@ pub(crate) async fn flush(connection: &mut Connection) -> RedisResult<u64> {
     Ok(try_join_all(flushes).await?.into_iter().sum())
 }
 
+/// `evicted_keys` of INFO stats from every place, summed.
+pub(crate) async fn evicted_keys(connection: &mut Connection) -> RedisResult<u64> {
+    let places = places(connection).await?;
+    let probes = places.into_iter().map(|place| {
+        let mut connection = connection.clone();
+        async move {
+            let text: String = redis::cmd("INFO")
+                .arg("stats")
+                .query_async(&mut connection.at(place))
+                .await?;
+            RedisResult::Ok(NodeInfo::parse(&text, 0).evicted_keys)
+        }
+    });
+    Ok(try_join_all(probes).await?.into_iter().sum())
+}
+
 /// INFO from every place, summed; `db` picks the keyspace line.
 pub(crate) async fn info(connection: &mut Connection, db: i64) -> RedisResult<NodeInfo> {
     let places = places(connection).await?;
