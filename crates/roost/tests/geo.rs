@@ -845,22 +845,7 @@ const CLIENTS: usize = 2;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checker_concurrent_writes_through_a_partition_and_a_kill_converge() {
-    let runs: u64 = std::env::var("GEO_CHECKER_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    let seed: u64 = std::env::var("GEO_CHECKER_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| now_ms() ^ u64::from(std::process::id()) << 32);
-    for run in 0..runs {
-        let mode = if run % 2 == 0 {
-            "replicate"
-        } else {
-            "invalidate"
-        };
-        checker_run(seed.wrapping_add(run), mode, run, None).await;
-    }
+    checker_runs(false).await;
 }
 
 /// The checker with one region on each backend (see [`RedisBackends`]):
@@ -868,6 +853,13 @@ async fn checker_concurrent_writes_through_a_partition_and_a_kill_converge() {
 /// a `kill -9` of their gateway leaves Redis's data in place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checker_on_mixed_backends_converges() {
+    checker_runs(true).await;
+}
+
+/// `GEO_CHECKER_RUNS` checker runs (default 2), alternating replicate and
+/// invalidate mode, from `GEO_CHECKER_SEED` (default: the time and pid);
+/// `mixed`: one region on each backend, fresh Redis servers for each run.
+async fn checker_runs(mixed: bool) {
     let runs: u64 = std::env::var("GEO_CHECKER_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -882,8 +874,8 @@ async fn checker_on_mixed_backends_converges() {
         } else {
             "invalidate"
         };
-        let backends = RedisBackends::start();
-        checker_run(seed.wrapping_add(run), mode, run, Some(&backends)).await;
+        let backends = mixed.then(RedisBackends::start);
+        checker_run(seed.wrapping_add(run), mode, run, backends.as_ref()).await;
     }
 }
 
