@@ -120,6 +120,10 @@ pub enum CacheError {
     /// its slot (`backend/fleet/versions.rs`).
     #[error("in a region on a Redis Cluster, a key with '}}' and no hash tag cannot keep its version in its slot; give the key a hash tag, e.g. {{name}}")]
     Unversionable,
+    /// A write of one of a region's version keys (`roost:ver:`, `roost:vk:`,
+    /// `roost:vs:`) in front of Redis.
+    #[error("in a region on Redis, keys starting with roost:ver:, roost:vk: or roost:vs: hold Roost's versions and cannot be written")]
+    ReservedKey,
     /// A command a region on Redis cannot version (`backend/fleet/versions.rs`).
     #[error("'{command}' is not available in a region on Redis: {reason} (docs/regions.md, \"Backends\")")]
     NotInRegion {
@@ -160,6 +164,7 @@ impl CacheError {
             | CacheError::Unsupported { .. }
             | CacheError::NeedsRedis { .. }
             | CacheError::Unversionable
+            | CacheError::ReservedKey
             | CacheError::NotInRegion { .. } => ErrorKind::InvalidInput,
             CacheError::KeyTooLong { .. }
             | CacheError::ValueTooLarge { .. }
@@ -241,6 +246,7 @@ impl CacheError {
             CacheError::Interrupted { .. } => "interrupted",
             CacheError::Unsupported { .. } | CacheError::NeedsRedis { .. } => "unsupported",
             CacheError::Unversionable => "unversionable_key",
+            CacheError::ReservedKey => "reserved_key",
             CacheError::NotInRegion { .. } => "not_in_region",
         }
     }

@@ -47,6 +47,10 @@ use crate::telemetry::{EventKind, Events, GeoMetrics, Metrics};
 
 /// How often cursors are persisted (when one moved).
 const PERSIST_EVERY: Duration = Duration::from_millis(100);
+/// How far before the newest logged version a restart looks in Redis for
+/// writes the log did not get (`Geo::log_what_redis_kept`): longer than a
+/// write waits on Redis and the log together.
+const UNLOGGED_MARGIN_MS: u64 = 30_000;
 /// How often the log is trimmed and the rates and log gauges refreshed.
 const TICK_EVERY: Duration = Duration::from_secs(1);
 
@@ -272,6 +276,8 @@ impl Geo {
             from = first;
         }
         let (mut replayed, mut stored) = (0u64, 0u64);
+        // The newest version this region's log holds (or trimmed).
+        let mut newest = Version::NONE;
         loop {
             let items = match self.log.read(from, BATCH_RECORDS, BATCH_BYTES).await? {
                 log::LogRead::Records(items) => items,
@@ -296,6 +302,7 @@ impl Geo {
                 let record = record::Record::decode(&bytes, self.max_value_bytes)
                     .with_context(|| format!("record {seq} of this region's change log"))?;
                 self.hlc.resume(record.version);
+                newest = newest.max(record.version);
                 entries.push(record.into_entry(
                     self.settings.mode,
                     self.hlc.physical_now(),
@@ -318,7 +325,58 @@ impl Geo {
             tracing::info!(%message, "region restart");
             self.events.record(EventKind::Region, message);
         }
+        self.log_what_redis_kept(cache, newest).await?;
         Ok(replayed)
+    }
+
+    /// In front of Redis, writes outlive the gateway: one whose script ran
+    /// just before a `kill -9`, with its record not yet durable, is in Redis
+    /// but in no log, and the other regions would never get it. At start,
+    /// every key this region stamped after the newest version its log holds
+    /// is logged now, as it is.
+    async fn log_what_redis_kept(&self, cache: &Cache, newest: Version) -> anyhow::Result<()> {
+        let crate::backend::Backend::Fleet(fleet) = cache.backend() else {
+            return Ok(());
+        };
+        let trimmed = match self.log.trimmed() {
+            Some(log::LogRead::Gap {
+                trimmed_through, ..
+            }) => Version::new(trimmed_through).unwrap_or(Version::MAX),
+            _ => Version::NONE,
+        };
+        // Writes stamped a little before the newest logged one may have
+        // missed their group commit: look that far back too (logging a state
+        // again is harmless: the others take it as already held).
+        let newest = newest.max(trimmed);
+        let since_ms = hlc::physical_ms(newest).saturating_sub(UNLOGGED_MARGIN_MS);
+        let after = if newest.is_none() {
+            Version::NONE
+        } else {
+            hlc::compose(since_ms, 0, 0)
+        };
+        let region = self.hlc.region();
+        let entries = fleet
+            .own_unlogged(region, after)
+            .await
+            .context("looking in Redis for writes the log did not get")?;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        for (_, entry) in &entries {
+            self.hlc.resume(entry.version());
+        }
+        let records = sink::records(region, self.settings.mode, entries);
+        let count = records.len();
+        self.log
+            .append(records)
+            .await
+            .context("logging writes found in Redis beyond the log")?;
+        let message = format!(
+            "logged {count} writes Redis kept after the log's last record (the gateway stopped between a write and its record)"
+        );
+        tracing::warn!(%message, "region restart");
+        self.events.record(EventKind::Region, message);
+        Ok(())
     }
 
     /// Changes up to version `trimmed_through` can no longer be sent or

@@ -296,12 +296,33 @@ async fn regions_on_the_embedded_store_a_redis_fleet_and_a_redis_cluster_agree()
     for r in [AP, EU] {
         regions.wait_for(r, "{t}n", "50", holds("50")).await;
     }
+    // Version keys are Roost's own.
+    let refused = resp.cmd(&["SET", "roost:vk:{k-us}", "x"]).await;
+    assert!(
+        refused.starts_with("-ERR in a region on Redis, keys starting with roost:ver:"),
+        "{refused}"
+    );
+    // A key without a deadline keeps its version as long as it lives.
+    let raw = backends
+        .cluster
+        .node(backends.cluster.master_for_key("{t}n"));
+    assert_eq!(
+        raw.cli(&["PTTL", "roost:ver:{t}n"]).trim(),
+        "-1",
+        "no expiry on a persistent key's version"
+    );
     // A key a Redis Cluster cannot keep a version for is refused there.
     let refused = resp.cmd(&["SET", "a}b", "v"]).await;
     assert!(
         refused.starts_with("-ERR in a region on a Redis Cluster"),
         "{refused}"
     );
+    // A write that fails on one key still logs what it did to the others.
+    let failed = resp.cmd(&["MSET", "{t}ok", "1", "x}y", "2"]).await;
+    assert!(failed.starts_with("-ERR"), "{failed}");
+    for r in [AP, EU] {
+        regions.wait_for(r, "{t}ok", "1", holds("1")).await;
+    }
     // Forwarded writes are versioned too; a blocking one is refused.
     let refused = resp.cmd(&["BLPOP", "{t}l", "1"]).await;
     assert!(
@@ -386,6 +407,23 @@ async fn regions_on_the_embedded_store_a_redis_fleet_and_a_redis_cluster_agree()
     assert_eq!(added.status().as_u16(), 409);
     let body: Value = added.json().await.unwrap();
     assert_eq!(body["error"]["code"], "in_region", "{body}");
+
+    // A write Redis kept but the log never got (its gateway was killed
+    // between the script and the record) is logged when the region restarts.
+    let mut regions = regions;
+    regions.kill(EU);
+    let stamp = (now_ms() << 21) | u64::from(regions.version_index(EU));
+    for server in &backends.fleet {
+        server.cli(&["SET", "kept", "by redis"]);
+        server.cli(&["SET", "roost:vk:{kept}", &format!("{stamp:016x}")]);
+    }
+    regions.restart(EU).await;
+    for r in [AP, US] {
+        let held = regions
+            .wait_for(r, "kept", "by redis", holds("by redis"))
+            .await;
+        assert_eq!(held.map(|h| h.version), Some(stamp));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

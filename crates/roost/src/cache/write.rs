@@ -392,6 +392,18 @@ impl Cache {
                 unlogged.wrote &= applied.wrote_value();
                 unlogged.log().await.map(|()| applied)
             }
+            (Err(error), Some(unlogged)) if unlogged.receipts.is_some() => {
+                // In front of Redis a failed write may have changed some of
+                // its keys (a batch across nodes, a reply lost after the
+                // script ran): what its keys hold now is logged all the
+                // same (each state at its own version, so logging one again
+                // is harmless); the client still gets the error.
+                unlogged.wrote = false;
+                if let Err(not_logged) = unlogged.log().await {
+                    tracing::warn!(error = %not_logged.chain(), "a failed write's keys could not be logged");
+                }
+                Err(error)
+            }
             (result, Some(unlogged)) => {
                 // A failed write is answered as failed and not logged.
                 unlogged.keys = None;
@@ -418,7 +430,9 @@ impl Cache {
         receipts: Option<&Receipts>,
     ) -> Result<Vec<SetEntry>, CacheError> {
         let held = self.backend.versioned_entries(keys, receipts).await?;
-        Ok(self.left_behind(keys, held, wrote))
+        // A receipt is the key's state right after the write: a key without
+        // one was not written by it, so no tombstone stands in for it.
+        Ok(self.left_behind(keys, held, wrote && receipts.is_none()))
     }
 
     /// [`Cache::read_back`] without waiting: the embedded store only (a

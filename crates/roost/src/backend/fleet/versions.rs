@@ -20,11 +20,11 @@
 //!
 //! Redis evicts keys and version keys on its own. A key present without its
 //! version key has no provable version: another region's change drops it.
-//! A tombstone evicted could let an older change back in, so the region
-//! keeps a *forgotten floor*: whenever a node's `evicted_keys` rose since the
-//! last look (read before each batch of changes is applied), or the region
-//! flushed, the floor rises to the clock's now, and a change for a key that
-//! holds nothing is stored only above it.
+//! A tombstone evicted could let an older change back in, so each node has
+//! a *forgotten floor*: whenever its `evicted_keys` rose since the last look
+//! (read before each batch of changes is applied) or it did not answer, its
+//! floor rises to the clock's now (a resync or a flush raises every node's),
+//! and a change for a key that holds nothing there is stored only above it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,12 +40,13 @@ use roost_store::{ReplicaApply, UnixMillis, Version};
 use super::topology::FleetNode;
 use super::Fleet;
 use crate::backend::redis_link::key_slot;
+use crate::backend::redis_link::versioned::parse_version;
 use crate::backend::redis_link::versioned::{
     Answer, ApplyOutcome, Incoming, Peeked, Stamp, Versioned, VersionedOp,
 };
 use crate::backend::{Block, Forwarded, SetEntry, Stored};
 use crate::error::CacheError;
-use crate::geo::hlc::Hlc;
+use crate::geo::hlc::{region_index, Hlc};
 
 const TAGGED: &[u8] = b"roost:ver:";
 const WHOLE: &[u8] = b"roost:vk:";
@@ -110,14 +111,14 @@ impl Receipts {
         let _ = RECEIPTS.try_with(|receipts| receipts.lock().push((key.clone(), entry)));
     }
 
-    /// The last receipt for `key`: `Some(None)` when the key held nothing
-    /// after the write.
-    fn last(&self, key: &[u8]) -> Option<Option<Stored>> {
+    /// The newest receipt for `key` (by version: a request's writes of one
+    /// key may land in another order than they were recorded); `Some(None)`
+    /// when the key held nothing provable after the write.
+    fn newest(&self, key: &[u8]) -> Option<Option<Stored>> {
         let held = self.lock();
-        held.iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, e)| e.clone())
+        let mine = held.iter().filter(|(k, _)| k == key).map(|(_, e)| e);
+        mine.max_by_key(|e| e.as_ref().map(Stored::version))
+            .cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Bytes, Option<Stored>)>> {
@@ -132,8 +133,11 @@ impl Receipts {
 pub struct Versions {
     hlc: Arc<Hlc>,
     tombstone_ms: u64,
-    /// A change for a key holding nothing is stored only above this.
+    /// A change for a key holding nothing is stored only above this (and
+    /// above its node's floor): raised by a resync and a flush.
     floor: AtomicU64,
+    /// Each node's own floor: raised when it evicted keys, or did not answer.
+    node_floors: Mutex<HashMap<String, Version>>,
     /// Each node's `evicted_keys` at the last look.
     evicted: Mutex<HashMap<String, u64>>,
 }
@@ -144,12 +148,32 @@ impl Versions {
             hlc,
             tombstone_ms,
             floor: AtomicU64::new(0),
+            node_floors: Mutex::new(HashMap::new()),
             evicted: Mutex::new(HashMap::new()),
         }
     }
 
-    fn floor(&self) -> Version {
-        Version::new(self.floor.load(Ordering::Acquire)).unwrap_or(Version::MAX)
+    /// The floor for a key on `node`.
+    fn floor_of(&self, node: &str) -> Version {
+        let global = Version::new(self.floor.load(Ordering::Acquire)).unwrap_or(Version::MAX);
+        let floors = self
+            .node_floors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        floors
+            .get(node)
+            .copied()
+            .unwrap_or(Version::NONE)
+            .max(global)
+    }
+
+    fn raise_node_floor(&self, node: &str, to: Version) {
+        let mut floors = self
+            .node_floors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let floor = floors.entry(node.to_owned()).or_insert(Version::NONE);
+        *floor = (*floor).max(to);
     }
 
     fn raise_floor(&self, to: Version) {
@@ -194,6 +218,9 @@ impl Fleet {
     }
 
     fn version_key_of(&self, key: &[u8]) -> Result<Vec<u8>, CacheError> {
+        if is_version_key(key) {
+            return Err(CacheError::ReservedKey);
+        }
         version_key(key, self.cluster).ok_or(CacheError::Unversionable)
     }
 
@@ -228,6 +255,15 @@ impl Fleet {
                 }
                 // Held by this region before a restart, or by another
                 // region's change: either way later stamps must pass it.
+                // This attempt's own version: an earlier send of it ran
+                // (the client retried after a lost reply). Running it again
+                // would apply it twice; its answer is lost.
+                Versioned::Newer(held) if held == stamp.version => {
+                    return Err(CacheError::Interrupted {
+                        what: "a versioned write",
+                        reason: "it was applied, but its answer was lost".into(),
+                    });
+                }
                 Versioned::Newer(held) => versions.hlc.resume(held),
             }
         }
@@ -293,6 +329,14 @@ impl Fleet {
                 .await?;
             match ran {
                 Ok(reply) => return Ok(reply),
+                // An earlier send of this very attempt ran (see
+                // `write_versioned`): not again.
+                Err(held) if held == stamp.0 => {
+                    return Err(CacheError::Interrupted {
+                        what: "a versioned write",
+                        reason: "it was applied, but its answer was lost".into(),
+                    });
+                }
                 Err(held) => versions.hlc.resume(held),
             }
         }
@@ -332,7 +376,6 @@ impl Fleet {
     ) -> Result<Vec<ReplicaApply>, CacheError> {
         let versions = self.versions()?;
         self.refresh_floor(versions).await;
-        let floor = versions.floor();
         // Keys apart are applied concurrently (one pipelined script each on
         // the node's connections); a key's own changes in order, oldest
         // first (the newer wins either way, but the counts would differ).
@@ -342,7 +385,7 @@ impl Fleet {
         }
         let mut chains = Vec::with_capacity(by_key.len());
         for (key, positions) in by_key {
-            chains.push(self.apply_chain(versions, key, positions, &entries, floor));
+            chains.push(self.apply_chain(versions, key, positions, &entries));
         }
         let mut outcomes = vec![ReplicaApply::Older; entries.len()];
         let mut applied = futures_util::stream::iter(chains).buffer_unordered(APPLY_CONCURRENCY);
@@ -361,16 +404,10 @@ impl Fleet {
         key: &Bytes,
         positions: Vec<usize>,
         entries: &[SetEntry],
-        floor: Version,
     ) -> Result<Vec<(usize, ReplicaApply)>, CacheError> {
         let mut outcomes = Vec::with_capacity(positions.len());
         for i in positions {
-            let incoming = Incoming {
-                entry: &entries[i].1,
-                fill: false,
-                floor,
-            };
-            let outcome = match self.apply_one(versions, key, incoming).await? {
+            let outcome = match self.apply_one(versions, key, &entries[i].1, false).await? {
                 ApplyOutcome::Applied => ReplicaApply::Applied,
                 ApplyOutcome::Older => ReplicaApply::Older,
                 ApplyOutcome::Forgotten | ApplyOutcome::Unproven => ReplicaApply::Forgotten,
@@ -394,12 +431,7 @@ impl Fleet {
     ) -> Result<bool, CacheError> {
         let versions = self.versions()?;
         let entry = Stored::versioned(value, expires_at, since);
-        let incoming = Incoming {
-            entry: &entry,
-            fill: !replace,
-            floor: versions.floor(),
-        };
-        let outcome = self.apply_one(versions, key, incoming).await?;
+        let outcome = self.apply_one(versions, key, &entry, !replace).await?;
         Ok(outcome == ApplyOutcome::Applied)
     }
 
@@ -407,18 +439,22 @@ impl Fleet {
         &self,
         versions: &Versions,
         key: &Bytes,
-        incoming: Incoming<'_>,
+        entry: &Stored,
+        fill: bool,
     ) -> Result<ApplyOutcome, CacheError> {
         let Some(version_key) = version_key(key, self.cluster) else {
             // Such a key is never written in this region: nothing to update.
             return Ok(ApplyOutcome::Forgotten);
         };
-        let version_key = &version_key;
-        let ttl = versions.tombstone_ms;
-        self.modify(key, |node, now| async move {
-            node.link
-                .apply_versioned(key, version_key, incoming, ttl, now)
-                .await
+        let node = self.versioned_node(key)?;
+        let incoming = Incoming {
+            entry,
+            fill,
+            floor: versions.floor_of(node.id.as_str()),
+        };
+        let (ttl, now) = (versions.tombstone_ms, self.now_millis());
+        self.on_node(&node, |link| {
+            link.apply_versioned(key, &version_key, incoming, ttl, now)
         })
         .await
     }
@@ -436,8 +472,11 @@ impl Fleet {
     ) -> Result<Vec<Option<Stored>>, CacheError> {
         let versions = self.versions()?;
         let peeks = keys.iter().map(|key| async move {
-            match receipts.and_then(|r| r.last(key)) {
-                Some(entry) => Ok(entry),
+            match receipts.map(|r| r.newest(key)) {
+                Some(Some(entry)) => Ok(entry),
+                // Not written by this request (its write failed): read if
+                // possible, and left out rather than failing the others.
+                Some(None) => Ok(self.peek_one(versions, key).await.unwrap_or(None)),
                 None => self.peek_one(versions, key).await,
             }
         });
@@ -466,12 +505,13 @@ impl Fleet {
     fn entry_of(&self, versions: &Versions, peeked: Peeked) -> Option<Stored> {
         let until = self.now_millis().saturating_add(versions.tombstone_ms);
         match peeked {
+            // No version: nothing this region wrote (a write stamps one).
+            Peeked::Value(entry) if entry.version().is_none() => None,
             Peeked::Value(entry) => Some(entry),
             Peeked::Absent(Some(version)) | Peeked::Other(Some(version)) => {
                 Some(Stored::tombstone(version, Some(until)))
             }
-            Peeked::Absent(None) => None,
-            Peeked::Other(None) => self.fresh_tombstone(),
+            Peeked::Absent(None) | Peeked::Other(None) => None,
         }
     }
 
@@ -541,6 +581,55 @@ impl Fleet {
         Ok(dropped)
     }
 
+    /// Every key whose version this region (`region`, its tie-break index)
+    /// stamped after `after`, with what it holds: the writes Redis kept but
+    /// the change log never got (the gateway was killed between a write's
+    /// script and its record). One SCAN of every node, at start-up.
+    pub async fn own_unlogged(
+        &self,
+        region: u8,
+        after: Version,
+    ) -> Result<Vec<SetEntry>, CacheError> {
+        let versions = self.versions()?;
+        let topology = self.topology();
+        let now = self.now_millis();
+        let mut found = Vec::new();
+        for node in topology.nodes.iter() {
+            let mut cursor = 0;
+            loop {
+                let (next, keys) = self
+                    .on_node(node, |link| link.scan(cursor, 1000, now))
+                    .await?;
+                let version_keys: Vec<&Bytes> = keys
+                    .iter()
+                    .map(|(k, _)| k)
+                    .filter(|k| is_version_key(k))
+                    .collect();
+                for chunk in version_keys.chunks(DROP_CONCURRENCY) {
+                    let reads = chunk.iter().map(|vkey| node.link.get_value(vkey));
+                    for (vkey, held) in chunk.iter().zip(join_all(reads).await) {
+                        let mine = held?
+                            .as_deref()
+                            .and_then(parse_version)
+                            .is_some_and(|v| v > after && region_index(v) == region);
+                        let Some(key) = versioned_key(vkey).filter(|_| mine) else {
+                            continue;
+                        };
+                        let key = Bytes::copy_from_slice(key);
+                        if let Some(entry) = self.peek_one(versions, &key).await? {
+                            found.push((key, entry));
+                        }
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(found)
+    }
+
     /// After a flush in a region: nothing older than now can be proven.
     pub(super) fn forget_all(&self) {
         if let Some(versions) = &self.versions {
@@ -548,21 +637,22 @@ impl Fleet {
         }
     }
 
-    /// Raises the forgotten floor to now when a node evicted keys since the
-    /// last look (its version keys among them, perhaps). A node that does
-    /// not answer raises it too: it may have lost anything meanwhile.
+    /// Raises a node's forgotten floor to now when it evicted keys since
+    /// the last look (its version keys among them, perhaps). A node that does
+    /// not answer raises its own too: it may have lost anything meanwhile.
     async fn refresh_floor(&self, versions: &Versions) {
         let topology = self.topology();
         let looks = topology.nodes.iter().map(|node| async move {
             let evicted = self.on_node(node, |link| link.evicted_keys()).await;
-            match evicted {
+            let raised = match evicted {
                 Ok(evicted) => versions.evicted_more(node.id.as_str(), evicted),
                 Err(_) => true,
+            };
+            if raised {
+                versions.raise_node_floor(node.id.as_str(), versions.hlc.now());
             }
         });
-        if join_all(looks).await.into_iter().any(|raised| raised) {
-            versions.raise_floor(versions.hlc.now());
-        }
+        join_all(looks).await;
     }
 
     fn versions(&self) -> Result<&Versions, CacheError> {

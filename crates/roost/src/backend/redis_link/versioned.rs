@@ -15,8 +15,8 @@
 //!
 //! A version key holds the version as 16 hex digits, so Lua (whose numbers
 //! are doubles) compares versions as strings. It lives `tombstone_ms` past
-//! its key's deadline, or `tombstone_ms` for a key without one and for a
-//! delete: the tombstone. A key present without a version key (written
+//! its key's deadline, as long as the key for a key without one, and
+//! `tombstone_ms` after a delete: the tombstone. A key present without a version key (written
 //! before the region, or its version key evicted) has no provable version.
 
 use std::sync::LazyLock;
@@ -56,7 +56,7 @@ if op == 'set' then
   -- The hot path, three calls: what the key holds after it is known.
   set_with(ARGV[5], ARGV[4], ARGV[6])
   if ARGV[5] == 'persist' then
-    redis.call('SET', vkey, ver, 'PX', ttl)
+    redis.call('SET', vkey, ver)
     return {1, 1, 1, ARGV[4], -1, ver}
   elseif ARGV[5] == 'px' then
     redis.call('SET', vkey, ver, 'PX', tonumber(ARGV[6]) + ttl)
@@ -118,6 +118,7 @@ local pttl = -2
 if kind ~= 'none' then pttl = redis.call('PTTL', key) end
 if wrote then
   if pttl > 0 then redis.call('SET', vkey, ver, 'PX', pttl + ttl)
+  elseif pttl == -1 then redis.call('SET', vkey, ver)
   else redis.call('SET', vkey, ver, 'PX', ttl) end
   held = ver
 end
@@ -148,6 +149,7 @@ local reply = redis.call(unpack(ARGV, 4))
 for i = 1, n do
   local pttl = redis.call('PTTL', KEYS[i])
   if pttl > 0 then redis.call('SET', KEYS[n + i], ver, 'PX', pttl + ttl)
+  elseif pttl == -1 then redis.call('SET', KEYS[n + i], ver)
   else redis.call('SET', KEYS[n + i], ver, 'PX', ttl) end
 end
 return {1, reply}
@@ -193,7 +195,7 @@ elseif ms > 0 then
   redis.call('SET', vkey, ver, 'PX', ms + ttl)
 else
   redis.call('SET', key, ARGV[5])
-  redis.call('SET', vkey, ver, 'PX', ttl)
+  redis.call('SET', vkey, ver)
 end
 return 'applied'
 ",
